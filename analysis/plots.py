@@ -1,0 +1,179 @@
+"""Figures shared by the chapters (MNE topomaps, time courses, coloured text)."""
+
+from __future__ import annotations
+
+import html as _html
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["as_evoked", "plot_evoked", "plot_window_topomaps", "plot_topographies",
+           "plot_sensor_layout", "coloured_text"]
+
+
+def as_evoked(values, dataset, comment=""):
+    """Wrap windowed values as an ``mne.EvokedArray`` (one sample per window).
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_channels, n_windows)
+    dataset : WordDataset
+        Supplies the Info and the window times.
+    comment : str
+
+    Returns
+    -------
+    mne.EvokedArray
+    """
+    import mne
+
+    if dataset.info is None:
+        raise ValueError(f"{dataset.source}: no sensor geometry (info is None); "
+                         "topographic plots need an mne.Info.")
+    sfreq = 1000.0 / dataset.window_ms
+    return mne.EvokedArray(np.asarray(values, float), dataset.info,
+                           tmin=dataset.times[0] / 1000.0, comment=comment,
+                           nave=dataset.n_words, verbose=False)
+
+
+def plot_evoked(dataset, mask=None, title="Average response"):
+    """Butterfly plot of the mean response over words, per sensor type.
+
+    Parameters
+    ----------
+    dataset : WordDataset
+    mask : ndarray of bool | None
+        Words to average (all by default).
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    resp = dataset.responses if mask is None else dataset.responses[mask]
+    evoked = as_evoked(resp.mean(axis=0), dataset, title)
+    fig = evoked.plot(spatial_colors=True, show=False, titles=None, time_unit="ms",
+                      verbose=False)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_window_topomaps(values, dataset, ch_type="mag", every=2, title=None, **kwargs):
+    """Topomaps of windowed values, one per window (every ``every``-th window).
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_channels, n_windows)
+        Fields in SI units (T, T/m) as stored in the dataset.
+    dataset : WordDataset
+    ch_type : {"mag", "grad"}
+        Gradiometer pairs are combined by root mean square, as MNE does.
+    every : int
+        Plot one window in ``every``.
+    title : str | None
+    **kwargs
+        Passed to ``mne.Evoked.plot_topomap``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    evoked = as_evoked(values, dataset)
+    times = dataset.times[::every] / 1000.0
+    fig = evoked.plot_topomap(times=times, ch_type=ch_type, show=False, time_unit="ms",
+                              nrows=1, verbose=False, **kwargs)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_topographies(topographies, info, titles, ch_type="mag"):
+    """One topomap per named pattern (e.g. the simulation's planted sources).
+
+    Parameters
+    ----------
+    topographies : list of ndarray, shape (n_channels,)
+    info : mne.Info
+    titles : list of str
+    ch_type : {"mag", "grad"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import mne
+
+    picks = mne.pick_types(info, meg=ch_type)
+    sub = mne.pick_info(info, picks)
+    fig, axes = plt.subplots(1, len(topographies), figsize=(2.0 * len(topographies), 2.3))
+    axes = np.atleast_1d(axes)
+    for ax, topo, title in zip(axes, topographies, titles):
+        data = np.asarray(topo)[picks]
+        if ch_type == "grad":
+            from mne.channels.layout import _merge_ch_data
+
+            data, _ = _merge_ch_data(data, "grad", [])
+            sub_plot = mne.pick_info(sub, np.arange(0, len(picks), 2))
+        else:
+            sub_plot = sub
+        mne.viz.plot_topomap(data, sub_plot, axes=ax, show=False, contours=4)
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sensor_layout(info, title="Neuromag-306 sensor layout"):
+    """Flat sensor layout coloured by channel type.
+
+    Parameters
+    ----------
+    info : mne.Info
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import mne
+
+    fig = mne.viz.plot_sensors(info, kind="topomap", ch_type=None, show_names=False,
+                               title=title, show=False, verbose=False)
+    return fig
+
+
+def coloured_text(words, values, cmap="Reds", vmin=None, vmax=None, max_words=None):
+    """HTML of a text whose words are shaded by a per-word value.
+
+    Parameters
+    ----------
+    words : list of str
+    values : ndarray, shape (n_words,)
+        NaN values are left unshaded.
+    cmap : str
+        Matplotlib colour map.
+    vmin, vmax : float | None
+        Colour limits (2nd and 98th percentiles by default).
+    max_words : int | None
+        Show only the first words.
+
+    Returns
+    -------
+    str
+        An HTML fragment (display it with ``IPython.display.HTML``).
+    """
+    values = np.asarray(values, float)
+    n = len(words) if max_words is None else min(max_words, len(words))
+    finite = values[np.isfinite(values)]
+    lo = np.percentile(finite, 2) if vmin is None else vmin
+    hi = np.percentile(finite, 98) if vmax is None else vmax
+    cm = plt.get_cmap(cmap)
+    spans = []
+    for w, v in zip(words[:n], values[:n]):
+        if np.isfinite(v):
+            frac = float(np.clip((v - lo) / ((hi - lo) or 1.0), 0, 1))
+            r, g, b, _ = cm(frac * 0.85)
+            style = f"background: rgb({r * 255:.0f},{g * 255:.0f},{b * 255:.0f})"
+            spans.append(f'<span style="{style}" title="{v:.3g}">{_html.escape(w)}</span>')
+        else:
+            spans.append(_html.escape(w))
+    return '<p style="line-height: 1.9">' + " ".join(spans) + "</p>"

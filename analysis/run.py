@@ -1,0 +1,298 @@
+"""Run the book: execute the chapters with papermill, then build it with Jupyter Book.
+
+Usage (from the repository root, inside the project's environment)::
+
+    python -m analysis.run                       # default profile, whole book, CPU
+    python -m analysis.run --profile quick       # minutes; what the tests run
+    python -m analysis.run --profile full --device cuda
+    python -m analysis.run --only data -p seed 3 -p n_subjects 8
+    python -m analysis.run --list                # chapters and their parameters
+
+Each chapter is a jupytext ``py:percent`` file in ``notebooks/``. The runner turns it
+into ``<out>/notebooks/<name>.ipynb``, executes that with papermill into
+``<out>/executed/<name>.ipynb`` (parameters: the profile's, then ``-p`` overrides,
+then ``device`` and ``results_dir``), and builds the book from a staging copy of
+``_config.yml``, ``_toc.yml``, ``book/`` and the executed notebooks into
+``<out>/html``. Notebook execution is off in ``_config.yml``: the book shows exactly
+what the runner executed. Chapters not run this time keep their last executed
+version, or get a page saying how to run them.
+
+A failing chapter stops the run with the notebook, the cell and the error, and
+leaves the partially executed notebook in ``<out>/executed/`` for inspection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .provenance import REPO_ROOT, resolve_device
+
+__all__ = ["PROFILES", "chapters", "main", "run_chapter", "build_book", "parse_value"]
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
+
+# Parameters of each profile; a chapter receives those it declares in its
+# ``parameters`` cell. Budgets are for a 2-core CPU (quick, default) or one GPU (full).
+PROFILES = {
+    "quick": {  # the tests' end-to-end run: a few minutes in all
+        "n_words": 600,
+        "n_subjects": 2,
+    },
+    "default": {  # the whole book on a 2-core CPU in at most 45 minutes
+        "n_words": 0,  # 0 = every word of the story
+        "n_subjects": 4,
+    },
+    "full": {  # paper-scale settings, meant for a GPU
+        "n_words": 0,
+        "n_subjects": 8,
+    },
+}
+
+
+class ChapterFailed(RuntimeError):
+    """A notebook raised while executing."""
+
+
+def chapters():
+    """The book's chapters in order.
+
+    Returns
+    -------
+    dict of str to Path
+        Section name (``"data"`` for ``notebooks/00_data.py``) to its jupytext file.
+    """
+    out = {}
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")):
+        out[path.stem.split("_", 1)[1]] = path
+    return out
+
+
+def parse_value(text):
+    """Read a ``-p`` value as YAML (``3`` -> int, ``true`` -> bool, ``[1, 2]`` -> list).
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    object
+    """
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def notebook_parameters(path):
+    """Names and default values of a jupytext notebook's ``parameters`` cell."""
+    import papermill as pm
+
+    nb_path = _convert(path, Path(os.environ.get("TMPDIR", "/tmp")) / "living-paper-inspect")
+    return {name: p["default"] for name, p in pm.inspect_notebook(str(nb_path)).items()}
+
+
+def _convert(py_path, folder):
+    import jupytext
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = jupytext.read(py_path)
+    nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
+                                          "language": "python"})
+    out = folder / (Path(py_path).stem + ".ipynb")
+    jupytext.write(nb, out)
+    return out
+
+
+def run_chapter(name, py_path, params, out, log=print):
+    """Convert and execute one chapter.
+
+    Parameters
+    ----------
+    name : str
+        Section name.
+    py_path : Path
+        The jupytext source.
+    params : dict
+        Parameters to inject (only those the notebook declares are passed).
+    out : Path
+        Output root (``_build``).
+    log : callable
+        Where progress lines go.
+
+    Returns
+    -------
+    Path
+        The executed notebook.
+
+    Raises
+    ------
+    ChapterFailed
+        With the notebook, cell number and error when a cell raises.
+    """
+    import papermill as pm
+
+    nb_in = _convert(py_path, out / "notebooks")
+    declared = {k: p for k, p in pm.inspect_notebook(str(nb_in)).items()}
+    inject = {k: v for k, v in params.items() if k in declared}
+    nb_out = out / "executed" / nb_in.name
+    nb_out.parent.mkdir(parents=True, exist_ok=True)
+    log(f"[{name}] executing {py_path.relative_to(REPO_ROOT)} with "
+        + ", ".join(f"{k}={v!r}" for k, v in inject.items()))
+    env_path = os.environ.get("PYTHONPATH", "")
+    os.environ["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + env_path if env_path else "")
+    t0 = time.time()
+    try:
+        pm.execute_notebook(str(nb_in), str(nb_out), parameters=inject, kernel_name="python3",
+                            cwd=str(REPO_ROOT), progress_bar=True,
+                            log_output=False, report_mode=False)
+    except pm.PapermillExecutionError as err:
+        raise ChapterFailed(
+            f"chapter '{name}' ({py_path.relative_to(REPO_ROOT)}) failed in cell "
+            f"{err.cell_index} (execution count {err.exec_count}): {err.ename}: {err.evalue}\n"
+            f"The partially executed notebook is {nb_out}"
+        ) from None
+    finally:
+        os.environ["PYTHONPATH"] = env_path
+    log(f"[{name}] done in {time.time() - t0:.0f} s")
+    return nb_out
+
+
+def _placeholder(name, py_path):
+    return (f"# {name.capitalize()} (not run in this build)\n\n"
+            f"This chapter has not been executed in this build. Run\n\n"
+            f"```bash\n.venv/bin/python -m analysis.run --only {name}\n```\n\n"
+            f"to execute `{py_path.relative_to(REPO_ROOT)}` and rebuild the book.\n")
+
+
+def build_book(out, log=print):
+    """Build the HTML book from the executed notebooks into ``<out>/html``.
+
+    Parameters
+    ----------
+    out : Path
+        Output root holding ``executed/``.
+    log : callable
+        Where progress lines go.
+
+    Returns
+    -------
+    Path
+        ``<out>/html/index.html``.
+    """
+    stage = out / "site"
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(REPO_ROOT / name, stage / name)
+    shutil.copytree(REPO_ROOT / "book", stage / "book")
+    (stage / "notebooks").mkdir()
+    for name, py_path in chapters().items():
+        executed = out / "executed" / (py_path.stem + ".ipynb")
+        if executed.exists():
+            shutil.copy2(executed, stage / "notebooks" / executed.name)
+        else:
+            (stage / "notebooks" / (py_path.stem + ".md")).write_text(_placeholder(name, py_path))
+    bench = REPO_ROOT / "benchmarks" / "results"
+    if bench.exists():
+        shutil.copytree(bench, stage / "benchmarks" / "results")
+    log("[book] building HTML with Jupyter Book (warnings are errors)")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(stage), "--all",
+           "--warningiserror", "--keep-going", "--path-output", str(out / "jb")]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+        raise ChapterFailed(f"Jupyter Book failed (exit {proc.returncode}):\n{tail}")
+    html = out / "html"
+    if html.exists():
+        shutil.rmtree(html)
+    shutil.copytree(out / "jb" / "_build" / "html", html)
+    log(f"[book] {html / 'index.html'}")
+    return html / "index.html"
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="python -m analysis.run", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--profile", choices=sorted(PROFILES), default="default",
+                   help="parameter set: quick (tests), default (2-core CPU), full (GPU)")
+    p.add_argument("-p", "--param", nargs=2, action="append", default=[],
+                   metavar=("NAME", "VALUE"), help="override a notebook parameter (YAML value)")
+    p.add_argument("--only", action="append", default=[], metavar="SECTION",
+                   help="run only this chapter (repeatable); others keep their last run")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--out", default=str(REPO_ROOT / "_build"), help="output folder (_build)")
+    p.add_argument("--no-book", action="store_true", help="execute chapters, skip the HTML build")
+    p.add_argument("--list", action="store_true", help="list chapters and their parameters")
+    return p
+
+
+def main(argv=None):
+    """Command-line entry point; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    all_chapters = chapters()
+    if args.list:
+        for name, path in all_chapters.items():
+            print(f"{name}  ({path.relative_to(REPO_ROOT)})")
+            for k, v in notebook_parameters(path).items():
+                print(f"    {k} = {v}")
+        return 0
+    unknown = [s for s in args.only if s not in all_chapters]
+    if unknown:
+        print(f"error: unknown section(s) {unknown}; known: {list(all_chapters)}", file=sys.stderr)
+        return 2
+    selected = {k: v for k, v in all_chapters.items() if not args.only or k in args.only}
+    try:
+        device = resolve_device(args.device)
+    except (RuntimeError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out).resolve()
+    params = dict(PROFILES[args.profile])
+    overrides = {k: parse_value(v) for k, v in args.param}
+    declared = set()
+    for path in selected.values():
+        declared |= set(notebook_parameters(path))
+    bad = sorted(set(overrides) - declared)
+    if bad:
+        print(f"error: parameter(s) {bad} are not declared by the selected chapters; "
+              f"declared: {sorted(declared)}", file=sys.stderr)
+        return 2
+    params.update(overrides)
+    params.update(device=device, results_dir=str(out / "results"), profile=args.profile)
+    t0 = time.time()
+    timings = {}
+    try:
+        for name, path in selected.items():
+            t = time.time()
+            run_chapter(name, path, params, out)
+            timings[name] = round(time.time() - t, 1)
+        if not args.no_book:
+            t = time.time()
+            build_book(out)
+            timings["book"] = round(time.time() - t, 1)
+    except ChapterFailed as err:
+        print(f"\nerror: {err}", file=sys.stderr)
+        return 1
+    (out / "results").mkdir(parents=True, exist_ok=True)
+    (out / "results" / "run.json").write_text(json.dumps(
+        {"profile": args.profile, "device": device, "parameters": params,
+         "timings_s": timings, "total_s": round(time.time() - t0, 1)}, indent=2) + "\n")
+    print(f"done in {time.time() - t0:.0f} s: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,417 @@
+"""The simulated reading study: the book's embedded default dataset (SPEC §1.5).
+
+A reader "reads" the project's own story (``analysis/resources/story.txt``) one word
+at a time while a Neuromag-306 MEG system records. The responses are built from
+parts whose truth is known and saved with the data:
+
+* **lm** – the predictable part: a linear read-out of one language-model layer
+  (``truth_layer``), spread over several sources with their own latency and
+  topography. An encoding model fitted on that layer should win the layer sweep
+  and peak at the planted latency.
+* **visual** – an early occipital response whose amplitude follows word length, as
+  in real reading studies.
+* **emotion**, **physical** – the planted divergence: words labelled social/
+  emotional or physical (annotation CSV) carry an extra response at 300–425 ms
+  whose sign and size vary from word to word at random. No function of the text
+  predicts them, so no language-model feature explains them linearly; they raise
+  the prediction error on exactly those words.
+* noise – spatially correlated "brain noise" from many random sources plus sensor
+  noise, temporally correlated across windows (AR(1)), independent per subject.
+
+Topographies follow the shape of a tangential current dipole under the helmet:
+magnetometers see two lobes of opposite sign on either side of the source and the
+planar gradiometers see the spatial derivatives of that field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .data import WordDataset, neuromag306_info
+
+__all__ = [
+    "RESOURCES",
+    "story_words",
+    "SimulationConfig",
+    "simulate_study",
+    "dipole_topography",
+    "sensor_xy",
+    "load_default_study",
+]
+
+RESOURCES = Path(__file__).resolve().parent / "resources"
+
+# Physical scale of the simulated signals (SI units, as MNE expects).
+MAG_SCALE = 1e-13  # 100 fT
+GRAD_SCALE = 1e-11  # 100 fT/cm
+
+
+def story_words(path=None):
+    """Return the words of the embedded story and its annotation labels.
+
+    Parameters
+    ----------
+    path : str | Path | None
+        A story text file (words separated by white space). Defaults to the
+        project's story, whose labels come from ``story_annotations.csv``.
+
+    Returns
+    -------
+    words : list of str
+        Whitespace-separated tokens, punctuation attached.
+    categories : dict of str to ndarray of bool
+        ``emotion``, ``figurative`` and ``physical`` labels (empty for a user text
+        without annotations).
+    """
+    from .loaders import read_annotations
+
+    path = Path(path) if path is not None else RESOURCES / "story.txt"
+    words = path.read_text(encoding="utf-8").split()
+    ann = path.with_name(path.stem + "_annotations.csv")
+    categories = read_annotations([ann], words) if ann.exists() else {}
+    return words, categories
+
+
+def sensor_xy(info):
+    """Flat 2-D sensor positions (unit scale) from an Info, as used by topomaps.
+
+    Parameters
+    ----------
+    info : mne.Info
+
+    Returns
+    -------
+    ndarray, shape (n_channels, 2)
+    """
+    from mne.channels.layout import _find_topomap_coords
+
+    xy = _find_topomap_coords(info, picks=list(range(len(info["ch_names"]))))
+    xy = xy - xy.mean(axis=0)
+    return xy / np.abs(xy).max()
+
+
+def dipole_topography(info, center, angle, width=0.35):
+    """Field pattern of a tangential current dipole on magnetometers and gradiometers.
+
+    Parameters
+    ----------
+    info : mne.Info
+        Neuromag-306 sensor information (``neuromag306_info``).
+    center : tuple of float
+        Source position in the flat sensor plane (unit scale, x to the right,
+        y to the front).
+    angle : float
+        Direction of the current in radians.
+    width : float
+        Spatial spread of the field.
+
+    Returns
+    -------
+    ndarray, shape (n_channels,)
+        Magnetometers scaled to ~100 fT, gradiometers to ~100 fT/cm at the peak.
+    """
+    xy = sensor_xy(info)
+    d = xy - np.asarray(center)
+    # The radial field of a tangential dipole is antisymmetric across the current
+    # line: Bz ~ (d . n) * exp(-|d|^2 / 2w^2), n normal to the current.
+    n = np.array([-np.sin(angle), np.cos(angle)])
+    g = np.exp(-(d ** 2).sum(axis=1) / (2 * width ** 2))
+    proj = d @ n
+    bz = proj * g
+    dbz = n[None, :] * g[:, None] - (proj * g)[:, None] * d / width ** 2
+    types = info.get_channel_types()
+    out = np.empty(len(types))
+    for i, (name, kind) in enumerate(zip(info["ch_names"], types)):
+        if kind == "mag":
+            out[i] = bz[i] / (width * np.exp(-0.5)) * MAG_SCALE
+        elif name.endswith("2"):
+            out[i] = dbz[i, 0] * width * GRAD_SCALE
+        else:
+            out[i] = dbz[i, 1] * width * GRAD_SCALE
+    return out
+
+
+@dataclass
+class SimulationConfig:
+    """Parameters of the simulated study (all documented in the saved truth).
+
+    Parameters
+    ----------
+    seed : int
+        Seed of every random choice.
+    n_subjects : int
+        Simulated readers; ``responses`` is their average.
+    truth_layer : int | None
+        Language-model layer behind the predictable part (index into the hidden
+        states, 0 = embeddings). ``None`` picks 40 % of the depth.
+    n_latent : int
+        Independent LM-driven sources.
+    n_pcs : int
+        The LM layer is whitened to this many principal components before the
+        random read-out, so the signal uses directions specific to that layer.
+    snr : float
+        Ratio of signal to noise standard deviation in one subject at the peak of
+        the LM part (over all channels).
+    divergence_gain : float
+        Size of the planted category responses relative to the LM part.
+    noise_sources : int
+        Random brain-noise sources behind the spatially correlated noise.
+    ar : float
+        Lag-one correlation of the noise across 25 ms windows.
+    n_windows, window_ms : int, float
+        Windows after word onset (20 x 25 ms in the paper).
+    """
+
+    seed: int = 0
+    n_subjects: int = 4
+    truth_layer: int | None = None
+    n_latent: int = 4
+    n_pcs: int = 64
+    snr: float = 0.45
+    divergence_gain: float = 1.2
+    visual_gain: float = 0.6
+    noise_sources: int = 60
+    ar: float = 0.6
+    n_windows: int = 20
+    window_ms: float = 25.0
+    components: list = field(default=None)
+
+    def __post_init__(self):
+        if self.components is None:
+            # (name, driver, peak ms, width ms, centre xy, current angle)
+            self.components = [
+                ("visual", "word length", 125.0, 40.0, (0.0, -0.75), 0.3),
+                ("lm-1", "lm", 225.0, 70.0, (-0.55, -0.05), 1.2),
+                ("lm-2", "lm", 300.0, 80.0, (-0.45, 0.35), 2.4),
+                ("lm-3", "lm", 275.0, 90.0, (0.5, 0.0), 0.6),
+                ("lm-4", "lm", 250.0, 60.0, (-0.1, 0.55), 1.9),
+                ("emotion", "emotion", 375.0, 50.0, (0.55, 0.3), 2.0),
+                ("physical", "physical", 350.0, 50.0, (-0.3, 0.1), 0.9),
+            ]
+
+
+def _gaussian_profile(times, peak, width, window_ms):
+    centres = times + window_ms / 2
+    return np.exp(-0.5 * ((centres - peak) / width) ** 2)
+
+
+def _lm_latents(hidden, n_pcs, n_latent, rng):
+    """Random read-out of the whitened top principal components of one layer."""
+    x = hidden.astype(np.float64)
+    x = x - x.mean(axis=0)
+    u, s, _ = np.linalg.svd(x, full_matrices=False)
+    k = min(n_pcs, int((s > s[0] * 1e-6).sum()))
+    z = u[:, :k] * np.sqrt(x.shape[0])  # whitened scores, unit variance
+    w = rng.standard_normal((k, n_latent)) / np.sqrt(k)
+    lat = z @ w
+    return lat / lat.std(axis=0)
+
+
+def simulate_study(words, hidden, categories, config=None, model_identity=None):
+    """Simulate MEG responses of several readers to a text.
+
+    Parameters
+    ----------
+    words : list of str
+        The text, one entry per presented word.
+    hidden : ndarray, shape (n_layers, n_words, d)
+        Language-model hidden states of every word (``Features.hidden``).
+    categories : dict of str to ndarray of bool
+        Word labels; ``emotion`` and ``physical`` receive the planted divergence.
+    config : SimulationConfig | None
+        Simulation parameters.
+    model_identity : str | None
+        Recorded in the provenance.
+
+    Returns
+    -------
+    WordDataset
+        Group-average ``responses`` plus ``subject_responses``; the truth is in
+        ``provenance["truth"]`` (JSON-serialisable).
+    """
+    from .loaders import segment_sentences
+
+    cfg = config or SimulationConfig()
+    n_layers, n_words, _ = hidden.shape
+    if n_words != len(words):
+        raise ValueError(
+            f"hidden states cover {n_words} words but the text has {len(words)}; "
+            "expected features computed on the same words."
+        )
+    layer = cfg.truth_layer if cfg.truth_layer is not None else round(0.4 * (n_layers - 1))
+    if not 0 <= layer < n_layers:
+        raise ValueError(f"truth_layer={layer} outside the model's 0..{n_layers - 1} layers.")
+    rng = np.random.default_rng(cfg.seed)
+    info = neuromag306_info()
+    n_ch = len(info["ch_names"])
+    times = np.arange(cfg.n_windows) * cfg.window_ms
+
+    # Shared, noise-free signal of every part: (n_words, n_ch, n_windows).
+    latents = _lm_latents(hidden[layer], cfg.n_pcs, cfg.n_latent, rng)
+    length = np.array([len(w.strip(".,;:!?\"'()-")) for w in words], float)
+    length = (length - length.mean()) / (length.std() or 1.0)
+    cats = {k: np.asarray(categories.get(k, np.zeros(n_words, bool)), bool)
+            for k in ("emotion", "physical")}
+    amp_div = {}
+    for k, mask in cats.items():
+        # Random sign and size per word: independent of the text by construction.
+        a = rng.choice([-1.0, 1.0], n_words) * rng.gamma(4.0, 0.25, n_words)
+        amp_div[k] = np.where(mask, a, 0.0)
+
+    signal = np.zeros((n_words, n_ch, cfg.n_windows))
+    truth_components = []
+    topos = {}
+    lm_i = 0
+    for name, driver, peak, width, centre, angle in cfg.components:
+        topo = dipole_topography(info, centre, angle)
+        prof = _gaussian_profile(times, peak, width, cfg.window_ms)
+        if driver == "lm":
+            amp = latents[:, lm_i]
+            lm_i += 1
+        elif driver == "word length":
+            amp = cfg.visual_gain * length
+        else:
+            amp = cfg.divergence_gain * amp_div[driver]
+        signal += amp[:, None, None] * topo[None, :, None] * prof[None, None, :]
+        topos[name] = topo
+        truth_components.append({
+            "name": name,
+            "driver": f"LM layer {layer}" if driver == "lm" else driver,
+            "peak_ms": peak,
+            "width_ms": width,
+            "source_xy": list(centre),
+            "current_angle_rad": angle,
+            "peak_window": int(np.argmax(prof)),
+        })
+
+    # Noise level: set from the LM part's spread at its peak window.
+    lm_part = np.zeros(n_words)
+    lm_peak = []
+    for comp in truth_components:
+        if comp["driver"].startswith("LM"):
+            lm_peak.append(comp["peak_window"])
+    lm_profile = sum(
+        _gaussian_profile(times, c["peak_ms"], c["width_ms"], cfg.window_ms)
+        for c in truth_components if c["driver"].startswith("LM")
+    )
+    peak_window = int(np.argmax(lm_profile))
+    del lm_part
+    scale = _channel_scale(info)
+    sig_sd = (signal[:, :, peak_window] / scale).std()
+    noise_sd = sig_sd / cfg.snr
+
+    subjects = np.empty((cfg.n_subjects, n_words, n_ch, cfg.n_windows), np.float32)
+    gains = 1.0 + 0.15 * rng.standard_normal(cfg.n_subjects)
+    mixing = np.stack([
+        dipole_topography(info, rng.uniform(-0.8, 0.8, 2), rng.uniform(0, np.pi),
+                          width=rng.uniform(0.25, 0.5)) / scale
+        for _ in range(cfg.noise_sources)
+    ])  # (n_sources, n_ch), unit-free
+    mixing /= np.sqrt((mixing ** 2).sum(axis=1).mean() / n_ch) * np.sqrt(cfg.noise_sources)
+    for s in range(cfg.n_subjects):
+        src = _ar_noise(rng, (n_words, cfg.noise_sources, cfg.n_windows), cfg.ar)
+        brain = np.einsum("wkt,kc->wct", src, mixing)
+        sensor = _ar_noise(rng, (n_words, n_ch, cfg.n_windows), cfg.ar)
+        noise = np.sqrt(0.7) * brain + np.sqrt(0.3) * sensor
+        subjects[s] = (gains[s] * signal + noise_sd * noise * scale[None, :, None])
+    responses = subjects.mean(axis=0)
+
+    sentence = segment_sentences(words)
+    truth = {
+        "description": "simulated reading study (SPEC §1.5); see analysis/simulate.py",
+        "seed": cfg.seed,
+        "model": model_identity,
+        "n_layers": int(n_layers),
+        "truth_layer": int(layer),
+        "lm_peak_window": peak_window,
+        "lm_peak_ms": float(times[peak_window]),
+        "divergence_window_ms": [300.0, 425.0],
+        "planted_categories": {k: int(v.sum()) for k, v in cats.items()},
+        "components": truth_components,
+        "snr_single_subject": cfg.snr,
+        "divergence_gain": cfg.divergence_gain,
+        "visual_gain": cfg.visual_gain,
+        "n_subjects": cfg.n_subjects,
+        "subject_gains": [float(g) for g in gains],
+        "noise": {"sources": cfg.noise_sources, "ar1": cfg.ar, "brain_share": 0.7},
+        "topographies": {k: v.tolist() for k, v in topos.items()},
+    }
+    digest = hashlib.sha256(responses.tobytes()).hexdigest()[:16]
+    return WordDataset(
+        words=words,
+        sentence=sentence,
+        responses=responses,
+        times=times,
+        ch_names=info["ch_names"],
+        info=info,
+        window_ms=cfg.window_ms,
+        subject_responses=subjects,
+        categories=categories,
+        context="running",
+        provenance={"source": "simulation", "truth": truth, "sha256_16": digest,
+                    "preprocessing": "none (simulated in physical units: T, T/m)"},
+        source="simulated reading study",
+    )
+
+
+def _channel_scale(info):
+    return np.array([MAG_SCALE if t == "mag" else GRAD_SCALE for t in info.get_channel_types()])
+
+
+def _ar_noise(rng, shape, rho):
+    """Unit-variance Gaussian noise, AR(1) along the last axis."""
+    e = rng.standard_normal(shape)
+    out = np.empty_like(e)
+    out[..., 0] = e[..., 0]
+    c = np.sqrt(1 - rho ** 2)
+    for t in range(1, shape[-1]):
+        out[..., t] = rho * out[..., t - 1] + c * e[..., t]
+    return out
+
+
+def load_default_study(n_words=0, n_subjects=4, seed=0, model="default", device="auto",
+                       cache_dir=None, progress=True, truth_layer=None):
+    """Simulate the default study on the embedded story (features are cached).
+
+    Parameters
+    ----------
+    n_words : int
+        Use the first ``n_words`` words of the story (0 = all of them).
+    n_subjects : int
+        Simulated readers.
+    seed : int
+        Seed of the simulation.
+    model : str
+        Language model whose hidden states drive the predictable part.
+    device : str
+        Device for feature extraction.
+    cache_dir : str | None
+        Feature cache folder (``analysis.features`` default when ``None``).
+    progress : bool
+        Show a progress bar while extracting features.
+    truth_layer : int | None
+        Layer behind the predictable part (40 % of the depth by default).
+
+    Returns
+    -------
+    dataset : WordDataset
+    features : analysis.features.Features
+    """
+    from .features import extract_features
+
+    words, categories = story_words()
+    if n_words:
+        if n_words < 100:
+            raise ValueError(f"n_words={n_words}: the simulation needs at least 100 words.")
+        words = words[:n_words]
+        categories = {k: v[:n_words] for k, v in categories.items()}
+    feats = extract_features(words, model=model, device=device, cache_dir=cache_dir,
+                             progress=progress)
+    cfg = SimulationConfig(seed=seed, n_subjects=n_subjects, truth_layer=truth_layer)
+    ds = simulate_study(words, feats.hidden, categories, cfg,
+                        model_identity=str(feats.model_identity))
+    return ds, feats
