@@ -172,7 +172,7 @@ class SimulationConfig:
     n_latent: int = 4
     n_pcs: int = 64
     snr: float = 0.45
-    divergence_gain: float = 1.2
+    divergence_gain: float = 2.0
     visual_gain: float = 0.6
     noise_sources: int = 60
     ar: float = 0.6
