@@ -430,6 +430,7 @@ def neuromag306_info(sfreq=1000.0):
         [np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)]
     )
     with info._unlock():
+        info["dev_head_t"] = mne.transforms.Transform("meg", "head")  # identity
         for ch, p in zip(info["chs"], pos):
             loc = np.zeros(12)
             loc[:3] = p

@@ -30,8 +30,10 @@ def as_evoked(values, dataset, comment=""):
     if dataset.info is None:
         raise ValueError(f"{dataset.source}: no sensor geometry (info is None); "
                          "topographic plots need an mne.Info.")
-    sfreq = 1000.0 / dataset.window_ms
-    return mne.EvokedArray(np.asarray(values, float), dataset.info,
+    info = dataset.info.copy()
+    with info._unlock():
+        info["sfreq"] = 1000.0 / dataset.window_ms  # one sample per window
+    return mne.EvokedArray(np.asarray(values, float), info,
                            tmin=dataset.times[0] / 1000.0, comment=comment,
                            nave=dataset.n_words, verbose=False)
 
@@ -81,7 +83,7 @@ def plot_window_topomaps(values, dataset, ch_type="mag", every=2, title=None, **
     evoked = as_evoked(values, dataset)
     times = dataset.times[::every] / 1000.0
     fig = evoked.plot_topomap(times=times, ch_type=ch_type, show=False, time_unit="ms",
-                              nrows=1, verbose=False, **kwargs)
+                              nrows=1, **kwargs)
     if title:
         fig.suptitle(title)
     return fig

@@ -94,11 +94,26 @@ def parse_value(text):
 
 
 def notebook_parameters(path):
-    """Names and default values of a jupytext notebook's ``parameters`` cell."""
-    import papermill as pm
+    """Names and default values (as source text) of a notebook's ``parameters`` cell.
 
-    nb_path = _convert(path, Path(os.environ.get("TMPDIR", "/tmp")) / "living-paper-inspect")
-    return {name: p["default"] for name, p in pm.inspect_notebook(str(nb_path)).items()}
+    The cell is parsed with :mod:`ast`, so every top-level assignment counts, whatever
+    its comment says (papermill's own line parser skips some lines silently).
+    """
+    import ast
+
+    import jupytext
+
+    nb = jupytext.read(path)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    if not cells:
+        return {}
+    out = {}
+    for node in ast.parse(cells[0].source).body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    out[target.id] = ast.get_source_segment(cells[0].source, node.value)
+    return out
 
 
 def _convert(py_path, folder):
@@ -143,7 +158,7 @@ def run_chapter(name, py_path, params, out, log=print):
     import papermill as pm
 
     nb_in = _convert(py_path, out / "notebooks")
-    declared = {k: p for k, p in pm.inspect_notebook(str(nb_in)).items()}
+    declared = notebook_parameters(py_path)
     inject = {k: v for k, v in params.items() if k in declared}
     nb_out = out / "executed" / nb_in.name
     nb_out.parent.mkdir(parents=True, exist_ok=True)

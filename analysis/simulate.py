@@ -171,8 +171,8 @@ class SimulationConfig:
     truth_layer: int | None = None
     n_latent: int = 4
     n_pcs: int = 64
-    snr: float = 0.45
-    divergence_gain: float = 2.0
+    snr: float = 0.2
+    divergence_gain: float = 3.0
     visual_gain: float = 0.6
     noise_sources: int = 60
     ar: float = 0.6
@@ -182,15 +182,17 @@ class SimulationConfig:
 
     def __post_init__(self):
         if self.components is None:
-            # (name, driver, peak ms, width ms, centre xy, current angle)
+            # (name, driver, peak ms, width ms, centre xy, current angle, mean amplitude)
+            # The mean amplitude is the part shared by every word (the evoked field);
+            # encoding models only see what varies from word to word.
             self.components = [
-                ("visual", "word length", 125.0, 40.0, (0.0, -0.75), 0.3),
-                ("lm-1", "lm", 225.0, 70.0, (-0.55, -0.05), 1.2),
-                ("lm-2", "lm", 300.0, 80.0, (-0.45, 0.35), 2.4),
-                ("lm-3", "lm", 275.0, 90.0, (0.5, 0.0), 0.6),
-                ("lm-4", "lm", 250.0, 60.0, (-0.1, 0.55), 1.9),
-                ("emotion", "emotion", 375.0, 50.0, (0.55, 0.3), 2.0),
-                ("physical", "physical", 350.0, 50.0, (-0.3, 0.1), 0.9),
+                ("visual", "word length", 125.0, 40.0, (0.0, -0.75), 0.3, 1.5),
+                ("lm-1", "lm", 225.0, 70.0, (-0.55, -0.05), 1.2, 1.0),
+                ("lm-2", "lm", 300.0, 80.0, (-0.45, 0.35), 2.4, 0.8),
+                ("lm-3", "lm", 275.0, 90.0, (0.5, 0.0), 0.6, 0.5),
+                ("lm-4", "lm", 250.0, 60.0, (-0.1, 0.55), 1.9, 0.5),
+                ("emotion", "emotion", 375.0, 50.0, (0.55, 0.3), 2.0, 0.0),
+                ("physical", "physical", 350.0, 50.0, (-0.3, 0.1), 0.9, 0.0),
             ]
 
 
@@ -266,7 +268,7 @@ def simulate_study(words, hidden, categories, config=None, model_identity=None):
     truth_components = []
     topos = {}
     lm_i = 0
-    for name, driver, peak, width, centre, angle in cfg.components:
+    for name, driver, peak, width, centre, angle, mean in cfg.components:
         topo = dipole_topography(info, centre, angle)
         prof = _gaussian_profile(times, peak, width, cfg.window_ms)
         if driver == "lm":
@@ -276,6 +278,7 @@ def simulate_study(words, hidden, categories, config=None, model_identity=None):
             amp = cfg.visual_gain * length
         else:
             amp = cfg.divergence_gain * amp_div[driver]
+        amp = amp + mean
         signal += amp[:, None, None] * topo[None, :, None] * prof[None, None, :]
         topos[name] = topo
         truth_components.append({
@@ -286,6 +289,7 @@ def simulate_study(words, hidden, categories, config=None, model_identity=None):
             "source_xy": list(centre),
             "current_angle_rad": angle,
             "peak_window": int(np.argmax(prof)),
+            "mean_amplitude": mean,
         })
 
     # Noise level: set from the LM part's spread at its peak window.
@@ -301,7 +305,7 @@ def simulate_study(words, hidden, categories, config=None, model_identity=None):
     peak_window = int(np.argmax(lm_profile))
     del lm_part
     scale = _channel_scale(info)
-    sig_sd = (signal[:, :, peak_window] / scale).std()
+    sig_sd = (signal[:, :, peak_window] / scale).std(axis=0).mean()
     noise_sd = sig_sd / cfg.snr
 
     subjects = np.empty((cfg.n_subjects, n_words, n_ch, cfg.n_windows), np.float32)

@@ -31,7 +31,7 @@
 # %% tags=["parameters"]
 dataset = "simulated"  # simulated | harry_potter | moth | mne | bids | frank2015 | saved
 data_path = None  # file or folder of a real dataset
-n_words = 0  # simulated study: first n words of the story (0 = all)
+n_words = 0  # simulated study: use the first n words of the story; 0 keeps all
 n_subjects = 4  # simulated readers
 seed = 0  # seed of the simulation
 model = "default"  # language model behind the simulated signal
