@@ -162,7 +162,7 @@ def run_chapter(name, py_path, params, out, log=print):
     inject = {k: v for k, v in params.items() if k in declared}
     nb_out = out / "executed" / nb_in.name
     nb_out.parent.mkdir(parents=True, exist_ok=True)
-    log(f"[{name}] executing {py_path.relative_to(REPO_ROOT)} with "
+    log(f"[{name}] executing {_rel(py_path)} with "
         + ", ".join(f"{k}={v!r}" for k, v in inject.items()))
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + env_path if env_path else "")
@@ -173,7 +173,7 @@ def run_chapter(name, py_path, params, out, log=print):
                             log_output=False, report_mode=False)
     except pm.PapermillExecutionError as err:
         raise ChapterFailed(
-            f"chapter '{name}' ({py_path.relative_to(REPO_ROOT)}) failed in cell "
+            f"chapter '{name}' ({_rel(py_path)}) failed in cell "
             f"{err.cell_index} (execution count {err.exec_count}): {err.ename}: {err.evalue}\n"
             f"The partially executed notebook is {nb_out}"
         ) from None
@@ -183,11 +183,16 @@ def run_chapter(name, py_path, params, out, log=print):
     return nb_out
 
 
+def _rel(path):
+    path = Path(path)
+    return path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+
+
 def _placeholder(name, py_path):
     return (f"# {name.capitalize()} (not run in this build)\n\n"
             f"This chapter has not been executed in this build. Run\n\n"
             f"```bash\n.venv/bin/python -m analysis.run --only {name}\n```\n\n"
-            f"to execute `{py_path.relative_to(REPO_ROOT)}` and rebuild the book.\n")
+            f"to execute `{_rel(py_path)}` and rebuild the book.\n")
 
 
 def build_book(out, log=print):
@@ -260,7 +265,7 @@ def main(argv=None):
     all_chapters = chapters()
     if args.list:
         for name, path in all_chapters.items():
-            print(f"{name}  ({path.relative_to(REPO_ROOT)})")
+            print(f"{name}  ({_rel(path)})")
             for k, v in notebook_parameters(path).items():
                 print(f"    {k} = {v}")
         return 0

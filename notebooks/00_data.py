@@ -104,8 +104,10 @@ cats
 
 # %%
 if ds.categories:
-    code = (ds.categories.get("emotion", 0) * 1.0 - ds.categories.get("physical", 0) * 1.0)
-    display(HTML(plots.coloured_text(ds.words, code, cmap="coolwarm_r", vmin=-1.2, vmax=1.2,
+    code = ds.categories.get("emotion", 0) * 1.0 - ds.categories.get("physical", 0) * 1.0
+    labelled = ds.categories.get("emotion", False) | ds.categories.get("physical", False)
+    code = np.where(labelled, code, np.nan)  # unlabelled words stay unshaded
+    display(HTML(plots.coloured_text(ds.words, code, cmap="coolwarm", vmin=-1.0, vmax=1.0,
                                      max_words=260)))
 
 # %% [markdown]
