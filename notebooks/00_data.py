@@ -31,6 +31,7 @@
 # %% tags=["parameters"]
 dataset = "simulated"  # simulated | harry_potter | moth | mne | bids | frank2015 | saved
 data_path = None  # file or folder of a real dataset
+dataset_options = {}  # extra loader arguments, e.g. {"sfreq": 1000} for moth
 n_words = 0  # simulated study: use the first n words of the story; 0 keeps all
 n_subjects = 4  # simulated readers
 seed = 0  # seed of the simulation
@@ -52,7 +53,7 @@ from analysis.provenance import start_chapter
 
 chapter = start_chapter(
     "data",
-    dict(dataset=dataset, data_path=data_path, n_words=n_words, n_subjects=n_subjects,
+    dict(dataset=dataset, data_path=data_path, dataset_options=dataset_options, n_words=n_words, n_subjects=n_subjects,
          seed=seed, model=model, device=device, profile=profile),
     results_dir=results_dir, device=device,
 )
@@ -63,7 +64,7 @@ if dataset == "simulated":
     ds = open_dataset("simulated", n_words=n_words, n_subjects=n_subjects, seed=seed,
                       model=model, device=chapter.device)
 else:
-    ds = open_dataset(dataset, data_path)
+    ds = open_dataset(dataset, data_path, **dataset_options)
 truth = ds.provenance.get("truth")
 ds
 
@@ -134,7 +135,13 @@ if ds.info is not None:
 # fields. The topomaps show the average field in every other window.
 
 # %%
-if ds.info is not None:
+if ds.info is None:  # components without sensor geometry (e.g. Frank et al. ERPs)
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    ax.boxplot([ds.responses[:, c, :].ravel() for c in range(ds.n_channels)],
+               tick_labels=ds.ch_names, showfliers=False)
+    ax.set(ylabel="amplitude", title="Per-word amplitudes of each component")
+    fig.tight_layout()
+else:
     plots.plot_evoked(ds, title="Mean response over all words")
     plots.plot_window_topomaps(ds.responses.mean(axis=0), ds, ch_type="mag",
                                title="Magnetometers, mean over words")
