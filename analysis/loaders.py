@@ -1190,3 +1190,41 @@ def read_annotations(paths, words, min_agree=None):
     per_file = [_read_annotation_file(p, words) for p in paths]
     return {name.lower(): np.sum([f[name.lower()] for f in per_file], axis=0) >= need
             for name in ANNOTATION_COLUMNS[1:]}
+
+
+def frank2015_context(dataset):
+    """Re-insert the sentence-initial words that ``all_measures.csv`` has no row for.
+
+    The Frank et al. (2015) table starts each sentence at its second word, but a
+    language model must read the first word as context. This returns the full word
+    list to extract features from, and which of its words are the dataset's rows.
+
+    Parameters
+    ----------
+    dataset : WordDataset
+        As returned by :func:`load_frank2015`.
+
+    Returns
+    -------
+    words : list of str
+        Every sentence with its first word restored.
+    sentence : ndarray of int
+        Sentence index of each word.
+    keep : ndarray of bool
+        True for the words that are rows of ``dataset`` (in the same order).
+    """
+    initial = dataset.provenance.get("sentence_initial_words")
+    if initial is None:
+        raise DataError(f"{dataset.source}: no 'sentence_initial_words' in the provenance; "
+                        "expected a dataset made by load_frank2015.")
+    sentences = np.unique(dataset.sentence)
+    if len(initial) != len(sentences):
+        raise DataError(f"{dataset.source}: {len(initial)} sentence-initial words for "
+                        f"{len(sentences)} sentences; expected one per sentence.")
+    words, sentence, keep = [], [], []
+    for first, s in zip(initial, sentences):
+        idx = np.flatnonzero(dataset.sentence == s)
+        words += [first] + [dataset.words[i] for i in idx]
+        sentence += [s] * (len(idx) + 1)
+        keep += [False] + [True] * len(idx)
+    return words, np.array(sentence), np.array(keep)

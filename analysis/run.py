@@ -167,10 +167,13 @@ def run_chapter(name, py_path, params, out, log=print):
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + env_path if env_path else "")
     t0 = time.time()
+    _show_notebook_output()
     try:
+        # log_output streams the cells' output (feature-extraction progress bars
+        # included) to this terminal; the book hides stderr (_config.yml).
         pm.execute_notebook(str(nb_in), str(nb_out), parameters=inject, kernel_name="python3",
-                            cwd=str(REPO_ROOT), progress_bar=True,
-                            log_output=False, report_mode=False)
+                            cwd=str(REPO_ROOT), progress_bar=False,
+                            log_output=True, report_mode=False)
     except pm.PapermillExecutionError as err:
         raise ChapterFailed(
             f"chapter '{name}' ({_rel(py_path)}) failed in cell "
@@ -181,6 +184,18 @@ def run_chapter(name, py_path, params, out, log=print):
         os.environ["PYTHONPATH"] = env_path
     log(f"[{name}] done in {time.time() - t0:.0f} s")
     return nb_out
+
+
+def _show_notebook_output():
+    import logging
+
+    logger = logging.getLogger("papermill")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("    %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def _rel(path):

@@ -564,3 +564,17 @@ def test_loaded_datasets_save_and_reload(tmp_path):
         back = load_dataset_file(ds.save(tmp_path / f"ds{i}.npz"))
         np.testing.assert_array_equal(back.responses, ds.responses)
         assert back.words == ds.words and back.provenance["loader"] == ds.provenance["loader"]
+
+
+def test_frank_context_restores_sentence_initial_words(tmp_path):
+    from analysis.loaders import frank2015_context
+
+    ds = load_frank2015(_write_frank(tmp_path / "all_measures.csv"))
+    words, sentence, keep = frank2015_context(ds)
+    assert [words[i] for i in np.flatnonzero(keep)] == ds.words
+    assert words[:5] == ["Anne", "lost", "control", "and", "laughed."]
+    assert (~keep).sum() == 2 and sentence.tolist() == [0] * 5 + [1] * 5
+    plain = WordDataset(words=ds.words, sentence=ds.sentence, responses=ds.responses,
+                        times=ds.times, ch_names=ds.ch_names, source="plain")
+    with pytest.raises(DataError, match="plain: no 'sentence_initial_words'"):
+        frank2015_context(plain)
