@@ -44,14 +44,20 @@ PROFILES = {
     "quick": {  # the tests' end-to-end run: a few minutes in all
         "n_words": 600,
         "n_subjects": 2,
+        "rsa_words": 300,
+        "layer_step": 3,
+        "frank_sentences": 60,
     },
     "default": {  # the whole book on a 2-core CPU in at most 45 minutes
         "n_words": 0,  # 0 = every word of the story
         "n_subjects": 4,
+        "rsa_words": 1000,
+        "layer_step": 2,
     },
     "full": {  # paper-scale settings, meant for a GPU
         "n_words": 0,
         "n_subjects": 8,
+        "rsa_words": 2000,
     },
 }
 

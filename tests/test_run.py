@@ -89,3 +89,10 @@ def test_quick_profile_builds_the_book(tmp_path):
     assert prov["packages"]["mne"] != "not installed" and prov["git_commit"]
     # the glued numbers in the prose are the ones in the results file
     assert re.search(r"analysed text has\s*(<[^>]+>\s*)*600", page)
+    enc_page = (out / "html" / "notebooks" / "01_encoding.html").read_text()
+    assert "Encoding: from every layer" in enc_page and enc_page.count("<img") >= 5
+    enc = json.loads((out / "results" / "encoding.json").read_text())["results"]
+    assert 0 <= enc["chosen_layer"] <= 30
+    assert len(enc["significant_channels_per_window"]) == 20
+    assert re.search(rf"layer\s*(<[^>]+>\s*)*{enc['chosen_layer']}\s*(<[^>]+>\s*)*of", enc_page)
+    assert (out / "results" / "encoding_arrays.npz").exists()

@@ -1,0 +1,229 @@
+"""Encoding models: planted truth recovered, null calibrated, out-of-fold, bad inputs."""
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from analysis.data import DataError
+from analysis.encoding import (DEFAULT_ALPHAS, compare_models, contiguous_folds, fit_encoding,
+                               fit_encoding_reference, layer_sweep, ridge_oof,
+                               split_half_encoding, word_errors)
+from analysis.simulate import SimulationConfig, simulate_study, story_words
+from analysis.stats import binomial_false_positive_bound
+
+N_WORDS = 900
+GRID = np.logspace(-1, 7, 9)  # coarser than the default to keep the tests fast
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_blas_thread():
+    """Small products run faster on one thread, and far faster on a busy machine."""
+    with threadpool_limits(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def hidden():
+    """Stand-in hidden states: 6 layers that share little (as in test_simulate.py)."""
+    rng = np.random.default_rng(42)
+    shared = rng.standard_normal((N_WORDS, 16))
+    return np.stack([
+        shared @ rng.standard_normal((16, 48)) + 1.5 * rng.standard_normal((N_WORDS, 48))
+        for _ in range(6)
+    ]).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def study(hidden):
+    words, cats = story_words()
+    cats = {k: v[:N_WORDS] for k, v in cats.items()}
+    cfg = SimulationConfig(seed=7, n_subjects=3, truth_layer=3)
+    return simulate_study(words[:N_WORDS], hidden, cats, cfg, model_identity="stand-in")
+
+
+@pytest.fixture(scope="module")
+def sweep(hidden, study):
+    return layer_sweep(hidden, study, alphas=GRID)
+
+
+def _toy(n=240, d=6, t=5, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    y = x @ rng.standard_normal((d, t)) * 0.5 + rng.standard_normal((n, t))
+    return x.astype(np.float32), (y * 3.0 + 10.0).astype(np.float32)
+
+
+# ------------------------------------------------------------- planted truth
+def test_sweep_recovers_planted_layer_and_latency(sweep, study):
+    truth = study.provenance["truth"]
+    assert sweep.r.shape == (6, 20, 306) and sweep.p.shape == sweep.r.shape
+    assert sweep.chosen_layer == truth["truth_layer"] == 3
+    assert sweep.best.layer == 3
+    assert abs(sweep.best.peak_window() - truth["lm_peak_window"]) <= 1
+    assert sweep.layer_time_map().shape == (6, 20)
+    summ = sweep.summary()
+    assert summ["chosen_layer"] == 3 and summ["margin"] > 0 and "argmax" in summ["rule"]
+    best = sweep.best
+    assert best.predictions.shape == study.responses.shape
+    assert best.alphas.shape == (10, 20, 306)
+    assert best.significant.dtype == bool and best.significant[truth["lm_peak_window"]].sum() > 50
+    assert 0.05 < np.nanmax(np.nanmean(best.r, axis=1)) < 0.6
+    assert best.alpha_edge_share()["low"] < 0.01  # nobody wants less shrinkage than 0.1
+
+
+def test_word_errors_of_the_fit(sweep, study):
+    best = sweep.best
+    assert best.mse.shape == best.cosine.shape == (N_WORDS, 20)
+    empty = ~best.significant.any(axis=1)
+    assert np.isnan(best.mse[:, empty]).all() and np.isfinite(best.mse[:, ~empty]).all()
+    peak = study.provenance["truth"]["lm_peak_window"]
+    assert np.nanmean(best.cosine[:, peak]) > np.nanmean(best.cosine[:, 0])
+
+
+def test_compare_models_runs_one_sweep_per_model(hidden, study):
+    resp = study.responses[:, ::10, ::5]
+    out = compare_models({"a": hidden[:2], "b": hidden[2:4]}, resp, alphas=GRID)
+    assert set(out) == {"a", "b"} and out["b"].r.shape == (2, 4, 31)
+    assert out["b"].chosen_layer == 1  # layer 3 of the stand-in
+
+
+def test_split_half_reliability_of_r_maps(hidden, study):
+    sub = study.subset(np.arange(N_WORDS))
+    sub.responses = sub.responses[:, ::3]
+    sub.subject_responses = sub.subject_responses[:, :, ::3]
+    out = split_half_encoding(hidden[3], sub, seed=0, alphas=GRID)
+    assert out["r_a"].shape == (20, 102)
+    assert 0 < out["half_r"] < out["reliability"] < 1
+
+
+# ------------------------------------------------------------- calibration
+def test_null_false_positives_within_binomial_range(hidden):
+    rng = np.random.default_rng(3)
+    n, n_ch, n_win = 600, 50, 20
+    noise = rng.standard_normal((n, n_ch, n_win)).astype(np.float32)
+    res = fit_encoding(hidden[3][:n], noise, alphas=GRID)
+    bound = binomial_false_positive_bound(n_ch * n_win, 1e-3, 0.999)
+    assert res.significant.sum() <= bound
+    assert np.isnan(res.mse).sum() >= n * (n_win - bound)  # NaN where nothing significant
+
+
+# ------------------------------------------------------------- out-of-fold
+def test_predictions_are_out_of_fold():
+    x, y = _toy()
+    pred, _ = ridge_oof(x, y, GRID)
+    folds = contiguous_folds(len(y), 10)
+    test = folds[4]
+    y2 = y.copy()
+    y2[test] = 1e3 * np.random.default_rng(1).standard_normal(y2[test].shape) - 500.0
+    pred2, _ = ridge_oof(x, y2, GRID)
+    np.testing.assert_allclose(pred2[test], pred[test], rtol=1e-4, atol=1e-4)
+    assert not np.allclose(pred2[folds[0]], pred[folds[0]])  # the change is seen elsewhere
+
+
+def test_matches_brute_force_nested_cv():
+    """Every step redone by hand: training-only standardisation, per-target penalty."""
+    x, y = _toy(n=200, d=4, t=3, seed=5)
+    pred, choice = ridge_oof(x, y, GRID, n_folds=4, n_inner=3)
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    for k, test in enumerate(contiguous_folds(len(y), 4)):
+        train = np.setdiff1d(np.arange(len(y)), test)
+        xs = (x - x[train].mean(0)) / x[train].std(0)
+        my, sy = y[train].mean(0), y[train].std(0)
+        ys = (y[train] - my) / sy
+        xt = xs[train]
+        err = np.zeros((len(GRID), y.shape[1]))
+        for val in contiguous_folds(len(train), 3):
+            tr = np.setdiff1d(np.arange(len(train)), val)
+            for i, a in enumerate(GRID):
+                w = np.linalg.solve(xt[tr].T @ xt[tr] + a * np.eye(4), xt[tr].T @ ys[tr])
+                err[i] += ((ys[val] - xt[val] @ w) ** 2).sum(0)
+        np.testing.assert_array_equal(choice[k], err.argmin(0))
+        for j, i in enumerate(err.argmin(0)):
+            w = np.linalg.solve(xt.T @ xt + GRID[i] * np.eye(4), xt.T @ ys[:, j])
+            np.testing.assert_allclose(pred[test, j], xs[test] @ w * sy[j] + my[j], rtol=1e-4)
+
+
+def test_torch_path_matches_numpy():
+    pytest.importorskip("torch")
+    x, y = _toy(n=300, d=8, t=12, seed=2)
+    p_np, c_np = ridge_oof(x, y, DEFAULT_ALPHAS, backend="numpy")
+    p_t, c_t = ridge_oof(x, y, DEFAULT_ALPHAS, backend="torch", device="cpu")
+    assert (c_np == c_t).mean() > 0.95
+    np.testing.assert_allclose(p_t, p_np, rtol=1e-3, atol=1e-3 * y.std())
+
+
+# ------------------------------------------------------------- bad inputs
+def test_word_count_mismatch_is_a_clear_error(hidden, study):
+    with pytest.raises(ValueError, match=r"features of shape \(899, 48\) for 900 words"):
+        fit_encoding(hidden[0][:-1], study)
+
+
+def test_constant_channel_is_named():
+    x, _ = _toy()
+    resp = np.random.default_rng(0).standard_normal((240, 4, 3)).astype(np.float32)
+    resp[:, 2, 1] = 7.0
+    with pytest.raises(DataError, match=r"channel 'ch2' \(index 2\) in window 1.*constant"):
+        fit_encoding(x, resp, alphas=GRID)
+
+
+def test_layer_out_of_range(hidden, study):
+    with pytest.raises(ValueError, match=r"layers \[6\] outside 0..5"):
+        layer_sweep(hidden, study, layers=[1, 6])
+    with pytest.raises(ValueError, match=r"expected \(n_layers, n_words, d\)"):
+        layer_sweep(hidden[0], study)
+
+
+def test_bad_grid_and_folds():
+    x, y = _toy()
+    with pytest.raises(ValueError, match="positive penalties"):
+        ridge_oof(x, y, [0.0, 1.0])
+    with pytest.raises(ValueError, match="expected 2 <= folds"):
+        ridge_oof(x, y, GRID, n_folds=1)
+
+
+# ------------------------------------------------------------- per-word errors
+def test_mse_uses_a_boolean_channel_mask():
+    rng = np.random.default_rng(0)
+    resp = rng.standard_normal((50, 12, 2))
+    pred = resp + rng.standard_normal(resp.shape)
+    sig = np.zeros((2, 12), bool)
+    sig[0, [5, 9]] = True
+    mse, cos = word_errors(pred, resp, sig)
+    z = lambda a: (a - resp.mean(0)) / resp.std(0)  # noqa: E731
+    expected = ((z(pred)[:, [5, 9], 0] - z(resp)[:, [5, 9], 0]) ** 2).mean(axis=1)
+    np.testing.assert_allclose(mse[:, 0], expected)
+    assert np.isnan(mse[:, 1]).all()  # no significant channel in window 1
+    zp, zr = z(pred)[:, :, 1], z(resp)[:, :, 1]
+    np.testing.assert_allclose(cos[:, 1], (zp * zr).sum(1) / np.linalg.norm(zp, axis=1)
+                               / np.linalg.norm(zr, axis=1))
+    with pytest.raises(ValueError, match="boolean mask"):
+        word_errors(pred, resp, sig.astype(int))
+
+
+def test_reference_mode_reproduces_the_int_mask_quirk():
+    x, y = _toy(n=200, d=4, t=6)
+    resp = y.reshape(200, 3, 2)
+    ref = fit_encoding_reference(x, resp)
+    assert ref.params["mode"] == "reference" and set(np.unique(ref.alphas)) <= {0.1, 100.0}
+    w = int(np.argmax(ref.significant.sum(axis=1)))
+    z = (resp - resp.mean(0)) / resp.std(0)
+    idx = ref.significant[w].astype(int)  # what the public code indexed with
+    quirk = ((ref.predictions[:, idx, w] - z[:, idx, w]) ** 2).mean(axis=1)
+    np.testing.assert_allclose(ref.mse[:, w], quirk, rtol=1e-5)
+
+
+def test_save_for_later_round_trip(tmp_path):
+    from analysis import encoding
+    from analysis.data import WordDataset
+
+    rng = np.random.default_rng(0)
+    n, n_ch, n_win = 120, 4, 3
+    ds = WordDataset(words=[f"w{i}" for i in range(n)], sentence=np.arange(n) // 10,
+                     responses=rng.standard_normal((n, n_ch, n_win)).astype(np.float32),
+                     times=np.arange(n_win) * 25.0, ch_names=[f"c{i}" for i in range(n_ch)])
+    res = encoding.fit_encoding(rng.standard_normal((n, 5)), ds, n_folds=4, n_inner=3, layer=2)
+    path = encoding.save_for_later(res, ds, tmp_path / "enc.npz")
+    back = np.load(path)
+    np.testing.assert_array_equal(back["mse"], res.mse)
+    assert back["significant"].dtype == bool and int(back["layer"]) == 2
+    assert back["words"].tolist() == ds.words

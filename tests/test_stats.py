@@ -1,0 +1,94 @@
+"""Statistics helpers: correlations, p-values, FDR, RSA and noise ceilings."""
+
+import numpy as np
+import pytest
+from scipy import stats as st
+
+from analysis.stats import (binomial_false_positive_bound, fdr_bh, pearson_columns,
+                            r_pvalue, random_word_subset, rdm, rdm_spearman,
+                            rsa_noise_ceiling, rsa_timecourse, significance_mask,
+                            spearman_brown, split_half_reliability)
+
+
+def test_pearson_columns_matches_corrcoef_and_flags_constants():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((40, 3, 2)), rng.standard_normal((40, 3, 2))
+    b[:, 1, 1] = 2.0
+    r = pearson_columns(a, b)
+    assert r.shape == (3, 2)
+    assert r[0, 1] == pytest.approx(np.corrcoef(a[:, 0, 1], b[:, 0, 1])[0, 1])
+    assert np.isnan(r[1, 1])
+    with pytest.raises(ValueError, match="expected the same shape"):
+        pearson_columns(a, b[:-1])
+
+
+def test_one_sided_p_matches_scipy():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(50)
+    for y in (x + rng.standard_normal(50), -x + rng.standard_normal(50)):
+        res = st.pearsonr(x, y, alternative="greater")
+        assert r_pvalue(res.statistic, 50) == pytest.approx(res.pvalue, rel=1e-6)
+    assert np.isnan(r_pvalue(np.nan, 50))
+    with pytest.raises(ValueError, match="more than 2"):
+        r_pvalue(0.5, 2)
+
+
+def test_significance_mask_is_boolean():
+    mask = significance_mask([1e-4, 0.01, np.nan, 0.0009])
+    assert mask.dtype == bool and mask.tolist() == [True, False, False, True]
+
+
+def test_fdr_bh_against_hand_computation():
+    p = np.array([0.01, 0.04, 0.03, 0.005, np.nan])
+    reject, q = fdr_bh(p, 0.05)
+    np.testing.assert_allclose(q[:4], [0.02, 0.04, 0.04, 0.02])
+    assert np.isnan(q[4]) and reject.tolist() == [True, True, True, True, False]
+    reject, _ = fdr_bh(np.array([[0.2, 0.04], [0.9, 0.5]]), 0.05)
+    assert reject.shape == (2, 2) and not reject.any()
+
+
+def test_binomial_bound_and_spearman_brown():
+    assert binomial_false_positive_bound(1000, 1e-3, 0.999) == int(st.binom.ppf(0.999, 1000, 1e-3))
+    assert spearman_brown(0.5) == pytest.approx(2 / 3)
+    out = split_half_reliability(np.arange(10.0), np.arange(10.0) + 0.1)
+    assert out["half_r"] == pytest.approx(1.0) and out["reliability"] == pytest.approx(1.0)
+
+
+def test_rdm_is_correlation_distance():
+    x = np.random.default_rng(2).standard_normal((5, 7))
+    c = np.corrcoef(x)
+    np.testing.assert_allclose(rdm(x), 1 - c[np.triu_indices(5, 1)])
+    assert rdm_spearman(rdm(x), rdm(x)) == pytest.approx(1.0)
+
+
+def test_random_subset_is_seeded():
+    a = random_word_subset(100, 10, seed=3)
+    assert np.array_equal(a, random_word_subset(100, 10, seed=3)) and len(np.unique(a)) == 10
+    assert not np.array_equal(a, random_word_subset(100, 10, seed=4))
+    assert np.array_equal(random_word_subset(5, 10, seed=0), np.arange(5))
+
+
+def test_rsa_finds_the_window_driven_by_features():
+    rng = np.random.default_rng(4)
+    feats = rng.standard_normal((300, 20))
+    resp = rng.standard_normal((300, 15, 3))
+    resp[:, :, 1] += 2 * feats @ rng.standard_normal((20, 15))
+    rho = rsa_timecourse(feats, resp, n_subset=150, seed=0)
+    assert rho.shape == (3,) and rho[1] > 0.3 and abs(rho[0]) < 0.1 and abs(rho[2]) < 0.1
+    with pytest.raises(ValueError, match="expected the same words"):
+        rsa_timecourse(feats[:-1], resp)
+
+
+def test_noise_ceiling_bounds():
+    rng = np.random.default_rng(5)
+    signal = rng.standard_normal((120, 10, 2))
+    subs = signal + 0.8 * rng.standard_normal((4, 120, 10, 2))
+    lower, upper = rsa_noise_ceiling(subs, n_subset=100, seed=1)
+    assert lower.shape == upper.shape == (2,)
+    assert np.all(lower < upper) and np.all(lower > 0.1)
+    same = np.repeat(signal[None], 3, axis=0)
+    lo, up = rsa_noise_ceiling(same, n_subset=100)
+    np.testing.assert_allclose(lo, 1.0)
+    np.testing.assert_allclose(up, 1.0)
+    with pytest.raises(ValueError, match="n_subjects >= 2"):
+        rsa_noise_ceiling(subs[:1])
