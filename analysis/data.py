@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["WordDataset", "DataError", "load_dataset_file", "atomic_write", "check_finite",
+__all__ = ["WordDataset", "DataError", "load_dataset_file", "atomic_write", "atomic_savez",
+           "check_finite",
            "neuromag306_info"]
 
 
@@ -303,12 +304,7 @@ class WordDataset:
             arrays["ch_types"] = np.array(self.info.get_channel_types(), dtype=str)
             arrays["ch_locs"] = np.array([ch["loc"] for ch in self.info["chs"]])
         arrays["meta"] = np.array(json.dumps(meta, default=_json_default))
-
-        def write(tmp):
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
-
-        atomic_write(path, write)
+        atomic_savez(path, **arrays)
         return path
 
 
@@ -342,6 +338,23 @@ def atomic_write(path, writer):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def atomic_savez(path, **arrays):
+    """``np.savez`` through :func:`atomic_write` (the name is kept exactly as given).
+
+    Parameters
+    ----------
+    path : str | Path
+        Final file name.
+    **arrays
+        Arrays to store.
+    """
+    def write(tmp):
+        with open(tmp, "wb") as fh:  # a file object, so numpy adds no ".npz" suffix
+            np.savez(fh, **arrays)
+
+    atomic_write(path, write)
 
 
 def load_dataset_file(path):

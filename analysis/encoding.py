@@ -711,17 +711,12 @@ def save_for_later(result, dataset, path):
     """
     from pathlib import Path
 
-    from .data import atomic_write
+    from .data import atomic_savez
 
     path = Path(path)
     arrays = dict(mse=result.mse, cosine=result.cosine, r=result.r, p=result.p,
                   significant=result.significant, times=result.times,
                   words=np.array(dataset.words, dtype=str), sentence=dataset.sentence,
                   layer=np.array(-1 if result.layer is None else result.layer))
-
-    def write(tmp):
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-
-    atomic_write(path, write)
+    atomic_savez(path, **arrays)
     return path

@@ -87,7 +87,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.data import DataError, WordDataset, atomic_write
+from analysis.data import DataError, WordDataset, atomic_savez
 
 __all__ = [
     "FEATURE_VERSION", "DEFAULT_MODEL", "DEFAULT_BATCH_SIZE", "DEFAULT_CHUNK_SIZE",
@@ -736,11 +736,8 @@ def feature_cache_key(identity, words, sentence, context, n_context, instruction
 
 
 def _write_npz(path, hidden, surprisal, layers, meta):
-    def writer(tmp):
-        with open(tmp, "wb") as f:  # a file object: np.savez must not add ".npz"
-            np.savez(f, hidden=hidden, surprisal=surprisal, layers=np.asarray(layers),
-                     meta=np.array(json.dumps(meta, sort_keys=True)))
-    atomic_write(path, writer)
+    atomic_savez(path, hidden=hidden, surprisal=surprisal, layers=np.asarray(layers),
+                 meta=np.array(json.dumps(meta, sort_keys=True)))
 
 
 def _read_npz(path, key, n_words, n_layers=None):
