@@ -171,8 +171,8 @@ class SimulationConfig:
     truth_layer: int | None = None
     n_latent: int = 4
     n_pcs: int = 64
-    snr: float = 0.2
-    divergence_gain: float = 3.0
+    snr: float = 0.15
+    divergence_gain: float = 4.0
     visual_gain: float = 0.6
     noise_sources: int = 60
     ar: float = 0.6
