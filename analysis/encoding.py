@@ -91,6 +91,8 @@ __all__ = [
     "LayerSweep",
     "contiguous_folds",
     "save_for_later",
+    "sentence_positions",
+    "frank2015_encoding",
     "ridge_oof",
     "fit_encoding",
     "word_errors",
@@ -720,3 +722,66 @@ def save_for_later(result, dataset, path):
                   layer=np.array(-1 if result.layer is None else result.layer))
     atomic_savez(path, **arrays)
     return path
+
+
+def sentence_positions(sentence):
+    """Position of each word in its sentence (1 = first row of the sentence).
+
+    Parameters
+    ----------
+    sentence : ndarray of int, shape (n_words,)
+
+    Returns
+    -------
+    ndarray of float, shape (n_words,)
+    """
+    sentence = np.asarray(sentence)
+    starts = np.r_[0, np.flatnonzero(np.diff(sentence)) + 1]
+    pos = np.arange(len(sentence)) - np.repeat(starts, np.diff(np.r_[starts, len(sentence)]))
+    return pos + 1.0
+
+
+def frank2015_encoding(frank, model="default", device="auto", n_sentences=0, **fit_kw):
+    """Encoding models of the Frank et al. (2015) ERPs, with two baselines.
+
+    Features come from sentence-prefix contexts with the sentence-initial words
+    restored (:func:`analysis.loaders.frank2015_context`). Every layer is swept;
+    surprisal and the word's position in its sentence are fitted as one-feature
+    baselines with the same cross-validation.
+
+    Parameters
+    ----------
+    frank : WordDataset
+        From :func:`analysis.loaders.load_frank2015`.
+    model : str
+        Language model for the features.
+    device : str
+        Device for feature extraction.
+    n_sentences : int
+        Use only the first ``n_sentences`` sentences (0 = all).
+    **fit_kw
+        Passed to :func:`layer_sweep` and :func:`fit_encoding`.
+
+    Returns
+    -------
+    dict
+        ``dataset`` (the words used), ``sweep`` (:class:`LayerSweep`),
+        ``surprisal`` and ``position`` (:class:`EncodingResult` of the baselines).
+    """
+    from .features import extract_features
+    from .loaders import frank2015_context
+
+    words, sentence, keep = frank2015_context(frank)
+    if n_sentences:
+        inside = sentence < n_sentences
+        words = [w for w, k in zip(words, inside) if k]
+        sentence, keep = sentence[inside], keep[inside]
+        frank = frank.subset(frank.sentence < n_sentences)
+    feats = extract_features(words, sentence=sentence, context="sentence", model=model,
+                             device=device)
+    return {
+        "dataset": frank,
+        "sweep": layer_sweep(feats.hidden[:, keep], frank, **fit_kw),
+        "surprisal": fit_encoding(feats.surprisal[keep][:, None], frank, **fit_kw),
+        "position": fit_encoding(sentence_positions(frank.sentence)[:, None], frank, **fit_kw),
+    }

@@ -267,7 +267,7 @@ glue("split_half", f"{reliability:.2f}" if np.isfinite(reliability) else "not av
 # language model's hidden state knows where in the sentence it is).
 
 # %%
-from analysis.loaders import frank2015_context, load_frank2015
+from analysis.loaders import load_frank2015
 
 try:
     frank = load_frank2015(frank_path)
@@ -277,37 +277,25 @@ except Exception as err:  # the data are optional
         f"*The Frank et al. (2015) data were not found ({err}). Download `all_measures.csv` "
         "from the 'prediction-resource' repository of de Varda, Marelli & Amenta (2023), "
         "then set `frank_path` (or the `FRANK2015_PATH` environment variable).*"))
+
+# %%
 if frank is not None:
-    words_full, sent_full, keep = frank2015_context(frank)
-    if frank_sentences:
-        in_full = sent_full < frank_sentences
-        words_full = [w for w, k in zip(words_full, in_full) if k]
-        sent_full, keep = sent_full[in_full], keep[in_full]
-        frank = frank.subset(frank.sentence < frank_sentences)
-    ff = extract_features(words_full, sentence=sent_full, context="sentence", model=main,
-                          device=chapter.device)
-    frank_sweep = encoding.layer_sweep(ff.hidden[:, keep], frank, n_folds=n_folds,
-                                       n_inner=n_inner, p_threshold=p_threshold,
-                                       backend=backend)
-    frank_n = len(frank_sweep.layers)
-    surprisal = ff.surprisal[keep][:, None]
-    base = encoding.fit_encoding(surprisal, frank, n_folds=n_folds, n_inner=n_inner,
-                                 p_threshold=p_threshold)
-    position = np.concatenate([np.arange((frank.sentence == s).sum())
-                               for s in np.unique(frank.sentence)])[:, None] + 1.0
-    pos_fit = encoding.fit_encoding(position, frank, n_folds=n_folds, n_inner=n_inner,
-                                    p_threshold=p_threshold)
-    frank_table = pd.DataFrame({
-        f"layer {frank_sweep.chosen_layer} r": frank_sweep.best.r[0],
-        "surprisal r": base.r[0],
-        "position r": pos_fit.r[0],
-        f"layer {frank_sweep.chosen_layer} p": frank_sweep.best.p[0],
-    }, index=frank.ch_names).round(4)
+    fr = encoding.frank2015_encoding(frank, model=main, device=chapter.device,
+                                     n_sentences=frank_sentences, n_folds=n_folds,
+                                     n_inner=n_inner, p_threshold=p_threshold)
+    frank, frank_sweep = fr["dataset"], fr["sweep"]
+    best_col = f"layer {frank_sweep.chosen_layer} r"
+    frank_table = pd.DataFrame({best_col: frank_sweep.best.r[0],
+                                "surprisal r": fr["surprisal"].r[0],
+                                "position r": fr["position"].r[0],
+                                best_col[:-1] + "p": frank_sweep.best.p[0]},
+                               index=frank.ch_names).round(4)
     display(frank_table)
+    n400 = frank.ch_names.index("N400")
     fig, ax = plt.subplots(figsize=(6, 3))
-    ax.plot(frank_sweep.layers, frank_sweep.r[:, 0, frank.ch_names.index("N400")], "o-")
-    ax.axhline(base.r[0, frank.ch_names.index("N400")], color="C1", ls="--",
-               label="surprisal")
+    ax.plot(frank_sweep.layers, frank_sweep.r[:, 0, n400], "o-", label="layer features")
+    ax.axhline(fr["surprisal"].r[0, n400], color="C1", ls="--", label="surprisal")
+    ax.axhline(fr["position"].r[0, n400], color="C2", ls=":", label="word position")
     ax.set(xlabel="layer", ylabel="r (N400)", title="Frank et al. (2015): N400 by layer")
     ax.legend()
     fig.tight_layout()
@@ -338,8 +326,8 @@ if truth:
 if frank is not None:
     results["frank2015"] = {"chosen_layer": frank_sweep.chosen_layer,
                             "r": dict(zip(frank.ch_names, frank_sweep.best.r[0].tolist())),
-                            "surprisal_r": dict(zip(frank.ch_names, base.r[0].tolist())),
-                            "position_r": dict(zip(frank.ch_names, pos_fit.r[0].tolist())),
+                            "surprisal_r": dict(zip(frank.ch_names, fr["surprisal"].r[0].tolist())),
+                            "position_r": dict(zip(frank.ch_names, fr["position"].r[0].tolist())),
                             "n_words": frank.n_words}
 encoding.save_for_later(best, ds, chapter.results_dir / "encoding_arrays.npz")
 path = chapter.save(**results)

@@ -227,3 +227,10 @@ def test_save_for_later_round_trip(tmp_path):
     np.testing.assert_array_equal(back["mse"], res.mse)
     assert back["significant"].dtype == bool and int(back["layer"]) == 2
     assert back["words"].tolist() == ds.words
+
+
+def test_sentence_positions_restart_at_each_sentence():
+    from analysis.encoding import sentence_positions
+
+    pos = sentence_positions(np.array([0, 0, 0, 1, 1, 2, 5, 5]))
+    assert pos.tolist() == [1, 2, 3, 1, 2, 1, 1, 2]
