@@ -88,6 +88,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.data import DataError, WordDataset, atomic_savez
+from analysis.provenance import resolve_device
 
 __all__ = [
     "FEATURE_VERSION", "DEFAULT_MODEL", "DEFAULT_BATCH_SIZE", "DEFAULT_CHUNK_SIZE",
@@ -299,16 +300,6 @@ class LoadedModel:
         return int(self.model.config.num_hidden_layers)
 
 
-def _resolve_device(device):
-    import torch
-
-    if device in (None, "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}.")
-    return str(device)
-
-
 def _resolve_dtype(dtype, device):
     """Name of the compute dtype: bfloat16 on GPUs, float32 on CPU unless given."""
     if dtype is None:
@@ -377,7 +368,7 @@ def load_model(model="default", device="auto", dtype=None, multi_gpu=False):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     spec = resolve_model(model)
-    device = _resolve_device(device)
+    device = resolve_device(device)
     dtype = _resolve_dtype(dtype, device)
     kwargs = dict(spec.pretrained_kwargs(), dtype=getattr(torch, dtype))
     try:
@@ -857,7 +848,7 @@ def extract_features(words, sentence=None, context=None, model="default", n_cont
     words, sentence, context = _unpack_words(words, sentence, context)
     loaded = model if isinstance(model, LoadedModel) else None
     spec = loaded.spec if loaded else resolve_model(model)
-    device = loaded.device if loaded else _resolve_device(device)
+    device = loaded.device if loaded else resolve_device(device)
     dtype = loaded.dtype if loaded else _resolve_dtype(dtype, device)
     layer_param = _layers_param(layers)
     contexts = _contexts_with_spans(words, sentence, context, n_context)

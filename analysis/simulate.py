@@ -265,6 +265,7 @@ def simulate_study(words, hidden, categories, config=None, model_identity=None):
         amp_div[k] = np.where(mask, a, 0.0)
 
     signal = np.zeros((n_words, n_ch, cfg.n_windows))
+    lm_profile = np.zeros(cfg.n_windows)  # summed time course of the LM sources
     truth_components = []
     topos = {}
     lm_i = 0
@@ -274,6 +275,7 @@ def simulate_study(words, hidden, categories, config=None, model_identity=None):
         if driver == "lm":
             amp = latents[:, lm_i]
             lm_i += 1
+            lm_profile += prof
         elif driver == "word length":
             amp = cfg.visual_gain * length
         else:
@@ -293,17 +295,7 @@ def simulate_study(words, hidden, categories, config=None, model_identity=None):
         })
 
     # Noise level: set from the LM part's spread at its peak window.
-    lm_part = np.zeros(n_words)
-    lm_peak = []
-    for comp in truth_components:
-        if comp["driver"].startswith("LM"):
-            lm_peak.append(comp["peak_window"])
-    lm_profile = sum(
-        _gaussian_profile(times, c["peak_ms"], c["width_ms"], cfg.window_ms)
-        for c in truth_components if c["driver"].startswith("LM")
-    )
     peak_window = int(np.argmax(lm_profile))
-    del lm_part
     scale = _channel_scale(info)
     sig_sd = (signal[:, :, peak_window] / scale).std(axis=0).mean()
     noise_sd = sig_sd / cfg.snr

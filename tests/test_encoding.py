@@ -1,6 +1,7 @@
 """Encoding models: planted truth recovered, null calibrated, out-of-fold, bad inputs."""
 
 import numpy as np
+from conftest import standin_hidden
 import pytest
 from threadpoolctl import threadpool_limits
 
@@ -24,13 +25,7 @@ def one_blas_thread():
 
 @pytest.fixture(scope="module")
 def hidden():
-    """Stand-in hidden states: 6 layers that share little (as in test_simulate.py)."""
-    rng = np.random.default_rng(42)
-    shared = rng.standard_normal((N_WORDS, 16))
-    return np.stack([
-        shared @ rng.standard_normal((16, 48)) + 1.5 * rng.standard_normal((N_WORDS, 48))
-        for _ in range(6)
-    ]).astype(np.float32)
+    return standin_hidden(N_WORDS)
 
 
 @pytest.fixture(scope="module")

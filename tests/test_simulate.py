@@ -1,6 +1,7 @@
 """The simulated study: determinism and a truth that the data really carry."""
 
 import numpy as np
+from conftest import standin_hidden
 import pytest
 
 from analysis.simulate import SimulationConfig, simulate_study, story_words
@@ -16,14 +17,7 @@ def story():
 
 @pytest.fixture(scope="module")
 def hidden(story):
-    """Stand-in hidden states: 6 layers that share little, so a layer is identifiable."""
-    rng = np.random.default_rng(42)
-    n = len(story[0])
-    shared = rng.standard_normal((n, 16))
-    return np.stack([
-        shared @ rng.standard_normal((16, 48)) + 1.5 * rng.standard_normal((n, 48))
-        for _ in range(6)
-    ]).astype(np.float32)
+    return standin_hidden(len(story[0]))
 
 
 @pytest.fixture(scope="module")
