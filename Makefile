@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book test env clean
+.PHONY: book test env browser clean
 
 env: $(STAMP)
 
@@ -22,7 +22,14 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 book: $(STAMP)
 	$(PY) -m analysis.run --profile $(PROFILE)
 
-test: $(STAMP)
+# The survey-page test drives Debian's Chromium through Playwright (no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser test"; \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+test: $(STAMP) browser
 	$(PY) -m pytest tests
 
 clean:
