@@ -46,6 +46,7 @@ __all__ = [
     "survey_id", "survey_payload", "write_survey_page", "write_qualtrics_trials",
     "write_trials", "read_trials", "drop_identifying", "is_identifying",
     "read_page_answers", "read_qualtrics_answers", "read_answers", "code_answers",
+    "write_answers",
     "simulate_raters", "answer_shares", "participant_differences", "top_bottom_test",
     "hypothesis_label_test",
 ]
@@ -383,8 +384,10 @@ def write_survey_page(path, trials, lists, post_url=None, **kwargs):
     page draws a list at random and records it. ``?pid=ABC`` pre-fills the
     participant id (else the participant types one or lets the page generate one).
     At the end the page offers the answers as a CSV download and, when ``post_url``
-    is set, also POSTs them there as JSON (``{"survey_id", "participant_id",
-    "csv", "answers"}``); a failed POST is shown and the download still offered.
+    is set, also POSTs them there: a JSON body ``{"survey_id", "participant_id",
+    "csv", "answers"}`` sent as ``text/plain`` (a simple cross-origin request, no
+    preflight; the server must reply with ``Access-Control-Allow-Origin``). A failed
+    POST is shown to the participant and the download is still offered.
 
     Parameters
     ----------
@@ -690,6 +693,21 @@ def read_answers(path, trials, answers_format="auto", question=None):
     answers = answers.join(meta, on="trial_id")
     answers["participant_id"] = answers["participant_id"].astype(str)
     return drop_identifying(answers)
+
+
+ANSWER_COLUMNS = ["participant_id", "source", "list", "position", "loop", "trial_id",
+                  "hypothesis", "group", "rank", "divergent_side", "answer", "code", "rt_ms"]
+
+
+def write_answers(answers, path):
+    """Write coded answers as CSV, atomically; only the known, non-identifying columns.
+
+    The columns are a fixed list (:data:`ANSWER_COLUMNS`, those present), so nothing
+    an import did not explicitly keep can reach the disk.
+    """
+    cols = [c for c in ANSWER_COLUMNS if c in answers.columns and not is_identifying(c)]
+    atomic_write(path, lambda tmp: answers[cols].to_csv(tmp, index=False))
+    return Path(path)
 
 
 # --------------------------------------------------------------------------- simulated raters

@@ -170,7 +170,9 @@
     status.textContent = "Sending your answers...";
     var body = JSON.stringify({survey_id: DATA.survey_id, participant_id: state.pid,
                                csv: csvText(), answers: state.answers});
-    fetch(DATA.post_url, {method: "POST", headers: {"Content-Type": "application/json"}, body: body})
+    // text/plain keeps this a "simple" cross-origin request (no CORS preflight); the
+    // body is JSON. The server must answer with Access-Control-Allow-Origin.
+    fetch(DATA.post_url, {method: "POST", headers: {"Content-Type": "text/plain;charset=UTF-8"}, body: body})
       .then(function (r) {
         if (!r.ok) throw new Error("the server answered " + r.status + " " + r.statusText);
         status.className = "muted"; status.textContent = "Your answers were sent. Thank you.";
