@@ -179,3 +179,50 @@ def coloured_text(words, values, cmap="Reds", vmin=None, vmax=None, max_words=No
         else:
             spans.append(_html.escape(w))
     return '<p style="line-height: 1.9">' + " ".join(spans) + "</p>"
+
+
+def plot_answer_shares(shares, title="Human judgements per hypothesis", simulated=False,
+                       colors=("#c0392b", "#bdc3c7", "#2e86c1")):
+    """The paper's stacked bars: per hypothesis, % Divergent / Equal / Convergent answers.
+
+    Parameters
+    ----------
+    shares : DataFrame
+        From :func:`analysis.validation.answer_shares` (index: hypothesis; columns
+        ``group``, ``rank``, ``n``, ``Divergent``, ``Equal``, ``Convergent``).
+    title : str
+    simulated : bool
+        Marks the title and the figure as made from simulated raters.
+    colors : three colours for Divergent, Equal, Convergent.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    codes = ("Divergent", "Equal", "Convergent")
+    groups = [g for g in ("top", "bottom") if (shares["group"] == g).any()]
+    heights = [int((shares["group"] == g).sum()) for g in groups]
+    fig, axes = plt.subplots(len(groups), 1, figsize=(8.5, 0.32 * sum(heights) + 1.8),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, g in zip(axes[:, 0], groups):
+        part = shares[shares["group"] == g]
+        y = np.arange(len(part))[::-1]
+        left = np.zeros(len(part))
+        for code, colour in zip(codes, colors):
+            pct = 100 * part[code].to_numpy()
+            ax.barh(y, pct, left=left, color=colour, label=code, height=0.75)
+            for yi, li, p in zip(y, left, pct):
+                if p >= 8:
+                    ax.text(li + p / 2, yi, f"{p:.0f}", ha="center", va="center", fontsize=7,
+                            color="white" if code != "Equal" else "black")
+            left += pct
+        ax.set_yticks(y, [f"{r}. {h}" for h, r in zip(part.index, part["rank"])], fontsize=8)
+        ax.set_xlim(0, 100)
+        ax.set_title(f"{'Top' if g == 'top' else 'Bottom'} {len(part)} hypotheses by validity V",
+                     fontsize=9, loc="left")
+        ax.set_xlabel("% of answers" if g == groups[-1] else "")
+    axes[0, 0].legend(ncol=3, fontsize=8, loc="lower right", bbox_to_anchor=(1, 1.08), frameon=False)
+    fig.suptitle(("SIMULATED raters: " if simulated else "") + title, fontsize=10,
+                 color="#a1260d" if simulated else "black", x=0.01, ha="left")
+    fig.tight_layout()
+    return fig

@@ -260,6 +260,9 @@ def build_book(out, log=print):
     if html.exists():
         shutil.rmtree(html)
     shutil.copytree(out / "jb" / "_build" / "html", html)
+    survey = out / "results" / "survey"
+    if survey.exists():  # the human-validation chapter's survey page, linked from that chapter
+        shutil.copytree(survey, html / "survey")
     log(f"[book] {html / 'index.html'}")
     return html / "index.html"
 

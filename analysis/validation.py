@@ -44,6 +44,7 @@ __all__ = [
     "ANSWERS", "CODES", "PRACTICE", "INSTRUCTIONS", "SurveyError",
     "load_contract", "select_hypotheses", "choose_split", "make_trials", "make_lists",
     "survey_id", "survey_payload", "write_survey_page", "write_qualtrics_trials",
+    "write_survey_kit", "is_development_fixture", "banner_html",
     "write_trials", "read_trials", "drop_identifying", "is_identifying",
     "read_page_answers", "read_qualtrics_answers", "read_answers", "code_answers",
     "write_answers",
@@ -418,6 +419,57 @@ def write_survey_page(path, trials, lists, post_url=None, **kwargs):
     return Path(path)
 
 
+def write_survey_kit(survey_dir, trials, lists, post_url=None):
+    """Write everything a study needs into ``survey_dir``.
+
+    Files: ``index.html`` (:func:`write_survey_page`), ``qualtrics_loop_merge.csv``
+    (:func:`write_qualtrics_trials`), ``trials.csv`` (the full trial table, the key
+    for imports), ``lists.csv``, and ``archive/<survey id>/trials.csv``: a copy kept
+    for every trial set ever written, so the trials of a deployed survey survive a
+    later run with other hypotheses (its content is fixed by its name, so rewriting
+    it changes nothing).
+
+    Returns
+    -------
+    dict of str to Path
+    """
+    survey_dir = Path(survey_dir)
+    out = {"page": write_survey_page(survey_dir / "index.html", trials, lists, post_url),
+           "qualtrics": write_qualtrics_trials(trials, survey_dir / "qualtrics_loop_merge.csv"),
+           "trials": write_trials(trials, survey_dir / "trials.csv"),
+           "archive": write_trials(trials, survey_dir / "archive" / survey_id(trials)
+                                   / "trials.csv"),
+           "lists": survey_dir / "lists.csv"}
+    atomic_write(out["lists"], lambda tmp: lists.to_csv(tmp, index=False))
+    return out
+
+
+def is_development_fixture(results_dir):
+    """Whether ``hypotheses.json`` marks the contract files as a development fixture."""
+    path = Path(results_dir) / "hypotheses.json"
+    if not path.exists():
+        return False
+    return bool(json.loads(path.read_text()).get("results", {}).get("development_fixture"))
+
+
+def banner_html(simulated, fixture=False):
+    """Warning boxes (HTML, styled as the book's admonitions) for simulated results."""
+    out = ""
+    if fixture:
+        out += ('<div class="admonition danger"><p class="admonition-title">Development '
+                "fixture</p><p>The hypothesis files this chapter read are a made-up "
+                "development fixture (<code>tests/contract_fixture.py</code>), not results of "
+                "the hypothesis chapter. Every number below is meaningless; run the hypothesis "
+                "chapter first.</p></div>")
+    if simulated:
+        out += ('<div class="admonition warning"><p class="admonition-title">Simulated '
+                "raters</p><p>No human answers were given (<code>answers_path = None</code>). "
+                "The answers, tables and figures of this chapter come from <b>simulated "
+                "raters</b>: the verifier's scores plus noise. They show what the analysis "
+                "does, not what people think.</p></div>")
+    return out
+
+
 # --------------------------------------------------------------------------- imports
 
 def _norm(name):
@@ -550,7 +602,8 @@ def _check_against_trials(path, frame, trials):
             raise SurveyError(
                 f"{path}: row {row}, column 'survey_id': {frame.at[row, 'survey_id']!r}, but "
                 f"the current trials have survey id {expected!r}. These answers were "
-                "collected with other trials: pass the trial file used then (trials_path).")
+                "collected with other trials: pass the trial file used then as trials_path "
+                f"(survey/archive/{frame.at[row, 'survey_id']}/trials.csv keeps it).")
     known = trials.set_index("trial_id")
     for row, r in frame.iterrows():
         if r["trial_id"] not in known.index:
@@ -866,13 +919,18 @@ def hypothesis_label_test(answers, n_resamples=9999, seed=0):
     Returns
     -------
     dict
-        ``difference``, ``p_value``, ``n_top``, ``n_bottom``.
+        ``difference``, ``p_value``, ``n_top``, ``n_bottom`` (``p_value`` is NaN with
+        fewer than two answered hypotheses in a group).
     """
     from scipy import stats as st
 
     shares = answer_shares(answers)
     top = shares.loc[shares["group"] == "top", "Divergent"].to_numpy()
     bottom = shares.loc[shares["group"] == "bottom", "Divergent"].to_numpy()
+    if min(len(top), len(bottom)) < 2:  # too few hypotheses answered to permute labels
+        return {"difference": float(top.mean() - bottom.mean()) if len(top) and len(bottom)
+                else float("nan"), "p_value": float("nan"),
+                "n_top": int(len(top)), "n_bottom": int(len(bottom))}
     res = st.permutation_test((top, bottom), lambda a, b: np.mean(a) - np.mean(b),
                               permutation_type="independent", n_resamples=n_resamples,
                               rng=np.random.default_rng(seed))

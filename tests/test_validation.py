@@ -341,3 +341,35 @@ def test_top_bottom_test_detects_hypothesis_dependent_raters(trials):
     assert shares.loc[shares["group"] == "top", "Divergent"].mean() > \
         shares.loc[shares["group"] == "bottom", "Divergent"].mean()
     assert val.hypothesis_label_test(answers, seed=0)["p_value"] < 0.01
+
+
+# --------------------------------------------------------------------------- chapter
+
+def test_chapter_with_qualtrics_answers_keeps_no_identifying_data(tmp_path, trials):
+    from analysis import run
+
+    results = tmp_path / "results"
+    write_contract_fixture(results, n_per_group=16, seed=1)
+    trials_file = val.write_trials(trials, tmp_path / "deployed_trials.csv")
+    top = list(trials.loc[trials["group"] == "top", "loop"][::15])  # 8 loops, 8 hypotheses
+    bottom = list(trials.loc[trials["group"] == "bottom", "loop"][::15])
+    responses = {f"R_{i}": {k: val.ANSWERS[(i + j) % 3] for j, k in enumerate(top + bottom)}
+                 for i in range(3)}
+    export = _qualtrics_file(tmp_path / "export.csv", trials, responses)
+    params = dict(answers_path=str(export), trials_path=str(trials_file), n_participants=3,
+                  n_trials_per_participant=10, n_resamples=99, results_dir=str(results),
+                  device="cpu", profile="quick")
+    run.run_chapter("human_validation", run.chapters()["human_validation"], params,
+                    tmp_path / "out", log=lambda *_: None)
+    saved = json.loads((results / "human_validation.json").read_text())["results"]
+    assert saved["simulated"] is False and saved["n_answers"] == 48 and saved["n_raters"] == 3
+    assert saved["participant_test"]["n_participants"] == 3
+    assert saved["hypothesis_test"]["n_top"] == 8 and saved["hypothesis_test"]["n_bottom"] == 8
+    assert (results / "survey" / "index.html").exists()
+    assert (results / "survey" / "archive" / val.survey_id(trials) / "trials.csv").exists()
+    written = [p for p in list(results.rglob("*")) + list((tmp_path / "out").rglob("*"))
+               if p.is_file()]
+    for path in written:
+        text = path.read_text(errors="ignore")
+        leaked = [v for v in IDENTIFYING.values() if v in text]
+        assert not leaked, f"{path} holds identifying values {leaked}"

@@ -1,0 +1,285 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Human validation: do people see what the verifier sees?
+#
+# The previous chapter ranked natural-language hypotheses ("expresses strong
+# emotions") by their validity V: how much more often a language-model verifier
+# finds the property in the sentences the model predicts the brain *worst* on
+# (divergent) than in those it predicts *best* on (convergent). A verifier can be
+# wrong, so the paper asked people. Each trial shows one hypothesis and two
+# sentences, one divergent and one convergent, in random order as "Sentence A" and
+# "Sentence B", and asks for which sentence the description is more true. If the
+# ranking is right, people should pick the divergent sentence more often for the
+# top hypotheses than for the bottom ones.
+#
+# This chapter is a kit and an analysis (SPEC §5). It writes a survey that runs in
+# any browser without a server, and a trial file for Qualtrics; it imports the
+# answers from both; and it tests the top-versus-bottom difference with participants
+# as the unit. Until human answers exist, **simulated raters** (the verifier's
+# scores plus noise) fill the chapter, and everything made from them says so.
+
+# %% tags=["parameters"]
+answers_path = None  # None: simulated raters; else a CSV file or a folder of page CSVs / Qualtrics exports
+answers_format = "auto"  # auto | page | qualtrics
+trials_path = None  # the trial file the answers were collected with; None rebuilds it from seed
+qualtrics_question = None  # the loop question's export tag ("Q1"); None finds it
+n_top = 10  # hypotheses from the top of the ranking by V
+n_bottom = 10  # ... and from the bottom
+pairs_per_hypothesis = 20  # distinct divergent/convergent pairs per hypothesis
+n_trials_per_participant = 100
+n_participants = 30  # trial lists to generate, and simulated raters
+rater_noise = 0.15  # simulated raters: SD of the per-trial noise on the score difference
+equal_band = 0.1  # simulated raters: |perceived difference| below this is "Equally true"
+n_resamples = 9999  # permutations of the participant-level test
+survey_post_url = None  # optional URL the survey page POSTs the answers to
+seed = 0
+device = "auto"
+results_dir = "_build/results"
+profile = "default"
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import HTML, display
+from myst_nb import glue
+
+from analysis import plots, validation
+from analysis.provenance import start_chapter
+
+chapter = start_chapter(
+    "human_validation",
+    dict(answers_path=answers_path, answers_format=answers_format, trials_path=trials_path,
+         qualtrics_question=qualtrics_question, n_top=n_top, n_bottom=n_bottom,
+         pairs_per_hypothesis=pairs_per_hypothesis,
+         n_trials_per_participant=n_trials_per_participant, n_participants=n_participants,
+         rater_noise=rater_noise, equal_band=equal_band, n_resamples=n_resamples,
+         survey_post_url=survey_post_url, seed=seed, device=device, profile=profile),
+    results_dir=results_dir, device=device,
+)
+plt.rcParams["figure.dpi"] = 96
+simulated = answers_path is None
+
+# %%
+sentences, table, scores = validation.load_contract(chapter.results_dir)
+fixture = validation.is_development_fixture(chapter.results_dir)
+if fixture or simulated:
+    display(HTML(validation.banner_html(simulated, fixture)))
+print(f"{len(table)} hypotheses, {len(sentences)} selected sentences "
+      f"({(sentences['group'] == 'divergent').sum()} divergent)")
+
+# %% [markdown]
+# ## The trials
+#
+# The trials use the top {glue:text}`n_top_used` and bottom {glue:text}`n_bottom_used`
+# hypotheses by V. For each, {glue:text}`pairs_used` distinct pairs of one divergent
+# and one convergent sentence are drawn from the {glue:text}`split_used` split (the
+# validation split is used when it holds at least 5 sentences of each group, since
+# its sentences did not take part in ranking the hypotheses; otherwise the research
+# split). Which sentence is shown as "Sentence A" is drawn at random for each trial
+# and recorded: {glue:text}`share_div_a` of the trials show the divergent sentence
+# as A. Each participant gets a list of {glue:text}`n_per_list` trials drawn at
+# random (without repeats) from the {glue:text}`n_trials` trials, after the
+# instructions and one practice item.
+
+# %%
+if trials_path is not None:
+    trials = validation.read_trials(trials_path)
+else:
+    trials = validation.make_trials(table, sentences, n_top=n_top, n_bottom=n_bottom,
+                                    pairs_per_hypothesis=pairs_per_hypothesis, seed=seed)
+lists = validation.make_lists(trials, n_lists=n_participants,
+                              n_per_list=n_trials_per_participant, seed=seed)
+glue("n_top_used", int((trials.groupby("group")["hypothesis"].nunique()).get("top", 0)),
+     display=False)
+glue("n_bottom_used", int((trials.groupby("group")["hypothesis"].nunique()).get("bottom", 0)),
+     display=False)
+glue("pairs_used", int(trials.groupby("hypothesis").size().max()), display=False)
+glue("split_used", trials["split"].iloc[0], display=False)
+glue("share_div_a", f"{100 * (trials['divergent_side'] == 'A').mean():.0f} %", display=False)
+glue("n_per_list", int(lists.groupby("list").size().iloc[0]), display=False)
+glue("n_trials", len(trials), display=False)
+trials[["trial_id", "hypothesis", "group", "divergent_side", "sentence_a",
+        "sentence_b"]].head(4)
+
+# %% [markdown]
+# ## The survey kit
+#
+# The chapter writes a **web survey** into `survey/index.html` of the results folder:
+# one HTML file with its script, style and trials inside, which needs no server and
+# no network (it works when opened from disk). A participant enters or receives an
+# id, reads the instructions, answers the practice item (with feedback), then the
+# trials of one list, one at a time, with a progress bar (keys 1–3 also answer).
+# At the end the page offers the answers as a CSV file to download; when
+# `survey_post_url` is set, it also sends them there and tells the participant if
+# that failed (the download stays available). A reload resumes where the
+# participant stopped.
+#
+# <a href="../survey/index.html?list=1" target="_blank">Open the survey page
+# (list 1)</a> — in this book it is copied next to the chapters.
+#
+# **Which list?** `index.html?list=3` shows list 3 (lists are numbered from 1);
+# without `list` the page draws one at random and records it. `&pid=ABC` fills in
+# the participant id. Host the file on any static web server (or send it to
+# participants) and give each participant a link with their own list number.
+#
+# **Qualtrics.** `survey/qualtrics_loop_merge.csv` has one row per trial (= loop).
+# Create a block with one multiple-choice question (choices, in this order: "More
+# true for Sentence A", "Equally true", "More true for Sentence B") whose text pipes
+# `${lm://Field/1}` (the hypothesis), `${lm://Field/2}` (Sentence A) and
+# `${lm://Field/3}` (Sentence B). Turn on *Loop & Merge* for the block, choose a
+# static loop, and paste or import the CSV's columns without its header row as
+# Field 1–7 (fields 4–7 hold the trial id, the divergent side and the sentence ids
+# and are not shown); keep the row order, because loop *k* is row *k*. Under
+# *Randomize loop order* present {glue:text}`n_per_list` of the loops. Put the
+# instructions and the practice item (the page's are printed below) in a block
+# before it. Export the responses as CSV with "Use choice text"; the import below
+# reads loop *k*'s answer from column `k_Q1` and takes `trials.csv` (the full trial
+# table, hidden columns included) as the key. Every trial set the chapter writes is
+# also kept as `survey/archive/<survey id>/trials.csv`; pass it as `trials_path`
+# when you analyse answers after the hypothesis files have changed (the page's
+# CSV records the survey id, and a mismatch is an error, never a silent
+# re-mapping).
+
+# %%
+kit = validation.write_survey_kit(chapter.results_dir / "survey", trials, lists,
+                                  post_url=survey_post_url)
+page = kit["page"]
+print(f"survey page: {page} ({page.stat().st_size / 1024:.0f} kB, survey id "
+      f"{validation.survey_id(trials)})")
+print(f"Qualtrics loop-and-merge table, trial file and lists: {page.parent}")
+print(f"\nInstructions: {validation.INSTRUCTIONS}\n\nPractice: {validation.PRACTICE}")
+
+# %% [markdown]
+# ## The answers
+#
+# Answers come from the page's CSV files and from Qualtrics exports (a file or a
+# folder of both; `answers_format="auto"` tells them apart by their header rows).
+# Identifying columns of an export (IP address, latitude and longitude, recipient
+# name and e-mail, external reference, worker ids and the like) are dropped while
+# reading, before anything else, and are never written. Each answer becomes
+# *Divergent*, *Equal* or *Convergent* through the side on which the divergent
+# sentence was shown. Without answers, each simulated rater *i* answers list *i*:
+# they perceive the verifier's score of the divergent sentence minus that of the
+# convergent one, plus a constant personal leaning and noise (SD
+# {glue:text}`rater_noise_txt`), and answer "Equally true" within
+# ±{glue:text}`equal_band_txt`.
+
+# %%
+if simulated:
+    answers = validation.simulate_raters(trials, lists, scores, rater_noise=rater_noise,
+                                         equal_band=equal_band, seed=seed)
+else:
+    answers = validation.read_answers(answers_path, trials, answers_format=answers_format,
+                                      question=qualtrics_question)
+validation.write_answers(answers, chapter.results_dir / "human_validation_answers.csv")
+label = "SIMULATED raters" if simulated else "Human raters"
+glue("rater_noise_txt", f"{rater_noise:g}", display=False)
+glue("equal_band_txt", f"{equal_band:g}", display=False)
+glue("n_answers", len(answers), display=False)
+glue("n_people", int(answers["participant_id"].nunique()), display=False)
+glue("raters_word", "simulated raters" if simulated else "participants", display=False)
+print(f"{label}: {len(answers)} answers from {answers['participant_id'].nunique()} raters")
+
+# %% [markdown]
+# ## Divergent, equal or convergent, per hypothesis
+#
+# {glue:text}`n_answers` answers from {glue:text}`n_people` {glue:text}`raters_word`.
+# Over the top hypotheses, {glue:text}`top_div` of the answers pick the divergent
+# sentence ({glue:text}`top_con` the convergent one); over the bottom hypotheses,
+# {glue:text}`bottom_div` ({glue:text}`bottom_con`).
+
+# %%
+shares = validation.answer_shares(answers)
+by_group = answers.groupby("group")["code"].value_counts(normalize=True).unstack()
+for g in ("top", "bottom"):
+    for code in ("Divergent", "Convergent"):
+        glue(f"{g}_{code[:3].lower()}", f"{100 * by_group.loc[g].get(code, 0):.0f} %",
+             display=False)
+(shares.assign(**{c: 100 * shares[c] for c in validation.CODES}).round(1)
+ .style.format(precision=1)
+ .set_caption(f"{label}: % of answers per hypothesis (n = answers)"))
+
+# %%
+fig = plots.plot_answer_shares(shares, simulated=simulated,
+                               title="% Divergent / Equal / Convergent answers per hypothesis")
+
+# %% [markdown]
+# ## Top versus bottom hypotheses, with participants as the unit
+#
+# Answers of one person are not independent (people differ in how readily they
+# call two sentences equal, or lean to one side), so the test treats participants as
+# the unit. For each participant we take their share of Divergent answers on top
+# trials minus that on bottom trials; under the null hypothesis that answers do not
+# depend on the hypothesis group, each difference is symmetric around zero, and the
+# sign-flip permutation test (`scipy.stats.permutation_test`, two-sided) asks
+# whether the mean difference is larger than sign flips produce. Over
+# {glue:text}`n_test_people` {glue:text}`raters_word`, the mean difference is
+# {glue:text}`mean_diff` (95 % bootstrap interval {glue:text}`diff_ci`), p =
+# {glue:text}`p_people`. This test generalises to other people judging *these*
+# trials; a second test with hypotheses as the unit (permuting which hypotheses
+# are called top) asks whether it generalises to other hypotheses of the same
+# ranks: difference {glue:text}`hyp_diff`, p = {glue:text}`p_hyp`. A simulation in
+# the tests (`tests/test_validation.py`) checks that the participant test rejects at
+# the nominal 5 % rate when answers ignore the hypothesis, and detects raters that
+# do not.
+
+# %%
+test = validation.top_bottom_test(answers, n_resamples=n_resamples, seed=seed)
+hyp_test = validation.hypothesis_label_test(answers, n_resamples=n_resamples, seed=seed)
+diffs = validation.participant_differences(answers)
+glue("n_test_people", test.n_participants, display=False)
+glue("mean_diff", f"{100 * test.mean_difference:+.1f} percentage points", display=False)
+glue("diff_ci", f"{100 * test.ci_low:+.1f} to {100 * test.ci_high:+.1f}", display=False)
+glue("p_people", f"{test.p_value:.2g}", display=False)
+glue("hyp_diff", f"{100 * hyp_test['difference']:+.1f} percentage points", display=False)
+glue("p_hyp", f"{hyp_test['p_value']:.2g}", display=False)
+fig, ax = plt.subplots(figsize=(6, 2.6))
+ax.axvline(0, color="k", lw=0.6)
+ax.plot(100 * diffs.to_numpy(), np.random.default_rng(seed).uniform(-0.3, 0.3, len(diffs)),
+        "o", alpha=0.6, color="C3")
+ax.errorbar(100 * test.mean_difference, 0, xerr=[[100 * (test.mean_difference - test.ci_low)],
+            [100 * (test.ci_high - test.mean_difference)]], fmt="D", color="k", capsize=4)
+ax.set(yticks=[], ylim=(-0.6, 0.6), xlabel="top minus bottom: % Divergent answers",
+       title=f"{label}: one dot per participant (p = {test.p_value:.2g})")
+fig.tight_layout()
+
+# %%
+results = {
+    "simulated": simulated,
+    "development_fixture": fixture,
+    "answers_path": None if answers_path is None else str(answers_path),
+    "survey": {"page": str(page.relative_to(chapter.results_dir)),
+               "survey_id": validation.survey_id(trials),
+               "n_trials": len(trials), "n_lists": int(lists["list"].nunique()),
+               "trials_per_list": int(lists.groupby("list").size().iloc[0]),
+               "split": trials["split"].iloc[0],
+               "share_divergent_shown_as_A": float((trials["divergent_side"] == "A").mean())},
+    "n_answers": len(answers),
+    "n_raters": int(answers["participant_id"].nunique()),
+    "shares_by_group": {g: {c: float(by_group.loc[g].get(c, 0.0)) for c in validation.CODES}
+                        for g in by_group.index},
+    "shares_by_hypothesis": {h: {c: float(r[c]) for c in validation.CODES} | {"n": int(r["n"])}
+                             for h, r in shares.iterrows()},
+    "participant_test": test.summary(),
+    "hypothesis_test": hyp_test,
+}
+path = chapter.save(**results)
+print(f"results written to {path}")
+
+# %% [markdown]
+# ## Provenance
+
+# %% tags=["hide-input"]
+chapter.provenance_table()
