@@ -129,8 +129,9 @@ def test_browser_participant_completes_survey_and_csv_round_trips(tmp_path, tria
         route.fulfill(status=200, body="ok", headers={"Access-Control-Allow-Origin": "*"})
 
     page = browser.new_page(accept_downloads=True)
-    errors = []
+    errors, requests = [], []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
     page.route("http://survey.invalid/**", fake_server)
     page.goto(page_path.as_uri() + "?list=2&pid=tester-7")
     page.click("#start")
@@ -143,6 +144,9 @@ def test_browser_participant_completes_survey_and_csv_round_trips(tmp_path, tria
     clicks = _clicks(6)
     expected_ids = list(lists.loc[lists["list"] == 2, "trial_id"])
     for i, answer in enumerate(clicks):
+        if i == 3:  # a reload resumes after the answers given so far, practice done
+            page.reload()
+            page.click("#start")
         assert page.inner_text("#progress-text") == f"Question {i + 1} of 6"
         shown = trials.set_index("trial_id").loc[expected_ids[i]]
         assert page.inner_text("#sentence-a span") == shown["sentence_a"]
@@ -154,6 +158,9 @@ def test_browser_participant_completes_survey_and_csv_round_trips(tmp_path, tria
     csv_path = tmp_path / "downloaded.csv"
     info.value.save_as(csv_path)
     assert errors == []
+    # nothing was fetched from anywhere but the file itself and the configured POST URL
+    assert {u.split("?")[0] for u in requests} <= {page_path.as_uri(),
+                                                   "http://survey.invalid/submit"}
 
     answers = val.read_page_answers(csv_path, trials)
     assert list(answers["answer"]) == clicks
@@ -373,3 +380,17 @@ def test_chapter_with_qualtrics_answers_keeps_no_identifying_data(tmp_path, tria
         text = path.read_text(errors="ignore")
         leaked = [v for v in IDENTIFYING.values() if v in text]
         assert not leaked, f"{path} holds identifying values {leaked}"
+
+
+def test_folder_of_page_csvs_and_qualtrics_exports_is_read_together(tmp_path, trials):
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    ids = list(trials["trial_id"][:3])
+    _page_csv(folder / "p1.csv", trials, [(t, val.ANSWERS[2]) for t in ids])
+    _qualtrics_file(folder / "export.csv", trials.head(4), {"R_9": {4: val.ANSWERS[1]}})
+    answers = val.read_answers(folder, trials)
+    assert sorted(answers["source"].unique()) == ["export.csv", "p1.csv"]
+    assert len(answers) == 4 and set(answers["participant_id"]) == {"p1", "R_9"}
+    assert answers.loc[answers["source"] == "export.csv", "trial_id"].item() == "t0004"
+    with pytest.raises(val.SurveyError, match=r"export\.csv: row 1: column\(s\)"):
+        val.read_answers(folder, trials, answers_format="page")

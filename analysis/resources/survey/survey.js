@@ -72,7 +72,9 @@
           var pid = input.value.trim() || randomId();
           if (!/^[A-Za-z0-9_.\-]{1,64}$/.test(pid)) { msg.textContent = "Please use letters, digits, '.', '-' or '_' only."; return; }
           var saved = load(pid);
-          state = saved && saved.list === chosen.list ? saved :
+          // resume a saved session: same list, or any list when the URL names none
+          var resume = saved && (saved.list === chosen.list || params.get("list") === null);
+          state = resume ? saved :
             {pid: pid, list: chosen.list, index: 0, answers: [], practiced: false};
           save();
           if (state.index >= DATA.lists[state.list].length) doneScreen();
