@@ -376,9 +376,10 @@ def clean_hypothesis(text):
     letter.
     """
     h = re.sub(r"^\s*(?:[-*\u2022]|\d+[.)])\s*", "", str(text)).strip().strip('"').strip()
-    h = re.sub(r"^(?:the\s+)?sentences?\s+(?:in\s+group\s+a\s+)?", "", h, flags=re.IGNORECASE)
-    h = h.rstrip(" .;")
-    if not h or _GROUP.search(h) or _COMPARATIVE.search(h.lower()):
+    if _GROUP.search(h):
+        return None
+    h = re.sub(r"^(?:the\s+)?sentences?\s+", "", h, flags=re.IGNORECASE).rstrip(" .;")
+    if not h or _COMPARATIVE.search(h.lower()):
         return None
     n_words = len(h.split())
     if n_words < 2 or n_words > 25:
