@@ -166,6 +166,12 @@ class TransformersBackend:
         ids = tok(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
         return ids.to(self.lm.input_device)
 
+    def _last_logits(self, ids):
+        from .features import _accepts_logits_to_keep
+
+        kw = {"logits_to_keep": 1} if _accepts_logits_to_keep(self.lm.model) else {}
+        return self.lm.model(ids, **kw).logits[0, -1].float()
+
     def generate(self, messages, temperature=0.7, max_tokens=512, seed=0):
         """Sample a reply to a chat (``temperature=0``: greedy)."""
         import torch
@@ -197,7 +203,7 @@ class TransformersBackend:
         self.calls += 1
         ids = self._input_ids(messages)
         with torch.no_grad():
-            logits = self.lm.model(ids).logits[0, -1].float()
+            logits = self._last_logits(ids)
         logp = torch.log_softmax(logits, dim=-1)
         vals, idx = torch.topk(logp, int(top_k or self.top_k))
         out = {}
@@ -227,7 +233,7 @@ class TransformersBackend:
         self.calls += 1
         ids = self._input_ids(messages)
         with torch.no_grad():
-            probs = torch.softmax(self.lm.model(ids).logits[0, -1].float(), dim=-1)
+            probs = torch.softmax(self._last_logits(ids), dim=-1)
         yes, no = self._yes_no_ids()
         p_yes, p_no = float(probs[yes].sum()), float(probs[no].sum())
         if p_yes + p_no <= 0:
