@@ -596,10 +596,12 @@ class LLMVerifier:
             from tqdm.auto import tqdm
 
             rows = tqdm(rows, desc="LLM verifier", unit="hypothesis")
+        many = getattr(self.llm, "p_yes_many", None)  # batched when the LLM offers it
         for i in rows:
-            for j, s in enumerate(sentences):
-                out[i, j] = self.llm.p_yes(self.template.format(hypothesis=hypotheses[i],
-                                                                sentence=s).strip())
+            questions = [self.template.format(hypothesis=hypotheses[i], sentence=s).strip()
+                         for s in sentences]
+            out[i] = (many(questions) if many is not None
+                      else [self.llm.p_yes(q) for q in questions])
         return out
 
 

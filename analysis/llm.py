@@ -157,13 +157,16 @@ class TransformersBackend:
             self._lm = load_model(self.spec, device=self.device)
         return self._lm
 
-    def _input_ids(self, messages):
+    def _prompt_text(self, messages):
         tok = self.lm.tokenizer
         if getattr(tok, "chat_template", None):
-            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        else:  # a base model: plain text, one turn after another
-            text = "\n\n".join(m["content"] for m in messages) + "\n\nAnswer:"
-        ids = tok(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+            return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return "\n\n".join(m["content"] for m in messages) + "\n\nAnswer:"
+
+    def _input_ids(self, messages):
+        # a base model without a chat template gets the turns as plain text
+        ids = self.lm.tokenizer(self._prompt_text(messages), return_tensors="pt",
+                                add_special_tokens=False)["input_ids"]
         return ids.to(self.lm.input_device)
 
     def _last_logits(self, ids):
@@ -221,6 +224,52 @@ class TransformersBackend:
             self._yn = ([i for i, t in enumerate(norm) if t in _YES],
                         [i for i, t in enumerate(norm) if t in _NO])
         return self._yn
+
+    def p_yes_batch(self, batch, batch_size=16):
+        """:meth:`p_yes` for many chats, in padded batches (same values as one by one).
+
+        Prompts are right-padded with an attention mask and explicit positions, sorted
+        by length to waste little padding; the answer distribution is read at each
+        prompt's last real token.
+        """
+        import torch
+
+        from .features import _accepts_logits_to_keep
+
+        tok, model = self.lm.tokenizer, self.lm.model
+        encoded = [tok(self._prompt_text(m), add_special_tokens=False)["input_ids"]
+                   for m in batch]
+        yes, no = self._yes_no_ids()
+        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        out = np.empty(len(batch))
+        order = sorted(range(len(batch)), key=lambda i: len(encoded[i]))
+        for s in range(0, len(order), int(batch_size)):
+            idx = order[s:s + int(batch_size)]
+            lengths = torch.tensor([len(encoded[i]) for i in idx])
+            ids = torch.full((len(idx), int(lengths.max())), pad, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for b, i in enumerate(idx):
+                ids[b, :lengths[b]] = torch.tensor(encoded[i])
+                mask[b, :lengths[b]] = 1
+            positions = torch.arange(ids.shape[1]).expand_as(ids)
+            last = (lengths - 1)[:, None]
+            dev = self.lm.input_device
+            kw = dict(input_ids=ids.to(dev), attention_mask=mask.to(dev),
+                      position_ids=positions.to(dev), use_cache=False)
+            sliced = _accepts_logits_to_keep(model)
+            if sliced:
+                kw["logits_to_keep"] = last.to(dev)
+            self.calls += len(idx)
+            with torch.no_grad():
+                logits = model(**kw).logits.float()
+            if not sliced:
+                logits = torch.take_along_dim(logits, last.to(logits.device)[..., None], dim=1)
+            probs = torch.softmax(logits[:, 0], dim=-1)
+            p_yes, p_no = probs[:, yes].sum(1), probs[:, no].sum(1)
+            out[idx] = (p_yes / (p_yes + p_no)).cpu().numpy()
+        if not np.all(np.isfinite(out)):
+            raise LLMError(f"model {self.spec.name}: P(yes) and P(no) are both 0 for a prompt.")
+        return out.tolist()
 
     def p_yes(self, messages):
         """P(Yes) for a yes/no question, from the first reply token's distribution.
@@ -424,10 +473,14 @@ class LLM:
         """Calls that reached the backend (cache misses)."""
         return self.backend.calls
 
+    def _payload(self, op, messages, settings):
+        """The cache key of one call: backend, model identity, prompt, settings."""
+        return {"version": CACHE_VERSION, "backend": self.backend.kind,
+                "model": self.backend.identity, "op": op, "messages": messages,
+                "settings": settings}
+
     def _cached(self, op, messages, settings, compute):
-        payload = {"version": CACHE_VERSION, "backend": self.backend.kind,
-                   "model": self.backend.identity, "op": op, "messages": messages,
-                   "settings": settings}
+        payload = self._payload(op, messages, settings)
         if self.cache is not None:
             hit = self.cache.get(payload)
             if hit is not None:
@@ -466,6 +519,37 @@ class LLM:
         messages = _as_messages(question, system)
         return float(self._cached("p_yes", messages, {},
                                   lambda: float(self.backend.p_yes(messages))))
+
+
+    def p_yes_many(self, questions, system=None, batch_size=16):
+        """P(Yes) for many questions; cache misses go to the backend in batches.
+
+        Each finished batch is cached before the next starts, so an interrupted run
+        resumes where it stopped.
+
+        Returns
+        -------
+        ndarray of float, shape (len(questions),)
+        """
+        msgs = [_as_messages(q, system) for q in questions]
+        payloads = [self._payload("p_yes", m, {}) for m in msgs]
+        out = np.full(len(msgs), np.nan)
+        if self.cache is not None:
+            for i, p in enumerate(payloads):
+                hit = self.cache.get(p)
+                if hit is not None:
+                    out[i] = hit
+        todo = np.flatnonzero(np.isnan(out))
+        batched = getattr(self.backend, "p_yes_batch", None)
+        for s in range(0, len(todo), int(batch_size)):
+            idx = todo[s:s + int(batch_size)]
+            values = (batched([msgs[i] for i in idx]) if batched is not None
+                      else [self.backend.p_yes(msgs[i]) for i in idx])
+            for i, v in zip(idx, values):
+                out[i] = float(v)
+                if self.cache is not None:
+                    self.cache.put(payloads[i], float(v))
+        return out
 
 
 def make_llm(model="default", url=None, api_key_env=None, device="auto", cache_dir=None,

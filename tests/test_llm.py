@@ -119,6 +119,21 @@ class CountingBackend:
         return 0.25
 
 
+def test_batched_p_yes_equals_one_by_one_and_fills_the_cache(local, tmp_path):
+    questions = [QUESTION, "Is the sky green? Answer Yes or No.",
+                 QUESTION.replace("wept with joy", "sorted the forks, spoons and knives into "
+                                  "three drawers before lunch")]
+    single = [local.p_yes([{"role": "user", "content": q}]) for q in questions]
+    llm = LLM(local, cache_dir=tmp_path)
+    llm.p_yes(questions[1])
+    before = llm.calls
+    batched = llm.p_yes_many(questions, batch_size=2)
+    np.testing.assert_allclose(batched, single, atol=1e-4)
+    assert llm.calls == before + 2  # the cached question is not recomputed
+    assert len(_entries(tmp_path)) == 3
+    assert llm.p_yes(questions[2]) == pytest.approx(batched[2]) and llm.calls == before + 2
+
+
 def test_corrupted_cache_entry_is_recomputed(tmp_path):
     llm = LLM(CountingBackend(), cache_dir=tmp_path)
     assert llm.p_yes(QUESTION) == 0.25 and llm.p_yes(QUESTION) == 0.25 and llm.calls == 1
