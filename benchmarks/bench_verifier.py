@@ -23,20 +23,18 @@ Writes ``benchmarks/results/hypotheses.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_encoding import machine_info  # noqa: E402  (shared machine details)
+from bench_encoding import machine_info, write_result  # noqa: E402  (shared helpers)
 
 from analysis import hypotheses as H  # noqa: E402
 from analysis.loaders import segment_sentences  # noqa: E402
@@ -114,13 +112,7 @@ def main(argv=None):
                   f"{m['pairs_per_second']:.2f} pairs/s (load {m['load_seconds']:.1f} s); "
                   f"P(Yes) {m['mean_p_yes']:.2f} +- {m['sd_p_yes']:.2f}", flush=True)
             result["embedding_over_llm"] = e["pairs_per_second"] / m["pairs_per_second"]
-    result["machine"]["load_average_end"] = list(os.getloadavg())
-    result["benchmark_seconds"] = time.perf_counter() - t_start
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float))
-    print(f"wrote {out}")
-    return result
+    return write_result(result, args.out, t_start)
 
 
 if __name__ == "__main__":

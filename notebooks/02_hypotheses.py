@@ -78,9 +78,17 @@ if proposer not in ("offline", "llm") or verifier not in ("embedding", "llm"):
 enc = H.load_encoding_outputs(chapter.results_dir)  # raises: run the encoding chapter first
 word_score, all_sentences = H.sentence_scores(enc["mse"], enc["times"], enc["words"],
                                               enc["sentence"])
-groups = H.select_groups(all_sentences, n_group=n_group, research_frac=research_frac, seed=seed)
+n_scored = int(all_sentences["score"].notna().sum())
+n_group_used = n_group
+if 3 * n_group > n_scored:  # a small dataset: keep the groups to the outer thirds
+    n_group_used = n_scored // 3
+    display(Markdown(f"**Note:** only {n_scored} sentences have a score, too few for "
+                     f"n_group = {n_group}; this run uses {n_group_used} per group (a third "
+                     "of the sentences each)."))
+groups = H.select_groups(all_sentences, n_group=n_group_used, research_frac=research_frac,
+                         seed=seed)
 print(f"{len(enc['words'])} words in {len(all_sentences)} sentences; "
-      f"{n_group} per group, {int((groups.split == 'research').sum() / 2)} research + "
+      f"{n_group_used} per group, {int((groups.split == 'research').sum() / 2)} research + "
       f"{int((groups.split == 'validation').sum() / 2)} validation each")
 
 # %% [markdown]
@@ -95,7 +103,7 @@ print(f"{len(enc['words'])} words in {len(all_sentences)} sentences; "
 
 # %%
 glue("n_sentences", len(all_sentences), display=False)
-glue("n_group", n_group, display=False)
+glue("n_group", n_group_used, display=False)
 glue("research_pct", f"{100 * research_frac:g}", display=False)
 glue("seed", seed, display=False)
 display(HTML(plots.coloured_text(enc["words"], word_score, cmap="Reds", max_words=250)))
@@ -184,6 +192,8 @@ glue("cal_acc", f"{100 * cal['accuracy']:.0f}", display=False)
 glue("n_hyp", len(table), display=False)
 glue("fdr_q", f"{fdr_q:g}", display=False)
 top10 = table.head(10)
+display(Markdown(f"Top 10 by research-split V (proposer: **{proposer}**, verifier: "
+                 f"**{check!r}**):"))
 display(top10[["rank", "hypothesis", "proposer", "domain", "V", "p", "q", "V_validation",
                "p_validation"]].style.format(
     {"V": "{:.3f}", "p": "{:.2g}", "q": "{:.2g}", "V_validation": "{:.3f}",
@@ -302,7 +312,7 @@ H.save_results(chapter.results_dir, groups, table,
                H.scores_long(proposals["hypothesis"], scores, groups))
 results = {
     "n_sentences": len(all_sentences),
-    "n_group": n_group,
+    "n_group": n_group_used,
     "n_research_per_group": int((groups.split == "research").sum() // 2),
     "n_validation_per_group": n_val,
     "proposer": proposer,
