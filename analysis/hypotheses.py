@@ -495,6 +495,7 @@ class EmbeddingVerifier:
         from .provenance import resolve_device
 
         self.model_dir = Path(model_dir) if model_dir is not None else _minilm_dir()
+        self.model_name = "all-MiniLM-L6-v2" if model_dir is None else self.model_dir.name
         self.device = resolve_device(device)
         self.batch_size = int(batch_size)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
@@ -505,7 +506,7 @@ class EmbeddingVerifier:
 
     def __repr__(self):
         c = self.calibration
-        return (f"<EmbeddingVerifier {self.model_dir.name}: score = sigmoid({c['slope']:.2f} "
+        return (f"<EmbeddingVerifier {self.model_name}: score = sigmoid({c['slope']:.2f} "
                 f"x cosine {c['intercept']:+.2f})>")
 
     def embed(self, texts):
