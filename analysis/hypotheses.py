@@ -364,7 +364,8 @@ def diverse_sample(texts, k, seed=0):
 
 
 _COMPARATIVE = re.compile(r"\b(more|less|fewer|most|least|compared|than)\b|\b\w+er than\b")
-_GROUP = re.compile(r"\bgroups?\s*[ab]\b|\b[ab]\s+group\b|\bgroup\b", re.IGNORECASE)
+_GROUP = re.compile(r"\bgroups?\s*['\"(]?[ab]\b|\b(?:other|both|either|two|first|second)\s+"
+                    r"groups?\b", re.IGNORECASE)
 
 
 def clean_hypothesis(text):

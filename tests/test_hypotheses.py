@@ -168,8 +168,10 @@ def test_clean_hypothesis_drops_comparatives_and_group_mentions():
     assert H.clean_hypothesis("2) The sentence describes lifting a boat") == \
         "describes lifting a boat"
     for bad in ("- more emotional content", "- is longer than others", "- uses fewer names",
-                "- sentences in group A mention water", "- unlike group B, is sad", "- sad"):
+                "- sentences in group A mention water", "- unlike group B, is sad", "- sad",
+                "- unlike the other group, is sad", "- mentions Group 'A' themes"):
         assert H.clean_hypothesis(bad) is None, bad
+    assert H.clean_hypothesis("* describes a group of people") == "describes a group of people"
 
 
 def test_diverse_sample_is_seeded_and_avoids_near_duplicates():
