@@ -28,7 +28,8 @@ Every call goes through :class:`LLM`, which caches results on disk (:class:`LLMC
 one JSON file per call, named by the SHA-256 of (backend, model identity, operation,
 prompt, sampling settings), written atomically; a file that does not parse or whose
 stored key differs is moved aside and recomputed. A re-run costs nothing; a failed call
-stores nothing.
+stores nothing. An endpoint's identity is its URL and model name: if a server starts
+serving other weights under the same name, delete the cache folder (or set another one).
 """
 
 from __future__ import annotations
