@@ -150,8 +150,9 @@ def select_groups(sentences, n_group=100, research_frac=0.8, seed=0):
     n_group : int
         Sentences per group (the paper: 100).
     research_frac : float
-        Share of each group in the research split (the rest is held out for validation);
-        each group is split on its own, so the two splits never mix groups.
+        Share of each group in the research split (the rest is held out for validation;
+        each split keeps at least 2 sentences per group); each group is split on its own,
+        so the two splits never mix groups.
     seed : int
 
     Returns
@@ -163,8 +164,9 @@ def select_groups(sentences, n_group=100, research_frac=0.8, seed=0):
     scored = sentences[np.isfinite(sentences["score"])].sort_values(
         ["score", "sentence_id"], ascending=[False, True], kind="stable")
     n_group = int(n_group)
-    if n_group < 2:
-        raise ValueError(f"n_group must be at least 2, got {n_group}.")
+    if n_group < 4:
+        raise ValueError(f"n_group must be at least 4 (2 research + 2 validation sentences "
+                         f"per group), got {n_group}.")
     if 2 * n_group > len(scored):
         raise ValueError(f"n_group={n_group} needs {2 * n_group} scored sentences but there are "
                          f"only {len(scored)}; lower n_group.")
@@ -174,7 +176,8 @@ def select_groups(sentences, n_group=100, research_frac=0.8, seed=0):
     parts = []
     for name, rows in (("divergent", scored.iloc[:n_group]),
                        ("convergent", scored.iloc[::-1].iloc[:n_group])):
-        n_research = min(max(int(round(research_frac * n_group)), 1), n_group - 1)
+        # at least 2 sentences on each side, so that every split can be tested
+        n_research = min(max(int(round(research_frac * n_group)), 2), n_group - 2)
         split = np.full(n_group, "validation", dtype=object)
         split[rng.permutation(n_group)[:n_research]] = "research"
         parts.append(rows.assign(group=name, split=split))

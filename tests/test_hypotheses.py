@@ -73,6 +73,8 @@ def test_groups_are_extremes_split_per_group_and_seeded(story, groups):
     assert not (other.split.to_numpy() == groups.split.to_numpy()).all()
     with pytest.raises(ValueError, match="n_group=300 needs 600"):
         H.select_groups(sentences, n_group=300)
+    small = H.select_groups(sentences, n_group=4, research_frac=0.8)
+    assert (small.groupby(["group", "split"]).size() == 2).all()
 
 
 def test_missing_encoding_outputs_say_run_encoding_first(tmp_path):
