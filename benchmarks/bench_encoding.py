@@ -136,6 +136,17 @@ def machine_info(threads):
     return info
 
 
+def write_result(result, out, t_start):
+    """Add the end-of-run load average and duration, write the JSON, return ``result``."""
+    result["machine"]["load_average_end"] = list(os.getloadavg())
+    result["benchmark_seconds"] = time.perf_counter() - t_start
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=float))
+    print(f"wrote {out}")
+    return result
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--features", choices=["standin", "real"], default="standin")
@@ -217,13 +228,7 @@ def main(argv=None):
         result["speedup"] = base_layer / fast_layer_s
         print(f"baseline: {cell:.1f} s per (fold, window) -> {base_layer:.0f} s per layer; "
               f"speed-up {result['speedup']:.1f}x", flush=True)
-    result["machine"]["load_average_end"] = list(os.getloadavg())
-    result["benchmark_seconds"] = time.perf_counter() - t_start
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float))
-    print(f"wrote {out}")
-    return result
+    return write_result(result, args.out, t_start)
 
 
 if __name__ == "__main__":

