@@ -47,17 +47,20 @@ PROFILES = {
         "rsa_words": 300,
         "layer_step": 3,
         "frank_sentences": 60,
+        "n_group": 15,  # sentences per group (600 words hold about 45 sentences)
     },
     "default": {  # the whole book on a 2-core CPU in at most 45 minutes
         "n_words": 0,  # 0 = every word of the story
         "n_subjects": 4,
         "rsa_words": 1000,
         "layer_step": 2,
+        "n_group": 100,
     },
     "full": {  # paper-scale settings, meant for a GPU
         "n_words": 0,
         "n_subjects": 8,
         "rsa_words": 2000,
+        "n_group": 100,
     },
 }
 

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .data import DataError, atomic_write
+from .hypotheses import load_results
 
 __all__ = [
     "ANSWERS", "CODES", "PRACTICE", "INSTRUCTIONS", "SurveyError",
@@ -139,23 +140,7 @@ def load_contract(results_dir):
         chapter first.
     """
     results_dir = Path(results_dir)
-    try:  # the real loader, once the hypothesis chapter is merged
-        from .hypotheses import load_results
-    except ImportError:
-        load_results = None
-    if load_results is not None:
-        sentences, table, scores = load_results(results_dir)
-    else:
-        frames = []
-        for name in _CONTRACT:
-            path = results_dir / name
-            if not path.exists():
-                raise SurveyError(
-                    f"{path}: file not found. The human-validation chapter reads the "
-                    "hypothesis chapter's results; run it first: "
-                    ".venv/bin/python -m analysis.run --only hypotheses")
-            frames.append(pd.read_csv(path))
-        sentences, table, scores = frames
+    sentences, table, scores = load_results(results_dir)
     for (name, cols), frame in zip(_CONTRACT.items(), (sentences, table, scores)):
         missing = [c for c in cols if c not in frame.columns]
         if missing:

@@ -73,8 +73,8 @@ def test_lists_are_seeded_random_draws_without_repeats(trials):
 
 
 def test_missing_contract_file_names_it_and_the_chapter_to_run(tmp_path):
-    with pytest.raises(val.SurveyError, match=r"hypotheses_sentences\.csv: file not found.*"
-                                              r"hypothesis chapter"):
+    with pytest.raises(FileNotFoundError, match=r"hypotheses_sentences\.csv not found.*"
+                                                r"hypothesis chapter"):
         val.load_contract(tmp_path)
 
 
