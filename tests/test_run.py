@@ -96,3 +96,18 @@ def test_quick_profile_builds_the_book(tmp_path):
     assert len(enc["significant_channels_per_window"]) == 20
     assert re.search(rf"layer\s*(<[^>]+>\s*)*{enc['chosen_layer']}\s*(<[^>]+>\s*)*of", enc_page)
     assert (out / "results" / "encoding_arrays.npz").exists()
+    hyp_page = (out / "html" / "notebooks" / "02_hypotheses.html").read_text()
+    assert "Hypotheses: what the divergent sentences have in common" in hyp_page
+    assert "Traceback" not in hyp_page
+    hyp = json.loads((out / "results" / "hypotheses.json").read_text())["results"]
+    assert hyp["n_group"] == 15 and len(hyp["top10"]) == 10
+    assert hyp["proposer"] == "offline" and hyp["verifier"] == "embedding"
+    for name in ("sentences", "table", "scores"):
+        assert (out / "results" / f"hypotheses_{name}.csv").exists()
+    val_page = (out / "html" / "notebooks" / "03_human_validation.html").read_text()
+    assert "SIMULATED" in val_page and "Traceback" not in val_page
+    assert "../survey/index.html" in val_page
+    survey = (out / "html" / "survey" / "index.html").read_text()
+    assert "More true for Sentence A" in survey and "http" not in survey.split("<body")[0]
+    hv = json.loads((out / "results" / "human_validation.json").read_text())["results"]
+    assert hv["simulated"] is True and hv["n_raters"] >= 2
