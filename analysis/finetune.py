@@ -80,7 +80,8 @@ __all__ = [
     "FINETUNE_VERSION", "TASKS", "CHANCE", "MCItem", "FinetuneResult",
     "load_siqa", "load_piqa", "load_demo", "load_hf", "default_data_path", "task_data",
     "encode_item", "collate", "option_scores", "accuracy", "finetune", "lm_loss",
-    "default_cache_dir", "demo_dir",
+    "default_cache_dir", "demo_dir", "reopen_encoding_study", "brain_retest",
+    "CATEGORY_OF_TASK",
 ]
 
 #: Version of the fine-tuning code; part of every cache key.
@@ -693,6 +694,32 @@ def _make_trainer_class():
     return MCTrainer
 
 
+def _drop_gguf_marker(net):
+    """Make a GGUF-loaded model a plain trainable one.
+
+    transformers dequantises every GGUF tensor to a torch tensor at load time but keeps a
+    GGUF "quantizer" on the model, which makes the Trainer refuse to train it and would
+    write a ``quantization_config`` into the saved checkpoint. Both are removed; the
+    weights are untouched.
+    """
+    quantizer = getattr(net, "hf_quantizer", None)
+    if quantizer is None:
+        return
+    method = str(getattr(quantizer.quantization_config, "quant_method", ""))
+    if "gguf" not in method.lower():
+        raise ValueError(f"the model is quantized with {method}; full fine-tuning needs "
+                         "a float model (use lora=True with a quantization that supports it).")
+    from transformers import PreTrainedModel
+
+    for module in net.modules():
+        if isinstance(module, PreTrainedModel):
+            module.hf_quantizer = None
+            module.is_quantized = False
+            module.config._is_quantized = False
+            if hasattr(module.config, "quantization_config"):
+                del module.config.quantization_config
+
+
 def _read_result(path):
     try:
         data = json.loads(Path(path).read_text())
@@ -710,9 +737,10 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
     ----------
     task : {"siqa", "piqa"}
     train, held_out : list of MCItem
-    model : str | Path
+    model : str | Path | analysis.features.LoadedModel
         Anything :func:`analysis.features.resolve_model` accepts (GGUF files are
-        dequantised to a trainable float32 model).
+        dequantised to a trainable float32 model), or an already loaded float32 model,
+        which is copied (never modified).
     epochs : int
     lr : float
         AdamW learning rate (the paper: 1e-5).
@@ -748,14 +776,15 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
     from transformers import TrainingArguments, set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
-    from analysis.features import load_model, resolve_model
+    from analysis.features import LoadedModel, load_model, resolve_model
     from analysis.provenance import resolve_device
 
     _check_task(task)
     if not train or not held_out:
         raise ValueError(f"finetune: {len(train)} training and {len(held_out)} held-out "
                          "items; both must be non-empty.")
-    spec = resolve_model(model)
+    loaded = model if isinstance(model, LoadedModel) else None
+    spec = loaded.spec if loaded else resolve_model(model)
     device = resolve_device(device)
     if bf16 is None:
         bf16 = device.startswith("cuda") and torch.cuda.is_bf16_supported()
@@ -774,8 +803,14 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
 
     t0 = time.time()
     set_seed(seed)
-    lm = load_model(spec, device="cpu", dtype="float32")  # the Trainer places it
-    tokenizer, net = lm.tokenizer, lm.model
+    if loaded is not None and loaded.dtype == "float32" and loaded.device != "auto":
+        import copy
+
+        tokenizer, net = loaded.tokenizer, copy.deepcopy(loaded.model).to("cpu")
+    else:
+        lm = load_model(spec, device="cpu", dtype="float32")  # the Trainer places it
+        tokenizer, net = lm.tokenizer, lm.model
+    _drop_gguf_marker(net)
     net.train()
     if lora:
         from peft import LoraConfig, get_peft_model
@@ -846,6 +881,105 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
         shutil.rmtree(run_dir, ignore_errors=True)
         return result
     return None
+
+
+# ------------------------------------------------------------------- brain re-test
+#: Word category whose errors each task's fine-tuning should reduce (SPEC §6).
+CATEGORY_OF_TASK = {"siqa": "emotion", "piqa": "physical"}
+
+
+def reopen_encoding_study(results_dir, device="auto", progress=False):
+    """The dataset, chosen layer and settings of the encoding chapter's last run.
+
+    Parameters
+    ----------
+    results_dir : str | Path
+        Folder holding ``encoding.json`` (written by ``notebooks/01_encoding.py``).
+    device : str
+        Device for the simulated study's features (read from the cache when present).
+    progress : bool
+
+    Returns
+    -------
+    dataset : WordDataset
+    layer : int
+        ``chosen_layer`` of the encoding chapter.
+    params : dict
+        The encoding chapter's parameters (models, folds, threshold, ...).
+    """
+    from analysis.data import open_dataset
+
+    path = Path(results_dir) / "encoding.json"
+    if not path.is_file():
+        raise DataError(f"{path}: not found; run the encoding chapter first "
+                        "(python -m analysis.run --only encoding).")
+    record = json.loads(path.read_text())
+    try:
+        layer = int(record["results"]["chosen_layer"])
+        params = record["provenance"]["parameters"]
+    except (KeyError, TypeError, ValueError) as err:
+        raise DataError(f"{path}: no results.chosen_layer / provenance.parameters "
+                        f"({err!r}); rerun the encoding chapter.") from None
+    if params.get("dataset", "simulated") == "simulated":
+        ds = open_dataset("simulated", n_words=params.get("n_words", 0),
+                          n_subjects=params.get("n_subjects", 4), seed=params.get("seed", 0),
+                          model=params.get("models", ["default"])[0], device=device,
+                          progress=progress)
+    else:
+        ds = open_dataset(params["dataset"], params.get("data_path"),
+                          **(params.get("dataset_options") or {}))
+    return ds, layer, params
+
+
+def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed=0,
+                 category=None, q=0.05, **fit_kw):
+    """Compare the encoding models of a base and a fine-tuned LM (SPEC §6).
+
+    Parameters
+    ----------
+    dataset : WordDataset
+    base_features, ft_features : ndarray, shape (n_words, d)
+        The same layer of the two models.
+    n_permutations : int
+        Permutations of the word order (the same for both models).
+    seed : int
+    category : str | None
+        Word category (key of ``dataset.categories``) for the error analysis.
+    q : float
+        False discovery rate (Benjamini–Hochberg over all channel x window tests).
+    **fit_kw
+        Passed to :func:`analysis.encoding.fit_encoding` for both models.
+
+    Returns
+    -------
+    dict
+        ``base``, ``ft`` (:class:`~analysis.encoding.EncodingResult`); ``test`` (from
+        :func:`analysis.stats.permutation_r_difference`, arrays (n_windows, n_channels));
+        ``classes`` (1 better, -1 worse, 0 same; (n_windows, n_channels)); ``shares``
+        (percent better / worse / same per window); ``delta_mse`` ((n_words, n_windows):
+        base minus fine-tuned error, both over the BASE model's significant channels, so
+        the two errors average the same channels); ``category`` (from
+        :func:`analysis.stats.category_ttest`, or None).
+    """
+    from analysis import encoding, stats
+
+    base = encoding.fit_encoding(base_features, dataset, **fit_kw)
+    tuned = encoding.fit_encoding(ft_features, dataset, **fit_kw)
+    test = stats.permutation_r_difference(dataset.responses, base.predictions,
+                                          tuned.predictions, n_permutations, seed=seed)
+    test = {k: v.T for k, v in test.items()}  # (n_windows, n_channels) like EncodingResult
+    classes = stats.better_worse_same(test["p_greater"], test["p_less"], q)
+    shares = {name: 100.0 * (classes == v).mean(axis=1)
+              for name, v in (("better", 1), ("worse", -1), ("same", 0))}
+    mse_base, _ = encoding.word_errors(base.predictions, dataset.responses, base.significant)
+    mse_ft, _ = encoding.word_errors(tuned.predictions, dataset.responses, base.significant)
+    delta = mse_base - mse_ft
+    cat = None
+    if category and category in dataset.categories and dataset.categories[category].any():
+        cat = stats.category_ttest(delta, dataset.categories[category])
+        cat["category"] = category
+    return {"base": base, "ft": tuned, "test": test, "classes": classes, "shares": shares,
+            "delta_mse": delta, "category": cat}
 
 
 # ------------------------------------------------------------------------------- CLI
