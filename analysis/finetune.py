@@ -938,8 +938,11 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
     Parameters
     ----------
     dataset : WordDataset
-    base_features, ft_features : ndarray, shape (n_words, d)
-        The same layer of the two models.
+    base_features : ndarray, shape (n_words, d) | EncodingResult
+        The base model's features at the chosen layer, or its encoding result already
+        fitted with the same settings (to fit it once for several fine-tuned models).
+    ft_features : ndarray, shape (n_words, d)
+        The same layer of the fine-tuned model.
     n_permutations : int
         Permutations of the word order (the same for both models).
     seed : int
@@ -963,7 +966,8 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
     """
     from analysis import encoding, stats
 
-    base = encoding.fit_encoding(base_features, dataset, **fit_kw)
+    base = (base_features if isinstance(base_features, encoding.EncodingResult)
+            else encoding.fit_encoding(base_features, dataset, **fit_kw))
     tuned = encoding.fit_encoding(ft_features, dataset, **fit_kw)
     test = stats.permutation_r_difference(dataset.responses, base.predictions,
                                           tuned.predictions, n_permutations, seed=seed)

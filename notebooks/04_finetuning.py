@@ -36,14 +36,14 @@ siqa_path = None  # socialiqa-train-dev.zip or its folder; None: $SIQA_PATH or .
 piqa_path = None  # folder with valid.jsonl (+ train.jsonl); None: $PIQA_PATH or ../shared/data
 ft_n_train = 160  # training items per task (0 = all)
 ft_n_eval = 150  # held-out items per task (0 = all)
-ft_epochs = 2
+ft_epochs = 1
 ft_lr = 1e-5  # AdamW, as in the paper
 ft_batch_size = 4
 ft_grad_accum = 1
 ft_lora = False  # train a LoRA adapter (merged before saving) instead of all weights
 ft_lora_rank = 8
 ft_max_length = 128  # tokens per question + option
-ft_n_words = 0  # brain re-test on the first n words of the encoding study (0 = all)
+ft_n_words = 2000  # brain re-test on the first n words of the encoding study (0 = all)
 ft_n_permutations = 10000
 ft_lm_tokens = 0  # tokens of the held-out narrative for the LM loss (0 = all, ~2,300)
 device = "auto"
@@ -218,9 +218,12 @@ glue("lm_tokens", lm_rows[0]["n_tokens"], display=False)
 # tests; "better" is q < 0.05, "worse" the same test in the other direction.
 
 # %%
+from analysis.encoding import fit_encoding
+
+base_fit = fit_encoding(base_hidden, ds, layer=layer, **fit_kw)
 retest = {}
 for task, hidden in ft_hidden.items():
-    retest[task] = ft.brain_retest(ds, base_hidden, hidden, n_permutations=ft_n_permutations,
+    retest[task] = ft.brain_retest(ds, base_fit, hidden, n_permutations=ft_n_permutations,
                                    seed=seed, category=ft.CATEGORY_OF_TASK[task], **fit_kw)
 glue("n_perm", f"{ft_n_permutations:,}", display=False)
 

@@ -273,20 +273,30 @@ def test_interrupted_run_resumes_from_last_checkpoint(tokenizer, tmp_path, monke
     assert [a["epoch"] for a in res.accuracy] == [0, 1, 2]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (ft.demo_dir() / "README.md").exists(), reason="demo set not written")
 def test_short_training_on_the_demo_set_beats_chance(tmp_path):
-    """Default model, 1 epoch on 24 demo items: held-out accuracy above chance.
+    """Default model, LoRA, 1 epoch on 16 demo items: held-out accuracy above chance.
 
-    SmolLM2-135M-Instruct is already above chance on these items before training; what
-    this run can show in a minute on 2 cores is that a short fine-tuning keeps it there
-    (the measured change is printed; it is small and of either sign at this size).
+    SmolLM2-135M-Instruct is already above chance on these items before training
+    (measured: 0.633 on these 60 held-out PIQA items); a run this short cannot be
+    expected to raise it, so the test checks that the fine-tuned, merged and saved model
+    is above chance (binomial test) and prints the change. Measured with full
+    fine-tuning of 24 items at lr 1e-5: 0.633 before and after.
     """
     from scipy.stats import binomtest
+    from transformers import AutoModelForCausalLM
 
-    train, held, _ = ft.task_data("piqa", "demo", n_train=24, n_eval=60, seed=0)
-    res = ft.finetune("piqa", train, held, epochs=1, lr=1e-5, batch_size=8, seed=0,
-                      device="cpu", cache_dir=tmp_path, progress=False)
+    train, held, _ = ft.task_data("piqa", "demo", n_train=16, n_eval=60, seed=0)
+    res = ft.finetune("piqa", train, held, epochs=1, lr=1e-4, batch_size=8, seed=0,
+                      lora=True, lora_rank=4, max_length=96, device="cpu",
+                      cache_dir=tmp_path, progress=False)
     acc0, acc1 = res.accuracy[0]["accuracy"], res.final_accuracy
+    saved = Path(res.model_dir)
+    assert (saved / "config.json").is_file() and not (saved / "adapter_config.json").exists()
+    assert "quantization_config" not in json.loads((saved / "config.json").read_text())
+    assert not any("lora" in k for k in AutoModelForCausalLM.from_pretrained(saved)
+                   .state_dict())
     print(f"demo PIQA held-out accuracy: before {acc0:.3f}, after {acc1:.3f}")
     assert binomtest(round(acc1 * len(held)), len(held), 0.5, alternative="greater").pvalue < 0.05
 
