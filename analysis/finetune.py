@@ -770,7 +770,8 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
 
     Returns
     -------
-    FinetuneResult
+    FinetuneResult | None
+        ``None`` on processes other than the main one of a multi-process run.
     """
     import torch
     from transformers import TrainingArguments, set_seed
@@ -856,31 +857,35 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
     best = max(history[1:], key=lambda h: (h["accuracy"], -h["epoch"]))["epoch"]
 
     model_dir = root / "model"
-    if trainer.is_world_process_zero():
-        tmp = root / f".model.{os.getpid()}.tmp"
+    tmp = root / ".model.tmp"
+    main_process = trainer.is_world_process_zero()
+    if main_process:
         shutil.rmtree(tmp, ignore_errors=True)
-        final = trainer.model
-        if lora:
-            final = final.merge_and_unload()
+    trainer.accelerator.wait_for_everyone()
+    if lora:
+        final = trainer.model.merge_and_unload()
+        if main_process:
             final.save_pretrained(tmp)
-        else:
-            trainer.save_model(str(tmp))
-        tokenizer.save_pretrained(tmp)
-        for extra in ("training_args.bin",):
-            (tmp / extra).unlink(missing_ok=True)
-        shutil.rmtree(model_dir, ignore_errors=True)
-        os.replace(tmp, model_dir)
-        result = FinetuneResult(
-            task=task, model_dir=str(model_dir), accuracy=history, best_epoch=best,
-            chance=CHANCE[task],
-            params={"model": spec.name, "model_identity": spec.identity, "key": key,
-                    "n_train": len(train), "n_eval": len(held_out), "data": data_info,
-                    **hyper},
-            seconds=round(time.time() - t0, 1))
-        atomic_write(record, lambda p: p.write_text(json.dumps(asdict(result), indent=2)))
-        shutil.rmtree(run_dir, ignore_errors=True)
-        return result
-    return None
+    else:
+        # every process calls save_model: under DeepSpeed ZeRO-3 or FSDP it gathers the
+        # sharded weights; only the main process writes.
+        trainer.save_model(str(tmp))
+    trainer.accelerator.wait_for_everyone()
+    if not main_process:
+        return None
+    tokenizer.save_pretrained(tmp)
+    (tmp / "training_args.bin").unlink(missing_ok=True)
+    shutil.rmtree(model_dir, ignore_errors=True)
+    os.replace(tmp, model_dir)
+    result = FinetuneResult(
+        task=task, model_dir=str(model_dir), accuracy=history, best_epoch=best,
+        chance=CHANCE[task],
+        params={"model": spec.name, "model_identity": spec.identity, "key": key,
+                "n_train": len(train), "n_eval": len(held_out), "data": data_info, **hyper},
+        seconds=round(time.time() - t0, 1))
+    atomic_write(record, lambda p: p.write_text(json.dumps(asdict(result), indent=2)))
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return result
 
 
 # ------------------------------------------------------------------- brain re-test

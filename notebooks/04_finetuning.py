@@ -34,8 +34,8 @@ ft_tasks = ["siqa", "piqa"]  # siqa: Social IQa; piqa: PIQA
 ft_source = "auto"  # auto (official files when found, else the demo set) | official | demo | hf
 siqa_path = None  # socialiqa-train-dev.zip or its folder; None: $SIQA_PATH or ../shared/data
 piqa_path = None  # folder with valid.jsonl (+ train.jsonl); None: $PIQA_PATH or ../shared/data
-ft_n_train = 160  # training items per task (0 = all)
-ft_n_eval = 150  # held-out items per task (0 = all)
+ft_n_train = 120  # training items per task (0 = all)
+ft_n_eval = 100  # held-out items per task (0 = all)
 ft_epochs = 1
 ft_lr = 1e-5  # AdamW, as in the paper
 ft_batch_size = 4
