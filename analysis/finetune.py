@@ -441,7 +441,7 @@ def encode_item(tokenizer, item, max_length=256):
         if excess > 0:
             cut = min(excess, start - len(bos) - 1)  # keep at least one question token
             if cut < excess:
-                raise DataError(f"{item.source}: option of {len(ids) - start} tokens does not "
+                raise _TooLong(f"{item.source}: option of {len(ids) - start} tokens does not "
                                 f"fit in max_length={max_length}.")
             ids = bos + ids[len(bos) + cut:]
             start -= cut
@@ -649,6 +649,29 @@ def _run_key(identity, task, train, held, hyper):
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+class _TooLong(DataError):
+    """An option that does not fit in ``max_length`` tokens."""
+
+
+def _encode_fitting(tokenizer, items, max_length, what):
+    """Encode items; those whose option alone exceeds ``max_length`` are left out, loudly."""
+    import warnings
+
+    out, skipped = [], []
+    for it in items:
+        try:
+            out.append(encode_item(tokenizer, it, max_length))
+        except _TooLong:
+            skipped.append(it.source)
+    if skipped:
+        warnings.warn(f"{len(skipped)} of {len(items)} {what} items left out: an option is "
+                      f"longer than max_length={max_length} tokens (first: {skipped[0]}). "
+                      "Raise max_length to keep them.", RuntimeWarning, stacklevel=3)
+    if not out:
+        raise DataError(f"no {what} item fits in max_length={max_length} tokens.")
+    return out
+
+
 class _EncodedItems:
     """A torch-style dataset of encoded items (kept as dicts for the collator)."""
 
@@ -820,8 +843,8 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
                                              lora_dropout=0.0, target_modules="all-linear",
                                              task_type="CAUSAL_LM"))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    enc_train = _EncodedItems([encode_item(tokenizer, it, max_length) for it in train])
-    enc_held = _EncodedItems([encode_item(tokenizer, it, max_length) for it in held_out])
+    enc_train = _EncodedItems(_encode_fitting(tokenizer, train, max_length, "training"))
+    enc_held = _EncodedItems(_encode_fitting(tokenizer, held_out, max_length, "held-out"))
 
     run_dir = root / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -881,7 +904,8 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
         task=task, model_dir=str(model_dir), accuracy=history, best_epoch=best,
         chance=CHANCE[task],
         params={"model": spec.name, "model_identity": spec.identity, "key": key,
-                "n_train": len(train), "n_eval": len(held_out), "data": data_info, **hyper},
+                "n_train": len(enc_train), "n_eval": len(enc_held), "data": data_info,
+                **hyper},
         seconds=round(time.time() - t0, 1))
     atomic_write(record, lambda p: p.write_text(json.dumps(asdict(result), indent=2)))
     shutil.rmtree(run_dir, ignore_errors=True)

@@ -42,7 +42,7 @@ ft_batch_size = 4
 ft_grad_accum = 1
 ft_lora = False  # train a LoRA adapter (merged before saving) instead of all weights
 ft_lora_rank = 8
-ft_max_length = 128  # tokens per question + option
+ft_max_length = 256  # tokens per question + option (items with a longer option are left out)
 ft_n_words = 2000  # brain re-test on the first n words of the encoding study (0 = all)
 ft_n_permutations = 10000
 ft_lm_tokens = 0  # tokens of the held-out narrative for the LM loss (0 = all, ~2,300)

@@ -184,6 +184,11 @@ def test_truncation_keeps_bos_and_the_option(tokenizer):
     enc = ft.encode_item(tokenizer, item, max_length=20)
     for ids, start in enc["rows"]:
         assert len(ids) <= 20 and ids[0] == tokenizer.bos_token_id and start >= 2
+    # an option longer than max_length cannot be scored: the item is left out, loudly
+    long_option = ft.MCItem("Q", ("word " * 40, "no"), 0, "file.jsonl:7")
+    with pytest.warns(RuntimeWarning, match=r"1 of 2 training items left out.*file.jsonl:7"):
+        kept = ft._encode_fitting(tokenizer, [item, long_option], 20, "training")
+    assert len(kept) == 1
 
 
 def _planted_items(n, seed):
