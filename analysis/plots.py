@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 __all__ = ["as_evoked", "plot_evoked", "plot_window_topomaps", "plot_topographies",
-           "plot_sensor_layout", "coloured_text"]
+           "plot_sensor_layout", "coloured_text", "plot_better_worse", "plot_r_scatter",
+           "plot_category_effect"]
 
 
 def as_evoked(values, dataset, comment=""):
@@ -226,3 +227,108 @@ def plot_answer_shares(shares, title="Human judgements per hypothesis", simulate
                  color="#a1260d" if simulated else "black", x=0.01, ha="left")
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------ fine-tuning (§6)
+def plot_better_worse(shares, times, title="", ax=None):
+    """Stacked bars: percent of channels better / same / worse per window.
+
+    Parameters
+    ----------
+    shares : dict with keys "better", "same", "worse", each ndarray (n_windows,)
+        Percentages (from :func:`analysis.finetune.brain_retest`).
+    times : ndarray, shape (n_windows,)
+        Window starts in ms.
+    title : str
+    ax : matplotlib Axes | None
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3))
+    times = np.asarray(times, dtype=float)
+    width = 0.8 * (np.diff(times).min() if times.size > 1 else 1.0)
+    bottom = np.zeros(times.size)
+    for key, colour in (("better", "tab:green"), ("same", "0.8"), ("worse", "tab:red")):
+        ax.bar(times, shares[key], width=width, bottom=bottom, color=colour, label=key,
+               align="edge")
+        bottom += np.asarray(shares[key])
+    ax.set(xlabel="window start (ms)", ylabel="% of channels", ylim=(0, 100), title=title)
+    ax.legend(loc="lower right", fontsize="small")
+    return ax
+
+
+def plot_r_scatter(r_base, r_ft, times, classes=None, windows=None, title=""):
+    """Per-window scatter of the base model's r against the fine-tuned model's r.
+
+    Parameters
+    ----------
+    r_base, r_ft : ndarray, shape (n_windows, n_channels)
+    times : ndarray, shape (n_windows,)
+    classes : ndarray of int, shape (n_windows, n_channels) | None
+        1 better, -1 worse, 0 same (colours the points).
+    windows : list of int | None
+        Windows shown (default: four spread over the epoch).
+    title : str
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    n_win = r_base.shape[0]
+    if windows is None:
+        windows = sorted(set(np.linspace(0, n_win - 1, min(4, n_win)).round().astype(int)))
+    fig, axes = plt.subplots(1, len(windows), figsize=(2.6 * len(windows), 2.8),
+                             sharex=True, sharey=True, squeeze=False)
+    lo = float(np.nanmin([np.nanmin(r_base), np.nanmin(r_ft)]))
+    hi = float(np.nanmax([np.nanmax(r_base), np.nanmax(r_ft)]))
+    colours = {1: "tab:green", 0: "0.6", -1: "tab:red"}
+    for ax, w in zip(axes[0], windows):
+        cls = np.zeros(r_base.shape[1], int) if classes is None else classes[w]
+        for value, colour in colours.items():
+            sel = cls == value
+            ax.scatter(r_base[w, sel], r_ft[w, sel], s=6, color=colour)
+        ax.plot([lo, hi], [lo, hi], "k-", lw=0.5)
+        ax.set(title=f"{times[w]:g} ms", xlabel="r base")
+    axes[0, 0].set_ylabel("r fine-tuned")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_category_effect(cat, times, title="", alpha=0.05, ax=None):
+    """Mean ± s.e. of a per-word effect for a category and the other words, over time.
+
+    Parameters
+    ----------
+    cat : dict
+        From :func:`analysis.stats.category_ttest` (optionally with ``"category"``).
+    times : ndarray, shape (n_windows,)
+    title : str
+    alpha : float
+        Windows with ``p < alpha`` are marked.
+    ax : matplotlib Axes | None
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3))
+    name = cat.get("category", "category")
+    for key, label, colour in (("in", f"{name} words", "tab:purple"),
+                               ("out", "other words", "0.4")):
+        m, se = cat[f"mean_{key}"], cat[f"se_{key}"]
+        ax.plot(times, m, "o-", color=colour, label=label, ms=3)
+        ax.fill_between(times, m - se, m + se, color=colour, alpha=0.25)
+    sig = np.nan_to_num(cat["p"], nan=1.0) < alpha
+    if sig.any():
+        top = np.nanmax(cat["mean_in"] + cat["se_in"])
+        ax.plot(np.asarray(times)[sig], np.full(sig.sum(), top * 1.1 if top > 0 else 0),
+                "k*", label=f"p < {alpha:g}")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set(xlabel="window start (ms)", ylabel="ΔMSE (base − fine-tuned)", title=title)
+    ax.legend(fontsize="small")
+    return ax

@@ -32,6 +32,9 @@ __all__ = [
     "random_word_subset",
     "rsa_timecourse",
     "rsa_noise_ceiling",
+    "permutation_r_difference",
+    "better_worse_same",
+    "category_ttest",
 ]
 
 
@@ -322,3 +325,190 @@ def _zscore_words(x):
     x = np.asarray(x, dtype=np.float64)
     sd = x.std(axis=0)
     return (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+
+
+# ------------------------------------------------------ comparing two encoding models
+def _unit_columns(x):
+    """Centre each column and scale it to unit norm (float64); constant columns -> NaN."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x - x.mean(axis=0)
+    norm = np.sqrt((x ** 2).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, x / norm, np.nan)
+
+
+def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
+                             perm_block=256, col_block=128, n_threads=None, tol=1e-5):
+    """Permutation test of the difference in Pearson r of two predictions, per column.
+
+    For each column (e.g. channel x window) the statistic is
+    ``delta = r(y, pred_b) - r(y, pred_a)``. Under the null the word order of ``y`` is
+    exchangeable: each permutation shuffles the rows of ``y`` and recomputes ``delta``
+    with the SAME shuffle for both predictions and for every column (SPEC §6).
+
+    Parameters
+    ----------
+    y : ndarray, shape (n, ...)
+        Responses; observations on axis 0, any trailing shape.
+    pred_a, pred_b : ndarray, same shape as ``y``
+        Predictions of the reference model (a, e.g. the base LM) and of the model
+        tested against it (b, e.g. the fine-tuned LM).
+    n_permutations : int
+        Number of random permutations (the paper: 10,000).
+    seed : int
+        Seed of the permutations; results do not depend on the block sizes or threads.
+    perm_block : int
+        Permutations drawn and held in memory at once (``perm_block x n`` integers).
+    col_block : int
+        Columns processed together (sized so that a column block of ``y`` stays in cache).
+    n_threads : int | None
+        Threads over column blocks (default: the CPUs available to the process).
+    tol : float
+        Permuted differences within ``tol`` of the observed one count as ties (as at
+        least as extreme), so float32 rounding never makes a p-value smaller.
+
+    Returns
+    -------
+    dict of ndarray, each of shape ``y.shape[1:]``
+        ``delta``: observed difference; ``r_a``, ``r_b``: the two correlations;
+        ``p_greater``: ``(#{delta_perm >= delta} + 1) / (n + 1)`` (b better than a);
+        ``p_less``: ``(#{delta_perm <= delta} + 1) / (n + 1)`` (b worse than a).
+        NaN for columns where ``y`` or a prediction is constant.
+
+    Notes
+    -----
+    Each column of ``y`` and of both predictions is centred and scaled to unit norm
+    once, so ``r = z_y . z_pred``. A permutation does not change the mean or norm of
+    ``y``, hence ``delta_perm = z_y[perm] . (z_b - z_a)``: one gather of ``y`` per
+    permutation and column block serves both models. The products run in float32.
+    """
+    y = np.asarray(y)
+    if np.shape(pred_a) != y.shape or np.shape(pred_b) != y.shape:
+        raise ValueError(f"permutation_r_difference: y {y.shape}, pred_a {np.shape(pred_a)}, "
+                         f"pred_b {np.shape(pred_b)}; expected the same shape.")
+    if n_permutations < 1:
+        raise ValueError(f"n_permutations={n_permutations}; expected at least 1.")
+    n, tail = y.shape[0], y.shape[1:]
+    zy = _unit_columns(y.reshape(n, -1))
+    za = _unit_columns(np.asarray(pred_a).reshape(n, -1))
+    zb = _unit_columns(np.asarray(pred_b).reshape(n, -1))
+    r_a, r_b = (zy * za).sum(axis=0), (zy * zb).sum(axis=0)
+    d = zb - za
+    bad = ~(np.isfinite(d).all(axis=0) & np.isfinite(zy).all(axis=0))
+    zy[:, bad], d[:, bad] = 0.0, 0.0
+    m = zy.shape[1]
+    starts = list(range(0, m, col_block))
+    ys = [np.ascontiguousarray(zy[:, s:s + col_block], dtype=np.float32) for s in starts]
+    ds = [np.ascontiguousarray(d[:, s:s + col_block], dtype=np.float32) for s in starts]
+    # observed delta through the same float32 arithmetic as the permuted ones
+    delta32 = np.concatenate([np.einsum("nc,nc->c", a, b) for a, b in zip(ys, ds)])
+    ge = np.zeros(m, dtype=np.int64)
+    le = np.zeros(m, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+
+    def work(j, perms):
+        yb, db, s = ys[j], ds[j], starts[j]
+        obs = delta32[s:s + yb.shape[1]]
+        buf = np.empty_like(yb)
+        g = np.zeros(yb.shape[1], dtype=np.int64)
+        lo = np.zeros(yb.shape[1], dtype=np.int64)
+        for perm in perms:
+            np.take(yb, perm, axis=0, out=buf)
+            val = np.einsum("nc,nc->c", buf, db)
+            g += val >= obs - tol
+            lo += val <= obs + tol
+        return j, g, lo
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads = n_threads or _available_cpus()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for b0 in range(0, n_permutations, perm_block):
+            count = min(perm_block, n_permutations - b0)
+            perms = rng.permuted(np.broadcast_to(np.arange(n), (count, n)), axis=1)
+            for j, g, lo in pool.map(lambda j: work(j, perms), range(len(starts))):
+                s = starts[j]
+                ge[s:s + len(g)] += g
+                le[s:s + len(lo)] += lo
+    p_greater = (ge + 1) / (n_permutations + 1)
+    p_less = (le + 1) / (n_permutations + 1)
+    out = {"delta": r_b - r_a, "r_a": r_a, "r_b": r_b, "p_greater": p_greater,
+           "p_less": p_less}
+    for k, v in out.items():
+        v = np.asarray(v, dtype=np.float64)
+        v[bad] = np.nan
+        out[k] = v.reshape(tail)
+    return out
+
+
+def _available_cpus():
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def better_worse_same(p_greater, p_less, q=0.05):
+    """Classify paired comparisons after Benjamini–Hochberg over all tests.
+
+    Parameters
+    ----------
+    p_greater, p_less : ndarray, same shape
+        One-sided p-values of "b better than a" and "b worse than a" (from
+        :func:`permutation_r_difference`).
+    q : float
+        False discovery rate of each direction.
+
+    Returns
+    -------
+    ndarray of int8, same shape
+        ``1`` better (BH q < ``q`` for ``p_greater``), ``-1`` worse (the same for
+        ``p_less``), ``0`` same. NaN p-values count as "same".
+    """
+    better, qg = fdr_bh(p_greater, q)
+    worse, ql = fdr_bh(p_less, q)
+    better &= np.nan_to_num(qg, nan=1.0) < q
+    worse &= np.nan_to_num(ql, nan=1.0) < q
+    out = np.zeros(np.shape(p_greater), dtype=np.int8)
+    out[better] = 1
+    out[worse & ~better] = -1
+    return out
+
+
+def category_ttest(values, in_category):
+    """One-sided Welch t-test per column: category words above the other words.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_words, n_windows)
+        A per-word quantity (e.g. the error reduction base - fine-tuned); NaN entries
+        are left out.
+    in_category : ndarray of bool, shape (n_words,)
+
+    Returns
+    -------
+    dict of ndarray, each (n_windows,)
+        ``mean_in``, ``se_in``, ``mean_out``, ``se_out``, ``t``, ``p`` (H1: the
+        category's mean is greater), ``n_in``, ``n_out``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    cat = np.asarray(in_category, dtype=bool)
+    if values.ndim != 2 or cat.shape != (values.shape[0],):
+        raise ValueError(f"category_ttest: values {values.shape} and mask {cat.shape}; "
+                         "expected (n_words, n_windows) and (n_words,).")
+    keys = ("mean_in", "se_in", "mean_out", "se_out", "t", "p", "n_in", "n_out")
+    out = {k: np.full(values.shape[1], np.nan) for k in keys}
+    for w in range(values.shape[1]):
+        a = values[cat, w]
+        b = values[~cat, w]
+        a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+        out["n_in"][w], out["n_out"][w] = a.size, b.size
+        if a.size >= 2 and b.size >= 2:
+            res = _st.ttest_ind(a, b, equal_var=False, alternative="greater")
+            out["t"][w], out["p"][w] = res.statistic, res.pvalue
+            out["mean_in"][w], out["mean_out"][w] = a.mean(), b.mean()
+            out["se_in"][w] = a.std(ddof=1) / np.sqrt(a.size)
+            out["se_out"][w] = b.std(ddof=1) / np.sqrt(b.size)
+    return out

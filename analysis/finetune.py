@@ -1,0 +1,1054 @@
+"""Fine-tuning on social and physical commonsense, and the model after it (SPEC §6).
+
+Data
+----
+Multiple-choice items (:class:`MCItem`) come from
+
+* the official **Social IQa** files (``socialiqa-train-dev.zip`` as distributed, or the
+  extracted folder): one JSON object per line with ``context, question, answerA,
+  answerB, answerC`` and a label file with 1, 2 or 3 per line. The question is
+  ``context + " " + question``; ``__MACOSX/`` entries of the zip are ignored;
+* the official **PIQA** files: ``goal, sol1, sol2`` per line and labels 0 or 1. Only
+  ``valid.jsonl`` may be at hand (the training labels were not obtainable for this
+  project): then the items are split, seeded, into 1,338 for training and 500 held out,
+  and :func:`task_data` says so in its ``info``. An official ``train.jsonl`` +
+  ``train-labels.lst`` beside it is used when present;
+* Hugging Face ``datasets`` (``source="hf"``; needs network access and the package,
+  which is not a requirement of the project);
+* the **demo set** written for the project (``analysis/resources/commonsense/``), in
+  the same layouts, so that everything runs without the official files.
+
+A bad record (bad JSON, a missing or empty option, a label out of range, label and item
+counts that differ) raises :class:`~analysis.data.DataError` naming the file and line.
+
+Objective
+---------
+Each option is scored by the SUM of the log-probabilities of its tokens given the
+question: for the sequence ``[BOS] question option`` the logits at position ``t``
+predict token ``t + 1``, so the option token at position ``t`` is scored with the
+log-softmax of the logits at ``t - 1`` (the public code used unshifted raw logits).
+The option's tokens are identified by tokenising the question alone and the question
+followed by ``" " + option``: the tokens after their common prefix are the option's
+(normally exactly the option; if a tokenizer merges across the boundary, the merged
+token is scored too). If the tokenizer has a BOS token it is prepended, as for the
+features. Cross-entropy over the options' scores is the loss. Sequences longer than
+``max_length`` lose tokens from the start of the question.
+
+Training uses the Hugging Face :class:`transformers.Trainer` (AdamW, linear schedule,
+bf16 autocast on GPUs, gradient accumulation, a checkpoint per epoch) with a custom loss
+and evaluation, so the same code runs on one CPU or, through an ``accelerate`` config
+(DeepSpeed, FSDP, several GPUs), at the paper's scale::
+
+    accelerate launch -m analysis.finetune --task siqa --model gpt2-xl --lr 1e-5 \\
+        --batch-size 1 --epochs 3 --n-train 0 --n-eval 0 --bf16
+
+Held-out accuracy is measured before training (epoch 0) and after each epoch; the
+checkpoint of the best epoch is kept in Hugging Face format (``save_pretrained`` of
+model and tokenizer; a LoRA adapter is merged first), so that
+``analysis.features.extract_features(..., model=<dir>)`` loads it directly.
+
+Cache and resumption
+--------------------
+A run lives in ``<cache_dir>/<task>-<model>-<key[:16]>/`` where ``key`` hashes the model
+identity, the items, every hyper-parameter and :data:`FINETUNE_VERSION`. ``run/`` holds
+the Trainer's epoch checkpoints (with optimizer state): an interrupted run resumes from
+the last one. When the run finishes, the best model is written to ``model/`` and the
+record to ``result.json`` (both atomically), and ``run/`` is removed; a later call with
+the same key returns the record without training. Default ``cache_dir``:
+``$LIVING_PAPER_CACHE/finetune``, else ``<repo>/cache/finetune``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import shutil
+import sys
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from analysis.data import DataError, atomic_write
+
+__all__ = [
+    "FINETUNE_VERSION", "TASKS", "CHANCE", "MCItem", "FinetuneResult",
+    "load_siqa", "load_piqa", "load_demo", "load_hf", "default_data_path", "task_data",
+    "encode_item", "collate", "option_scores", "accuracy", "finetune", "lm_loss",
+    "default_cache_dir", "demo_dir", "reopen_encoding_study", "brain_retest",
+    "CATEGORY_OF_TASK",
+]
+
+#: Version of the fine-tuning code; part of every cache key.
+FINETUNE_VERSION = "1"
+#: Tasks and the number of options of each.
+TASKS = {"siqa": 3, "piqa": 2}
+#: Chance accuracy of each task.
+CHANCE = {task: 1.0 / n for task, n in TASKS.items()}
+#: Seeded split of the PIQA validation file when no official training file exists.
+PIQA_VALID_SPLIT = (1338, 500)
+
+_REPO = Path(__file__).resolve().parents[1]
+_SHARED = _REPO.parent / "shared" / "data"
+_ENV = {"siqa": "SIQA_PATH", "piqa": "PIQA_PATH"}
+
+
+# ------------------------------------------------------------------------------ data
+@dataclass(frozen=True)
+class MCItem:
+    """One multiple-choice question.
+
+    Attributes
+    ----------
+    question : str
+        The text every option continues (Social IQa: context + " " + question; PIQA: the
+        goal).
+    options : tuple of str
+        The candidate answers.
+    label : int
+        Index of the correct option (0-based, whatever the file's convention).
+    source : str
+        ``file:line`` (or dataset name and row) the item came from.
+    """
+
+    question: str
+    options: tuple
+    label: int
+    source: str = ""
+
+
+def _siqa_record(obj, where):
+    for key in ("context", "question", "answerA", "answerB", "answerC"):
+        if not isinstance(obj.get(key), str) or not obj[key].strip():
+            raise DataError(f"{where}: Social IQa record has no usable field {key!r} "
+                            "(expected a non-empty string).")
+    question = obj["context"].strip() + " " + obj["question"].strip()
+    return question, tuple(obj[k].strip() for k in ("answerA", "answerB", "answerC"))
+
+
+def _piqa_record(obj, where):
+    for key in ("goal", "sol1", "sol2"):
+        if not isinstance(obj.get(key), str) or not obj[key].strip():
+            raise DataError(f"{where}: PIQA record has no usable field {key!r} "
+                            "(expected a non-empty string).")
+    return obj["goal"].strip(), (obj["sol1"].strip(), obj["sol2"].strip())
+
+
+# task -> (record parser, smallest label in the files)
+_FORMATS = {"siqa": (_siqa_record, 1), "piqa": (_piqa_record, 0)}
+
+
+def _parse(task, jsonl_text, labels_text, jsonl_name, labels_name):
+    """Items from the text of a JSON-lines file and its label file."""
+    parse, base = _FORMATS[task]
+    n_opt = TASKS[task]
+    records = [(i + 1, line) for i, line in enumerate(jsonl_text.splitlines()) if line.strip()]
+    labels = [(i + 1, line.strip()) for i, line in enumerate(labels_text.splitlines())
+              if line.strip()]
+    if len(records) != len(labels):
+        raise DataError(f"{labels_name}: {len(labels)} labels for {len(records)} items in "
+                        f"{jsonl_name}; expected one label per item.")
+    items = []
+    for (line_no, line), (lab_no, lab) in zip(records, labels):
+        where = f"{jsonl_name}, line {line_no}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{where}: not valid JSON ({err.msg}).") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}.")
+        question, options = parse(obj, where)
+        try:
+            value = int(lab)
+        except ValueError:
+            value = None
+        if value is None or not base <= value < base + n_opt:
+            raise DataError(f"{labels_name}, line {lab_no}: label {lab!r}; expected an "
+                            f"integer from {base} to {base + n_opt - 1}.")
+        items.append(MCItem(question, options, value - base, f"{jsonl_name}:{line_no}"))
+    return items
+
+
+def _read_pair(folder, split):
+    folder = Path(folder)
+    jsonl, labels = folder / f"{split}.jsonl", folder / f"{split}-labels.lst"
+    for p in (jsonl, labels):
+        if not p.is_file():
+            raise DataError(f"{p}: file not found (expected {split}.jsonl and "
+                            f"{split}-labels.lst in {folder}).")
+    return (jsonl.read_text(encoding="utf-8"), labels.read_text(encoding="utf-8"),
+            str(jsonl), str(labels))
+
+
+def load_siqa(path, split="dev"):
+    """Social IQa items from the official release.
+
+    Parameters
+    ----------
+    path : str | Path
+        ``socialiqa-train-dev.zip`` as distributed, the extracted folder
+        ``socialiqa-train-dev/`` or a folder that contains it.
+    split : {"train", "dev"}
+
+    Returns
+    -------
+    list of MCItem
+        Labels converted from 1-3 to 0-2.
+    """
+    path = Path(path)
+    if path.is_file() and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if not n.startswith("__MACOSX/")]
+            found = {}
+            for suffix in (f"{split}.jsonl", f"{split}-labels.lst"):
+                hits = [n for n in names if n == suffix or n.endswith("/" + suffix)]
+                if not hits:
+                    raise DataError(f"{path}: no {suffix} in the zip (expected the official "
+                                    "Social IQa release).")
+                found[suffix] = hits[0]
+            texts = [io.TextIOWrapper(zf.open(found[s]), encoding="utf-8").read()
+                     for s in (f"{split}.jsonl", f"{split}-labels.lst")]
+        return _parse("siqa", texts[0], texts[1], f"{path}!{found[f'{split}.jsonl']}",
+                      f"{path}!{found[f'{split}-labels.lst']}")
+    if path.is_dir() and not (path / f"{split}.jsonl").exists() \
+            and (path / "socialiqa-train-dev").is_dir():
+        path = path / "socialiqa-train-dev"
+    if not path.exists():
+        raise DataError(f"{path}: Social IQa data not found (give the official zip or its "
+                        "extracted folder).")
+    return _parse("siqa", *_read_pair(path, split))
+
+
+def load_piqa(path, split="valid"):
+    """PIQA items from the official files.
+
+    Parameters
+    ----------
+    path : str | Path
+        Folder holding ``<split>.jsonl`` and ``<split>-labels.lst``.
+    split : {"train", "valid"}
+
+    Returns
+    -------
+    list of MCItem
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise DataError(f"{path}: PIQA folder not found (expected valid.jsonl and "
+                        "valid-labels.lst, optionally train.jsonl and train-labels.lst).")
+    return _parse("piqa", *_read_pair(path, split))
+
+
+def demo_dir():
+    """Folder of the project's demo items."""
+    return _REPO / "analysis" / "resources" / "commonsense"
+
+
+def load_demo(task, folder=None):
+    """The demo items written for the project (official layouts).
+
+    Parameters
+    ----------
+    task : {"siqa", "piqa"}
+    folder : str | Path | None
+        Default :func:`demo_dir`.
+
+    Returns
+    -------
+    list of MCItem
+    """
+    _check_task(task)
+    folder = Path(folder) if folder is not None else demo_dir()
+    return _parse(task, *_read_pair(folder, f"{task}_demo"))
+
+
+def load_hf(task, split):
+    """Items from the Hugging Face hub (needs ``datasets`` and network access).
+
+    Parameters
+    ----------
+    task : {"siqa", "piqa"}
+    split : str
+        ``"train"`` or ``"validation"``.
+
+    Returns
+    -------
+    list of MCItem
+    """
+    _check_task(task)
+    try:
+        import datasets
+    except ImportError:
+        raise ImportError("source='hf' needs the 'datasets' package, which is not part of "
+                          "the project's requirements: `pip install datasets`, or give "
+                          "the official files' path instead.") from None
+    name = {"siqa": "allenai/social_i_qa", "piqa": "ybisk/piqa"}[task]
+    rows = datasets.load_dataset(name, split=split)
+    parse, base = _FORMATS[task]
+    items = []
+    for i, row in enumerate(rows):
+        where = f"{name} ({split}), row {i}"
+        question, options = parse(row, where)
+        label = int(row["label"]) - base
+        if not 0 <= label < TASKS[task]:
+            raise DataError(f"{where}: label {row['label']!r} out of range.")
+        items.append(MCItem(question, options, label, where))
+    return items
+
+
+def _check_task(task):
+    if task not in TASKS:
+        raise ValueError(f"task {task!r}; expected one of {sorted(TASKS)}.")
+
+
+def default_data_path(task):
+    """The official files' location: ``$SIQA_PATH``/``$PIQA_PATH`` or ``../shared/data``.
+
+    Returns
+    -------
+    Path | None
+        ``None`` when neither exists.
+    """
+    _check_task(task)
+    env = os.environ.get(_ENV[task])
+    if env:
+        return Path(env)
+    candidate = (_SHARED / "socialiqa" / "socialiqa-train-dev.zip" if task == "siqa"
+                 else _SHARED / "piqa")
+    return candidate if candidate.exists() else None
+
+
+def _subset(items, n, rng):
+    if not n or n >= len(items):
+        return list(items)
+    return [items[i] for i in np.sort(rng.choice(len(items), size=n, replace=False))]
+
+
+def task_data(task, source="auto", path=None, n_train=0, n_eval=0, seed=0):
+    """Training and held-out items of a task.
+
+    Parameters
+    ----------
+    task : {"siqa", "piqa"}
+    source : {"auto", "official", "demo", "hf"}
+        ``auto``: the official files when :func:`default_data_path` (or ``path``) finds
+        them, else the demo set.
+    path : str | Path | None
+        Official files (see :func:`load_siqa`, :func:`load_piqa`).
+    n_train, n_eval : int
+        Seeded random subsets (0 = all).
+    seed : int
+        Seed of the subsets and of the splits below.
+
+    Returns
+    -------
+    train, held_out : list of MCItem
+    info : dict
+        ``source``, ``path``, ``split`` (how the held-out items were obtained),
+        ``n_train``, ``n_eval`` and ``chance``.
+
+    Notes
+    -----
+    Social IQa: official train / dev. PIQA: official train / valid when ``train.jsonl``
+    exists, otherwise a seeded 1,338 / 500 split of ``valid.jsonl``. Demo set: a seeded
+    split with ``n_eval`` (default a third of the items) held out.
+    """
+    _check_task(task)
+    rng = np.random.default_rng(seed)
+    if source == "auto":
+        path = path or default_data_path(task)
+        source = "official" if path is not None and Path(path).exists() else "demo"
+    if source == "official":
+        path = Path(path or default_data_path(task) or "")
+        if task == "siqa":
+            train, held = load_siqa(path, "train"), load_siqa(path, "dev")
+            split = "official train / dev"
+        elif (path / "train.jsonl").exists():
+            train, held = load_piqa(path, "train"), load_piqa(path, "valid")
+            split = "official train / valid"
+        else:
+            items = load_piqa(path, "valid")
+            order = np.random.default_rng(seed).permutation(len(items))
+            n_tr = int(round(len(items) * PIQA_VALID_SPLIT[0] / sum(PIQA_VALID_SPLIT)))
+            train = [items[i] for i in np.sort(order[:n_tr])]
+            held = [items[i] for i in np.sort(order[n_tr:])]
+            split = (f"seeded split of the official valid.jsonl ({len(train)} train / "
+                     f"{len(held)} held out; the official training file is not available)")
+    elif source == "demo":
+        items = load_demo(task)
+        n_held = n_eval or max(1, len(items) // 3)
+        if n_held >= len(items):
+            raise ValueError(f"n_eval={n_eval} leaves no demo {task} item for training "
+                             f"({len(items)} items).")
+        order = rng.permutation(len(items))
+        held = [items[i] for i in np.sort(order[:n_held])]
+        train = [items[i] for i in np.sort(order[n_held:])]
+        split = f"seeded split of the demo set ({len(train)} train / {len(held)} held out)"
+        path = demo_dir()
+    elif source == "hf":
+        train, held = load_hf(task, "train"), load_hf(task, "validation")
+        split = "Hugging Face train / validation"
+    else:
+        raise ValueError(f"source {source!r}; expected auto, official, demo or hf.")
+    train, held = _subset(train, n_train, rng), _subset(held, n_eval, rng)
+    info = {"task": task, "source": source, "path": None if path is None else str(path),
+            "split": split, "n_train": len(train), "n_eval": len(held),
+            "chance": CHANCE[task]}
+    return train, held, info
+
+
+# --------------------------------------------------------------------------- scoring
+def _bos(tokenizer):
+    return [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+
+
+def encode_item(tokenizer, item, max_length=256):
+    """Token ids of every option's sequence and where the option starts.
+
+    Parameters
+    ----------
+    tokenizer : transformers tokenizer
+    item : MCItem
+    max_length : int
+        Longest sequence; longer ones lose question tokens from the start (after BOS).
+
+    Returns
+    -------
+    dict
+        ``rows``: list (one per option) of ``(ids, start)``, where ``ids[start:]`` are the
+        option's tokens; ``label``.
+    """
+    bos = _bos(tokenizer)
+    q_ids = tokenizer(item.question, add_special_tokens=False)["input_ids"]
+    rows = []
+    for option in item.options:
+        full = tokenizer(item.question + " " + option, add_special_tokens=False)["input_ids"]
+        common = 0
+        for a, b in zip(q_ids, full):
+            if a != b:
+                break
+            common += 1
+        ids = bos + full
+        start = len(bos) + common
+        if start >= len(ids):
+            raise DataError(f"{item.source}: option {option!r} adds no token to the question.")
+        excess = len(ids) - max_length
+        if excess > 0:
+            cut = min(excess, start - len(bos) - 1)  # keep at least one question token
+            if cut < excess:
+                raise _TooLong(f"{item.source}: option of {len(ids) - start} tokens does not "
+                                f"fit in max_length={max_length}.")
+            ids = bos + ids[len(bos) + cut:]
+            start -= cut
+        if start == 0:
+            raise DataError(f"{item.source}: nothing precedes the option's first token (no "
+                            "BOS token and an empty question).")
+        rows.append((ids, start))
+    return {"rows": rows, "label": item.label}
+
+
+def collate(encoded, pad_id=0):
+    """Pad a batch of encoded items into tensors (one row per option).
+
+    Parameters
+    ----------
+    encoded : list of dict
+        From :func:`encode_item`; all with the same number of options.
+    pad_id : int
+
+    Returns
+    -------
+    dict of torch.Tensor
+        ``input_ids``, ``attention_mask`` (rows, length), ``target_mask`` (rows, length:
+        True on the option's tokens), ``mc_labels`` (items,), ``n_options`` (scalar).
+    """
+    import torch
+
+    rows = [r for e in encoded for r in e["rows"]]
+    n_opt = {len(e["rows"]) for e in encoded}
+    if len(n_opt) != 1:
+        raise ValueError(f"collate: items with {sorted(n_opt)} options in one batch.")
+    length = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), length), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), length), dtype=torch.long)
+    target = torch.zeros((len(rows), length), dtype=torch.bool)
+    for i, (ids, start) in enumerate(rows):
+        input_ids[i, :len(ids)] = torch.tensor(ids)
+        mask[i, :len(ids)] = 1
+        target[i, start:len(ids)] = True
+    return {"input_ids": input_ids, "attention_mask": mask, "target_mask": target,
+            "mc_labels": torch.tensor([e["label"] for e in encoded], dtype=torch.long),
+            "n_options": torch.tensor(n_opt.pop())}
+
+
+def option_scores(model, batch):
+    """Sum of the option tokens' log-probabilities, per item and option.
+
+    Parameters
+    ----------
+    model : transformers causal LM
+    batch : dict
+        From :func:`collate` (tensors on the model's device).
+
+    Returns
+    -------
+    torch.Tensor, shape (items, options), float32
+        Differentiable when gradients are on.
+    """
+    import torch
+
+    ids, target = batch["input_ids"], batch["target_mask"]
+    logits = model(input_ids=ids, attention_mask=batch["attention_mask"],
+                   use_cache=False).logits
+    # logits[:, t] predict ids[:, t + 1]: the option token at position t (t >= 1) is
+    # scored by the log-softmax of logits[:, t - 1]. Only those positions go through
+    # the softmax (the full (rows, length, vocab) tensor would be several times larger).
+    pred = target[:, 1:]
+    rows, pos = pred.nonzero(as_tuple=True)
+    logp = torch.log_softmax(logits[rows, pos].float(), dim=-1)
+    token_logp = logp.gather(1, ids[rows, pos + 1][:, None])[:, 0]
+    per_row = torch.zeros(ids.shape[0], dtype=torch.float32, device=ids.device)
+    per_row = per_row.index_add(0, rows, token_logp)
+    return per_row.view(-1, int(batch["n_options"]))
+
+
+def accuracy(model, encoded, batch_size=8, pad_id=0):
+    """Share of items whose correct option has the highest score.
+
+    Parameters
+    ----------
+    model : transformers causal LM
+    encoded : list of dict
+        From :func:`encode_item`.
+    batch_size : int
+    pad_id : int
+
+    Returns
+    -------
+    float
+    """
+    import torch
+
+    device = model.get_input_embeddings().weight.device
+    was_training = model.training
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for s in range(0, len(encoded), batch_size):
+            batch = collate(encoded[s:s + batch_size], pad_id)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            scores = option_scores(model, batch)
+            correct += int((scores.argmax(1) == batch["mc_labels"]).sum())
+    model.train(was_training)
+    return correct / max(1, len(encoded))
+
+
+def lm_loss(model, tokenizer, text, max_length=256, stride=None):
+    """Mean per-token negative log-likelihood of a text (nats per token).
+
+    Parameters
+    ----------
+    model : transformers causal LM
+    tokenizer : transformers tokenizer
+    text : str
+        Held-out narrative.
+    max_length : int
+        Tokens per window (BOS included).
+    stride : int | None
+        New tokens per window (default ``max_length // 2``): every token after the
+        first window is predicted with at least ``max_length - stride`` tokens of context.
+
+    Returns
+    -------
+    dict
+        ``nll`` (mean over tokens), ``perplexity``, ``n_tokens``.
+    """
+    import torch
+
+    bos = _bos(tokenizer)
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    width = max_length - len(bos)
+    stride = stride or width // 2
+    device = model.get_input_embeddings().weight.device
+    was_training = model.training
+    model.eval()
+    total, count, done = 0.0, 0, 0  # ``done``: tokens already scored
+    with torch.no_grad():
+        start = 0
+        while done < len(ids):
+            window = ids[start:start + width]
+            seq = torch.tensor([bos + window], device=device)
+            logp = torch.log_softmax(model(input_ids=seq, use_cache=False).logits[0].float(), -1)
+            first = max(done - start, 0) + len(bos)  # first position scored in ``seq``
+            first = max(first, 1)
+            targets = seq[0, first:]
+            total -= float(logp[first - 1:-1].gather(1, targets[:, None]).sum())
+            count += len(targets)
+            done = start + len(window)
+            start += stride
+    model.train(was_training)
+    nll = total / max(count, 1)
+    return {"nll": nll, "perplexity": float(np.exp(nll)), "n_tokens": count}
+
+
+# -------------------------------------------------------------------------- training
+@dataclass
+class FinetuneResult:
+    """Record of a finished fine-tuning run.
+
+    Attributes
+    ----------
+    task : str
+    model_dir : str
+        The best checkpoint in Hugging Face format (model + tokenizer).
+    accuracy : list of dict
+        ``{"epoch": e, "accuracy": a}`` for epoch 0 (before training) and every epoch.
+    best_epoch : int
+    chance : float
+    params : dict
+        Model, data summary, hyper-parameters, cache key.
+    seconds : float
+        Training time (of the run that produced the record).
+    """
+
+    task: str
+    model_dir: str
+    accuracy: list
+    best_epoch: int
+    chance: float
+    params: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def final_accuracy(self):
+        """Held-out accuracy of the kept (best) checkpoint."""
+        return next(a["accuracy"] for a in self.accuracy if a["epoch"] == self.best_epoch)
+
+
+def default_cache_dir():
+    """``$LIVING_PAPER_CACHE/finetune`` if set, else ``<repo>/cache/finetune``."""
+    root = os.environ.get("LIVING_PAPER_CACHE")
+    return Path(root) / "finetune" if root else _REPO / "cache" / "finetune"
+
+
+def _items_digest(items):
+    h = hashlib.sha256()
+    for it in items:
+        h.update(json.dumps([it.question, list(it.options), it.label]).encode())
+    return h.hexdigest()
+
+
+def _run_key(identity, task, train, held, hyper):
+    payload = {"model": identity, "task": task, "train": _items_digest(train),
+               "held_out": _items_digest(held), "hyper": hyper, "version": FINETUNE_VERSION}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class _TooLong(DataError):
+    """An option that does not fit in ``max_length`` tokens."""
+
+
+def _encode_fitting(tokenizer, items, max_length, what):
+    """Encode items; those whose option alone exceeds ``max_length`` are left out, loudly."""
+    import warnings
+
+    out, skipped = [], []
+    for it in items:
+        try:
+            out.append(encode_item(tokenizer, it, max_length))
+        except _TooLong:
+            skipped.append(it.source)
+    if skipped:
+        warnings.warn(f"{len(skipped)} of {len(items)} {what} items left out: an option is "
+                      f"longer than max_length={max_length} tokens (first: {skipped[0]}). "
+                      "Raise max_length to keep them.", RuntimeWarning, stacklevel=3)
+    if not out:
+        raise DataError(f"no {what} item fits in max_length={max_length} tokens.")
+    return out
+
+
+class _EncodedItems:
+    """A torch-style dataset of encoded items (kept as dicts for the collator)."""
+
+    def __init__(self, encoded):
+        self.encoded = encoded
+
+    def __len__(self):
+        return len(self.encoded)
+
+    def __getitem__(self, i):
+        return self.encoded[i]
+
+
+def _make_trainer_class():
+    from transformers import Trainer
+
+    class MCTrainer(Trainer):
+        """Trainer with the multiple-choice loss and held-out accuracy as evaluation."""
+
+        def __init__(self, *args, pad_id=0, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.pad_id = pad_id
+            # The loss is a mean over items, so gradient accumulation must divide it.
+            self.model_accepts_loss_kwargs = False
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            import torch
+
+            scores = option_scores(model, inputs)
+            loss = torch.nn.functional.cross_entropy(scores, inputs["mc_labels"])
+            return (loss, {"scores": scores}) if return_outputs else loss
+
+        def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
+            data = eval_dataset if eval_dataset is not None else self.eval_dataset
+            acc = accuracy(self.model_wrapped, data.encoded,
+                           self.args.per_device_eval_batch_size, self.pad_id)
+            metrics = {f"{metric_key_prefix}_accuracy": acc}
+            self.log(metrics)
+            self.control = self.callback_handler.on_evaluate(self.args, self.state,
+                                                             self.control, metrics)
+            return metrics
+
+    return MCTrainer
+
+
+def _drop_gguf_marker(net):
+    """Make a GGUF-loaded model a plain trainable one.
+
+    transformers dequantises every GGUF tensor to a torch tensor at load time but keeps a
+    GGUF "quantizer" on the model, which makes the Trainer refuse to train it and would
+    write a ``quantization_config`` into the saved checkpoint. Both are removed; the
+    weights are untouched.
+    """
+    quantizer = getattr(net, "hf_quantizer", None)
+    if quantizer is None:
+        return
+    method = str(getattr(quantizer.quantization_config, "quant_method", ""))
+    if "gguf" not in method.lower():
+        raise ValueError(f"the model is quantized with {method}; full fine-tuning needs "
+                         "a float model (use lora=True with a quantization that supports it).")
+    from transformers import PreTrainedModel
+
+    for module in net.modules():
+        if isinstance(module, PreTrainedModel):
+            module.hf_quantizer = None
+            module.is_quantized = False
+            module.config._is_quantized = False
+            if hasattr(module.config, "quantization_config"):
+                del module.config.quantization_config
+
+
+def _read_result(path):
+    try:
+        data = json.loads(Path(path).read_text())
+        return FinetuneResult(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_size=4,
+             grad_accum=1, lora=False, lora_rank=8, max_length=256, seed=0, device="auto",
+             bf16=None, cache_dir=None, eval_batch_size=8, progress=True, data_info=None):
+    """Fine-tune a causal LM on multiple-choice items; keep the best epoch's model.
+
+    Parameters
+    ----------
+    task : {"siqa", "piqa"}
+    train, held_out : list of MCItem
+    model : str | Path | analysis.features.LoadedModel
+        Anything :func:`analysis.features.resolve_model` accepts (GGUF files are
+        dequantised to a trainable float32 model), or an already loaded float32 model,
+        which is copied (never modified).
+    epochs : int
+    lr : float
+        AdamW learning rate (the paper: 1e-5).
+    batch_size : int
+        Items per device and step.
+    grad_accum : int
+        Gradient accumulation steps.
+    lora : bool
+        Train a LoRA adapter (``peft``, all linear layers, rank ``lora_rank``, alpha
+        ``2 * lora_rank``) instead of all weights; it is merged before saving.
+    lora_rank : int
+    max_length : int
+        Longest sequence in tokens.
+    seed : int
+        Seed of initialisation (LoRA), data order and dropout.
+    device : {"auto", "cpu", "cuda"}
+        Single-process runs; under ``accelerate launch`` the launcher decides.
+    bf16 : bool | None
+        bf16 mixed precision; default: on for CUDA GPUs that support it.
+    cache_dir : str | Path | None
+        Default :func:`default_cache_dir`.
+    eval_batch_size : int
+    progress : bool
+        Trainer progress bars.
+    data_info : dict | None
+        Stored with the record (where the items came from).
+
+    Returns
+    -------
+    FinetuneResult | None
+        ``None`` on processes other than the main one of a multi-process run.
+    """
+    import torch
+    from transformers import TrainingArguments, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from analysis.features import LoadedModel, load_model, resolve_model
+    from analysis.provenance import resolve_device
+
+    _check_task(task)
+    if not train or not held_out:
+        raise ValueError(f"finetune: {len(train)} training and {len(held_out)} held-out "
+                         "items; both must be non-empty.")
+    loaded = model if isinstance(model, LoadedModel) else None
+    spec = loaded.spec if loaded else resolve_model(model)
+    device = resolve_device(device)
+    if bf16 is None:
+        bf16 = device.startswith("cuda") and torch.cuda.is_bf16_supported()
+    hyper = {"epochs": int(epochs), "lr": float(lr), "batch_size": int(batch_size),
+             "grad_accum": int(grad_accum), "lora": bool(lora),
+             "lora_rank": int(lora_rank) if lora else None, "max_length": int(max_length),
+             "seed": int(seed), "bf16": bool(bf16)}
+    key = _run_key(spec.identity, task, train, held_out, hyper)
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    slug = "".join(c if c.isalnum() or c in "._-" else "-" for c in spec.name)[:40]
+    root = folder / f"{task}-{slug}-{key[:16]}"
+    record = root / "result.json"
+    done = _read_result(record)
+    if done is not None and Path(done.model_dir, "config.json").is_file():
+        return done
+
+    t0 = time.time()
+    set_seed(seed)
+    if loaded is not None and loaded.dtype == "float32" and loaded.device != "auto":
+        import copy
+
+        tokenizer, net = loaded.tokenizer, copy.deepcopy(loaded.model).to("cpu")
+    else:
+        lm = load_model(spec, device="cpu", dtype="float32")  # the Trainer places it
+        tokenizer, net = lm.tokenizer, lm.model
+    _drop_gguf_marker(net)
+    net.train()
+    if lora:
+        from peft import LoraConfig, get_peft_model
+
+        net = get_peft_model(net, LoraConfig(r=lora_rank, lora_alpha=2 * lora_rank,
+                                             lora_dropout=0.0, target_modules="all-linear",
+                                             task_type="CAUSAL_LM"))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    enc_train = _EncodedItems(_encode_fitting(tokenizer, train, max_length, "training"))
+    enc_held = _EncodedItems(_encode_fitting(tokenizer, held_out, max_length, "held-out"))
+
+    run_dir = root / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    epoch0_file = run_dir / "epoch0.json"
+    if epoch0_file.exists():
+        acc0 = json.loads(epoch0_file.read_text())["accuracy"]
+    else:
+        acc0 = accuracy(net.to(device), enc_held.encoded, eval_batch_size, pad_id)
+        atomic_write(epoch0_file, lambda p: p.write_text(json.dumps({"accuracy": acc0})))
+
+    args = TrainingArguments(
+        output_dir=str(run_dir), num_train_epochs=epochs, learning_rate=lr,
+        per_device_train_batch_size=batch_size, per_device_eval_batch_size=eval_batch_size,
+        gradient_accumulation_steps=grad_accum, weight_decay=0.0, warmup_steps=0,
+        lr_scheduler_type="linear", eval_strategy="epoch", save_strategy="epoch",
+        save_total_limit=1, load_best_model_at_end=True, metric_for_best_model="accuracy",
+        greater_is_better=True, logging_strategy="epoch", seed=seed, data_seed=seed,
+        bf16=bool(bf16), use_cpu=device == "cpu", report_to="none",
+        remove_unused_columns=False, disable_tqdm=not progress, dataloader_num_workers=0,
+    )
+    trainer = _make_trainer_class()(
+        model=net, args=args, train_dataset=enc_train, eval_dataset=enc_held,
+        data_collator=lambda batch: collate(batch, pad_id), pad_id=pad_id,
+    )
+    last = get_last_checkpoint(str(run_dir)) if run_dir.exists() else None
+    trainer.train(resume_from_checkpoint=last)
+
+    history = [{"epoch": 0, "accuracy": acc0}]
+    for entry in trainer.state.log_history:
+        if "eval_accuracy" in entry:
+            history.append({"epoch": int(round(entry["epoch"])),
+                            "accuracy": float(entry["eval_accuracy"])})
+    best = max(history[1:], key=lambda h: (h["accuracy"], -h["epoch"]))["epoch"]
+
+    model_dir = root / "model"
+    tmp = root / ".model.tmp"
+    main_process = trainer.is_world_process_zero()
+    if main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    if lora:
+        final = trainer.model.merge_and_unload()
+        if main_process:
+            final.save_pretrained(tmp)
+    else:
+        # every process calls save_model: under DeepSpeed ZeRO-3 or FSDP it gathers the
+        # sharded weights; only the main process writes.
+        trainer.save_model(str(tmp))
+    trainer.accelerator.wait_for_everyone()
+    if not main_process:
+        return None
+    tokenizer.save_pretrained(tmp)
+    (tmp / "training_args.bin").unlink(missing_ok=True)
+    shutil.rmtree(model_dir, ignore_errors=True)
+    os.replace(tmp, model_dir)
+    result = FinetuneResult(
+        task=task, model_dir=str(model_dir), accuracy=history, best_epoch=best,
+        chance=CHANCE[task],
+        params={"model": spec.name, "model_identity": spec.identity, "key": key,
+                "n_train": len(enc_train), "n_eval": len(enc_held), "data": data_info,
+                **hyper},
+        seconds=round(time.time() - t0, 1))
+    atomic_write(record, lambda p: p.write_text(json.dumps(asdict(result), indent=2)))
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return result
+
+
+# ------------------------------------------------------------------- brain re-test
+#: Word category whose errors each task's fine-tuning should reduce (SPEC §6).
+CATEGORY_OF_TASK = {"siqa": "emotion", "piqa": "physical"}
+
+
+def reopen_encoding_study(results_dir, device="auto", progress=False):
+    """The dataset, chosen layer and settings of the encoding chapter's last run.
+
+    Parameters
+    ----------
+    results_dir : str | Path
+        Folder holding ``encoding.json`` (written by ``notebooks/01_encoding.py``).
+    device : str
+        Device for the simulated study's features (read from the cache when present).
+    progress : bool
+
+    Returns
+    -------
+    dataset : WordDataset
+    layer : int
+        ``chosen_layer`` of the encoding chapter.
+    params : dict
+        The encoding chapter's parameters (models, folds, threshold, ...).
+    """
+    from analysis.data import open_dataset
+
+    path = Path(results_dir) / "encoding.json"
+    if not path.is_file():
+        raise DataError(f"{path}: not found; run the encoding chapter first "
+                        "(python -m analysis.run --only encoding).")
+    record = json.loads(path.read_text())
+    try:
+        layer = int(record["results"]["chosen_layer"])
+        params = record["provenance"]["parameters"]
+    except (KeyError, TypeError, ValueError) as err:
+        raise DataError(f"{path}: no results.chosen_layer / provenance.parameters "
+                        f"({err!r}); rerun the encoding chapter.") from None
+    if params.get("dataset", "simulated") == "simulated":
+        ds = open_dataset("simulated", n_words=params.get("n_words", 0),
+                          n_subjects=params.get("n_subjects", 4), seed=params.get("seed", 0),
+                          model=params.get("models", ["default"])[0], device=device,
+                          progress=progress)
+    else:
+        ds = open_dataset(params["dataset"], params.get("data_path"),
+                          **(params.get("dataset_options") or {}))
+    return ds, layer, params
+
+
+def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed=0,
+                 category=None, q=0.05, **fit_kw):
+    """Compare the encoding models of a base and a fine-tuned LM (SPEC §6).
+
+    Parameters
+    ----------
+    dataset : WordDataset
+    base_features : ndarray, shape (n_words, d) | EncodingResult
+        The base model's features at the chosen layer, or its encoding result already
+        fitted with the same settings (to fit it once for several fine-tuned models).
+    ft_features : ndarray, shape (n_words, d)
+        The same layer of the fine-tuned model.
+    n_permutations : int
+        Permutations of the word order (the same for both models).
+    seed : int
+    category : str | None
+        Word category (key of ``dataset.categories``) for the error analysis.
+    q : float
+        False discovery rate (Benjamini–Hochberg over all channel x window tests).
+    **fit_kw
+        Passed to :func:`analysis.encoding.fit_encoding` for both models.
+
+    Returns
+    -------
+    dict
+        ``base``, ``ft`` (:class:`~analysis.encoding.EncodingResult`); ``test`` (from
+        :func:`analysis.stats.permutation_r_difference`, arrays (n_windows, n_channels));
+        ``classes`` (1 better, -1 worse, 0 same; (n_windows, n_channels)); ``shares``
+        (percent better / worse / same per window); ``delta_mse`` ((n_words, n_windows):
+        base minus fine-tuned error, both over the BASE model's significant channels, so
+        the two errors average the same channels); ``category`` (from
+        :func:`analysis.stats.category_ttest`, or None).
+    """
+    from analysis import encoding, stats
+
+    base = (base_features if isinstance(base_features, encoding.EncodingResult)
+            else encoding.fit_encoding(base_features, dataset, **fit_kw))
+    tuned = encoding.fit_encoding(ft_features, dataset, **fit_kw)
+    test = stats.permutation_r_difference(dataset.responses, base.predictions,
+                                          tuned.predictions, n_permutations, seed=seed)
+    test = {k: v.T for k, v in test.items()}  # (n_windows, n_channels) like EncodingResult
+    classes = stats.better_worse_same(test["p_greater"], test["p_less"], q)
+    shares = {name: 100.0 * (classes == v).mean(axis=1)
+              for name, v in (("better", 1), ("worse", -1), ("same", 0))}
+    mse_base, _ = encoding.word_errors(base.predictions, dataset.responses, base.significant)
+    mse_ft, _ = encoding.word_errors(tuned.predictions, dataset.responses, base.significant)
+    delta = mse_base - mse_ft
+    cat = None
+    if category and category in dataset.categories and dataset.categories[category].any():
+        cat = stats.category_ttest(delta, dataset.categories[category])
+        cat["category"] = category
+    return {"base": base, "ft": tuned, "test": test, "classes": classes, "shares": shares,
+            "delta_mse": delta, "category": cat}
+
+
+# ------------------------------------------------------------------------------- CLI
+def main(argv=None):
+    """``python -m analysis.finetune`` (or ``accelerate launch -m analysis.finetune``)."""
+    ap = argparse.ArgumentParser(prog="python -m analysis.finetune",
+                                 description="Multiple-choice fine-tuning (SPEC §6).")
+    ap.add_argument("--task", choices=sorted(TASKS), required=True)
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--source", default="auto", choices=["auto", "official", "demo", "hf"])
+    ap.add_argument("--data", default=None, help="official files (zip or folder)")
+    ap.add_argument("--n-train", type=int, default=0, help="0 = all")
+    ap.add_argument("--n-eval", type=int, default=0, help="0 = all")
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=1e-5)
+    ap.add_argument("--batch-size", type=int, default=1)
+    ap.add_argument("--grad-accum", type=int, default=1)
+    ap.add_argument("--lora", action="store_true")
+    ap.add_argument("--lora-rank", type=int, default=8)
+    ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--bf16", action="store_true", default=None)
+    ap.add_argument("--cache-dir", default=None)
+    a = ap.parse_args(argv)
+    train, held, info = task_data(a.task, a.source, a.data, a.n_train, a.n_eval, a.seed)
+    print(f"{a.task}: {info['split']}; training on {len(train)}, evaluating on {len(held)}",
+          file=sys.stderr)
+    res = finetune(a.task, train, held, model=a.model, epochs=a.epochs, lr=a.lr,
+                   batch_size=a.batch_size, grad_accum=a.grad_accum, lora=a.lora,
+                   lora_rank=a.lora_rank, max_length=a.max_length, seed=a.seed,
+                   device=a.device, bf16=a.bf16, cache_dir=a.cache_dir, data_info=info)
+    if res is not None:
+        print(json.dumps(asdict(res), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,382 @@
+"""Fine-tuning (analysis.finetune) and the comparison of two encoding models (stats)."""
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis import finetune as ft
+from analysis import stats
+from analysis.data import DataError
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+# ----------------------------------------------------------------------------- data
+SIQA_ROWS = [
+    {"context": "Sam dropped a glass.", "question": "How would Sam feel?",
+     "answerA": "embarrassed", "answerB": "hungry", "answerC": "tall"},
+    {"context": "Kai gave Lee a gift.", "question": "What will Lee want to do?",
+     "answerA": "say thanks", "answerB": "fly", "answerC": "sleep"},
+]
+PIQA_ROWS = [
+    {"goal": "Dry wet shoes", "sol1": "Stuff them with newspaper.", "sol2": "Fill them with water."},
+    {"goal": "Cut bread", "sol1": "Use a spoon.", "sol2": "Use a serrated knife."},
+]
+
+
+def _write(folder, stem, rows, labels):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / f"{stem}-labels.lst").write_text("".join(f"{v}\n" for v in labels))
+
+
+def test_siqa_official_zip_and_folder_layouts(tmp_path):
+    src = tmp_path / "socialiqa-train-dev"
+    _write(src, "train", SIQA_ROWS, [1, 1])
+    _write(src, "dev", SIQA_ROWS[::-1], [1, 1])
+    zpath = tmp_path / "socialiqa-train-dev.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for p in src.iterdir():
+            zf.write(p, f"socialiqa-train-dev/{p.name}")
+            zf.writestr(f"__MACOSX/socialiqa-train-dev/._{p.name}", b"\x00\x05junk")
+    for where in (zpath, src, tmp_path):
+        items = ft.load_siqa(where, "train")
+        assert [it.label for it in items] == [0, 0]
+        assert items[0].question == "Sam dropped a glass. How would Sam feel?"
+        assert items[0].options == ("embarrassed", "hungry", "tall")
+        assert ft.load_siqa(where, "dev")[0].options[0] == "say thanks"
+
+
+def test_piqa_layout_and_seeded_valid_split(tmp_path):
+    rows = [dict(PIQA_ROWS[i % 2], goal=f"goal {i}") for i in range(40)]
+    _write(tmp_path, "valid", rows, [i % 2 for i in range(40)])
+    items = ft.load_piqa(tmp_path, "valid")
+    assert items[1].label == 1 and items[1].options[1] == "Use a serrated knife."
+    tr, held, info = ft.task_data("piqa", "official", tmp_path, seed=3)
+    assert len(tr) + len(held) == 40 and abs(len(held) - 40 * 500 / 1838) < 1
+    assert not {it.question for it in tr} & {it.question for it in held}
+    assert "valid.jsonl" in info["split"] and "not available" in info["split"]
+    tr2, held2, _ = ft.task_data("piqa", "official", tmp_path, seed=3)
+    assert [it.question for it in held2] == [it.question for it in held]
+    # an official training file is used when present
+    _write(tmp_path, "train", rows[:6], [0] * 6)
+    tr3, held3, info3 = ft.task_data("piqa", "official", tmp_path)
+    assert len(tr3) == 6 and len(held3) == 40 and info3["split"] == "official train / valid"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("label", "labels.lst, line 2: label '4'"),
+    ("count", "1 labels for 2 items"),
+    ("json", "line 2: not valid JSON"),
+    ("option", "line 1: Social IQa record has no usable field 'answerC'"),
+])
+def test_bad_records_name_file_and_line(tmp_path, bad, message):
+    rows = [dict(r) for r in SIQA_ROWS]
+    labels = [1, 2]
+    if bad == "label":
+        labels = [1, 4]
+    if bad == "count":
+        labels = [1]
+    if bad == "option":
+        del rows[0]["answerC"]
+    _write(tmp_path, "dev", rows, labels)
+    if bad == "json":
+        text = (tmp_path / "dev.jsonl").read_text().splitlines()
+        (tmp_path / "dev.jsonl").write_text(text[0] + "\n{broken\n")
+    with pytest.raises(DataError) as err:
+        ft.load_siqa(tmp_path, "dev")
+    assert message in str(err.value)
+    assert "dev" in str(err.value)
+
+
+def test_missing_files_and_datasets_message(tmp_path):
+    with pytest.raises(DataError, match="valid.jsonl"):
+        ft.load_piqa(tmp_path, "valid")
+    try:
+        import datasets  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install datasets"):
+            ft.load_hf("piqa", "train")
+
+
+@pytest.mark.skipif(not (SHARED / "socialiqa").exists(), reason="shared data absent")
+def test_real_official_files():
+    dev = ft.load_siqa(SHARED / "socialiqa" / "socialiqa-train-dev.zip", "dev")
+    assert len(dev) == 1954 and {it.label for it in dev} == {0, 1, 2}
+    tr, held, info = ft.task_data("piqa", "official", SHARED / "piqa", seed=0)
+    assert (len(tr), len(held)) == ft.PIQA_VALID_SPLIT
+
+
+@pytest.mark.skipif(not (ft.demo_dir() / "README.md").exists(), reason="demo set not written")
+def test_demo_set_loads():
+    for task, n_opt in ft.TASKS.items():
+        items = ft.load_demo(task)
+        assert len(items) >= 150 and all(len(it.options) == n_opt for it in items)
+
+
+# -------------------------------------------------------------------------- scoring
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from analysis.features import resolve_model
+
+    spec = resolve_model("default")
+    return AutoTokenizer.from_pretrained(spec.source, **spec.pretrained_kwargs())
+
+
+def tiny_llama(tokenizer, seed=0):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                      num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                      tie_word_embeddings=True)
+    return LlamaForCausalLM(cfg).eval()
+
+
+def test_option_score_is_sum_of_shifted_token_logprobs(tokenizer):
+    import torch
+
+    model = tiny_llama(tokenizer)
+    items = [ft.MCItem("Alex spilled coffee on the report. How does Alex feel?",
+                       ("embarrassed and sorry", "calm", "very proud of it"), 0),
+             ft.MCItem("Open a jar", ("Twist the lid.", "Sing to it."), 1)]
+    for item in items:
+        enc = ft.encode_item(tokenizer, item)
+        batch = ft.collate([enc], tokenizer.pad_token_id or 0)
+        with torch.no_grad():
+            scores = ft.option_scores(model, batch)[0]
+        for k, (ids, start) in enumerate(enc["rows"]):
+            assert ids[0] == tokenizer.bos_token_id
+            # the option's tokens are exactly those of " " + option
+            assert ids[start:] == tokenizer(" " + item.options[k],
+                                            add_special_tokens=False)["input_ids"]
+            with torch.no_grad():
+                logits = model(input_ids=torch.tensor([ids])).logits[0].double()
+            logp = torch.log_softmax(logits, -1)
+            expected = sum(float(logp[t - 1, ids[t]]) for t in range(start, len(ids)))
+            assert abs(float(scores[k]) - expected) < 1e-4
+
+
+def test_scores_do_not_depend_on_batch_padding(tokenizer):
+    import torch
+
+    model = tiny_llama(tokenizer, seed=1)
+    short = ft.MCItem("Cut bread", ("Use a knife.", "Use a spoon."), 0)
+    long = ft.MCItem("Keep soup warm for a long time while guests arrive late at night",
+                     ("Put it in a thermos with a tight lid.", "Leave it open."), 0)
+    enc = [ft.encode_item(tokenizer, it) for it in (short, long)]
+    with torch.no_grad():
+        alone = ft.option_scores(model, ft.collate(enc[:1], 0))
+        together = ft.option_scores(model, ft.collate(enc, 0))
+    assert torch.allclose(alone[0], together[0], atol=1e-4)
+
+
+def test_truncation_keeps_bos_and_the_option(tokenizer):
+    item = ft.MCItem("word " * 100, ("the answer", "no"), 0)
+    enc = ft.encode_item(tokenizer, item, max_length=20)
+    for ids, start in enc["rows"]:
+        assert len(ids) <= 20 and ids[0] == tokenizer.bos_token_id and start >= 2
+    # an option longer than max_length cannot be scored: the item is left out, loudly
+    long_option = ft.MCItem("Q", ("word " * 40, "no"), 0, "file.jsonl:7")
+    with pytest.warns(RuntimeWarning, match=r"1 of 2 training items left out.*file.jsonl:7"):
+        kept = ft._encode_fitting(tokenizer, [item, long_option], 20, "training")
+    assert len(kept) == 1
+
+
+def _planted_items(n, seed):
+    """Items whose correct option always contains 'blue': learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    nouns = ["cup", "door", "road", "lamp", "coat", "shoe", "box", "car", "tree", "pen"]
+    items = []
+    for i in range(n):
+        label = int(rng.integers(3))
+        opts = [f"the {rng.choice(nouns)} is red" for _ in range(3)]
+        opts[label] = f"the {rng.choice(nouns)} is blue"
+        items.append(ft.MCItem(f"Item {i}: which one?", tuple(opts), label))
+    return items
+
+
+def test_training_learns_a_planted_rule_saves_and_reloads(tokenizer, tmp_path, monkeypatch):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model_dir = tmp_path / "tiny"
+    tiny_llama(tokenizer).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    train, held = _planted_items(48, 0), _planted_items(30, 1)
+    kw = dict(model=str(model_dir), epochs=3, lr=3e-3, batch_size=8, seed=0, device="cpu",
+              cache_dir=tmp_path / "cache", progress=False)
+    res = ft.finetune("siqa", train, held, **kw)
+    accs = [a["accuracy"] for a in res.accuracy]
+    assert [a["epoch"] for a in res.accuracy] == [0, 1, 2, 3]
+    assert accs[0] < 0.6 and res.final_accuracy >= 0.9, accs
+    assert res.best_epoch == max(range(1, 4), key=lambda e: (accs[e], -e))
+    # the kept checkpoint is a plain HF model with the measured accuracy
+    reloaded = AutoModelForCausalLM.from_pretrained(res.model_dir)
+    enc = [ft.encode_item(tokenizer, it) for it in held]
+    assert abs(ft.accuracy(reloaded, enc, pad_id=0) - res.final_accuracy) < 1e-9
+    assert not (Path(res.model_dir).parent / "run").exists()
+    # a finished run is not redone
+    calls = []
+    monkeypatch.setattr(ft, "_make_trainer_class", lambda: calls.append(1))
+    again = ft.finetune("siqa", train, held, **kw)
+    assert again.model_dir == res.model_dir and not calls
+    # features load the checkpoint directly
+    from analysis.features import extract_features
+
+    feats = extract_features(["the", "cup", "is", "blue"], model=res.model_dir, layers=[1],
+                             cache_dir=False, progress=False)
+    assert feats.hidden.shape == (1, 4, 32)
+    with torch.no_grad():
+        lm = ft.lm_loss(reloaded, tokenizer, "The cup is blue. " * 40, max_length=32)
+    assert lm["n_tokens"] == len(tokenizer("The cup is blue. " * 40,
+                                           add_special_tokens=False)["input_ids"])
+
+
+def test_interrupted_run_resumes_from_last_checkpoint(tokenizer, tmp_path, monkeypatch):
+    model_dir = tmp_path / "tiny"
+    tiny_llama(tokenizer).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    train, held = _planted_items(16, 0), _planted_items(6, 1)
+    kw = dict(model=str(model_dir), epochs=2, lr=1e-3, batch_size=8, seed=0, device="cpu",
+              cache_dir=tmp_path / "cache", progress=False)
+    from transformers import TrainerCallback
+
+    class Stop(Exception):
+        pass
+
+    class Interrupt(TrainerCallback):
+        def on_save(self, args, state, control, **kw):
+            raise Stop
+
+    real = ft._make_trainer_class
+
+    def interrupted():
+        cls = real()
+
+        class Broken(cls):
+            def __init__(self, *a, **k):
+                super().__init__(*a, **k)
+                self.add_callback(Interrupt())
+        return Broken
+
+    monkeypatch.setattr(ft, "_make_trainer_class", interrupted)
+    with pytest.raises(Stop):
+        ft.finetune("piqa", train, held, **kw)
+    runs = list((tmp_path / "cache").glob("piqa-*/run/checkpoint-*"))
+    assert len(runs) == 1 and runs[0].name == "checkpoint-2"
+    monkeypatch.setattr(ft, "_make_trainer_class", real)
+    res = ft.finetune("piqa", train, held, **kw)
+    assert [a["epoch"] for a in res.accuracy] == [0, 1, 2]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (ft.demo_dir() / "README.md").exists(), reason="demo set not written")
+def test_short_training_on_the_demo_set_beats_chance(tmp_path):
+    """Default model, LoRA, 1 epoch on 16 demo items: held-out accuracy above chance.
+
+    SmolLM2-135M-Instruct is already above chance on these items before training
+    (measured: 0.633 on these 60 held-out PIQA items); a run this short cannot be
+    expected to raise it, so the test checks that the fine-tuned, merged and saved model
+    is above chance (binomial test) and prints the change. Measured with full
+    fine-tuning of 24 items at lr 1e-5: 0.633 before and after.
+    """
+    from scipy.stats import binomtest
+    from transformers import AutoModelForCausalLM
+
+    train, held, _ = ft.task_data("piqa", "demo", n_train=16, n_eval=60, seed=0)
+    res = ft.finetune("piqa", train, held, epochs=1, lr=1e-4, batch_size=8, seed=0,
+                      lora=True, lora_rank=4, max_length=96, device="cpu",
+                      cache_dir=tmp_path, progress=False)
+    acc0, acc1 = res.accuracy[0]["accuracy"], res.final_accuracy
+    saved = Path(res.model_dir)
+    assert (saved / "config.json").is_file() and not (saved / "adapter_config.json").exists()
+    assert "quantization_config" not in json.loads((saved / "config.json").read_text())
+    assert not any("lora" in k for k in AutoModelForCausalLM.from_pretrained(saved)
+                   .state_dict())
+    print(f"demo PIQA held-out accuracy: before {acc0:.3f}, after {acc1:.3f}")
+    assert binomtest(round(acc1 * len(held)), len(held), 0.5, alternative="greater").pvalue < 0.05
+
+
+# ----------------------------------------------------------------- permutation test
+def _encoding_like(n=400, cols=60, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.standard_normal((n, cols))
+    base = 0.5 * y + rng.standard_normal((n, cols))
+    return rng, y, base
+
+
+def test_permutation_test_matches_a_direct_implementation():
+    rng, y, a = _encoding_like(n=60, cols=4)
+    b = 0.5 * y + rng.standard_normal(y.shape)
+    res = stats.permutation_r_difference(y, a, b, n_permutations=200, seed=5, perm_block=64,
+                                         col_block=3, n_threads=2)
+    # direct: the same permutations, one pearson per permutation and column
+    perms = []
+    g = np.random.default_rng(5)
+    for b0 in range(0, 200, 64):
+        c = min(64, 200 - b0)
+        perms.extend(g.permuted(np.broadcast_to(np.arange(60), (c, 60)), axis=1))
+    for j in range(4):
+        obs = np.corrcoef(y[:, j], b[:, j])[0, 1] - np.corrcoef(y[:, j], a[:, j])[0, 1]
+        null = np.array([np.corrcoef(y[p, j], b[:, j])[0, 1] - np.corrcoef(y[p, j], a[:, j])[0, 1]
+                         for p in perms])
+        assert abs(res["delta"][j] - obs) < 1e-12
+        assert res["p_greater"][j] == pytest.approx((np.sum(null >= obs - 1e-5) + 1) / 201)
+        assert res["p_less"][j] == pytest.approx((np.sum(null <= obs + 1e-5) + 1) / 201)
+
+
+def test_permutation_test_is_calibrated_and_finds_planted_gains():
+    rng, y, base = _encoding_like(n=300, cols=200, seed=1)
+    # a model compared with itself: every p is 1, nothing differs
+    same = stats.permutation_r_difference(y, base, base, n_permutations=100, seed=0)
+    assert np.all(same["p_greater"] == 1) and np.all(same["p_less"] == 1)
+    assert np.all(stats.better_worse_same(same["p_greater"], same["p_less"]) == 0)
+    # two predictions that differ by noise only: at most the nominal share is "better"
+    noisy = base + 0.3 * rng.standard_normal(base.shape)
+    other = base + 0.3 * rng.standard_normal(base.shape)
+    null = stats.permutation_r_difference(y, other, noisy, n_permutations=300, seed=1)
+    cls = stats.better_worse_same(null["p_greater"], null["p_less"])
+    assert (cls == 1).mean() <= 0.05 and (cls == -1).mean() <= 0.05
+    print("share p < 0.05 before correction:", (null["p_greater"] < 0.05).mean())
+    assert (null["p_greater"] < 0.05).mean() <= 0.1
+    # a planted improvement on 40 columns and a loss on 20 are found there
+    ft_pred = noisy.copy()
+    ft_pred[:, :40] += 0.5 * y[:, :40]
+    ft_pred[:, 40:60] = rng.standard_normal((300, 20))
+    res = stats.permutation_r_difference(y, base, ft_pred, n_permutations=2000, seed=2)
+    cls = stats.better_worse_same(res["p_greater"], res["p_less"])
+    assert (cls[:40] == 1).mean() >= 0.9 and (cls[40:60] == -1).mean() >= 0.9
+    assert (cls[60:] != 0).mean() <= 0.05
+
+
+def test_permutation_test_keeps_trailing_shape_and_nan_columns():
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((50, 3, 4))
+    y[:, 1, 2] = 1.0  # constant column
+    a, b = y + rng.standard_normal(y.shape), y + rng.standard_normal(y.shape)
+    res = stats.permutation_r_difference(y, a, b, n_permutations=20)
+    assert res["p_greater"].shape == (3, 4) and np.isnan(res["p_greater"][1, 2])
+    assert np.isfinite(res["p_greater"][0]).all()
+    with pytest.raises(ValueError, match="same shape"):
+        stats.permutation_r_difference(y, a[:10], b)
+
+
+def test_category_ttest_detects_a_planted_category_effect():
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((400, 5))
+    cat = np.zeros(400, bool)
+    cat[:60] = True
+    values[cat, 3] += 1.0
+    res = stats.category_ttest(values, cat)
+    assert res["p"][3] < 1e-6 and np.all(res["p"][[0, 1, 2, 4]] > 0.001)
+    assert res["mean_in"][3] - res["mean_out"][3] == pytest.approx(
+        values[cat, 3].mean() - values[~cat, 3].mean())
