@@ -48,6 +48,13 @@ PROFILES = {
         "layer_step": 3,
         "frank_sentences": 60,
         "n_group": 15,  # sentences per group (600 words hold about 45 sentences)
+        "ft_tasks": ["siqa"],  # fine-tuning: one task, a few items, 100 permutations
+        "ft_n_train": 8,
+        "ft_n_eval": 12,
+        "ft_epochs": 1,
+        "ft_n_permutations": 100,
+        "ft_n_words": 150,
+        "ft_lm_tokens": 256,
     },
     "default": {  # the whole book on a 2-core CPU in at most 45 minutes
         "n_words": 0,  # 0 = every word of the story
@@ -55,12 +62,25 @@ PROFILES = {
         "rsa_words": 1000,
         "layer_step": 2,
         "n_group": 100,
+        "ft_n_train": 120,  # items per task; the paper trains on the whole datasets
+        "ft_n_eval": 100,
+        "ft_epochs": 1,
+        "ft_n_words": 0,  # the brain re-test uses every word, as the encoding chapter does
+        "ft_n_permutations": 10000,
     },
     "full": {  # paper-scale settings, meant for a GPU
         "n_words": 0,
         "n_subjects": 8,
         "rsa_words": 2000,
         "n_group": 100,
+        "ft_n_train": 0,  # all items
+        "ft_n_eval": 0,
+        "ft_epochs": 3,
+        "ft_lr": 1e-5,
+        "ft_batch_size": 8,
+        "ft_max_length": 256,
+        "ft_n_words": 0,
+        "ft_n_permutations": 10000,
     },
 }
 
