@@ -88,7 +88,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.data import DataError, WordDataset, atomic_savez
-from analysis.provenance import resolve_device
+from analysis.provenance import cache_dir, resolve_device
 
 __all__ = [
     "FEATURE_VERSION", "DEFAULT_MODEL", "DEFAULT_BATCH_SIZE", "DEFAULT_CHUNK_SIZE",
@@ -109,7 +109,6 @@ DEFAULT_CHUNK_SIZE = 256
 
 _DEFAULT_ALIASES = ("default", DEFAULT_MODEL)
 _HASH_BLOCK = 1 << 20  # 1 MiB read from each end of big files
-_REPO = Path(__file__).resolve().parents[1]
 
 
 class ModelError(ValueError):
@@ -694,8 +693,7 @@ class Features:
 
 def default_cache_dir():
     """``$LIVING_PAPER_CACHE/features`` if set, else ``<repo>/cache/features``."""
-    root = os.environ.get("LIVING_PAPER_CACHE")
-    return Path(root) / "features" if root else _REPO / "cache" / "features"
+    return cache_dir("features")
 
 
 def _layers_param(layers):

@@ -75,6 +75,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.data import DataError, atomic_write
+from analysis.provenance import cache_dir
 
 __all__ = [
     "FINETUNE_VERSION", "TASKS", "CHANCE", "MCItem", "FinetuneResult",
@@ -632,8 +633,7 @@ class FinetuneResult:
 
 def default_cache_dir():
     """``$LIVING_PAPER_CACHE/finetune`` if set, else ``<repo>/cache/finetune``."""
-    root = os.environ.get("LIVING_PAPER_CACHE")
-    return Path(root) / "finetune" if root else _REPO / "cache" / "finetune"
+    return cache_dir("finetune")
 
 
 def _items_digest(items):

@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import atomic_write
+from .provenance import cache_dir
 
 __all__ = ["LLMError", "LLMCache", "TransformersBackend", "OpenAIBackend", "LLM", "make_llm",
            "default_cache_dir", "yes_no_probability"]
@@ -61,8 +62,7 @@ class LLMError(RuntimeError):
 
 def default_cache_dir():
     """``$LIVING_PAPER_CACHE/llm`` if set, else ``<repo>/cache/llm``."""
-    root = os.environ.get("LIVING_PAPER_CACHE")
-    return (Path(root) if root else Path(__file__).resolve().parent.parent / "cache") / "llm"
+    return cache_dir("llm")
 
 
 def _as_messages(prompt, system=None):

@@ -23,7 +23,7 @@ import numpy as np
 from .data import atomic_write
 
 __all__ = ["Chapter", "start_chapter", "package_versions", "git_commit", "resolve_device",
-           "to_jsonable", "REPO_ROOT"]
+           "to_jsonable", "REPO_ROOT", "cache_dir", "n_cpus"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,10 +94,31 @@ def _device_description(device):
         import torch
 
         return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
-    return f"cpu ({platform.processor() or platform.machine()}, {_n_cpus()} cores)"
+    return f"cpu ({platform.processor() or platform.machine()}, {n_cpus()} cores)"
 
 
-def _n_cpus():
+def cache_dir(kind):
+    """Default cache folder of one kind of artefact (``"features"``, ``"llm"``, ...).
+
+    ``$LIVING_PAPER_CACHE/<kind>`` when that variable is set, else
+    ``<repo>/cache/<kind>``.
+
+    Parameters
+    ----------
+    kind : str
+
+    Returns
+    -------
+    Path
+    """
+    import os
+
+    root = os.environ.get("LIVING_PAPER_CACHE")
+    return (Path(root) if root else REPO_ROOT / "cache") / kind
+
+
+def n_cpus():
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
     import os
 
     try:

@@ -421,7 +421,9 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
 
     from concurrent.futures import ThreadPoolExecutor
 
-    threads = n_threads or _available_cpus()
+    from .provenance import n_cpus
+
+    threads = n_threads or max(1, n_cpus() or 1)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for b0 in range(0, n_permutations, perm_block):
             count = min(perm_block, n_permutations - b0)
@@ -439,15 +441,6 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
         v[bad] = np.nan
         out[k] = v.reshape(tail)
     return out
-
-
-def _available_cpus():
-    import os
-
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def better_worse_same(p_greater, p_less, q=0.05):
