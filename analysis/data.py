@@ -1,65 +1,98 @@
-"""Word-level datasets: one container for every source of brain responses.
+"""Word-level datasets: one container for every source of brain responses (SPEC §1).
 
 Everything downstream (features, encoding models, hypotheses, fine-tuning) takes a
 :class:`WordDataset`, whatever the recording: the Harry Potter MEG files, the Moth
-MEG pickles, any MNE epochs, the Frank et al. (2015) EEG table or the simulated
-reading study that is the book's default (SPEC §1).
+MEG pickles, any MNE epochs, the Frank et al. (2015) EEG, Natural Stories reading times
+or the simulated reading study that is the book's default.
 
-The loaders for the published file layouts live in :mod:`analysis.loaders`; this
-module holds the container, its validation and its on-disk format.
+The loaders for the published file layouts live in :mod:`analysis.loaders`; the
+registry that opens a dataset by name lives in :mod:`analysis.datasets`. This module
+holds the container, its validation and its on-disk format, and imports nothing else
+from the package but :mod:`analysis._utils` and :mod:`analysis.text`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["WordDataset", "DataError", "load_dataset_file", "atomic_write", "atomic_savez",
-           "check_finite",
-           "neuromag306_info"]
+from ._utils import DataError, atomic_savez, atomic_write, check_finite, json_default, where
+
+__all__ = ["WordDataset", "Stimulus", "DataError", "load_dataset_file", "atomic_write",
+           "atomic_savez", "check_finite", "neuromag306_info", "CONTEXT_MODES"]
+
+#: How a word's language-model context is built (see :mod:`analysis.features`).
+CONTEXT_MODES = ("running", "sentence", "story")
 
 
-class DataError(ValueError):
-    """Raised when input data do not have the layout the loader expects.
+@dataclass
+class Stimulus:
+    """The text as presented, of which a dataset's rows may be a subset.
 
-    The message always names the file (or object) and the field at fault and says
-    what was expected, so that a user can fix their own data.
-    """
-
-
-def _where(source):
-    return f"{source}: " if source else ""
-
-
-def check_finite(array, name, source=None):
-    """Raise :class:`DataError` if ``array`` holds NaN or infinite values.
+    Some presented words have no response row (the Frank et al. 2015 table has no
+    row for sentence-initial words) or are left out of the analyses (words flagged by
+    a published exclusion rule), yet a language model must still read them as
+    context. A dataset keeps the full presented text here, and ``index`` says which
+    presented word each row is.
 
     Parameters
     ----------
-    array : ndarray
-        The values to check.
-    name : str
-        Field name used in the message.
-    source : str | None
-        File or object the values came from.
+    words : list of str
+        Every presented word, in order.
+    sentence : ndarray of int, shape (n_presented,)
+        Sentence index of each presented word (non-decreasing).
+    index : ndarray of int, shape (n_rows,)
+        Position in ``words`` of each dataset row (strictly increasing).
+    story : ndarray of int, shape (n_presented,) | None
+        Story (text) index of each presented word, where the study has several texts.
     """
-    bad = ~np.isfinite(array)
-    if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise DataError(
-            f"{_where(source)}field '{name}' holds {int(bad.sum())} NaN/inf values "
-            f"(first at index {first}); expected finite numbers. Interpolate or drop "
-            "those words before loading."
-        )
+
+    words: list
+    sentence: np.ndarray
+    index: np.ndarray
+    story: np.ndarray | None = None
+
+    def __post_init__(self):
+        self.words = [str(w) for w in self.words]
+        n = len(self.words)
+        self.sentence = np.asarray(self.sentence, dtype=np.int64)
+        self.index = np.asarray(self.index, dtype=np.int64)
+        if self.sentence.shape != (n,):
+            raise DataError(f"stimulus: 'sentence' has shape {self.sentence.shape}; expected "
+                            f"({n},), one sentence index per presented word.")
+        if self.index.size and (self.index.min() < 0 or self.index.max() >= n
+                                or np.any(np.diff(self.index) <= 0)):
+            raise DataError(f"stimulus: 'index' must be increasing positions in 0..{n - 1}.")
+        if self.story is not None:
+            self.story = np.asarray(self.story, dtype=np.int64)
+            if self.story.shape != (n,) or np.any(np.diff(self.story) < 0):
+                raise DataError(f"stimulus: 'story' must hold one non-decreasing story index "
+                                f"per presented word ({n}).")
+
+    @property
+    def n_presented(self):
+        """Number of presented words."""
+        return len(self.words)
+
+    def to_dict(self):
+        """JSON-serialisable form."""
+        return {"words": self.words, "sentence": self.sentence.tolist(),
+                "index": self.index.tolist(),
+                "story": None if self.story is None else self.story.tolist()}
+
+    @classmethod
+    def from_dict(cls, d):
+        """Inverse of :meth:`to_dict`."""
+        return cls(d["words"], np.asarray(d["sentence"]), np.asarray(d["index"]),
+                   None if d.get("story") is None else np.asarray(d["story"]))
 
 
 @dataclass
 class WordDataset:
-    """Brain responses to words, one row per presented word.
+    """Brain (or behavioural) responses to words, one row per analysed word.
 
     Parameters
     ----------
@@ -68,28 +101,41 @@ class WordDataset:
     sentence : ndarray of int, shape (n_words,)
         Sentence index of each word (non-decreasing).
     responses : ndarray of float32, shape (n_words, n_channels, n_windows)
-        The responses analysed (for multi-subject data, the subject average).
+        The responses analysed (for multi-subject data, the subject average). Must be
+        finite.
     times : ndarray, shape (n_windows,)
         Start of each window in ms after word onset.
     ch_names : list of str
-        Channel (or component) names, one per channel.
+        Channel (or component, or measure) names, one per channel.
     info : mne.Info | None
-        Sensor geometry for topomaps; ``None`` for data without sensors (e.g. ERP
-        components).
+        Sensor geometry for topomaps; ``None`` for data without sensors (ERP
+        components, reading times).
     window_ms : float
         Width of each window in ms.
     subject_responses : ndarray, shape (n_subjects, n_words, n_channels, n_windows) | None
-        Per-subject responses when available (noise ceilings, split halves).
+        Per-subject responses when available (noise ceilings, split halves). NaN marks
+        a missing trial (e.g. rejected for an artefact); infinite values are refused.
     categories : dict of str to ndarray of bool
         Optional per-word labels (e.g. ``"emotion"``, ``"physical"``).
-    context : {"running", "sentence"}
+    context : {"running", "sentence", "story"}
         How a word's language-model context is built: the preceding words of the
-        running text, or only the preceding words of its own sentence (isolated
-        sentences, as in Frank et al. 2015).
+        running text, only the preceding words of its own sentence (isolated
+        sentences, as in Frank et al. 2015), or all preceding words of its story (long
+        context, as in Natural Stories).
     provenance : dict
         Source, preprocessing, seed and anything needed to regenerate the data.
     source : str
         Short description of where the data came from, used in error messages.
+    groups : dict of str to ndarray of int
+        Per-word labels of larger units (``"story"``, ``"run"``, ``"chapter"``) that
+        cross-validation folds must not straddle (``"sentence"`` is always available
+        through :meth:`group_labels`).
+    metadata : pandas.DataFrame | None
+        Per-word table of extra columns (word frequency, published exclusion flags,
+        reference surprisal, ...), one row per word in row order.
+    stimulus : Stimulus | None
+        The full presented text when the rows are a subset of it (see
+        :class:`Stimulus`); ``None`` means the rows are the whole text.
     """
 
     words: list
@@ -104,6 +150,9 @@ class WordDataset:
     context: str = "running"
     provenance: dict = field(default_factory=dict)
     source: str = ""
+    groups: dict = field(default_factory=dict)
+    metadata: object = None
+    stimulus: Stimulus | None = None
 
     def __post_init__(self):
         src = self.source
@@ -112,71 +161,98 @@ class WordDataset:
         resp = np.asarray(self.responses)
         if resp.ndim != 3:
             raise DataError(
-                f"{_where(src)}field 'responses' has shape {resp.shape}; expected 3 axes "
+                f"{where(src)}field 'responses' has shape {resp.shape}; expected 3 axes "
                 "(n_words, n_channels, n_windows)."
             )
         if resp.shape[0] != n:
             raise DataError(
-                f"{_where(src)}{n} words but 'responses' has {resp.shape[0]} rows; "
+                f"{where(src)}{n} words but 'responses' has {resp.shape[0]} rows; "
                 "expected one response row per word (axis order: word, channel, window)."
             )
-        check_finite(resp, "responses", src)
+        check_finite(resp, "responses", src,
+                     row_name=lambda i: f"word {i} ({self.words[i]!r})",
+                     col_name=lambda c, w=0: f"channel {c}, window {w}")
         self.responses = resp.astype(np.float32, copy=False)
         self.sentence = np.asarray(self.sentence)
         if self.sentence.shape != (n,):
             raise DataError(
-                f"{_where(src)}field 'sentence' has shape {self.sentence.shape}; "
+                f"{where(src)}field 'sentence' has shape {self.sentence.shape}; "
                 f"expected ({n},), one sentence index per word."
             )
         if n and np.any(np.diff(self.sentence) < 0):
             raise DataError(
-                f"{_where(src)}field 'sentence' decreases; expected non-decreasing "
+                f"{where(src)}field 'sentence' decreases; expected non-decreasing "
                 "sentence indices in presentation order."
             )
         self.sentence = self.sentence.astype(np.int64)
         self.times = np.asarray(self.times, dtype=float)
         if self.times.shape != (resp.shape[2],):
             raise DataError(
-                f"{_where(src)}field 'times' has {self.times.size} entries but "
+                f"{where(src)}field 'times' has {self.times.size} entries but "
                 f"'responses' has {resp.shape[2]} windows on its last axis."
             )
         self.ch_names = [str(c) for c in self.ch_names]
         if len(self.ch_names) != resp.shape[1]:
             raise DataError(
-                f"{_where(src)}{len(self.ch_names)} channel names but 'responses' has "
+                f"{where(src)}{len(self.ch_names)} channel names but 'responses' has "
                 f"{resp.shape[1]} channels on its second axis."
             )
         if self.info is not None and list(self.info["ch_names"]) != self.ch_names:
-            raise DataError(f"{_where(src)}'info' channel names differ from 'ch_names'.")
+            raise DataError(f"{where(src)}'info' channel names differ from 'ch_names'.")
         if self.subject_responses is not None:
             sub = np.asarray(self.subject_responses)
             if sub.ndim != 4 or sub.shape[1:] != resp.shape:
                 raise DataError(
-                    f"{_where(src)}field 'subject_responses' has shape {sub.shape}; "
+                    f"{where(src)}field 'subject_responses' has shape {sub.shape}; "
                     f"expected (n_subjects, {', '.join(map(str, resp.shape))})."
                 )
-            check_finite(sub, "subject_responses", src)
+            if np.isinf(sub).any():
+                check_finite(np.where(np.isnan(sub), 0.0, sub), "subject_responses", src)
             self.subject_responses = sub.astype(np.float32, copy=False)
-        cats = {}
-        for name, lab in (self.categories or {}).items():
-            lab = np.asarray(lab)
-            if lab.shape != (n,):
-                raise DataError(
-                    f"{_where(src)}category '{name}' has {lab.size} labels; expected {n}, "
-                    "one per word."
-                )
-            cats[str(name)] = lab.astype(bool)
-        self.categories = cats
-        if self.context not in ("running", "sentence"):
+        self.categories = self._per_word_labels(self.categories, "category", bool)
+        self.groups = self._per_word_labels(self.groups, "group", np.int64)
+        for name, lab in self.groups.items():
+            if n and np.any(np.diff(lab) < 0):
+                raise DataError(f"{where(src)}group '{name}' decreases; expected each "
+                                f"{name} to be one contiguous block of words, in order.")
+        if self.context not in CONTEXT_MODES:
             raise DataError(
-                f"{_where(src)}field 'context' is {self.context!r}; expected 'running' "
-                "or 'sentence'."
+                f"{where(src)}field 'context' is {self.context!r}; expected one of "
+                f"{CONTEXT_MODES}."
             )
+        if self.metadata is not None and len(self.metadata) != n:
+            raise DataError(f"{where(src)}field 'metadata' has {len(self.metadata)} rows; "
+                            f"expected {n}, one per word.")
+        if self.metadata is not None:
+            self.metadata = self.metadata.reset_index(drop=True)
+        if self.stimulus is not None:
+            st = self.stimulus
+            if st.index.shape != (n,):
+                raise DataError(f"{where(src)}stimulus index has {st.index.size} entries; "
+                                f"expected {n}, one per word.")
+            got = [st.words[i].strip() for i in st.index]
+            bad = [i for i, (a, b) in enumerate(zip(got, self.words)) if a != b.strip()]
+            if bad:
+                i = bad[0]
+                raise DataError(f"{where(src)}word {i} is {self.words[i]!r} but the stimulus "
+                                f"word it points to is {got[i]!r}; expected the same word.")
+
+    def _per_word_labels(self, labels, what, dtype):
+        out = {}
+        for name, lab in (labels or {}).items():
+            lab = np.asarray(lab)
+            if lab.shape != (self.n_words,):
+                raise DataError(
+                    f"{where(self.source)}{what} '{name}' has {lab.size} labels; expected "
+                    f"{self.n_words}, one per word."
+                )
+            out[str(name)] = lab.astype(dtype)
+        return out
 
     # ------------------------------------------------------------------ views
     @property
     def n_words(self):
-        """Number of words."""
+        """Number of words (rows)."""
         return len(self.words)
 
     @property
@@ -194,13 +270,53 @@ class WordDataset:
         """Number of subjects with separate responses (0 when only an average)."""
         return 0 if self.subject_responses is None else self.subject_responses.shape[0]
 
+    @property
+    def n_sentences(self):
+        """Number of sentences."""
+        return int(len(np.unique(self.sentence)))
+
     def __repr__(self):
         subj = f", {self.n_subjects} subjects" if self.n_subjects else ""
         return (
             f"<WordDataset '{self.source}': {self.n_words} words in "
-            f"{len(np.unique(self.sentence))} sentences, {self.n_channels} channels x "
+            f"{self.n_sentences} sentences, {self.n_channels} channels x "
             f"{self.n_windows} windows{subj}>"
         )
+
+    def presented(self):
+        """The presented text: a :class:`Stimulus` (the rows themselves when none is set).
+
+        Returns
+        -------
+        Stimulus
+        """
+        if self.stimulus is not None:
+            return self.stimulus
+        return Stimulus(self.words, self.sentence, np.arange(self.n_words),
+                        self.groups.get("story"))
+
+    def group_labels(self, name):
+        """Per-word labels of a grouping (``"sentence"``, or a key of :attr:`groups`).
+
+        Parameters
+        ----------
+        name : str
+
+        Returns
+        -------
+        ndarray of int, shape (n_words,)
+
+        Raises
+        ------
+        DataError
+            If the dataset has no such grouping (the message lists those it has).
+        """
+        if name == "sentence":
+            return self.sentence
+        if name not in self.groups:
+            raise DataError(f"{where(self.source)}no grouping {name!r}; this dataset has "
+                            f"{['sentence'] + sorted(self.groups)}.")
+        return self.groups[name]
 
     def sentences(self):
         """Return the text of each sentence.
@@ -216,13 +332,18 @@ class WordDataset:
             out.append(" ".join(self.words[i] for i in idx))
         return out
 
-    def subset(self, mask):
-        """Return a new dataset restricted to some words.
+    def subset(self, mask, note=None):
+        """Return a new dataset restricted to some words; the others stay as context.
+
+        The presented text (:meth:`presented`) is kept whole, so language-model
+        features of the kept words do not change: excluded words are still read.
 
         Parameters
         ----------
         mask : ndarray of bool, shape (n_words,) or ndarray of int
             Words to keep.
+        note : str | None
+            Why, recorded in ``provenance["subset"]``.
 
         Returns
         -------
@@ -231,7 +352,9 @@ class WordDataset:
         idx = np.arange(self.n_words)[mask]
         sub = None if self.subject_responses is None else self.subject_responses[:, idx]
         prov = dict(self.provenance)
-        prov["subset"] = prov.get("subset", []) + [f"{idx.size} of {self.n_words} words"]
+        prov["subset"] = prov.get("subset", []) + [
+            f"{idx.size} of {self.n_words} words" + (f" ({note})" if note else "")]
+        st = self.presented()
         return WordDataset(
             words=[self.words[i] for i in idx],
             sentence=self.sentence[idx],
@@ -245,7 +368,43 @@ class WordDataset:
             context=self.context,
             provenance=prov,
             source=self.source,
+            groups={k: v[idx] for k, v in self.groups.items()},
+            metadata=None if self.metadata is None else self.metadata.iloc[idx],
+            stimulus=Stimulus(st.words, st.sentence, st.index[idx], st.story),
         )
+
+    def first_sentences(self, n_words):
+        """A smaller study: the whole sentences that fit in the first ``n_words`` words.
+
+        Unlike :meth:`subset`, the presented text is cut too, after the last kept
+        word (a causal language model never reads what follows a word, so the
+        features of the kept words do not change).
+
+        Parameters
+        ----------
+        n_words : int
+            Keep sentences while their words fit in this many rows (at least one
+            sentence is kept); 0 or a value >= ``n_words`` keeps everything.
+
+        Returns
+        -------
+        WordDataset
+        """
+        if not n_words or n_words >= self.n_words:
+            return self
+        cut = self.sentence[n_words]  # the first sentence that does not fit whole
+        rows = np.flatnonzero(self.sentence < cut)
+        if rows.size == 0:
+            rows = np.flatnonzero(self.sentence == self.sentence[0])
+        out = self.subset(rows, note=f"first {rows.size} words (whole sentences)")
+        st = out.stimulus
+        end = int(st.index[-1]) + 1
+        if self.stimulus is None:  # the rows were the whole text, and still are a prefix
+            out.stimulus = None
+        else:
+            out.stimulus = Stimulus(st.words[:end], st.sentence[:end], st.index,
+                                    None if st.story is None else st.story[:end])
+        return out
 
     def summary(self):
         """Return a JSON-serialisable summary of the dataset.
@@ -257,13 +416,15 @@ class WordDataset:
         return {
             "source": self.source,
             "n_words": self.n_words,
-            "n_sentences": int(len(np.unique(self.sentence))),
+            "n_sentences": self.n_sentences,
+            "n_presented_words": self.presented().n_presented,
             "n_channels": self.n_channels,
             "n_windows": self.n_windows,
             "window_ms": float(self.window_ms),
             "times_ms": [float(t) for t in self.times],
             "n_subjects": self.n_subjects,
             "context": self.context,
+            "groups": {k: int(len(np.unique(v))) for k, v in self.groups.items()},
             "categories": {k: int(v.sum()) for k, v in self.categories.items()},
         }
 
@@ -278,6 +439,10 @@ class WordDataset:
         ----------
         path : str | Path
             Destination; ``.npz`` is appended when missing.
+
+        Returns
+        -------
+        Path
         """
         path = Path(path)
         if path.suffix != ".npz":
@@ -295,66 +460,22 @@ class WordDataset:
             "provenance": self.provenance,
             "source": self.source,
             "categories": sorted(self.categories),
+            "groups": sorted(self.groups),
+            "metadata": None if self.metadata is None else self.metadata.to_dict(orient="list"),
+            "stimulus": None if self.stimulus is None else self.stimulus.to_dict(),
         }
         if self.subject_responses is not None:
             arrays["subject_responses"] = self.subject_responses
         for k, v in self.categories.items():
             arrays[f"category__{k}"] = v
+        for k, v in self.groups.items():
+            arrays[f"group__{k}"] = v
         if self.info is not None:
             arrays["ch_types"] = np.array(self.info.get_channel_types(), dtype=str)
             arrays["ch_locs"] = np.array([ch["loc"] for ch in self.info["chs"]])
-        arrays["meta"] = np.array(json.dumps(meta, default=_json_default))
+        arrays["meta"] = np.array(json.dumps(meta, default=json_default))
         atomic_savez(path, **arrays)
         return path
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"cannot store {type(obj).__name__} in JSON")
-
-
-def atomic_write(path, writer):
-    """Write a file through a temporary name and rename it into place.
-
-    A reader never sees a half-written file, and an interrupted run leaves the
-    previous version (or nothing) behind.
-
-    Parameters
-    ----------
-    path : str | Path
-        Final file name.
-    writer : callable
-        Called with the temporary path; must write the whole file there.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def atomic_savez(path, **arrays):
-    """``np.savez`` through :func:`atomic_write` (the name is kept exactly as given).
-
-    Parameters
-    ----------
-    path : str | Path
-        Final file name.
-    **arrays
-        Arrays to store.
-    """
-    def write(tmp):
-        with open(tmp, "wb") as fh:  # a file object, so numpy adds no ".npz" suffix
-            np.savez(fh, **arrays)
-
-    atomic_write(path, write)
 
 
 def load_dataset_file(path):
@@ -368,8 +489,14 @@ def load_dataset_file(path):
     Returns
     -------
     WordDataset
+
+    Raises
+    ------
+    DataError
+        Unreadable file or missing fields.
     """
     import mne
+    import pandas as pd
 
     path = Path(path)
     try:
@@ -389,6 +516,7 @@ def load_dataset_file(path):
             with info._unlock():
                 for ch, loc in zip(info["chs"], npz["ch_locs"]):
                     ch["loc"] = loc
+        stim = meta.get("stimulus")
         return WordDataset(
             words=[str(w) for w in npz["words"]],
             sentence=npz["sentence"],
@@ -402,6 +530,9 @@ def load_dataset_file(path):
             context=meta["context"],
             provenance=meta["provenance"],
             source=meta["source"] or str(path),
+            groups={k: npz[f"group__{k}"] for k in meta.get("groups", [])},
+            metadata=None if meta.get("metadata") is None else pd.DataFrame(meta["metadata"]),
+            stimulus=None if stim is None else Stimulus.from_dict(stim),
         )
 
 
@@ -450,45 +581,3 @@ def neuromag306_info(sfreq=1000.0):
             loc[3:12] = np.eye(3).ravel()
             ch["loc"] = loc
     return info
-
-
-DATASETS = ("simulated", "harry_potter", "moth", "mne", "bids", "frank2015", "saved")
-
-
-def open_dataset(kind="simulated", path=None, **options):
-    """Open any supported dataset by name: the one switch the chapters use.
-
-    Parameters
-    ----------
-    kind : {"simulated", "harry_potter", "moth", "mne", "bids", "frank2015", "saved"}
-        ``simulated`` is the embedded default study (``options`` go to
-        :func:`analysis.simulate.load_default_study`); ``saved`` reads a file written
-        by :meth:`WordDataset.save`; the others call the loaders of
-        :mod:`analysis.loaders` with ``path``.
-    path : str | Path | None
-        File or folder of the data (not used by ``simulated``).
-    **options
-        Passed to the loader.
-
-    Returns
-    -------
-    WordDataset
-    """
-    from . import loaders, simulate
-
-    if kind == "simulated":
-        return simulate.load_default_study(**options)[0]
-    if kind == "saved":
-        return load_dataset_file(path)
-    table = {
-        "harry_potter": loaders.load_harry_potter,
-        "moth": loaders.load_moth,
-        "mne": loaders.load_mne_epochs,
-        "bids": loaders.load_bids,
-        "frank2015": loaders.load_frank2015,
-    }
-    if kind not in table:
-        raise DataError(f"unknown dataset kind {kind!r}; expected one of {DATASETS}.")
-    if path is None and kind != "frank2015":
-        raise DataError(f"dataset kind {kind!r} needs a path to the data files.")
-    return table[kind](path, **options)

@@ -82,7 +82,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data import DataError
+from ._utils import DataError, check_array
 from .stats import (pearson_columns, r_pvalue, significance_mask, split_half_reliability)
 
 __all__ = [
@@ -90,9 +90,10 @@ __all__ = [
     "EncodingResult",
     "LayerSweep",
     "contiguous_folds",
-    "save_for_later",
-    "sentence_positions",
-    "frank2015_encoding",
+    "encoding_outputs",
+    "errors_of_interest",
+    "category_error_ratio",
+    "cv_splits",
     "ridge_oof",
     "fit_encoding",
     "word_errors",
@@ -167,7 +168,7 @@ class _Backend:
 
 
 # ------------------------------------------------------------------- solver
-def contiguous_folds(n, k):
+def contiguous_folds(n, k, groups=None):
     """Split ``range(n)`` into ``k`` contiguous folds of (almost) equal size.
 
     Parameters
@@ -176,15 +177,87 @@ def contiguous_folds(n, k):
         Number of samples.
     k : int
         Number of folds (2 <= k <= n).
+    groups : array_like of int, shape (n,) | None
+        Labels of units a fold must not split (stories, runs, sentences), each one
+        contiguous block. Fold boundaries then fall between groups: each group goes to
+        the fold that holds its middle word, so folds stay contiguous and about equal.
+        With fewer groups than ``k``, each group is a fold (leave one group out).
 
     Returns
     -------
     list of ndarray of int
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 folds possible, or groups that are not contiguous blocks.
     """
-    if not 2 <= k <= n:
-        raise ValueError(f"contiguous_folds: {k} folds for {n} samples; expected "
-                         f"2 <= folds <= {n}.")
-    return np.array_split(np.arange(n), k)
+    if groups is None:
+        if not 2 <= k <= n:
+            raise ValueError(f"contiguous_folds: {k} folds for {n} samples; expected "
+                             f"2 <= folds <= {n}.")
+        return np.array_split(np.arange(n), k)
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise ValueError(f"contiguous_folds: groups of shape {groups.shape}; expected ({n},).")
+    starts = np.r_[0, np.flatnonzero(groups[1:] != groups[:-1]) + 1]
+    if len(np.unique(groups)) != len(starts):
+        raise ValueError("contiguous_folds: a group appears in several blocks; expected each "
+                         "group (story, run, sentence) to be one contiguous block of words.")
+    sizes = np.diff(np.r_[starts, n])
+    if len(starts) < 2:
+        raise ValueError(f"contiguous_folds: one group for {n} samples; folds grouped by it "
+                         "cannot be made (expected at least 2 groups).")
+    fold_of_group = np.minimum((k * (starts + sizes / 2.0) / n).astype(int), k - 1)
+    folds = [np.arange(starts[g], starts[g] + sizes[g]) for g in range(len(starts))]
+    out = []
+    for f in np.unique(fold_of_group):
+        out.append(np.concatenate([folds[g] for g in np.flatnonzero(fold_of_group == f)]))
+    return out
+
+
+def cv_splits(n, n_folds=10, groups=None, cv=None):
+    """Outer train/test splits: contiguous folds by default, scikit-learn conventions.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples.
+    n_folds : int
+        Contiguous folds when ``cv`` is None.
+    groups : array_like | None
+        Units folds must not split (see :func:`contiguous_folds`); also passed to a
+        splitter's ``split``.
+    cv : None | int | splitter | iterable of (train, test)
+        As in himalaya/scikit-learn: an int is a number of contiguous folds; an object
+        with ``split(X, y, groups)`` (e.g. ``sklearn.model_selection.GroupKFold``) is
+        called; an iterable gives the splits directly.
+
+    Returns
+    -------
+    list of (ndarray, ndarray)
+        Train and test indices; every sample is tested exactly once.
+
+    Raises
+    ------
+    ValueError
+        Splits whose test sets do not cover every sample exactly once (out-of-fold
+        predictions need that).
+    """
+    if cv is None or isinstance(cv, (int, np.integer)):
+        k = n_folds if cv is None else int(cv)
+        tests = contiguous_folds(n, k, groups)
+        splits = [(np.setdiff1d(np.arange(n), t), t) for t in tests]
+    elif hasattr(cv, "split"):
+        splits = [(np.asarray(a), np.asarray(b))
+                  for a, b in cv.split(np.zeros((n, 1)), groups=groups)]
+    else:
+        splits = [(np.asarray(a), np.asarray(b)) for a, b in cv]
+    covered = np.bincount(np.concatenate([t for _, t in splits]), minlength=n)
+    if covered.shape != (n,) or not np.all(covered == 1):
+        raise ValueError("cv: the test sets must cover every sample exactly once "
+                         f"(covered counts range {covered.min()}..{covered.max()}).")
+    return splits
 
 
 def _standardise(a, rows, be, what, target_name):
@@ -205,7 +278,7 @@ def _standardise(a, rows, be, what, target_name):
     return (a - mean) / sd, mean, sd
 
 
-def _inner_errors(xtr, ytr, g_tr, xty_tr, alphas, n_inner, be):
+def _inner_errors(xtr, ytr, g_tr, xty_tr, alphas, n_inner, be, groups=None):
     """Summed validation squared error per penalty and target over inner chunks.
 
     With ``A = X_val V``, ``B = V'X_in'Y_in`` and ``F = diag(1/(lam + alpha))`` the
@@ -215,7 +288,7 @@ def _inner_errors(xtr, ytr, g_tr, xty_tr, alphas, n_inner, be):
     n_val x d x targets and never forms the (n_val x targets) predictions.
     """
     err = be.zeros((len(alphas), ytr.shape[1]))
-    for val in contiguous_folds(xtr.shape[0], n_inner):
+    for val in contiguous_folds(xtr.shape[0], n_inner, groups):
         val = be.index(val)
         xv, yv = xtr[val], ytr[val]
         lam, v = be.eigh(g_tr - be.gram64(xv))  # inner training Gram, down-dated
@@ -234,7 +307,7 @@ def _inner_errors(xtr, ytr, g_tr, xty_tr, alphas, n_inner, be):
 
 
 def ridge_oof(x, y, alphas=None, n_folds=10, n_inner=5, backend="numpy", device=None,
-              target_name=None):
+              target_name=None, groups=None, cv=None):
     """Out-of-fold ridge predictions with per-target penalties chosen by nested CV.
 
     Parameters
@@ -253,30 +326,38 @@ def ridge_oof(x, y, alphas=None, n_folds=10, n_inner=5, backend="numpy", device=
         Torch device (``"cuda"`` when available, else ``"cpu"``).
     target_name : callable | None
         Maps a target column to a readable name for error messages.
+    groups : array_like of int, shape (n_samples,) | None
+        Units that neither the outer folds nor the inner chunks may split (stories,
+        runs, sentences; see :func:`contiguous_folds`).
+    cv : None | int | splitter | iterable of (train, test)
+        Outer splits instead of ``n_folds`` contiguous folds (:func:`cv_splits`).
 
     Returns
     -------
     predictions : ndarray of float32, shape (n_samples, n_targets)
         Out-of-fold predictions in the units of ``y``.
-    alpha_index : ndarray of int, shape (n_folds, n_targets)
+    alpha_index : ndarray of int, shape (n_splits, n_targets)
         Index into ``alphas`` of the penalty chosen for each target in each fold.
     """
     alphas = np.asarray(DEFAULT_ALPHAS if alphas is None else alphas, dtype=np.float64)
     if alphas.ndim != 1 or alphas.size == 0 or np.any(alphas <= 0):
         raise ValueError(f"alphas={alphas!r}; expected a 1-D grid of positive penalties.")
-    x, y = np.asarray(x), np.asarray(y)
-    if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"ridge_oof: features {x.shape} and targets {y.shape}; expected "
-                         "(n_samples, d) and (n_samples, n_targets) with the same n_samples.")
+    x = check_array(x, "features", ndim=2, row_name=lambda i: f"sample {i}",
+                    col_name=lambda j: f"column {j}")
+    y = check_array(y, "targets", ndim=2, row_name=lambda i: f"sample {i}",
+                    col_name=lambda j: f"target column {j}")
+    if x.shape[0] != y.shape[0]:
+        raise DataError(f"ridge_oof: features {x.shape} and targets {y.shape}; expected "
+                        "(n_samples, d) and (n_samples, n_targets) with the same n_samples.")
     target_name = target_name or (lambda j: f"target column {j}")
     be = _Backend(backend, device)
     xb, yb = be.f32(x), be.f32(y)
     alphas_b = be.f32(alphas)
     out = np.empty(y.shape, dtype=np.float32)
-    choice = np.empty((n_folds, y.shape[1]), dtype=np.int64)
-    folds = contiguous_folds(x.shape[0], n_folds)
-    for k, test in enumerate(folds):
-        train = np.setdiff1d(np.arange(x.shape[0]), test)
+    groups = None if groups is None else np.asarray(groups)
+    splits = cv_splits(x.shape[0], n_folds, groups, cv)
+    choice = np.empty((len(splits), y.shape[1]), dtype=np.int64)
+    for k, (train, test) in enumerate(splits):
         if len(train) < 2 * n_inner:
             raise ValueError(f"ridge_oof: {len(train)} training samples for {n_inner} inner "
                              "chunks; expected at least 2 per chunk.")
@@ -286,7 +367,9 @@ def ridge_oof(x, y, alphas=None, n_folds=10, n_inner=5, backend="numpy", device=
         xtr = xs[be.index(train)]
         g_tr = be.gram64(xtr)
         xty_tr = xtr.T @ ys_tr
-        best = _inner_errors(xtr, ys_tr, g_tr, xty_tr, alphas, n_inner, be).argmin(0)
+        inner_groups = None if groups is None else groups[train]
+        best = _inner_errors(xtr, ys_tr, g_tr, xty_tr, alphas, n_inner, be,
+                             inner_groups).argmin(0)
         lam, v = be.eigh(g_tr)
         scale = 1.0 / (lam[:, None] + alphas_b[best][None, :])
         pred = (xs[be.index(test)] @ v) @ (scale * (v.T @ xty_tr))
@@ -412,24 +495,31 @@ def word_errors(predictions, responses, significant):
 
 
 def _responses_of(data):
-    """(responses, times, ch_names) from a WordDataset or a 3-D array."""
+    """(responses, times, ch_names, words) from a WordDataset or a 3-D array, checked."""
     if hasattr(data, "responses"):
-        return data.responses, np.asarray(data.times), list(data.ch_names)
-    resp = np.asarray(data)
-    if resp.ndim != 3:
-        raise ValueError(f"responses of shape {resp.shape}; expected (n_words, n_channels, "
-                         "n_windows) or a WordDataset.")
-    return resp, np.arange(resp.shape[2], dtype=float), [f"ch{i}" for i in range(resp.shape[1])]
+        return (data.responses, np.asarray(data.times), list(data.ch_names), list(data.words))
+    resp = check_array(data, "responses", ndim=3)
+    return (resp, np.arange(resp.shape[2], dtype=float),
+            [f"ch{i}" for i in range(resp.shape[1])], None)
+
+
+def _checked_features(features, n, words, name="features"):
+    def row(i):
+        return f"word {i}" + (f" ({words[i]!r})" if words is not None else "")
+
+    return check_array(features, name, ndim=2, shape=(n, None), row_name=row,
+                       col_name=lambda j: f"column {j}")
 
 
 def fit_encoding(features, data, alphas=None, n_folds=10, n_inner=5, p_threshold=1e-3,
-                 backend="numpy", device=None, layer=None):
+                 backend="numpy", device=None, layer=None, groups=None, cv=None,
+                 error_channels=None):
     """Fit the encoding model of one feature set to every channel and window.
 
     Parameters
     ----------
     features : ndarray, shape (n_words, d)
-        One layer's word features.
+        One layer's word features (finite values).
     data : WordDataset | ndarray, shape (n_words, n_channels, n_windows)
         The responses.
     alphas : array_like | None
@@ -442,18 +532,26 @@ def fit_encoding(features, data, alphas=None, n_folds=10, n_inner=5, p_threshold
         See :func:`ridge_oof`.
     layer : int | None
         Recorded in the result.
+    groups : array_like of int, shape (n_words,) | None
+        Units folds must not split (e.g. ``dataset.group_labels("story")``).
+    cv : None | int | splitter | iterable
+        Outer splits (:func:`cv_splits`); default ``n_folds`` contiguous folds.
+    error_channels : ndarray of bool, shape (n_channels,) | None
+        Channels the per-word MSE may use (with the significant ones); default all.
 
     Returns
     -------
     EncodingResult
+
+    Raises
+    ------
+    DataError
+        Features of the wrong shape or with NaN/inf (the first bad word and column are
+        named), a response column that is constant in a training fold.
     """
-    resp, times, ch_names = _responses_of(data)
-    features = np.asarray(features)
-    if features.ndim != 2 or features.shape[0] != resp.shape[0]:
-        raise ValueError(f"fit_encoding: features of shape {features.shape} for "
-                         f"{resp.shape[0]} words; expected ({resp.shape[0]}, d), one row "
-                         "per word.")
+    resp, times, ch_names, words = _responses_of(data)
     n, n_ch, n_win = resp.shape
+    features = _checked_features(features, n, words)
 
     def target_name(j):
         c, w = divmod(j, n_win)
@@ -462,21 +560,23 @@ def fit_encoding(features, data, alphas=None, n_folds=10, n_inner=5, p_threshold
     grid = np.asarray(DEFAULT_ALPHAS if alphas is None else alphas, dtype=np.float64)
     t0 = time.perf_counter()
     pred, choice = ridge_oof(features, resp.reshape(n, n_ch * n_win), grid, n_folds, n_inner,
-                             backend, device, target_name)
+                             backend, device, target_name, groups=groups, cv=cv)
     seconds = time.perf_counter() - t0
     pred = pred.reshape(n, n_ch, n_win)
     r = pearson_columns(pred, resp).T  # (n_windows, n_channels)
     p = r_pvalue(r, n)
     sig = significance_mask(p, p_threshold)
-    mse, cosine = word_errors(pred, resp, sig)
+    use = sig if error_channels is None else sig & np.asarray(error_channels, bool)[None, :]
+    mse, cosine = word_errors(pred, resp, use)
     return EncodingResult(
         predictions=pred, r=r, p=p, significant=sig,
-        alphas=grid[choice].reshape(n_folds, n_ch, n_win).transpose(0, 2, 1),
+        alphas=grid[choice].reshape(choice.shape[0], n_ch, n_win).transpose(0, 2, 1),
         alpha_grid=grid, mse=mse, cosine=cosine, times=times, ch_names=ch_names,
         layer=layer,
-        params={"n_folds": n_folds, "n_inner": n_inner, "p_threshold": p_threshold,
-                "backend": backend, "device": device, "n_words": n, "d": features.shape[1],
-                "seconds": round(seconds, 3), "mode": "default"},
+        params={"n_folds": int(choice.shape[0]), "n_inner": n_inner,
+                "p_threshold": p_threshold, "backend": backend, "device": device,
+                "n_words": n, "d": features.shape[1], "seconds": round(seconds, 3),
+                "grouped_cv": groups is not None, "mode": "default"},
     )
 
 
@@ -651,7 +751,7 @@ def fit_encoding_reference(features, data, n_folds=10, p_threshold=1e-3):
     EncodingResult
         ``params["mode"] == "reference"``; ``alphas`` holds the shared penalties.
     """
-    resp, times, ch_names = _responses_of(data)
+    resp, times, ch_names, _ = _responses_of(data)
     n, n_ch, n_win = resp.shape
     grid = np.array([0.1, 100.0])
     x = (features - features.mean(0)) / np.where(features.std(0) > 0, features.std(0), 1)
@@ -690,98 +790,101 @@ def _plain_cv_error(x, y, alpha, n_inner=5):
     return err
 
 
-def save_for_later(result, dataset, path):
-    """Save what later chapters need from the chosen encoding model (atomically).
-
-    Stores the per-word errors (``mse``, ``cosine``), ``r``, ``p``, the significance
-    mask, the words and sentence ids and the window times, so that the hypothesis
-    and fine-tuning chapters can start from this run without refitting. The
-    out-of-fold predictions are not stored (about 4 bytes x words x channels x
-    windows); refit with :func:`fit_encoding` when they are needed.
+def errors_of_interest(result, responses, channels, window):
+    """Per-word errors over the significant channels of interest, in the window of interest.
 
     Parameters
     ----------
     result : EncodingResult
+    responses : ndarray, shape (n_words, n_channels, n_windows)
+    channels : ndarray of bool, shape (n_channels,)
+        Channels of interest (:func:`analysis.datasets.channels_of_interest`).
+    window : ndarray of bool, shape (n_windows,)
+        Windows of interest (:func:`analysis.datasets.window_of_interest`).
+
+    Returns
+    -------
+    mse : ndarray, shape (n_words, n_windows)
+        As :func:`word_errors` over the significant channels of interest; when no
+        channel of interest is significant in any window of interest, over every
+        channel of interest there instead (NaN elsewhere), so that real data with weak
+        effects still rank sentences.
+    note : str | None
+        Says when the fallback was used.
+    """
+    channels = np.asarray(channels, bool)
+    window = np.asarray(window, bool)
+    use = result.significant & channels[None, :]
+    note = None
+    if not use[window].any():
+        use = np.zeros_like(use)
+        use[window] = channels
+        note = ("no channel of interest is significant (p < {:g}) in the window of interest, "
+                "so the per-word error averages every channel of interest there"
+                .format(result.params.get("p_threshold", 1e-3)))
+    mse, _ = word_errors(result.predictions, responses, use)
+    return mse, note
+
+
+def category_error_ratio(word_error, categories, names=("emotion", "physical")):
+    """Mean error of the labelled words over the mean error of the others.
+
+    Parameters
+    ----------
+    word_error : ndarray, shape (n_words,)
+        One error per word (NaN ignored).
+    categories : dict of str to ndarray of bool
+        Word labels; the words in any of ``names`` count as labelled.
+    names : sequence of str
+
+    Returns
+    -------
+    float
+        NaN when no word is labelled or no error is finite.
+    """
+    present = [np.asarray(categories[k], bool) for k in names if k in categories]
+    word_error = np.asarray(word_error, float)
+    if not present or not np.isfinite(word_error).any():
+        return float("nan")
+    labelled = np.any(present, axis=0)
+    if labelled.all() or not labelled.any():
+        return float("nan")
+    return float(np.nanmean(word_error[labelled]) / np.nanmean(word_error[~labelled]))
+
+
+def encoding_outputs(result, dataset, model, model_identity, fit, window, channels, mse):
+    """The :class:`~analysis.contracts.EncodingOutputs` later chapters start from.
+
+    Parameters
+    ----------
+    result : EncodingResult
+        The chosen layer's model.
     dataset : WordDataset
-        The dataset the model was fitted on.
-    path : str | Path
-        Destination ``.npz`` file.
+        The dataset it was fitted on (opened through :mod:`analysis.datasets`).
+    model, model_identity : str
+        The language model's name and identity.
+    fit : dict
+        ``n_folds``, ``n_inner``, ``p_threshold``, ``cv_groups``, ``alphas``.
+    window : tuple of float | None
+        Window of interest used (ms).
+    channels : ndarray of bool, shape (n_channels,)
+        Channels of interest.
+    mse : ndarray, shape (n_words, n_windows)
+        Per-word errors over them (:func:`errors_of_interest`).
 
     Returns
     -------
-    Path
+    analysis.contracts.EncodingOutputs
     """
-    from pathlib import Path
+    from .contracts import EncodingOutputs
+    from .datasets import dataset_record
 
-    from .data import atomic_savez
-
-    path = Path(path)
-    arrays = dict(mse=result.mse, cosine=result.cosine, r=result.r, p=result.p,
-                  significant=result.significant, times=result.times,
-                  words=np.array(dataset.words, dtype=str), sentence=dataset.sentence,
-                  layer=np.array(-1 if result.layer is None else result.layer))
-    atomic_savez(path, **arrays)
-    return path
-
-
-def sentence_positions(sentence):
-    """Position of each word in its sentence (1 = first row of the sentence).
-
-    Parameters
-    ----------
-    sentence : ndarray of int, shape (n_words,)
-
-    Returns
-    -------
-    ndarray of float, shape (n_words,)
-    """
-    sentence = np.asarray(sentence)
-    starts = np.r_[0, np.flatnonzero(np.diff(sentence)) + 1]
-    pos = np.arange(len(sentence)) - np.repeat(starts, np.diff(np.r_[starts, len(sentence)]))
-    return pos + 1.0
-
-
-def frank2015_encoding(frank, model="default", device="auto", n_sentences=0, **fit_kw):
-    """Encoding models of the Frank et al. (2015) ERPs, with two baselines.
-
-    Features come from sentence-prefix contexts with the sentence-initial words
-    restored (:func:`analysis.loaders.frank2015_context`). Every layer is swept;
-    surprisal and the word's position in its sentence are fitted as one-feature
-    baselines with the same cross-validation.
-
-    Parameters
-    ----------
-    frank : WordDataset
-        From :func:`analysis.loaders.load_frank2015`.
-    model : str
-        Language model for the features.
-    device : str
-        Device for feature extraction.
-    n_sentences : int
-        Use only the first ``n_sentences`` sentences (0 = all).
-    **fit_kw
-        Passed to :func:`layer_sweep` and :func:`fit_encoding`.
-
-    Returns
-    -------
-    dict
-        ``dataset`` (the words used), ``sweep`` (:class:`LayerSweep`),
-        ``surprisal`` and ``position`` (:class:`EncodingResult` of the baselines).
-    """
-    from .features import extract_features
-    from .loaders import frank2015_context
-
-    words, sentence, keep = frank2015_context(frank)
-    if n_sentences:
-        inside = sentence < n_sentences
-        words = [w for w, k in zip(words, inside) if k]
-        sentence, keep = sentence[inside], keep[inside]
-        frank = frank.subset(frank.sentence < n_sentences)
-    feats = extract_features(words, sentence=sentence, context="sentence", model=model,
-                             device=device)
-    return {
-        "dataset": frank,
-        "sweep": layer_sweep(feats.hidden[:, keep], frank, **fit_kw),
-        "surprisal": fit_encoding(feats.surprisal[keep][:, None], frank, **fit_kw),
-        "position": fit_encoding(sentence_positions(frank.sentence)[:, None], frank, **fit_kw),
-    }
+    fit = dict(fit, alphas=[float(a) for a in np.asarray(fit["alphas"])])
+    return EncodingOutputs(
+        dataset=dataset_record(dataset).to_dict(), model=str(model),
+        model_identity=str(model_identity), layer=int(result.layer), fit=fit,
+        window=None if window is None else [float(w) for w in window],
+        channels=[c for c, k in zip(dataset.ch_names, channels) if k],
+        words=list(dataset.words), sentence=dataset.sentence, times=result.times,
+        ch_names=list(result.ch_names), mse=mse, cosine=result.cosine, r=result.r,
+        p=result.p, significant=result.significant)

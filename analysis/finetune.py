@@ -74,14 +74,16 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.data import DataError, atomic_write
-from analysis.provenance import cache_dir
+from ._utils import DataError, atomic_write, shared_data_path
+from .lm import forward_padded, pad_right
+from .provenance import cache_dir
 
 __all__ = [
     "FINETUNE_VERSION", "TASKS", "CHANCE", "MCItem", "FinetuneResult",
     "load_siqa", "load_piqa", "load_demo", "load_hf", "default_data_path", "task_data",
     "encode_item", "collate", "option_scores", "accuracy", "finetune", "lm_loss",
     "default_cache_dir", "demo_dir", "reopen_encoding_study", "brain_retest",
+    "retest_summary", "finetuned_for_later",
     "CATEGORY_OF_TASK",
 ]
 
@@ -95,8 +97,8 @@ CHANCE = {task: 1.0 / n for task, n in TASKS.items()}
 PIQA_VALID_SPLIT = (1338, 500)
 
 _REPO = Path(__file__).resolve().parents[1]
-_SHARED = _REPO.parent / "shared" / "data"
 _ENV = {"siqa": "SIQA_PATH", "piqa": "PIQA_PATH"}
+_SHARED_FILES = {"siqa": "socialiqa/socialiqa-train-dev.zip", "piqa": "piqa"}
 
 
 # ------------------------------------------------------------------------------ data
@@ -316,12 +318,7 @@ def default_data_path(task):
         ``None`` when neither exists.
     """
     _check_task(task)
-    env = os.environ.get(_ENV[task])
-    if env:
-        return Path(env)
-    candidate = (_SHARED / "socialiqa" / "socialiqa-train-dev.zip" if task == "siqa"
-                 else _SHARED / "piqa")
-    return candidate if candidate.exists() else None
+    return shared_data_path(_SHARED_FILES[task], _ENV[task])
 
 
 def _subset(items, n, rng):
@@ -465,8 +462,9 @@ def collate(encoded, pad_id=0):
     Returns
     -------
     dict of torch.Tensor
-        ``input_ids``, ``attention_mask`` (rows, length), ``target_mask`` (rows, length:
-        True on the option's tokens), ``mc_labels`` (items,), ``n_options`` (scalar).
+        ``input_ids``, ``attention_mask``, ``position_ids`` (rows, length; from
+        :func:`analysis.lm.pad_right`), ``target_mask`` (rows, length: True on the
+        option's tokens), ``mc_labels`` (items,), ``n_options`` (scalar).
     """
     import torch
 
@@ -474,15 +472,12 @@ def collate(encoded, pad_id=0):
     n_opt = {len(e["rows"]) for e in encoded}
     if len(n_opt) != 1:
         raise ValueError(f"collate: items with {sorted(n_opt)} options in one batch.")
-    length = max(len(ids) for ids, _ in rows)
-    input_ids = torch.full((len(rows), length), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), length), dtype=torch.long)
-    target = torch.zeros((len(rows), length), dtype=torch.bool)
+    input_ids, mask, positions = pad_right([ids for ids, _ in rows], pad_id)
+    target = torch.zeros(input_ids.shape, dtype=torch.bool)
     for i, (ids, start) in enumerate(rows):
-        input_ids[i, :len(ids)] = torch.tensor(ids)
-        mask[i, :len(ids)] = 1
         target[i, start:len(ids)] = True
-    return {"input_ids": input_ids, "attention_mask": mask, "target_mask": target,
+    return {"input_ids": input_ids, "attention_mask": mask, "position_ids": positions,
+            "target_mask": target,
             "mc_labels": torch.tensor([e["label"] for e in encoded], dtype=torch.long),
             "n_options": torch.tensor(n_opt.pop())}
 
@@ -504,17 +499,24 @@ def option_scores(model, batch):
     import torch
 
     ids, target = batch["input_ids"], batch["target_mask"]
-    logits = model(input_ids=ids, attention_mask=batch["attention_mask"],
-                   use_cache=False).logits
-    # logits[:, t] predict ids[:, t + 1]: the option token at position t (t >= 1) is
-    # scored by the log-softmax of logits[:, t - 1]. Only those positions go through
-    # the softmax (the full (rows, length, vocab) tensor would be several times larger).
+    # logits at position t predict token t + 1: the option token at position t (t >= 1)
+    # is scored by the log-softmax of the logits at t - 1. Only those positions go
+    # through the output layer (analysis.lm.forward_padded), which saves most of the
+    # (rows x length x vocabulary) logits of a full pass.
     pred = target[:, 1:]
-    rows, pos = pred.nonzero(as_tuple=True)
-    logp = torch.log_softmax(logits[rows, pos].float(), dim=-1)
-    token_logp = logp.gather(1, ids[rows, pos + 1][:, None])[:, 0]
-    per_row = torch.zeros(ids.shape[0], dtype=torch.float32, device=ids.device)
-    per_row = per_row.index_add(0, rows, token_logp)
+    width = max(1, int(pred.sum(1).max()))
+    keep = torch.zeros((ids.shape[0], width), dtype=torch.long, device=ids.device)
+    valid = torch.zeros((ids.shape[0], width), dtype=torch.bool, device=ids.device)
+    for r in range(ids.shape[0]):
+        pos = pred[r].nonzero(as_tuple=True)[0]
+        keep[r, :len(pos)] = pos
+        valid[r, :len(pos)] = True
+    logits, _ = forward_padded(model, ids, batch["attention_mask"],
+                               batch.get("position_ids"), keep=keep)
+    logp = torch.log_softmax(logits, dim=-1)
+    next_ids = torch.take_along_dim(ids, (keep + 1).clamp(max=ids.shape[1] - 1), dim=1)
+    token_logp = torch.take_along_dim(logp, next_ids.to(logp.device)[..., None], dim=2)[..., 0]
+    per_row = torch.where(valid.to(logp.device), token_logp, 0.0).sum(dim=1)
     return per_row.view(-1, int(batch["n_options"]))
 
 
@@ -800,7 +802,7 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
     from transformers import TrainingArguments, set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
-    from analysis.features import LoadedModel, load_model, resolve_model
+    from analysis.lm import LoadedModel, load_model, resolve_model
     from analysis.provenance import resolve_device
 
     _check_task(task)
@@ -918,46 +920,32 @@ CATEGORY_OF_TASK = {"siqa": "emotion", "piqa": "physical"}
 
 
 def reopen_encoding_study(results_dir, device="auto", progress=False):
-    """The dataset, chosen layer and settings of the encoding chapter's last run.
+    """The encoding chapter's outputs and the very dataset it fitted.
 
     Parameters
     ----------
     results_dir : str | Path
-        Folder holding ``encoding.json`` (written by ``notebooks/01_encoding.py``).
+        Folder holding the encoding chapter's :class:`~analysis.contracts.EncodingOutputs`.
     device : str
         Device for the simulated study's features (read from the cache when present).
     progress : bool
 
     Returns
     -------
+    outputs : analysis.contracts.EncodingOutputs
+        Chosen layer, model, fit settings, per-word errors.
     dataset : WordDataset
-    layer : int
-        ``chosen_layer`` of the encoding chapter.
-    params : dict
-        The encoding chapter's parameters (models, folds, threshold, ...).
-    """
-    from analysis.data import open_dataset
+        Reopened from the record by value (an error if the data changed since).
 
-    path = Path(results_dir) / "encoding.json"
-    if not path.is_file():
-        raise DataError(f"{path}: not found; run the encoding chapter first "
-                        "(python -m analysis.run --only encoding).")
-    record = json.loads(path.read_text())
-    try:
-        layer = int(record["results"]["chosen_layer"])
-        params = record["provenance"]["parameters"]
-    except (KeyError, TypeError, ValueError) as err:
-        raise DataError(f"{path}: no results.chosen_layer / provenance.parameters "
-                        f"({err!r}); rerun the encoding chapter.") from None
-    if params.get("dataset", "simulated") == "simulated":
-        ds = open_dataset("simulated", n_words=params.get("n_words", 0),
-                          n_subjects=params.get("n_subjects", 4), seed=params.get("seed", 0),
-                          model=params.get("models", ["default"])[0], device=device,
-                          progress=progress)
-    else:
-        ds = open_dataset(params["dataset"], params.get("data_path"),
-                          **(params.get("dataset_options") or {}))
-    return ds, layer, params
+    Raises
+    ------
+    ContractError
+        When the encoding chapter has not run (or wrote an older layout).
+    """
+    from .contracts import EncodingOutputs
+
+    outputs = EncodingOutputs.read(results_dir)
+    return outputs, outputs.reopen_dataset(device=device, progress=progress)
 
 
 def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed=0,
@@ -991,7 +979,8 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
         (percent better / worse / same per window); ``delta_mse`` ((n_words, n_windows):
         base minus fine-tuned error, both over the BASE model's significant channels, so
         the two errors average the same channels); ``category`` (from
-        :func:`analysis.stats.category_ttest`, or None).
+        :func:`analysis.stats.category_ttest` plus ``q``, Benjamini–Hochberg over the
+        windows; or None).
     """
     from analysis import encoding, stats
 
@@ -1010,9 +999,71 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
     cat = None
     if category and category in dataset.categories and dataset.categories[category].any():
         cat = stats.category_ttest(delta, dataset.categories[category])
+        cat["q"] = stats.fdr_bh(cat["p"], q)[1]  # Benjamini-Hochberg over the windows
         cat["category"] = category
     return {"base": base, "ft": tuned, "test": test, "classes": classes, "shares": shares,
             "delta_mse": delta, "category": cat}
+
+
+def retest_summary(retest, times):
+    """The numbers a chapter reports from one :func:`brain_retest`.
+
+    Parameters
+    ----------
+    retest : dict
+        From :func:`brain_retest`.
+    times : ndarray, shape (n_windows,)
+        Window starts (ms).
+
+    Returns
+    -------
+    dict
+        ``percent_better``, ``percent_worse`` (over all channel x window tests),
+        ``percent_better_per_window``, ``percent_worse_per_window``, ``mean_r_base``,
+        ``mean_r_finetuned``, ``category_effect`` (the t-test per window as lists, or
+        None) and ``category_windows_ms`` (windows where its q over windows < 0.05).
+    """
+    classes = retest["classes"]
+    cat = retest["category"]
+    category, sig_windows = None, []
+    if cat is not None:
+        category = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in cat.items()}
+        sig_windows = [float(times[w])
+                       for w in np.flatnonzero(np.nan_to_num(cat["q"], nan=1) < 0.05)]
+    return {
+        "percent_better": float(100 * (classes == 1).mean()),
+        "percent_worse": float(100 * (classes == -1).mean()),
+        "percent_better_per_window": retest["shares"]["better"].tolist(),
+        "percent_worse_per_window": retest["shares"]["worse"].tolist(),
+        "mean_r_base": float(np.nanmean(retest["base"].r)),
+        "mean_r_finetuned": float(np.nanmean(retest["ft"].r)),
+        "category_effect": category,
+        "category_windows_ms": sig_windows,
+    }
+
+
+def finetuned_for_later(runs, base_model, layer):
+    """The :class:`~analysis.contracts.FinetunedModels` later chapters read.
+
+    Parameters
+    ----------
+    runs : dict of str to FinetuneResult
+    base_model : str
+    layer : int
+
+    Returns
+    -------
+    analysis.contracts.FinetunedModels
+    """
+    from .contracts import FinetunedModels
+
+    models = {}
+    for task, res in runs.items():
+        models[task] = {"model_dir": res.model_dir, "accuracy": res.final_accuracy,
+                        "accuracy_base": res.accuracy[0]["accuracy"],
+                        "n_eval": int(res.params["n_eval"]), "chance": res.chance,
+                        "category": CATEGORY_OF_TASK[task], "params": res.params}
+    return FinetunedModels(str(base_model), int(layer), models)
 
 
 # ------------------------------------------------------------------------------- CLI

@@ -2,11 +2,15 @@
 
 Steps, each a function:
 
-1. :func:`load_encoding_outputs` reads what the encoding chapter saved;
-   :func:`sentence_scores` averages each word's error over 300–425 ms and each
-   sentence's words; :func:`select_groups` takes the ``n_group`` most divergent (A) and
-   most convergent (B) sentences and splits each group, separately and with a seed,
-   into research and validation sets.
+1. :func:`sentence_scores` averages each word's error (from the encoding chapter's
+   :class:`~analysis.contracts.EncodingOutputs`) over the window of interest (300–425 ms
+   for the paper's MEG data; the dataset registry says) and each sentence's words;
+   :func:`group_size` scales the groups with the data; :func:`select_groups` takes the
+   most divergent (A) and most convergent (B) sentences and gives each sentence of each
+   group, separately and with a seed, one of three roles: *proposal* (shown to the
+   proposers and used for data-driven hypotheses), *research* (validity is computed and
+   ranked there) and *validation* (held out, confirms). Nothing is tested on a sentence
+   that helped produce it.
 2. Proposers turn the two groups into candidate properties ("hypotheses", sentence
    fragments such as "expresses strong emotions"):
    :func:`propose_offline` (a bank of properties written for the project, plus words that
@@ -16,10 +20,11 @@ Steps, each a function:
    :class:`EmbeddingVerifier` (all-MiniLM-L6-v2 cosine similarity through a fixed
    logistic calibration) and :class:`LLMVerifier` (the D5 question, P(Yes)).
 4. :func:`evaluate` computes the validity V = mean score over A − mean over B, a
-   one-sided Welch t-test and Benjamini–Hochberg q-values on the research split, and
-   the same on the validation split.
-5. :func:`save_results` / :func:`load_results` write and read the files that the
-   human-validation chapter uses (the contract in the project brief).
+   one-sided Welch t-test and Benjamini–Hochberg q-values over all hypotheses on the
+   research sentences, ranks by V, and confirms the top ones on the validation
+   sentences (Benjamini–Hochberg over those confirmed).
+5. :class:`analysis.contracts.HypothesisResults` writes and reads the files that the
+   human-validation chapter uses.
 """
 
 from __future__ import annotations
@@ -30,16 +35,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import DataError, atomic_write
+from ._utils import DataError, welch_ttest
 
 __all__ = [
-    "RESOURCES", "PROMPTS", "DOMAINS", "WINDOW_MS",
-    "load_encoding_outputs", "sentence_scores", "select_groups",
+    "RESOURCES", "PROMPTS", "DOMAINS", "ROLES",
+    "sentence_scores", "group_size", "select_groups", "role_texts", "category_shares",
     "load_bank", "coarse_domain", "tokenize", "log_odds_dirichlet", "distinguishing_words",
     "propose_offline", "diverse_sample", "clean_hypothesis", "parse_bullets",
     "goal_paragraph", "propose_llm",
     "EmbeddingVerifier", "LLMVerifier", "assign_domains",
-    "validity", "evaluate", "scores_long", "save_results", "load_results",
+    "validity", "evaluate", "scores_long", "results_for_later", "domain_enrichment",
+    "domain_table",
 ]
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
@@ -47,61 +53,16 @@ PROMPTS = RESOURCES / "prompts"
 DOMAINS = ("social/emotional", "physical", "other")
 FINE_DOMAINS = ("social/emotional", "physical", "syntactic", "lexical", "discourse",
                 "figurative", "other")
-WINDOW_MS = (300.0, 425.0)
-ENCODING_FILE = "encoding_arrays.npz"
-RESULT_FILES = {"sentences": "hypotheses_sentences.csv", "table": "hypotheses_table.csv",
-                "scores": "hypotheses_scores.csv"}
+#: The three roles of the sentences of each group (SPEC §4) and their default shares.
+ROLES = ("proposal", "research", "validation")
+DEFAULT_ROLE_SHARES = (0.4, 0.4, 0.2)
 TABLE_COLUMNS = ["rank", "hypothesis", "proposer", "domain", "V", "t", "p", "q",
-                 "significant", "V_validation", "p_validation", "q_validation"]
+                 "significant", "V_validation", "p_validation", "q_validation", "confirmed"]
 
 
 # --------------------------------------------------------------------------- groups
-def load_encoding_outputs(results_dir):
-    """The per-word errors saved by the encoding chapter.
-
-    Parameters
-    ----------
-    results_dir : str | Path
-        The folder holding ``encoding_arrays.npz``.
-
-    Returns
-    -------
-    dict
-        ``mse`` (n_words, n_windows), ``times``, ``words`` (list of str), ``sentence``,
-        ``layer``.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the file is missing: run the encoding chapter first.
-    DataError
-        If a field is missing or has the wrong shape.
-    """
-    path = Path(results_dir) / ENCODING_FILE
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} not found: run the encoding chapter first (python -m analysis.run "
-            "--only encoding with the same profile and results_dir).")
-    with np.load(path, allow_pickle=False) as npz:
-        missing = [k for k in ("mse", "times", "words", "sentence") if k not in npz.files]
-        if missing:
-            raise DataError(f"{path}: missing field(s) {missing}; expected the arrays written "
-                            "by analysis.encoding.save_for_later. Re-run the encoding chapter.")
-        out = {k: npz[k] for k in npz.files}
-    n = len(out["words"])
-    if out["mse"].ndim != 2 or out["mse"].shape != (n, len(out["times"])):
-        raise DataError(f"{path}: field 'mse' has shape {out['mse'].shape}, expected "
-                        f"(n_words={n}, n_windows={len(out['times'])}).")
-    if out["sentence"].shape != (n,):
-        raise DataError(f"{path}: field 'sentence' has shape {out['sentence'].shape}, "
-                        f"expected ({n},).")
-    out["words"] = [str(w) for w in out["words"]]
-    out["layer"] = int(out.get("layer", -1))
-    return out
-
-
-def sentence_scores(mse, times, words, sentence, window=WINDOW_MS):
-    """Word and sentence scores: per-word MSE averaged over a time window.
+def sentence_scores(mse, times, words, sentence, window=None):
+    """Word and sentence scores: per-word MSE averaged over the window of interest.
 
     Parameters
     ----------
@@ -112,7 +73,9 @@ def sentence_scores(mse, times, words, sentence, window=WINDOW_MS):
     words : list of str
     sentence : ndarray of int, shape (n_words,)
         Sentence index per word.
-    window : (float, float)
+    window : (float, float) | None
+        Window of interest in ms (the paper: 300-425 ms); ``None``: every window (data
+        with a single window, such as ERP components or reading times).
 
     Returns
     -------
@@ -121,9 +84,15 @@ def sentence_scores(mse, times, words, sentence, window=WINDOW_MS):
     sentences : DataFrame
         ``sentence_id``, ``text``, ``score`` (mean of its words' finite scores; NaN if
         none), ``n_words``; one row per sentence.
+
+    Raises
+    ------
+    DataError
+        When no window starts inside ``window``.
     """
     times = np.asarray(times, float)
-    sel = (times >= window[0]) & (times <= window[1])
+    sel = np.ones(times.size, bool) if window is None else \
+        (times >= window[0]) & (times <= window[1])
     if not sel.any():
         raise DataError(f"no window starts within {window[0]:g}-{window[1]:g} ms "
                         f"(window starts: {times.tolist()}).")
@@ -140,49 +109,142 @@ def sentence_scores(mse, times, words, sentence, window=WINDOW_MS):
     return word_score, out
 
 
-def select_groups(sentences, n_group=100, research_frac=0.8, seed=0):
-    """The most divergent and most convergent sentences, each split research/validation.
+def group_size(n_scored, n_group=None, share=0.25, floor=6):
+    """Sentences per group, scaled with the data.
+
+    Parameters
+    ----------
+    n_scored : int
+        Sentences with a score.
+    n_group : int | None
+        Requested size (the paper: 100); ``None`` takes ``share`` of the sentences.
+    share : float
+        Share of the scored sentences per group when ``n_group`` is None.
+    floor : int
+        Smallest group (two sentences per role).
+
+    Returns
+    -------
+    size : int
+        At most a third of the scored sentences, so the two groups stay apart.
+    note : str
+        What was used and why, for the chapter's prose.
+
+    Raises
+    ------
+    DataError
+        Fewer than ``3 * floor`` scored sentences.
+    """
+    cap = n_scored // 3
+    if cap < floor:
+        raise DataError(f"only {n_scored} sentences have a score; the groups need at least "
+                        f"{3 * floor} (groups of {floor}, a third of the sentences each).")
+    if n_group is None:
+        size = max(floor, int(round(share * n_scored)))
+        note = f"{share:.0%} of the {n_scored} scored sentences"
+    else:
+        size = int(n_group)
+        note = f"n_group = {n_group}"
+    if size > cap:
+        note += f", capped at a third of the {n_scored} scored sentences"
+        size = cap
+    return max(size, floor), note
+
+
+def select_groups(sentences, n_group=100, roles=DEFAULT_ROLE_SHARES, seed=0):
+    """The most divergent and most convergent sentences, each given three roles.
 
     Parameters
     ----------
     sentences : DataFrame
         From :func:`sentence_scores` (``sentence_id``, ``text``, ``score``).
     n_group : int
-        Sentences per group (the paper: 100).
-    research_frac : float
-        Share of each group in the research split (the rest is held out for validation;
-        each split keeps at least 2 sentences per group); each group is split on its own,
-        so the two splits never mix groups.
+        Sentences per group (the paper: 100; see :func:`group_size`).
+    roles : tuple of 3 floats
+        Shares of each group given the roles ``proposal``, ``research`` and
+        ``validation`` (each role keeps at least 2 sentences per group). Each group is
+        split on its own, with ``seed``.
     seed : int
 
     Returns
     -------
     DataFrame
         ``sentence_id``, ``text``, ``score``, ``group`` (``divergent`` | ``convergent``),
-        ``split`` (``research`` | ``validation``); divergent first, by score.
+        ``role`` (``proposal`` | ``research`` | ``validation``); divergent first, by
+        score.
+
+    Raises
+    ------
+    ValueError
+        Groups too small for the roles, too few scored sentences, bad shares.
     """
     scored = sentences[np.isfinite(sentences["score"])].sort_values(
         ["score", "sentence_id"], ascending=[False, True], kind="stable")
     n_group = int(n_group)
-    if n_group < 4:
-        raise ValueError(f"n_group must be at least 4 (2 research + 2 validation sentences "
-                         f"per group), got {n_group}.")
+    if n_group < 6:
+        raise ValueError(f"n_group must be at least 6 (2 sentences per role and group), "
+                         f"got {n_group}.")
     if 2 * n_group > len(scored):
         raise ValueError(f"n_group={n_group} needs {2 * n_group} scored sentences but there are "
                          f"only {len(scored)}; lower n_group.")
-    if not 0 < research_frac < 1:
-        raise ValueError(f"research_frac must lie in (0, 1), got {research_frac}.")
+    shares = np.asarray(roles, float)
+    if shares.shape != (3,) or np.any(shares <= 0):
+        raise ValueError(f"roles={roles!r}; expected three positive shares (proposal, "
+                         "research, validation).")
+    counts = np.maximum(np.floor(shares / shares.sum() * n_group).astype(int), 2)
+    counts[1] = n_group - counts[0] - counts[2]  # research takes what rounding leaves
+    if counts[1] < 2:
+        raise ValueError(f"n_group={n_group} leaves {counts[1]} research sentences; raise it.")
     rng = np.random.default_rng(seed)
     parts = []
     for name, rows in (("divergent", scored.iloc[:n_group]),
                        ("convergent", scored.iloc[::-1].iloc[:n_group])):
-        # at least 2 sentences on each side, so that every split can be tested
-        n_research = min(max(int(round(research_frac * n_group)), 2), n_group - 2)
-        split = np.full(n_group, "validation", dtype=object)
-        split[rng.permutation(n_group)[:n_research]] = "research"
-        parts.append(rows.assign(group=name, split=split))
+        role = np.repeat(np.array(ROLES, dtype=object), counts)[rng.permutation(n_group)]
+        parts.append(rows.assign(group=name, role=role))
     out = pd.concat(parts, ignore_index=True)
-    return out[["sentence_id", "text", "score", "group", "split"]]
+    return out[["sentence_id", "text", "score", "group", "role"]]
+
+
+def role_texts(groups, role):
+    """Texts of the divergent and the convergent sentences of one role.
+
+    Returns
+    -------
+    texts_a, texts_b : list of str
+    """
+    rows = groups[groups["role"] == role]
+    return (rows[rows["group"] == "divergent"]["text"].tolist(),
+            rows[rows["group"] == "convergent"]["text"].tolist())
+
+
+def category_shares(groups, categories, sentence, names=("emotion", "physical")):
+    """Share of each word category among the words of each group's sentences.
+
+    Parameters
+    ----------
+    groups : DataFrame
+        From :func:`select_groups`.
+    categories : dict of str to ndarray of bool, each (n_words,)
+        Word labels (e.g. the simulation's planted categories).
+    sentence : ndarray of int, shape (n_words,)
+    names : sequence of str
+        Categories to report (those present).
+
+    Returns
+    -------
+    DataFrame
+        Rows: categories; columns ``divergent``, ``convergent`` (mean over the group's
+        sentences of the share of its words in the category).
+    """
+    sentence = np.asarray(sentence)
+    out = {}
+    for cat in names:
+        if cat not in categories:
+            continue
+        per_sentence = pd.Series(np.asarray(categories[cat], float)).groupby(sentence).mean()
+        out[cat] = {g: float(per_sentence.loc[groups[groups.group == g].sentence_id].mean())
+                    for g in ("divergent", "convergent")}
+    return pd.DataFrame(out).T.rename_axis("category")
 
 
 # --------------------------------------------------------------------------- proposers
@@ -661,22 +723,28 @@ def validity(scores, in_a, in_b):
     V, t, p : ndarray, shape (n_hypotheses,)
         ``p`` is the one-sided (A > B) p-value of Welch's unequal-variance t-test;
         1.0 where both groups have zero variance (no evidence either way).
-    """
-    from scipy import stats
 
-    scores = np.asarray(scores, float)
+    Raises
+    ------
+    DataError
+        Fewer than 2 sentences in a group, or non-finite scores.
+    """
+    from ._utils import check_array
+
+    scores = check_array(scores, "verifier scores", ndim=2,
+                         row_name=lambda i: f"hypothesis {i}", col_name=lambda j: f"sentence {j}")
     a, b = scores[:, np.asarray(in_a, bool)], scores[:, np.asarray(in_b, bool)]
     if a.shape[1] < 2 or b.shape[1] < 2:
-        raise ValueError(f"each group needs at least 2 sentences (got {a.shape[1]} and "
-                         f"{b.shape[1]}).")
+        raise DataError(f"each group needs at least 2 sentences (got {a.shape[1]} and "
+                        f"{b.shape[1]}).")
     V = a.mean(axis=1) - b.mean(axis=1)
-    t, p = stats.ttest_ind(a, b, axis=1, equal_var=False, alternative="greater")
+    t, p = welch_ttest(a, b, axis=1, alternative="greater")
     p = np.where(np.isnan(p), 1.0, p)
     return V, np.nan_to_num(t), p
 
 
-def evaluate(hypotheses, scores, sentences, fdr_q=0.05):
-    """The hypothesis table: validity on the research split, confirmed on validation.
+def evaluate(hypotheses, scores, sentences, fdr_q=0.05, n_confirm=10):
+    """The hypothesis table: validity on the research sentences, confirmed on validation.
 
     Parameters
     ----------
@@ -685,34 +753,46 @@ def evaluate(hypotheses, scores, sentences, fdr_q=0.05):
     scores : ndarray, shape (n_hypotheses, n_sentences)
         Verifier scores for the sentences of ``sentences``, in its row order.
     sentences : DataFrame
-        From :func:`select_groups`.
+        From :func:`select_groups` (column ``role``).
     fdr_q : float
-        Benjamini–Hochberg level (applied across hypotheses, per split).
+        Benjamini–Hochberg level.
+    n_confirm : int
+        The top hypotheses by research V that are tested on the validation sentences
+        (Benjamini–Hochberg over them); they are chosen on the research sentences, so
+        their confirmation uses only sentences that took no part in choosing them.
 
     Returns
     -------
     DataFrame
-        The contract's columns (``rank`` ... ``q_validation``), sorted by V descending.
+        ``rank ... q_validation, confirmed`` sorted by research V descending.
+        ``significant``: research q < ``fdr_q`` (BH over all hypotheses, none of which
+        was produced from research sentences); ``V_validation`` and ``p_validation``
+        for every hypothesis; ``q_validation`` and ``confirmed`` for the top
+        ``n_confirm`` only (NaN / False elsewhere).
     """
     from .stats import fdr_bh
 
     scores = np.asarray(scores, float)
     if scores.shape != (len(hypotheses), len(sentences)):
-        raise ValueError(f"scores has shape {scores.shape}, expected "
-                         f"({len(hypotheses)}, {len(sentences)}).")
-    group, split = sentences["group"].to_numpy(), sentences["split"].to_numpy()
+        raise DataError(f"scores has shape {scores.shape}, expected "
+                        f"({len(hypotheses)}, {len(sentences)}).")
+    group, role = sentences["group"].to_numpy(), sentences["role"].to_numpy()
     out = hypotheses[["hypothesis", "proposer", "domain"]].reset_index(drop=True).copy()
     for name, suffix in (("research", ""), ("validation", "_validation")):
-        in_split = split == name
-        V, t, p = validity(scores, in_split & (group == "divergent"),
-                           in_split & (group == "convergent"))
-        reject, q = fdr_bh(p, fdr_q)
-        out["V" + suffix], out["p" + suffix], out["q" + suffix] = V, p, q
+        in_role = role == name
+        V, t, p = validity(scores, in_role & (group == "divergent"),
+                           in_role & (group == "convergent"))
+        out["V" + suffix], out["p" + suffix] = V, p
         if not suffix:
-            out["t"], out["significant"] = t, reject
+            reject, q = fdr_bh(p, fdr_q)
+            out["q"], out["t"], out["significant"] = q, t, reject
     out = out.sort_values(["V", "hypothesis"], ascending=[False, True], kind="stable")
+    out = out.reset_index(drop=True)
+    top = np.arange(len(out)) < n_confirm
+    reject, q = fdr_bh(np.where(top, out["p_validation"], np.nan), fdr_q)
+    out["q_validation"], out["confirmed"] = q, reject & top
     out.insert(0, "rank", np.arange(1, len(out) + 1))
-    return out[TABLE_COLUMNS].reset_index(drop=True)
+    return out[TABLE_COLUMNS]
 
 
 def scores_long(hypotheses, scores, sentences):
@@ -725,44 +805,68 @@ def scores_long(hypotheses, scores, sentences):
     })
 
 
-def _write_csv(frame, path):
-    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+def domain_enrichment(table, n_top=10, domains=("social/emotional", "physical")):
+    """Are the top hypotheses richer in some domains than all hypotheses tested?
 
-
-def save_results(results_dir, sentences, table, scores):
-    """Write the three contract CSVs atomically; returns their paths."""
-    results_dir = Path(results_dir)
-    paths = {}
-    for key, frame in (("sentences", sentences), ("table", table), ("scores", scores)):
-        paths[key] = results_dir / RESULT_FILES[key]
-        _write_csv(frame, paths[key])
-    return paths
-
-
-def load_results(results_dir="_build/results"):
-    """Read the hypothesis chapter's outputs.
+    One-sided hypergeometric test: of the ``N`` hypotheses, ``K`` are in ``domains``;
+    the top ``n`` (by research V) hold ``k`` of them; p = P(X >= k) for X ~
+    Hypergeometric(N, K, n) (the chance of at least that many when the top ``n`` are a
+    random draw).
 
     Parameters
     ----------
-    results_dir : str | Path
+    table : DataFrame
+        From :func:`evaluate` (column ``domain``, sorted by rank).
+    n_top : int
+    domains : sequence of str
 
     Returns
     -------
-    sentences, table, scores : DataFrame
-
-    Raises
-    ------
-    FileNotFoundError
-        Naming the missing file: run the hypothesis chapter first.
+    dict
+        ``k``, ``n``, ``K``, ``N``, ``expected`` (n K / N) and ``p``.
     """
-    results_dir = Path(results_dir)
-    out = []
-    for key in ("sentences", "table", "scores"):
-        path = results_dir / RESULT_FILES[key]
-        if not path.exists():
-            raise FileNotFoundError(f"{path} not found: run the hypothesis chapter first "
-                                    "(python -m analysis.run --only hypotheses).")
-        out.append(pd.read_csv(path))
-    sentences, table, scores = out
-    table["significant"] = table["significant"].astype(bool)
-    return sentences, table, scores
+    from scipy import stats
+
+    in_dom = table["domain"].isin(list(domains)).to_numpy()
+    n = min(int(n_top), len(table))
+    k, big_k, big_n = int(in_dom[:n].sum()), int(in_dom.sum()), len(table)
+    p = float(stats.hypergeom.sf(k - 1, big_n, big_k, n)) if big_n else float("nan")
+    return {"k": k, "n": n, "K": big_k, "N": big_n,
+            "expected": n * big_k / big_n if big_n else float("nan"), "p": p}
+
+
+def domain_table(table, n_top=10):
+    """Hypotheses per domain: all, significant on research, top ``n_top``, confirmed."""
+    sig = table[table["significant"]]
+    top = table.head(n_top)
+    return pd.DataFrame({
+        "all hypotheses": table["domain"].value_counts(),
+        "significant (research)": sig["domain"].value_counts(),
+        f"top {n_top}": top["domain"].value_counts(),
+        "confirmed (validation)": table[table["confirmed"]]["domain"].value_counts(),
+    }).reindex(list(DOMAINS)).fillna(0).astype(int)
+
+
+def results_for_later(groups, table, hypotheses, scores, meta):
+    """The :class:`~analysis.contracts.HypothesisResults` the human-validation chapter reads.
+
+    Parameters
+    ----------
+    groups : DataFrame
+        From :func:`select_groups`.
+    table : DataFrame
+        From :func:`evaluate`.
+    hypotheses : sequence of str
+        Row order of ``scores``.
+    scores : ndarray, shape (n_hypotheses, n_sentences)
+    meta : dict
+        Dataset record, window, group size, proposer and verifier.
+
+    Returns
+    -------
+    analysis.contracts.HypothesisResults
+    """
+    from .contracts import HypothesisResults
+
+    return HypothesisResults(groups, table, scores_long(hypotheses, scores, groups),
+                             dict(meta, development_fixture=False))

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import atomic_write
+from ._utils import atomic_write
 from .provenance import cache_dir
 
 __all__ = ["LLMError", "LLMCache", "TransformersBackend", "OpenAIBackend", "LLM", "make_llm",
@@ -135,7 +135,7 @@ class TransformersBackend:
     kind = "transformers"
 
     def __init__(self, model="default", device="auto", top_k=20):
-        from .features import LoadedModel, resolve_model
+        from .lm import LoadedModel, resolve_model
 
         if isinstance(model, LoadedModel):
             self._lm, self.spec = model, model.spec
@@ -153,7 +153,7 @@ class TransformersBackend:
     def lm(self):
         """The loaded model (loaded on first access)."""
         if self._lm is None:
-            from .features import load_model
+            from .lm import load_model
 
             self._lm = load_model(self.spec, device=self.device)
         return self._lm
@@ -171,9 +171,9 @@ class TransformersBackend:
         return ids.to(self.lm.input_device)
 
     def _last_logits(self, ids):
-        from .features import _accepts_logits_to_keep
+        from .lm import accepts_logits_to_keep
 
-        kw = {"logits_to_keep": 1} if _accepts_logits_to_keep(self.lm.model) else {}
+        kw = {"logits_to_keep": 1} if accepts_logits_to_keep(self.lm.model) else {}
         return self.lm.model(ids, **kw).logits[0, -1].float()
 
     def generate(self, messages, temperature=0.7, max_tokens=512, seed=0):
@@ -235,7 +235,7 @@ class TransformersBackend:
         """
         import torch
 
-        from .features import _accepts_logits_to_keep
+        from .lm import forward_padded, pad_right
 
         tok, model = self.lm.tokenizer, self.lm.model
         encoded = [tok(self._prompt_text(m), add_special_tokens=False)["input_ids"]
@@ -246,25 +246,11 @@ class TransformersBackend:
         order = sorted(range(len(batch)), key=lambda i: len(encoded[i]))
         for s in range(0, len(order), int(batch_size)):
             idx = order[s:s + int(batch_size)]
-            lengths = torch.tensor([len(encoded[i]) for i in idx])
-            ids = torch.full((len(idx), int(lengths.max())), pad, dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for b, i in enumerate(idx):
-                ids[b, :lengths[b]] = torch.tensor(encoded[i])
-                mask[b, :lengths[b]] = 1
-            positions = torch.arange(ids.shape[1]).expand_as(ids)
-            last = (lengths - 1)[:, None]
-            dev = self.lm.input_device
-            kw = dict(input_ids=ids.to(dev), attention_mask=mask.to(dev),
-                      position_ids=positions.to(dev), use_cache=False)
-            sliced = _accepts_logits_to_keep(model)
-            if sliced:
-                kw["logits_to_keep"] = last.to(dev)
+            ids, mask, positions = pad_right([encoded[i] for i in idx], pad)
+            last = (mask.sum(1) - 1)[:, None]
             self.calls += len(idx)
             with torch.no_grad():
-                logits = model(**kw).logits.float()
-            if not sliced:
-                logits = torch.take_along_dim(logits, last.to(logits.device)[..., None], dim=1)
+                logits, _ = forward_padded(model, ids, mask, positions, keep=last)
             probs = torch.softmax(logits[:, 0], dim=-1)
             p_yes, p_no = probs[:, yes].sum(1), probs[:, no].sum(1)
             out[idx] = (p_yes / (p_yes + p_no)).cpu().numpy()

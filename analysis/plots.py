@@ -308,7 +308,8 @@ def plot_category_effect(cat, times, title="", alpha=0.05, ax=None):
     times : ndarray, shape (n_windows,)
     title : str
     alpha : float
-        Windows with ``p < alpha`` are marked.
+        Windows with ``q < alpha`` (Benjamini–Hochberg over windows, when ``cat`` has
+        ``q``) are marked.
     ax : matplotlib Axes | None
 
     Returns
@@ -323,11 +324,11 @@ def plot_category_effect(cat, times, title="", alpha=0.05, ax=None):
         m, se = cat[f"mean_{key}"], cat[f"se_{key}"]
         ax.plot(times, m, "o-", color=colour, label=label, ms=3)
         ax.fill_between(times, m - se, m + se, color=colour, alpha=0.25)
-    sig = np.nan_to_num(cat["p"], nan=1.0) < alpha
+    sig = np.nan_to_num(cat.get("q", cat["p"]), nan=1.0) < alpha
     if sig.any():
         top = np.nanmax(cat["mean_in"] + cat["se_in"])
         ax.plot(np.asarray(times)[sig], np.full(sig.sum(), top * 1.1 if top > 0 else 0),
-                "k*", label=f"p < {alpha:g}")
+                "k*", label=f"q < {alpha:g} (BH over windows)" if "q" in cat else f"p < {alpha:g}")
     ax.axhline(0, color="k", lw=0.5)
     ax.set(xlabel="window start (ms)", ylabel="ΔMSE (base − fine-tuned)", title=title)
     ax.legend(fontsize="small")

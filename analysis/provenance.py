@@ -20,12 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import atomic_write
+from ._utils import REPO_ROOT, atomic_write, n_cpus, resolve_device
 
 __all__ = ["Chapter", "start_chapter", "package_versions", "git_commit", "resolve_device",
            "to_jsonable", "REPO_ROOT", "cache_dir", "n_cpus"]
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "torch", "transformers", "gguf",
             "accelerate", "mne", "mne-bids", "matplotlib", "seaborn", "papermill",
@@ -67,28 +65,6 @@ def git_commit(root=REPO_ROOT):
         return "unknown"
 
 
-def resolve_device(device="auto"):
-    """Turn ``"auto"`` into ``"cuda"`` or ``"cpu"`` and check the request.
-
-    Parameters
-    ----------
-    device : {"auto", "cpu", "cuda"} or a torch device string such as ``"cuda:1"``
-
-    Returns
-    -------
-    str
-    """
-    import torch
-
-    if device in (None, "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device={device!r} was requested but torch sees no CUDA GPU.")
-    if not (str(device) == "cpu" or str(device).startswith("cuda")):
-        raise ValueError(f"device={device!r}; expected 'auto', 'cpu' or 'cuda[:N]'.")
-    return str(device)
-
-
 def _device_description(device):
     if str(device).startswith("cuda"):
         import torch
@@ -115,16 +91,6 @@ def cache_dir(kind):
 
     root = os.environ.get("LIVING_PAPER_CACHE")
     return (Path(root) if root else REPO_ROOT / "cache") / kind
-
-
-def n_cpus():
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    import os
-
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count()
 
 
 def to_jsonable(obj):

@@ -32,9 +32,11 @@ import sys
 import time
 from pathlib import Path
 
+from .params import ParameterError, check_types_agree, coerce, declared_parameters, parse_text
 from .provenance import REPO_ROOT, resolve_device
 
-__all__ = ["PROFILES", "chapters", "main", "run_chapter", "build_book", "parse_value"]
+__all__ = ["PROFILES", "chapters", "main", "run_chapter", "build_book", "parse_value",
+           "notebook_parameters", "typed_parameters"]
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 
@@ -46,8 +48,6 @@ PROFILES = {
         "n_subjects": 2,
         "rsa_words": 300,
         "layer_step": 3,
-        "frank_sentences": 60,
-        "n_group": 15,  # sentences per group (600 words hold about 45 sentences)
         "ft_tasks": ["siqa"],  # fine-tuning: one task, a few items, 100 permutations
         "ft_n_train": 8,
         "ft_n_eval": 12,
@@ -61,7 +61,6 @@ PROFILES = {
         "n_subjects": 4,
         "rsa_words": 1000,
         "layer_step": 2,
-        "n_group": 100,
         "ft_n_train": 120,  # items per task; the paper trains on the whole datasets
         "ft_n_eval": 100,
         "ft_epochs": 1,
@@ -104,44 +103,69 @@ def chapters():
 
 
 def parse_value(text):
-    """Read a ``-p`` value as YAML (``3`` -> int, ``true`` -> bool, ``[1, 2]`` -> list).
-
-    Parameters
-    ----------
-    text : str
-
-    Returns
-    -------
-    object
-    """
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+    """Read a ``-p`` value as YAML with 1.2 number rules (see :func:`analysis.params.parse_text`)."""
+    return parse_text(text)
 
 
 def notebook_parameters(path):
-    """Names and default values (as source text) of a notebook's ``parameters`` cell.
+    """The typed parameters declared in a notebook's ``parameters`` cell.
 
     The cell is parsed with :mod:`ast`, so every top-level assignment counts, whatever
     its comment says (papermill's own line parser skips some lines silently).
-    """
-    import ast
 
+    Returns
+    -------
+    dict of str to analysis.params.Parameter
+    """
     import jupytext
 
     nb = jupytext.read(path)
     cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     if not cells:
         return {}
+    try:
+        return declared_parameters(cells[0].source)
+    except ParameterError as err:
+        raise ParameterError(f"{_rel(path)}: {err}") from None
+
+
+def typed_parameters(selected, profile, overrides):
+    """The parameters every selected chapter receives, converted to their declared types.
+
+    Parameters
+    ----------
+    selected : dict of str to Path
+        Chapters to run.
+    profile : dict
+        The profile's values.
+    overrides : list of (str, str)
+        ``-p NAME VALUE`` pairs as typed.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ParameterError
+        An override no selected chapter declares, a value of the wrong type (naming the
+        parameter, the value and the type), or a parameter whose type differs between
+        chapters.
+    """
+    declared = check_types_agree({name: notebook_parameters(path)
+                                  for name, path in selected.items()})
+    every = check_types_agree({name: notebook_parameters(path)
+                               for name, path in chapters().items()})
+    unknown = sorted({k for k, _ in overrides} - set(declared))
+    if unknown:
+        raise ParameterError(f"parameter(s) {unknown} are not declared by the selected "
+                             f"chapters; declared: {sorted(declared)}")
     out = {}
-    for node in ast.parse(cells[0].source).body:
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    out[target.id] = ast.get_source_segment(cells[0].source, node.value)
+    for name, value in profile.items():
+        if name in every:  # profiles may set parameters of chapters not selected
+            out[name] = coerce(every[name], value)
+    for name, text in overrides:
+        out[name] = coerce(declared[name], parse_text(text), text)
     return out
 
 
@@ -314,7 +338,7 @@ def main(argv=None):
         for name, path in all_chapters.items():
             print(f"{name}  ({_rel(path)})")
             for k, v in notebook_parameters(path).items():
-                print(f"    {k} = {v}")
+                print(f"    {k}: {v.type} = {v.source}")
         return 0
     unknown = [s for s in args.only if s not in all_chapters]
     if unknown:
@@ -327,17 +351,11 @@ def main(argv=None):
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out).resolve()
-    params = dict(PROFILES[args.profile])
-    overrides = {k: parse_value(v) for k, v in args.param}
-    declared = set()
-    for path in selected.values():
-        declared |= set(notebook_parameters(path))
-    bad = sorted(set(overrides) - declared)
-    if bad:
-        print(f"error: parameter(s) {bad} are not declared by the selected chapters; "
-              f"declared: {sorted(declared)}", file=sys.stderr)
+    try:
+        params = typed_parameters(selected, PROFILES[args.profile], args.param)
+    except ParameterError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
-    params.update(overrides)
     params.update(device=device, results_dir=str(out / "results"), profile=args.profile)
     t0 = time.time()
     timings = {}

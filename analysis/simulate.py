@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import WordDataset, neuromag306_info
+from .text import read_annotations, segment_sentences
 
 __all__ = [
     "RESOURCES",
@@ -40,7 +41,6 @@ __all__ = [
     "simulate_study",
     "dipole_topography",
     "sensor_xy",
-    "load_default_study",
 ]
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
@@ -67,8 +67,6 @@ def story_words(path=None):
         ``emotion``, ``figurative`` and ``physical`` labels (empty for a user text
         without annotations).
     """
-    from .loaders import read_annotations
-
     path = Path(path) if path is not None else RESOURCES / "story.txt"
     words = path.read_text(encoding="utf-8").split()
     ann = path.with_name(path.stem + "_annotations.csv")
@@ -235,8 +233,6 @@ def simulate_study(words, hidden, categories, config=None, model_identity=None):
         Group-average ``responses`` plus ``subject_responses``; the truth is in
         ``provenance["truth"]`` (JSON-serialisable).
     """
-    from .loaders import segment_sentences
-
     cfg = config or SimulationConfig()
     n_layers, n_words, _ = hidden.shape
     if n_words != len(words):
@@ -367,47 +363,3 @@ def _ar_noise(rng, shape, rho):
     for t in range(1, shape[-1]):
         out[..., t] = rho * out[..., t - 1] + c * e[..., t]
     return out
-
-
-def load_default_study(n_words=0, n_subjects=4, seed=0, model="default", device="auto",
-                       cache_dir=None, progress=True, truth_layer=None):
-    """Simulate the default study on the embedded story (features are cached).
-
-    Parameters
-    ----------
-    n_words : int
-        Use the first ``n_words`` words of the story (0 = all of them).
-    n_subjects : int
-        Simulated readers.
-    seed : int
-        Seed of the simulation.
-    model : str
-        Language model whose hidden states drive the predictable part.
-    device : str
-        Device for feature extraction.
-    cache_dir : str | None
-        Feature cache folder (``analysis.features`` default when ``None``).
-    progress : bool
-        Show a progress bar while extracting features.
-    truth_layer : int | None
-        Layer behind the predictable part (40 % of the depth by default).
-
-    Returns
-    -------
-    dataset : WordDataset
-    features : analysis.features.Features
-    """
-    from .features import extract_features
-
-    words, categories = story_words()
-    if n_words:
-        if n_words < 100:
-            raise ValueError(f"n_words={n_words}: the simulation needs at least 100 words.")
-        words = words[:n_words]
-        categories = {k: v[:n_words] for k, v in categories.items()}
-    feats = extract_features(words, model=model, device=device, cache_dir=cache_dir,
-                             progress=progress)
-    cfg = SimulationConfig(seed=seed, n_subjects=n_subjects, truth_layer=truth_layer)
-    ds = simulate_study(words, feats.hidden, categories, cfg,
-                        model_identity=str(feats.model_identity))
-    return ds, feats

@@ -19,6 +19,8 @@ import numpy as np
 from scipy import stats as _st
 from scipy.spatial.distance import pdist
 
+from ._utils import DataError, check_array, welch_ttest, zscore
+
 __all__ = [
     "pearson_columns",
     "r_pvalue",
@@ -51,11 +53,11 @@ def pearson_columns(a, b):
     ndarray, shape a.shape[1:]
         r per column; NaN where either column is constant.
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    a = check_array(a, "pearson_columns: first array", dtype=np.float64)
+    b = check_array(b, "pearson_columns: second array", dtype=np.float64)
     if a.shape != b.shape:
-        raise ValueError(f"pearson_columns: shapes {a.shape} and {b.shape} differ; "
-                         "expected the same shape.")
+        raise DataError(f"pearson_columns: shapes {a.shape} and {b.shape} differ; "
+                        "expected the same shape.")
     ac = a - a.mean(axis=0)
     bc = b - b.mean(axis=0)
     den = np.sqrt((ac ** 2).sum(axis=0) * (bc ** 2).sum(axis=0))
@@ -213,10 +215,8 @@ def rdm(patterns):
     ndarray, shape (n_items * (n_items - 1) / 2,)
         ``1 - Pearson r`` between every pair of rows (``pdist`` order).
     """
-    patterns = np.asarray(patterns, dtype=np.float64)
-    if patterns.ndim != 2:
-        raise ValueError(f"rdm: patterns of shape {patterns.shape}; expected (n_items, "
-                         "n_features).")
+    patterns = check_array(patterns, "rdm patterns", ndim=2,
+                           row_name=lambda i: f"item {i}", col_name=lambda j: f"feature {j}")
     return pdist(patterns, metric="correlation")
 
 
@@ -276,11 +276,13 @@ def rsa_timecourse(features, responses, n_subset=1000, seed=0):
     ndarray, shape (n_windows,)
         Spearman correlation between the feature RDM and each window's response RDM.
     """
-    features = np.asarray(features)
-    responses = np.asarray(responses)
+    features = check_array(features, "rsa_timecourse features", ndim=2,
+                           row_name=lambda i: f"word {i}", col_name=lambda j: f"column {j}")
+    responses = check_array(responses, "rsa_timecourse responses", ndim=3,
+                            row_name=lambda i: f"word {i}")
     if features.shape[0] != responses.shape[0]:
-        raise ValueError(f"rsa_timecourse: features cover {features.shape[0]} words but "
-                         f"responses have {responses.shape[0]}; expected the same words.")
+        raise DataError(f"rsa_timecourse: features cover {features.shape[0]} words but "
+                        f"responses have {responses.shape[0]}; expected the same words.")
     idx = random_word_subset(features.shape[0], n_subset, seed)
     feat_rdm = rdm(features[idx])
     z = _zscore_words(responses[idx])
@@ -322,9 +324,7 @@ def rsa_noise_ceiling(subject_responses, n_subset=1000, seed=0):
 
 def _zscore_words(x):
     """z-score each channel (x window) over words; constant columns become 0."""
-    x = np.asarray(x, dtype=np.float64)
-    sd = x.std(axis=0)
-    return (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    return zscore(x, axis=0)
 
 
 # ------------------------------------------------------ comparing two encoding models
@@ -382,10 +382,12 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
     ``y``, hence ``delta_perm = z_y[perm] . (z_b - z_a)``: one gather of ``y`` per
     permutation and column block serves both models. The products run in float32.
     """
-    y = np.asarray(y)
-    if np.shape(pred_a) != y.shape or np.shape(pred_b) != y.shape:
-        raise ValueError(f"permutation_r_difference: y {y.shape}, pred_a {np.shape(pred_a)}, "
-                         f"pred_b {np.shape(pred_b)}; expected the same shape.")
+    y = check_array(y, "permutation_r_difference: y", row_name=lambda i: f"word {i}")
+    pred_a = check_array(pred_a, "permutation_r_difference: pred_a", row_name=lambda i: f"word {i}")
+    pred_b = check_array(pred_b, "permutation_r_difference: pred_b", row_name=lambda i: f"word {i}")
+    if pred_a.shape != y.shape or pred_b.shape != y.shape:
+        raise DataError(f"permutation_r_difference: y {y.shape}, pred_a {pred_a.shape}, "
+                        f"pred_b {pred_b.shape}; expected the same shape.")
     if n_permutations < 1:
         raise ValueError(f"n_permutations={n_permutations}; expected at least 1.")
     n, tail = y.shape[0], y.shape[1:]
@@ -486,22 +488,26 @@ def category_ttest(values, in_category):
         ``mean_in``, ``se_in``, ``mean_out``, ``se_out``, ``t``, ``p`` (H1: the
         category's mean is greater), ``n_in``, ``n_out``.
     """
-    values = np.asarray(values, dtype=np.float64)
+    values = check_array(values, "category_ttest values", ndim=2, finite=False)
+    if np.isinf(values).any():
+        raise DataError("category_ttest: values hold infinite entries; expected finite numbers "
+                        "(NaN marks a missing value).")
     cat = np.asarray(in_category, dtype=bool)
-    if values.ndim != 2 or cat.shape != (values.shape[0],):
-        raise ValueError(f"category_ttest: values {values.shape} and mask {cat.shape}; "
-                         "expected (n_words, n_windows) and (n_words,).")
-    keys = ("mean_in", "se_in", "mean_out", "se_out", "t", "p", "n_in", "n_out")
-    out = {k: np.full(values.shape[1], np.nan) for k in keys}
-    for w in range(values.shape[1]):
-        a = values[cat, w]
-        b = values[~cat, w]
-        a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-        out["n_in"][w], out["n_out"][w] = a.size, b.size
-        if a.size >= 2 and b.size >= 2:
-            res = _st.ttest_ind(a, b, equal_var=False, alternative="greater")
-            out["t"][w], out["p"][w] = res.statistic, res.pvalue
-            out["mean_in"][w], out["mean_out"][w] = a.mean(), b.mean()
-            out["se_in"][w] = a.std(ddof=1) / np.sqrt(a.size)
-            out["se_out"][w] = b.std(ddof=1) / np.sqrt(b.size)
+    if cat.shape != (values.shape[0],):
+        raise DataError(f"category_ttest: values {values.shape} and mask {cat.shape}; "
+                        "expected (n_words, n_windows) and (n_words,).")
+    a, b = values[cat].T, values[~cat].T  # (n_windows, n)
+    t, p = welch_ttest(a, b, axis=1, alternative="greater")
+    n_in, n_out = np.isfinite(a).sum(1), np.isfinite(b).sum(1)
+    ok = (n_in >= 2) & (n_out >= 2)
+    import warnings
+
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # empty slices -> NaN, masked below
+        stats_in = (np.nanmean(a, axis=1), np.nanstd(a, axis=1, ddof=1) / np.sqrt(n_in))
+        stats_out = (np.nanmean(b, axis=1), np.nanstd(b, axis=1, ddof=1) / np.sqrt(n_out))
+    out = {"mean_in": stats_in[0], "se_in": stats_in[1], "mean_out": stats_out[0],
+           "se_out": stats_out[1], "t": t, "p": p}
+    out = {k: np.where(ok, v, np.nan) for k, v in out.items()}
+    out.update(n_in=n_in.astype(float), n_out=n_out.astype(float))
     return out

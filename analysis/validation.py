@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import DataError, atomic_write
-from .hypotheses import load_results
+from ._utils import DataError, atomic_write
+from .contracts import HypothesisResults
 
 __all__ = [
     "ANSWERS", "CODES", "PRACTICE", "INSTRUCTIONS", "SurveyError",
@@ -109,48 +109,25 @@ class SurveyError(DataError):
 
 # --------------------------------------------------------------------------- contract
 
-# STAND-IN (until the hypothesis chapter is merged): the hypothesis helper writes
-# ``analysis.hypotheses.load_results``; this reader uses it when it exists and
-# otherwise reads the contract's CSV files directly (the layout is fixed).
-_CONTRACT = {
-    "hypotheses_sentences.csv": ["sentence_id", "text", "score", "group", "split"],
-    "hypotheses_table.csv": ["rank", "hypothesis", "V"],
-    "hypotheses_scores.csv": ["hypothesis", "sentence_id", "score"],
-}
-
-
 def load_contract(results_dir):
-    """The hypothesis chapter's outputs: ``(sentences, table, scores)`` DataFrames.
+    """The hypothesis chapter's outputs (:class:`analysis.contracts.HypothesisResults`).
 
     Parameters
     ----------
     results_dir : str | Path
-        Folder holding ``hypotheses_sentences.csv``, ``hypotheses_table.csv`` and
-        ``hypotheses_scores.csv``.
 
     Returns
     -------
-    sentences, table, scores : pandas.DataFrame
-        ``table`` sorted by ``rank``.
+    HypothesisResults
+        ``sentences``, ``table`` (sorted by rank), ``scores`` and ``meta``.
 
     Raises
     ------
-    SurveyError
+    ContractError
         Naming the missing file or column, and telling the user to run the hypothesis
         chapter first.
     """
-    results_dir = Path(results_dir)
-    sentences, table, scores = load_results(results_dir)
-    for (name, cols), frame in zip(_CONTRACT.items(), (sentences, table, scores)):
-        missing = [c for c in cols if c not in frame.columns]
-        if missing:
-            raise SurveyError(f"{results_dir / name}: column(s) {missing} missing; expected "
-                              f"at least {cols} (contract of the hypothesis chapter).")
-    bad = sorted(set(sentences["group"]) - {"divergent", "convergent"})
-    if bad:
-        raise SurveyError(f"{results_dir / 'hypotheses_sentences.csv'}: column 'group' holds "
-                          f"{bad}; expected 'divergent' or 'convergent'.")
-    return sentences, table.sort_values("rank").reset_index(drop=True), scores
+    return HypothesisResults.read(results_dir)
 
 
 # --------------------------------------------------------------------------- trials
@@ -184,19 +161,19 @@ def select_hypotheses(table, n_top=10, n_bottom=10):
 
 
 def choose_split(sentences, min_per_group=5):
-    """The split whose sentences the trials use: validation when it is big enough.
+    """The role whose sentences the trials use: validation when it is big enough.
 
-    The validation split is preferred (its sentences were not used to rank the
-    hypotheses, so people judge unseen pairs); it is used when it holds at least
-    ``min_per_group`` divergent and ``min_per_group`` convergent sentences, else the
-    research split is used.
+    The validation sentences are preferred (they took no part in proposing or ranking
+    the hypotheses, so people judge unseen pairs); they are used when they hold at
+    least ``min_per_group`` divergent and ``min_per_group`` convergent sentences, else
+    the research sentences are used.
 
     Returns
     -------
     str
         ``"validation"`` or ``"research"``.
     """
-    val = sentences[sentences["split"] == "validation"]
+    val = sentences[sentences["role"] == "validation"]
     counts = val["group"].value_counts()
     if min(counts.get("divergent", 0), counts.get("convergent", 0)) >= min_per_group:
         return "validation"
@@ -231,7 +208,7 @@ def make_trials(table, sentences, n_top=10, n_bottom=10, pairs_per_hypothesis=20
     rng = np.random.default_rng(seed)
     if split == "auto":
         split = choose_split(sentences, min_per_group)
-    pool = sentences[sentences["split"] == split]
+    pool = sentences[sentences["role"] == split]
     div = pool[pool["group"] == "divergent"].sort_values("sentence_id")
     con = pool[pool["group"] == "convergent"].sort_values("sentence_id")
     if len(div) == 0 or len(con) == 0:
@@ -429,12 +406,14 @@ def write_survey_kit(survey_dir, trials, lists, post_url=None):
     return out
 
 
-def is_development_fixture(results_dir):
-    """Whether ``hypotheses.json`` marks the contract files as a development fixture."""
-    path = Path(results_dir) / "hypotheses.json"
-    if not path.exists():
-        return False
-    return bool(json.loads(path.read_text()).get("results", {}).get("development_fixture"))
+def is_development_fixture(contract):
+    """Whether the hypothesis files are a development fixture (tests only).
+
+    Parameters
+    ----------
+    contract : HypothesisResults
+    """
+    return bool(contract.meta["development_fixture"])
 
 
 def banner_html(simulated, fixture=False):

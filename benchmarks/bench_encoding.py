@@ -65,9 +65,9 @@ def standin_hidden(n_words, n_layers=N_LAYERS, d=D, seed=0):
 def load_study(kind):
     """The simulated default study and the hidden states that drive it."""
     if kind == "real":
-        from analysis.simulate import load_default_study
+        from analysis.datasets import load_simulated
 
-        ds, feats = load_default_study(progress=True)
+        ds, feats = load_simulated(return_features=True)
         return ds, np.asarray(feats.hidden, dtype=np.float32)
     words, cats = story_words()
     hidden = standin_hidden(len(words))

@@ -24,15 +24,17 @@
 # planted latency, do the divergent sentences contain the words that carry the
 # planted extra response?
 #
-# The same chapters run on real data. Set the `dataset` parameter to
-# `harry_potter`, `moth`, `mne`, `bids`, `frank2015` or `saved` and `data_path` to
-# your files (see {doc}`../book/intro`).
+# The same chapters run on real data. Set the `dataset` parameter to another source
+# of the registry below (`harry_potter`, `moth`, `mne`, `bids`, `frank2015`, `saved`, ...)
+# and `data_path` to your files (see {doc}`../book/intro`); each source says what the
+# later chapters need to know: the context a language model reads, the window of
+# interest, whether there are sensor positions and subjects.
 
 # %% tags=["parameters"]
-dataset = "simulated"  # simulated | harry_potter | moth | mne | bids | frank2015 | saved
-data_path = None  # file or folder of a real dataset
+dataset = "simulated"  # a name of the dataset registry (analysis.datasets)
+data_path: str | None = None  # file or folder of a real dataset (None: its default place)
 dataset_options = {}  # extra loader arguments, e.g. {"sfreq": 1000} for moth
-n_words = 0  # simulated study: use the first n words of the story; 0 keeps all
+n_words = 0  # use the whole sentences within the first n words; 0 keeps all
 n_subjects = 4  # simulated readers
 seed = 0  # seed of the simulation
 model = "default"  # language model behind the simulated signal
@@ -48,7 +50,7 @@ from IPython.display import HTML, display
 from myst_nb import glue
 
 from analysis import plots
-from analysis.data import open_dataset
+from analysis import datasets
 from analysis.provenance import start_chapter
 
 chapter = start_chapter(
@@ -60,13 +62,17 @@ chapter = start_chapter(
 plt.rcParams["figure.dpi"] = 96
 
 # %%
-if dataset == "simulated":
-    ds = open_dataset("simulated", n_words=n_words, n_subjects=n_subjects, seed=seed,
-                      model=model, device=chapter.device)
-else:
-    ds = open_dataset(dataset, data_path, **dataset_options)
+ds = datasets.open_for_chapter(dataset, data_path, dataset_options, n_words=n_words,
+                               n_subjects=n_subjects, seed=seed, model=model,
+                               device=chapter.device)
 truth = ds.provenance.get("truth")
-ds
+datasets.describe(ds)
+
+# %% [markdown]
+# The registry of sources the chapters can run on, and what each one declares:
+
+# %% tags=["hide-input"]
+datasets.registry_table()
 
 # %% [markdown]
 # ## The text
@@ -213,7 +219,7 @@ else:
 # The variance ratio peaks in the window starting at {glue:text}`peak_div_ms` ms.
 
 # %%
-results = {"dataset": summary}
+results = {"dataset": summary, "dataset_record": ds.provenance["dataset_record"]}
 if truth:
     results["truth"] = {k: v for k, v in truth.items() if k != "topographies"}
     results["variance_ratio_peak_ms"] = peak_div

@@ -30,23 +30,24 @@
 # chosen by the data, never fixed.
 
 # %% tags=["parameters"]
-dataset = "simulated"  # simulated | harry_potter | moth | mne | bids | saved
-data_path = None
+dataset = "simulated"  # a name of the dataset registry (analysis.datasets)
+data_path: str | None = None
 dataset_options = {}
-n_words = 0  # simulated study: use the first n words; 0 keeps all
+n_words = 0  # use the whole sentences within the first n words; 0 keeps all
 n_subjects = 4
 seed = 0
 models = ["default"]  # one or more language models (names, local paths or GGUF files)
-layers = None  # None: every layer_step-th layer; or an explicit list of layer indices
+layers: list[int] | None = None  # None: every layer_step-th layer; or explicit layer indices
 layer_step = 1  # 1 sweeps every layer (the default profile uses 2 to fit a 2-core CPU)
 sweep_alphas = 9  # penalties in the sweep's grid (10^-1 .. 10^7)
 sweep_inner = 3  # inner folds in the sweep
 n_folds = 10
 n_inner = 5  # inner folds of the final model of the chosen layer (17 penalties)
 p_threshold = 0.001
+cv_groups: str | None = None  # folds keep these units whole (story, sentence, ...); None: the dataset's default; "none": contiguous only
+window: list[float] | None = None  # window of interest [start, end] ms; None: the dataset's
+channels: list[str] | None = None  # channels of interest for per-word errors; None: the dataset's
 rsa_words = 1000  # words in the RSA subset
-frank_path = None  # Frank et al. (2015) all_measures.csv; None looks in ../shared/data
-frank_sentences = 0  # use the first n sentences of the Frank data; 0 keeps all 205
 device = "auto"
 results_dir = "_build/results"
 profile = "default"
@@ -58,8 +59,7 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 from myst_nb import glue
 
-from analysis import encoding, plots, stats
-from analysis.data import open_dataset
+from analysis import datasets, encoding, plots, stats
 from analysis.features import extract_features
 from analysis.provenance import start_chapter
 
@@ -68,8 +68,8 @@ chapter = start_chapter(
     dict(dataset=dataset, data_path=data_path, dataset_options=dataset_options,
          n_words=n_words, n_subjects=n_subjects, seed=seed, models=models, layers=layers,
          layer_step=layer_step, sweep_alphas=sweep_alphas, sweep_inner=sweep_inner,
-         n_folds=n_folds, n_inner=n_inner, p_threshold=p_threshold, rsa_words=rsa_words,
-         frank_path=frank_path, frank_sentences=frank_sentences, device=device,
+         n_folds=n_folds, n_inner=n_inner, p_threshold=p_threshold, cv_groups=cv_groups,
+         window=window, channels=channels, rsa_words=rsa_words, device=device,
          profile=profile),
     results_dir=results_dir, device=device,
 )
@@ -77,20 +77,23 @@ backend = "torch" if chapter.device.startswith("cuda") else "numpy"
 plt.rcParams["figure.dpi"] = 96
 
 # %%
-if dataset == "simulated":
-    ds = open_dataset("simulated", n_words=n_words, n_subjects=n_subjects, seed=seed,
-                      model=models[0], device=chapter.device)
-else:
-    ds = open_dataset(dataset, data_path, **dataset_options)
+ds = datasets.open_for_chapter(dataset, data_path, dataset_options, n_words=n_words,
+                               n_subjects=n_subjects, seed=seed, model=models[0],
+                               device=chapter.device)
 truth = ds.provenance.get("truth")
+group_name, groups = datasets.cv_groups(ds, cv_groups)
+window_mask, window_used = datasets.window_of_interest(ds, window)
+channel_mask = datasets.channels_of_interest(ds, channels)
 feats = {m: extract_features(ds, model=m, device=chapter.device) for m in models}
+glue("cv_note", f"folds never split a {group_name}" if group_name else
+     "folds follow the word order", display=False)
 ds
 
 # %% [markdown]
 # ## The layer sweep
 #
 # Each layer's encoding model is fitted with {glue:text}`n_folds` contiguous outer
-# folds; inside each, the penalty of every channel and window is chosen among
+# folds ({glue:text}`cv_note`); inside each, the penalty of every channel and window is chosen among
 # {glue:text}`sweep_alphas` values by {glue:text}`sweep_inner`-fold contiguous
 # cross-validation. The map shows the mean r over channels for each layer and
 # window ({glue:text}`n_swept` layers swept). The chosen layer is the one with the
@@ -108,13 +111,15 @@ for m, f in feats.items():
     print(f"model {m}: {f.hidden.shape[0]} hidden states of size {f.hidden.shape[2]}; "
           f"sweeping layers {swept}")
     sweeps[m] = encoding.layer_sweep(f.hidden, ds, layers=swept, alphas=sweep_grid,
-                                     n_folds=n_folds, n_inner=sweep_inner,
+                                     n_folds=n_folds, n_inner=sweep_inner, groups=groups,
                                      p_threshold=p_threshold, backend=backend, progress=True)
 main = models[0]
 sweep = sweeps[main]
+fit = dict(n_folds=n_folds, n_inner=n_inner, p_threshold=p_threshold, cv_groups=group_name,
+           alphas=encoding.DEFAULT_ALPHAS)
 best = encoding.fit_encoding(feats[main].hidden[sweep.chosen_layer], ds, n_folds=n_folds,
                              n_inner=n_inner, p_threshold=p_threshold, backend=backend,
-                             layer=sweep.chosen_layer)
+                             layer=sweep.chosen_layer, groups=groups)
 glue("sweep_alphas", sweep_alphas, display=False)
 glue("sweep_inner", sweep_inner, display=False)
 glue("n_swept", len(sweep.layers), display=False)
@@ -191,22 +196,24 @@ else:
 # ## Which words the model predicts worst
 #
 # For each word and window, the error is the mean squared difference between the
-# z-scored response and its out-of-fold prediction over the **significant**
-# channels of that window. Averaged over 300–425 ms (the window the next chapter
-# uses), it shades the text below: darker words are predicted worse. On the
-# simulated study, the planted social/emotional and physical words should stand out.
+# z-scored response and its out-of-fold prediction over the **significant** channels
+# of interest ({glue:text}`channels_txt`) of that window. Averaged over the window of
+# interest ({glue:text}`window_txt`, the window the next chapter uses), it shades the
+# text below: darker words are predicted worse. On the simulated study, the planted
+# social/emotional and physical words should stand out. {glue:text}`fallback_txt`
 
 # %%
-late = (ds.times >= 300) & (ds.times <= 425)
-word_err = np.nanmean(best.mse[:, late], axis=1) if np.isfinite(best.mse[:, late]).any() \
-    else np.full(ds.n_words, np.nan)
+word_mse, fallback = encoding.errors_of_interest(best, ds.responses, channel_mask, window_mask)
+word_err = np.nanmean(word_mse[:, window_mask], axis=1)
 display(HTML(plots.coloured_text(ds.words, word_err, cmap="Reds", max_words=300)))
-if ds.categories and np.isfinite(word_err).any():
-    planted = ds.categories.get("emotion", False) | ds.categories.get("physical", False)
-    ratio = float(np.nanmean(word_err[planted]) / np.nanmean(word_err[~planted]))
-else:
-    ratio = float("nan")
-glue("err_ratio", f"{ratio:.2f}", display=False)
+ratio = encoding.category_error_ratio(word_err, ds.categories)
+glue("err_ratio", f"{ratio:.2f}" if np.isfinite(ratio) else "n/a (no word labels)",
+     display=False)
+glue("window_txt", "every window" if window_used is None else
+     f"{window_used[0]:g}-{window_used[1]:g} ms", display=False)
+glue("channels_txt", "all channels" if channel_mask.all() else
+     ", ".join(np.asarray(ds.ch_names)[channel_mask]), display=False)
+glue("fallback_txt", f"(Here {fallback}.)" if fallback else "", display=False)
 
 # %% [markdown]
 # Mean error of social/emotional and physical words relative to the other words:
@@ -248,7 +255,7 @@ fig.tight_layout()
 # %%
 if ds.n_subjects >= 2:
     half = encoding.split_half_encoding(feats[main].hidden[sweep.chosen_layer], ds, seed=seed,
-                                        alphas=sweep_grid, n_folds=n_folds,
+                                        alphas=sweep_grid, n_folds=n_folds, groups=groups,
                                         n_inner=sweep_inner, backend=backend)
     reliability = float(half["reliability"])
 else:
@@ -256,51 +263,10 @@ else:
 glue("split_half", f"{reliability:.2f}" if np.isfinite(reliability) else "not available "
      "(one subject)", display=False)
 
-# %% [markdown]
-# ## Real data: Frank et al. (2015) EEG
-#
-# The same models on real EEG: 24 readers, six ERP components per word
-# (ELAN, LAN, N400, EPNP, P600, PNP), isolated sentences read word by word. Each
-# component is one "channel" with one window; the context is the sentence so far.
-# Two baselines: surprisal, the classic predictor of the N400, and the word's
-# position in its sentence (ERP amplitudes drift over a sentence, and a
-# language model's hidden state knows where in the sentence it is).
-
 # %%
-from analysis.loaders import load_frank2015
-
-try:
-    frank = load_frank2015(frank_path)
-except Exception as err:  # the data are optional
-    frank = None
-    display(Markdown(
-        f"*The Frank et al. (2015) data were not found ({err}). Download `all_measures.csv` "
-        "from the 'prediction-resource' repository of de Varda, Marelli & Amenta (2023), "
-        "then set `frank_path` (or the `FRANK2015_PATH` environment variable).*"))
-
-# %%
-if frank is not None:
-    fr = encoding.frank2015_encoding(frank, model=main, device=chapter.device,
-                                     n_sentences=frank_sentences, n_folds=n_folds,
-                                     n_inner=n_inner, p_threshold=p_threshold)
-    frank, frank_sweep = fr["dataset"], fr["sweep"]
-    best_col = f"layer {frank_sweep.chosen_layer} r"
-    frank_table = pd.DataFrame({best_col: frank_sweep.best.r[0],
-                                "surprisal r": fr["surprisal"].r[0],
-                                "position r": fr["position"].r[0],
-                                best_col[:-1] + "p": frank_sweep.best.p[0]},
-                               index=frank.ch_names).round(4)
-    display(frank_table)
-    n400 = frank.ch_names.index("N400")
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ax.plot(frank_sweep.layers, frank_sweep.r[:, 0, n400], "o-", label="layer features")
-    ax.axhline(fr["surprisal"].r[0, n400], color="C1", ls="--", label="surprisal")
-    ax.axhline(fr["position"].r[0, n400], color="C2", ls=":", label="word position")
-    ax.set(xlabel="layer", ylabel="r (N400)", title="Frank et al. (2015): N400 by layer")
-    ax.legend()
-    fig.tight_layout()
-
-# %%
+outputs = encoding.encoding_outputs(best, ds, main, feats[main].model_identity, fit,
+                                    window_used, channel_mask, word_mse)
+outputs.write(chapter.results_dir)
 results = {
     "dataset": ds.summary(),
     "models": {m: sw.summary() for m, sw in sweeps.items()},
@@ -313,6 +279,10 @@ results = {
     "chance_bound_significant": int(bound),
     "alpha_edge_share": best.alpha_edge_share(),
     "planted_word_error_ratio": ratio,
+    "window_of_interest_ms": window_used,
+    "channels_of_interest": outputs.channels,
+    "cv_groups": group_name,
+    "per_word_error_note": fallback,
     "rsa": rsa.tolist(),
     "rsa_noise_ceiling": None if ceiling is None else
     {"lower": ceiling[0].tolist(), "upper": ceiling[1].tolist()},
@@ -323,13 +293,6 @@ if truth:
                               "truth_peak_ms": truth["lm_peak_ms"],
                               "layer_recovered": sweep.chosen_layer == truth["truth_layer"],
                               "peak_recovered": float(ds.times[peak]) == truth["lm_peak_ms"]}
-if frank is not None:
-    results["frank2015"] = {"chosen_layer": frank_sweep.chosen_layer,
-                            "r": dict(zip(frank.ch_names, frank_sweep.best.r[0].tolist())),
-                            "surprisal_r": dict(zip(frank.ch_names, fr["surprisal"].r[0].tolist())),
-                            "position_r": dict(zip(frank.ch_names, fr["position"].r[0].tolist())),
-                            "n_words": frank.n_words}
-encoding.save_for_later(best, ds, chapter.results_dir / "encoding_arrays.npz")
 path = chapter.save(**results)
 print(f"results written to {path}")
 

@@ -31,10 +31,10 @@
 # scores plus noise) fill the chapter, and everything made from them says so.
 
 # %% tags=["parameters"]
-answers_path = None  # None: simulated raters; else a CSV file or a folder of page CSVs / Qualtrics exports
+answers_path: str | None = None  # None: simulated raters; else a CSV file or a folder of page CSVs / Qualtrics exports
 answers_format = "auto"  # auto | page | qualtrics
-trials_path = None  # the trial file the answers were collected with; None rebuilds it from seed
-qualtrics_question = None  # the loop question's export tag ("Q1"); None finds it
+trials_path: str | None = None  # the trial file the answers were collected with; None rebuilds it from seed
+qualtrics_question: str | None = None  # the loop question's export tag ("Q1"); None finds it
 n_top = 10  # hypotheses from the top of the ranking by V
 n_bottom = 10  # ... and from the bottom
 pairs_per_hypothesis = 20  # distinct divergent/convergent pairs per hypothesis
@@ -43,7 +43,7 @@ n_participants = 30  # trial lists to generate, and simulated raters
 rater_noise = 0.15  # simulated raters: SD of the per-trial noise on the score difference
 equal_band = 0.1  # simulated raters: |perceived difference| below this is "Equally true"
 n_resamples = 9999  # permutations of the participant-level test
-survey_post_url = None  # optional URL the survey page POSTs the answers to
+survey_post_url: str | None = None  # optional URL the survey page POSTs the answers to
 seed = 0
 device = "auto"
 results_dir = "_build/results"
@@ -72,8 +72,9 @@ plt.rcParams["figure.dpi"] = 96
 simulated = answers_path is None
 
 # %%
-sentences, table, scores = validation.load_contract(chapter.results_dir)
-fixture = validation.is_development_fixture(chapter.results_dir)
+contract = validation.load_contract(chapter.results_dir)
+sentences, table, scores = contract.sentences, contract.table, contract.scores
+fixture = validation.is_development_fixture(contract)
 if fixture or simulated:
     display(HTML(validation.banner_html(simulated, fixture)))
 print(f"{len(table)} hypotheses, {len(sentences)} selected sentences "
@@ -84,10 +85,10 @@ print(f"{len(table)} hypotheses, {len(sentences)} selected sentences "
 #
 # The trials use the top {glue:text}`n_top_used` and bottom {glue:text}`n_bottom_used`
 # hypotheses by V. For each, {glue:text}`pairs_used` distinct pairs of one divergent
-# and one convergent sentence are drawn from the {glue:text}`split_used` split (the
-# validation split is used when it holds at least 5 sentences of each group, since
-# its sentences did not take part in ranking the hypotheses; otherwise the research
-# split). Which sentence is shown as "Sentence A" is drawn at random for each trial
+# and one convergent sentence are drawn from the {glue:text}`split_used` sentences (the
+# validation sentences are used when they hold at least 5 sentences of each group,
+# since they took no part in proposing or ranking the hypotheses; otherwise the
+# research sentences). Which sentence is shown as "Sentence A" is drawn at random for each trial
 # and recorded: {glue:text}`share_div_a` of the trials show the divergent sentence
 # as A. Each participant gets a list of {glue:text}`n_per_list` trials drawn at
 # random (without repeats) from the {glue:text}`n_trials` trials, after the

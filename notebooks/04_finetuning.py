@@ -32,8 +32,8 @@
 # %% tags=["parameters"]
 ft_tasks = ["siqa", "piqa"]  # siqa: Social IQa; piqa: PIQA
 ft_source = "auto"  # auto (official files when found, else the demo set) | official | demo | hf
-siqa_path = None  # socialiqa-train-dev.zip or its folder; None: $SIQA_PATH or ../shared/data
-piqa_path = None  # folder with valid.jsonl (+ train.jsonl); None: $PIQA_PATH or ../shared/data
+siqa_path: str | None = None  # socialiqa-train-dev.zip or its folder; None: $SIQA_PATH or ../shared/data
+piqa_path: str | None = None  # folder with valid.jsonl (+ train.jsonl); None: $PIQA_PATH or ../shared/data
 ft_n_train = 120  # training items per task (0 = all)
 ft_n_eval = 100  # held-out items per task (0 = all)
 ft_epochs = 1
@@ -80,19 +80,16 @@ TASK_NAMES = {"siqa": "Social IQa", "piqa": "PIQA"}
 # %% [markdown]
 # ## The encoding study we compare against
 #
-# The comparison re-uses the encoding chapter's dataset, language model and chosen
-# layer (read from its results), and fits the same encoding models.
+# The comparison re-uses the encoding chapter's dataset, language model, chosen layer
+# and fit settings (read from its outputs), and fits the same encoding models.
 
 # %%
-ds_full, layer, enc_params = ft.reopen_encoding_study(chapter.results_dir, chapter.device)
-base_name = enc_params.get("models", ["default"])[0]
+enc, ds_full = ft.reopen_encoding_study(chapter.results_dir, chapter.device)
+layer, base_name = enc.layer, enc.model
 n_use = ft_n_words if ft_n_words and ft_n_words < ds_full.n_words else ds_full.n_words
 ds = ds_full.subset(np.arange(n_use))  # a prefix: each word keeps its context
-fit_kw = dict(n_folds=enc_params.get("n_folds", 10), n_inner=enc_params.get("n_inner", 5),
-              p_threshold=enc_params.get("p_threshold", 1e-3),
-              backend="torch" if chapter.device.startswith("cuda") else "numpy")
-base_hidden = extract_features(ds_full, model=base_name, device=chapter.device).layer(layer)
-base_hidden = base_hidden[:n_use]
+fit_kw = enc.fit_kwargs(ds, backend="torch" if chapter.device.startswith("cuda") else "numpy")
+base_hidden = extract_features(ds, model=base_name, device=chapter.device).layer(layer)
 glue("layer", layer, display=False)
 glue("n_words", n_use, display=False)
 glue("base_name", base_name, display=False)
@@ -233,16 +230,15 @@ for ax, (task, rt) in zip(axes[0], retest.items()):
     plots.plot_better_worse(rt["shares"], ds.times, title=f"{TASK_NAMES[task]} model vs base",
                             ax=ax)
 fig.tight_layout()
-summary_rows = []
-for task, rt in retest.items():
-    summary_rows.append({"model": TASK_NAMES[task],
-                         "% better (all tests)": 100 * (rt["classes"] == 1).mean(),
-                         "% worse (all tests)": 100 * (rt["classes"] == -1).mean(),
-                         "mean r base": np.nanmean(rt["base"].r),
-                         "mean r fine-tuned": np.nanmean(rt["ft"].r)})
-    glue(f"better_{task}", f"{100 * (rt['classes'] == 1).mean():.1f}", display=False)
-    glue(f"worse_{task}", f"{100 * (rt['classes'] == -1).mean():.1f}", display=False)
-display(pd.DataFrame(summary_rows).set_index("model").round(4))
+summaries = {task: ft.retest_summary(rt, ds.times) for task, rt in retest.items()}
+display(pd.DataFrame({TASK_NAMES[t]: {"% better (all tests)": v["percent_better"],
+                                     "% worse (all tests)": v["percent_worse"],
+                                     "mean r base": v["mean_r_base"],
+                                     "mean r fine-tuned": v["mean_r_finetuned"]}
+                      for t, v in summaries.items()}).T.round(4))
+for task, v in summaries.items():
+    glue(f"better_{task}", f"{v['percent_better']:.1f}", display=False)
+    glue(f"worse_{task}", f"{v['percent_worse']:.1f}", display=False)
 
 # %% [markdown]
 # Over all channel × window tests, the Social IQa model predicts better on
@@ -278,53 +274,38 @@ for task, rt in retest.items():
 # likewise for physical words and PIQA. Per word and window, ΔMSE = error of the base
 # model − error of the fine-tuned model, both over the base model's significant
 # channels; a one-sided Welch t-test per window compares the category's words with the
-# rest. Windows with p < 0.05 are starred (not corrected over windows). Significant
-# windows: {glue:text}`cat_sig_siqa` (Social IQa, emotion words) and
+# rest, and Benjamini–Hochberg corrects over the windows; windows with q < 0.05 are
+# starred. Significant windows: {glue:text}`cat_sig_siqa` (Social IQa, emotion words) and
 # {glue:text}`cat_sig_piqa` (PIQA, physical words).
 
 # %%
-cat_results = {}
 for task, rt in retest.items():
-    cat = rt["category"]
+    cat, v = rt["category"], summaries[task]
     if cat is None:
         glue(f"cat_sig_{task}", "none (the dataset has no such word labels)", display=False)
         continue
-    sig = [f"{ds.times[w]:g}" for w in np.flatnonzero(np.nan_to_num(cat["p"], nan=1) < 0.05)]
+    sig = [f"{t:g}" for t in v["category_windows_ms"]]
     glue(f"cat_sig_{task}", (", ".join(sig) + " ms") if sig else "none", display=False)
     plots.plot_category_effect(cat, ds.times, title=f"{TASK_NAMES[task]} model: "
                                f"{cat['category']} words vs others")
-    cat_results[task] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                         for k, v in cat.items()}
 
 # %%
+ft.finetuned_for_later(runs, base_name, layer).write(chapter.results_dir)
 results = {
     "layer": layer,
     "base_model": base_name,
     "n_words": n_use,
     "n_permutations": ft_n_permutations,
-    "tasks": {},
+    "lm_loss_base": lm_rows[0],
+    "times": ds.times.tolist(),
+    "tasks": {task: {"data": data[task][2], "accuracy_per_epoch": res.accuracy,
+                     "best_epoch": res.best_epoch, "final_accuracy": res.final_accuracy,
+                     "chance": res.chance, "model_dir": res.model_dir,
+                     "training_seconds": res.seconds,
+                     "lm_loss": next(r for r in lm_rows if TASK_NAMES[task] in r["model"]),
+                     **summaries[task]}
+              for task, res in runs.items()},
 }
-for task, res in runs.items():
-    rt = retest[task]
-    results["tasks"][task] = {
-        "data": data[task][2],
-        "accuracy_per_epoch": res.accuracy,
-        "best_epoch": res.best_epoch,
-        "final_accuracy": res.final_accuracy,
-        "chance": res.chance,
-        "model_dir": res.model_dir,
-        "training_seconds": res.seconds,
-        "lm_loss": next(r for r in lm_rows if TASK_NAMES[task] in r["model"]),
-        "percent_better_per_window": rt["shares"]["better"].tolist(),
-        "percent_worse_per_window": rt["shares"]["worse"].tolist(),
-        "percent_better": float(100 * (rt["classes"] == 1).mean()),
-        "percent_worse": float(100 * (rt["classes"] == -1).mean()),
-        "mean_r_base": float(np.nanmean(rt["base"].r)),
-        "mean_r_finetuned": float(np.nanmean(rt["ft"].r)),
-        "category_effect": cat_results.get(task),
-    }
-results["lm_loss_base"] = lm_rows[0]
-results["times"] = ds.times.tolist()
 path = chapter.save(**results)
 print(f"results written to {path}")
 

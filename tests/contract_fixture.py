@@ -1,7 +1,7 @@
 """DEVELOPMENT FIXTURE: contract files of the hypothesis chapter, made up for tests.
 
 Until the hypothesis chapter (02) is merged, the human-validation chapter and its
-tests need files in the contract layout (see ``analysis.validation.load_contract``).
+tests need files in the contract layout (see ``analysis.contracts.HypothesisResults``).
 This writes plausible ones from the real story sentences; every hypothesis text
 starts with ``[fixture]`` and ``hypotheses.json`` says ``development_fixture: true``.
 These files are never results: do not commit them to ``_build``.
@@ -11,7 +11,6 @@ Usage::
     .venv/bin/python tests/contract_fixture.py _build/results
 """
 
-import json
 import sys
 from pathlib import Path
 
@@ -65,8 +64,9 @@ def write_contract_fixture(results_dir, n_per_group=40, n_hypotheses=24, seed=0)
     """
     from scipy import stats as st
 
-    from analysis.loaders import segment_sentences
+    from analysis.contracts import HypothesisResults
     from analysis.simulate import story_words
+    from analysis.text import segment_sentences
     from analysis.stats import fdr_bh
 
     rng = np.random.default_rng(seed)
@@ -76,11 +76,12 @@ def write_contract_fixture(results_dir, n_per_group=40, n_hypotheses=24, seed=0)
     texts = texts[texts.str.split().str.len().between(5, 40)]
     chosen = rng.choice(texts.index.to_numpy(), size=2 * n_per_group, replace=False)
     group = np.repeat(["divergent", "convergent"], n_per_group)
-    split = np.tile(np.repeat(["research", "validation"], [n_per_group // 2,
-                                                           n_per_group - n_per_group // 2]), 2)
+    third = n_per_group // 3
+    role = np.tile(np.repeat(["proposal", "research", "validation"],
+                             [third, third, n_per_group - 2 * third]), 2)
     score = np.where(group == "divergent", 1.3, 0.8) + 0.1 * rng.standard_normal(len(group))
     sentences = pd.DataFrame({"sentence_id": chosen.astype(int), "text": texts[chosen].to_numpy(),
-                              "score": score, "group": group, "split": split})
+                              "score": score, "group": group, "role": role})
     hyps = HYPOTHESES[:n_hypotheses]
     V = np.sort(rng.uniform(-0.1, 0.35, len(hyps)))[::-1]
     V[:4] += 0.1
@@ -93,6 +94,7 @@ def write_contract_fixture(results_dir, n_per_group=40, n_hypotheses=24, seed=0)
         "domain": [d for _, d in hyps], "V": V, "t": t, "p": p, "q": q, "significant": q < 0.05,
         "V_validation": V + 0.05 * rng.standard_normal(len(hyps)),
         "p_validation": np.clip(p * 3, 0, 1), "q_validation": np.clip(q * 3, 0, 1)})
+    table["confirmed"] = table["q_validation"] < 0.05
     rows = []
     base = rng.uniform(0.2, 0.6, len(sentences))
     for h, v in zip(table["hypothesis"], V):
@@ -100,15 +102,9 @@ def write_contract_fixture(results_dir, n_per_group=40, n_hypotheses=24, seed=0)
         rows.append(pd.DataFrame({"hypothesis": h, "sentence_id": sentences["sentence_id"],
                                   "score": np.clip(s, 0, 1)}))
     scores = pd.concat(rows, ignore_index=True)
-    out = Path(results_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    sentences.to_csv(out / "hypotheses_sentences.csv", index=False)
-    table.to_csv(out / "hypotheses_table.csv", index=False)
-    scores.to_csv(out / "hypotheses_scores.csv", index=False)
-    (out / "hypotheses.json").write_text(json.dumps(
-        {"section": "hypotheses", "results": {"development_fixture": True,
-                                              "note": "made up by tests/contract_fixture.py"}},
-        indent=2) + "\n")
+    HypothesisResults(sentences, table, scores,
+                      {"development_fixture": True,
+                       "note": "made up by tests/contract_fixture.py"}).write(results_dir)
     return {"sentences": sentences, "table": table, "scores": scores}
 
 

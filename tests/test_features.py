@@ -36,7 +36,9 @@ def tiny_dir(tmp_path_factory):
     """A random 2-block Llama with the SmolLM2 tokenizer, saved in HF format."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    gguf = F._default_gguf()
+    from analysis.lm import _default_gguf
+
+    gguf = _default_gguf()
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
@@ -226,7 +228,7 @@ def test_batch_invariance(tiny):
     # each word alone in its batch gives what it got in the mixed batch of 64
     items = F._encode(tiny.tokenizer, F._contexts_with_spans(words, None, "running", 20), None)
     for i in (0, 3, len(WORDS), len(words) - 1):
-        hidden, surprisal = F._compute_chunk(tiny, [items[i]], [0, 1, 2], 1)
+        hidden, surprisal = F._compute_items(tiny, [items[i]], [0, 1, 2], 1)
         np.testing.assert_allclose(hidden[:, 0], ref.hidden[:, i], atol=1e-4 * scale)
         assert surprisal[0] == pytest.approx(ref.surprisal[i], rel=1e-4, abs=1e-4)
 
@@ -273,6 +275,103 @@ def test_word_dataset_input(tiny):
     assert a.params["context"] == "sentence"
 
 
+def test_dataset_rows_read_the_words_that_are_not_rows(tiny):
+    """A dataset whose rows skip presented words (Frank et al.: no first word) reads them."""
+    n = len(WORDS)
+    full = WordDataset(words=WORDS, sentence=SENTENCE, responses=np.zeros((n, 1, 1)),
+                       times=[0.0], ch_names=["c"], context="sentence", source="toy")
+    first = np.r_[True, SENTENCE[1:] != SENTENCE[:-1]]
+    rows = full.subset(~first)  # sentence-initial words are context only
+    a = F.extract_features(rows, model=tiny, cache_dir=False, progress=False)
+    b = F.extract_features(full, model=tiny, cache_dir=False, progress=False)
+    np.testing.assert_allclose(a.hidden, b.hidden[:, ~first], atol=1e-5)
+    np.testing.assert_allclose(a.surprisal, b.surprisal[~first], atol=1e-4)
+    # reading the rows alone as a text would change them: the first words are missing
+    alone = F.extract_features(rows.words, rows.sentence, "sentence", model=tiny,
+                               cache_dir=False, progress=False)
+    assert not np.allclose(alone.hidden[-1], a.hidden[-1], atol=1e-3)
+
+
+def test_rows_are_served_from_the_cache_of_the_whole_text(tiny_dir, tmp_path, monkeypatch):
+    n = len(WORDS)
+    full = WordDataset(words=WORDS, sentence=SENTENCE, responses=np.zeros((n, 1, 1)),
+                       times=[0.0], ch_names=["c"], source="toy")
+    whole = F.extract_features(full, model=str(tiny_dir), cache_dir=tmp_path, progress=False,
+                               device="cpu")
+    monkeypatch.setattr(F, "load_model", _fail_load)
+    part = F.extract_features(full.subset(np.arange(n) % 3 == 0), model=str(tiny_dir),
+                              cache_dir=tmp_path, progress=False, device="cpu")
+    np.testing.assert_array_equal(part.hidden, whole.hidden[:, ::3])
+    assert part.n_words == len(range(0, n, 3))
+
+
+STORY = (" ".join(WORDS) + " " + " ".join(reversed(WORDS))).split()
+
+
+def _story_reference(lm, words, i, window_tokens):
+    """Surprisal and states of word i from one forward pass over the tokens of its window."""
+    text, spans = F._story_text(words)
+    enc = lm.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = enc["input_ids"], enc["offset_mapping"]
+    (w0, w1), (c0, c1) = spans[i]
+    targets = F._overlapping(offsets, w0, w1, 0)
+    pool = F._overlapping(offsets, c0, c1, 0) or targets[-1:]
+    width = window_tokens - 1  # after BOS
+    starts, owner = F._story_windows(len(ids), width, width // 2)
+    start = starts[owner[targets[-1]]]
+    seq = torch.tensor([[lm.tokenizer.bos_token_id] + ids[start:targets[-1] + 1]])
+    with torch.inference_mode():
+        out = lm.model(input_ids=seq, output_hidden_states=True)
+    shift = 1 - start
+    logp = torch.log_softmax(out.logits[0].double(), -1)
+    surprisal = -sum(float(logp[t + shift - 1, seq[0, t + shift]]) for t in targets)
+    hidden = torch.stack([h[0, [p + shift for p in pool]].mean(0) for h in out.hidden_states])
+    return hidden.numpy(), surprisal, start
+
+
+def test_long_context_equals_a_pass_over_the_words_window(tiny):
+    window = 24
+    feats = F.extract_features(STORY, context="story", window_tokens=window, model=tiny,
+                               cache_dir=False, progress=False)
+    later = 0
+    for i in range(0, len(STORY), 5):
+        hidden, surprisal, start = _story_reference(tiny, STORY, i, window)
+        later += start > 0
+        np.testing.assert_allclose(feats.hidden[:, i], hidden, atol=1e-4)
+        np.testing.assert_allclose(feats.surprisal[i], surprisal, rtol=1e-4, atol=1e-4)
+    assert later >= 3  # words past the first window were checked
+    # with a window holding the whole story, a word's context is its full prefix
+    whole = F.extract_features(STORY, context="story", window_tokens=4096, model=tiny,
+                               cache_dir=False, progress=False)
+    for i in (3, 17, len(STORY) - 1):
+        text = " ".join(STORY[:i + 1])
+        ids = tiny.tokenizer(text, add_special_tokens=False)["input_ids"]
+        before = tiny.tokenizer(" ".join(STORY[:i]), add_special_tokens=False)["input_ids"]
+        seq = torch.tensor([[tiny.tokenizer.bos_token_id] + ids])
+        with torch.inference_mode():
+            logp = torch.log_softmax(tiny.model(input_ids=seq).logits[0].double(), -1)
+        ref = -sum(float(logp[p - 1, seq[0, p]]) for p in range(1 + len(before), seq.shape[1]))
+        np.testing.assert_allclose(whole.surprisal[i], ref, rtol=1e-4)
+
+
+def test_long_context_restarts_at_each_story(tiny):
+    story = np.repeat([0, 1], [len(WORDS), len(WORDS)])
+    words = WORDS + WORDS
+    feats = F.extract_features(words, context="story", story=story, window_tokens=64,
+                               model=tiny, cache_dir=False, progress=False)
+    np.testing.assert_allclose(feats.hidden[:, :len(WORDS)], feats.hidden[:, len(WORDS):],
+                               atol=1e-5)
+
+
+def test_user_features_are_checked_by_word_and_column():
+    x = np.ones((4, 3))
+    x[2, 1] = np.nan
+    with pytest.raises(F.DataError, match=r"word 2 \('c'\), column 1"):
+        F.check_features(x, 4, words=list("abcd"))
+    with pytest.raises(F.DataError, match=r"shape \(4, 3\); expected \(5, any\)"):
+        F.check_features(np.ones((4, 3)), 5)
+
+
 # ------------------------------------------------------------------------- cache
 def _fail_load(*args, **kwargs):
     raise AssertionError("the model must not be loaded on a cache hit")
@@ -313,7 +412,7 @@ def test_cache_key_changes_with_inputs():
 
 
 def test_interrupted_run_resumes_from_finished_chunks(tiny, tmp_path, monkeypatch):
-    real = F._compute_chunk
+    real = F._compute_items
     calls = []
 
     def crash_on_second(*args, **kwargs):
@@ -322,7 +421,7 @@ def test_interrupted_run_resumes_from_finished_chunks(tiny, tmp_path, monkeypatc
             raise KeyboardInterrupt("simulated interruption")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(F, "_compute_chunk", crash_on_second)
+    monkeypatch.setattr(F, "_compute_items", crash_on_second)
     with pytest.raises(KeyboardInterrupt):
         F.extract_features(WORDS, model=tiny, cache_dir=tmp_path, chunk_size=10,
                            progress=False)
@@ -336,7 +435,7 @@ def test_interrupted_run_resumes_from_finished_chunks(tiny, tmp_path, monkeypatc
         calls.append(len(args[1]))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(F, "_compute_chunk", count)
+    monkeypatch.setattr(F, "_compute_items", count)
     resumed = F.extract_features(WORDS, model=tiny, cache_dir=tmp_path, chunk_size=10,
                                  progress=False)
     n_chunks = -(-len(WORDS) // 10)

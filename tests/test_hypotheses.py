@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from analysis import hypotheses as H
-from analysis.loaders import segment_sentences
 from analysis.simulate import story_words
+from analysis.text import segment_sentences
 
 PLANTED = ["expresses strong emotions", "describes physical action or bodily movement",
            "involves physical force, weight or effort"]
@@ -40,22 +40,37 @@ def story():
 
 @pytest.fixture(scope="module")
 def groups(story):
-    return H.select_groups(story[2], n_group=60, research_frac=0.8, seed=0)
+    return H.select_groups(story[2], n_group=60, seed=0)
 
 
 # ------------------------------------------------------------------ scores and groups
-def test_sentence_scores_use_300_to_425_ms_and_skip_nan():
+def test_sentence_scores_use_the_window_of_interest_and_skip_nan():
     times = np.array([275.0, 300, 325, 425, 450])
     mse = np.array([[100, 1, 3, 5, 100],
                     [100, np.nan, 2, np.nan, 100],
                     [100, np.nan, np.nan, np.nan, 100],
                     [100, 4, 4, 4, 100]], float)
     words, sentence = ["a", "b", "c", "d"], np.array([0, 0, 1, 1])
-    word_score, table = H.sentence_scores(mse, times, words, sentence)
+    word_score, table = H.sentence_scores(mse, times, words, sentence, (300, 425))
     np.testing.assert_allclose(word_score[[0, 1, 3]], [3.0, 2.0, 4.0])
     assert np.isnan(word_score[2])
     assert table["text"].tolist() == ["a b", "c d"]
     np.testing.assert_allclose(table["score"], [2.5, 4.0])  # NaN word ignored
+    # a single-window dataset (ERP components, reading times): every window counts
+    one, _ = H.sentence_scores(mse[:, [2]], [0.0], words, sentence, None)
+    np.testing.assert_allclose(one[[0, 1, 3]], [3, 2, 4])
+    with pytest.raises(H.DataError, match="no window starts within 500-600 ms"):
+        H.sentence_scores(mse, times, words, sentence, (500, 600))
+
+
+def test_group_size_scales_with_the_data():
+    assert H.group_size(423) == (106, "25% of the 423 scored sentences")
+    assert H.group_size(205)[0] == 51  # Frank et al. (2015): 205 sentences
+    size, note = H.group_size(205, n_group=100)
+    assert size == 68 and "capped at a third" in note
+    assert H.group_size(20)[0] == 6  # the floor
+    with pytest.raises(H.DataError, match="only 12 sentences have a score"):
+        H.group_size(12)
 
 
 def test_groups_are_extremes_split_per_group_and_seeded(story, groups):
@@ -66,23 +81,30 @@ def test_groups_are_extremes_split_per_group_and_seeded(story, groups):
     assert div.score.min() >= sentences.score.quantile(0.8)
     assert div.score.min() > con.score.max()
     for g in (div, con):
-        assert (g.split == "research").sum() == 48 and (g.split == "validation").sum() == 12
+        assert g.role.value_counts().to_dict() == {"proposal": 24, "research": 24,
+                                                   "validation": 12}
     again = H.select_groups(sentences, n_group=60, seed=0)
     other = H.select_groups(sentences, n_group=60, seed=1)
     pd.testing.assert_frame_equal(groups, again)
-    assert not (other.split.to_numpy() == groups.split.to_numpy()).all()
+    assert not (other.role.to_numpy() == groups.role.to_numpy()).all()
     with pytest.raises(ValueError, match="n_group=300 needs 600"):
         H.select_groups(sentences, n_group=300)
-    small = H.select_groups(sentences, n_group=4, research_frac=0.8)
-    assert (small.groupby(["group", "split"]).size() == 2).all()
+    small = H.select_groups(sentences, n_group=6)
+    assert (small.groupby(["group", "role"]).size() == 2).all()
 
 
-def test_missing_encoding_outputs_say_run_encoding_first(tmp_path):
-    with pytest.raises(FileNotFoundError, match="run the encoding chapter first"):
-        H.load_encoding_outputs(tmp_path)
-    np.savez(tmp_path / "encoding_arrays.npz", mse=np.zeros((3, 2)), times=np.zeros(2))
-    with pytest.raises(Exception, match=r"missing field\(s\) \['words', 'sentence'\]"):
-        H.load_encoding_outputs(tmp_path)
+def test_no_hypothesis_is_tested_on_a_sentence_that_produced_it(story, groups):
+    """The three roles are disjoint; word hypotheses come from proposal sentences only."""
+    ids = {r: set(groups[groups.role == r].sentence_id) for r in H.ROLES}
+    assert not ids["proposal"] & ids["research"] and not ids["proposal"] & ids["validation"]
+    assert not ids["research"] & ids["validation"]
+    a, b = H.role_texts(groups, "proposal")
+    props = H.propose_offline(a, b, story[2].text.tolist())
+    words = set(" ".join(props[props.proposer == "log-odds"].words).split())
+    assert words, "the proposal sentences yield word hypotheses"
+    tested_on = groups[groups.role.isin(["research", "validation"])]
+    made_from = groups[groups.role == "proposal"]
+    assert set(tested_on.sentence_id).isdisjoint(made_from.sentence_id)
 
 
 # ------------------------------------------------------------------ validity
@@ -117,13 +139,13 @@ def test_swapping_groups_flips_v_and_identical_groups_give_nothing(verifier, gro
     same_scores = np.concatenate([scores[:, :len(div)], scores[:, :len(div)]], axis=1)
     null = H.evaluate(hyps, same_scores, same)
     np.testing.assert_allclose(null.V, 0, atol=1e-12)
-    assert not null.significant.any() and (null.q_validation >= 0.05).all()
+    assert not null.significant.any() and not null.confirmed.any()
+    # only the top n_confirm are confirmed on the validation sentences
+    assert table.q_validation.notna().sum() == 10 and table.confirmed.sum() <= 10
 
 
 def test_offline_proposer_finds_planted_words_and_domains(verifier, story, groups):
-    research = groups[groups.split == "research"]
-    a = research[research.group == "divergent"].text.tolist()
-    b = research[research.group == "convergent"].text.tolist()
+    a, b = H.role_texts(groups, "proposal")
     props = H.propose_offline(a, b, story[2].text.tolist())
     words = props[props.proposer == "log-odds"]
     assert len(props[props.proposer == "bank"]) == len(H.load_bank()) and len(words) >= 2
@@ -215,16 +237,31 @@ def test_llm_proposer_rounds_clean_and_dedupe(groups):
 
 # ------------------------------------------------------------------ contract files
 def test_results_round_trip_and_missing_files(tmp_path, groups):
+    from analysis.contracts import ContractError, HypothesisResults
+
     hyps = pd.DataFrame({"hypothesis": ["h1", "h2"], "proposer": "bank",
                          "domain": ["other", "physical"]})
     scores = np.random.default_rng(0).random((2, len(groups)))
     table = H.evaluate(hyps, scores, groups)
-    with pytest.raises(FileNotFoundError, match="hypotheses_sentences.csv.*run the hypothesis"):
-        H.load_results(tmp_path)
-    H.save_results(tmp_path, groups, table, H.scores_long(hyps.hypothesis, scores, groups))
-    sentences, table2, long = H.load_results(tmp_path)
-    assert list(sentences.columns) == ["sentence_id", "text", "score", "group", "split"]
-    assert list(table2.columns) == H.TABLE_COLUMNS and table2.significant.dtype == bool
-    assert len(long) == 2 * len(groups)
-    row = long[(long.hypothesis == "h2")].score.to_numpy()
+    with pytest.raises(ContractError, match="hypotheses_sentences.csv not found.*hypotheses"):
+        HypothesisResults.read(tmp_path)
+    H.results_for_later(groups, table, hyps.hypothesis, scores, {"n_group": 60}).write(tmp_path)
+    back = HypothesisResults.read(tmp_path)
+    assert list(back.sentences.columns) == ["sentence_id", "text", "score", "group", "role"]
+    assert list(back.table.columns) == H.TABLE_COLUMNS and back.table.significant.dtype == bool
+    assert len(back.scores) == 2 * len(groups) and back.meta["development_fixture"] is False
+    row = back.scores[(back.scores.hypothesis == "h2")].score.to_numpy()
     np.testing.assert_allclose(row, scores[1])
+    back.sentences.drop(columns="role").to_csv(tmp_path / "hypotheses_sentences.csv", index=False)
+    with pytest.raises(ContractError, match=r"sentences lack column\(s\) \['role'\]"):
+        HypothesisResults.read(tmp_path)
+
+
+def test_domain_enrichment_is_a_hypergeometric_tail():
+    table = pd.DataFrame({"domain": ["physical"] * 4 + ["other"] * 16})
+    out = H.domain_enrichment(table, n_top=4)
+    assert (out["k"], out["K"], out["N"]) == (4, 4, 20)
+    from scipy.special import comb
+
+    assert out["p"] == pytest.approx(1 / comb(20, 4))
+    assert H.domain_enrichment(table.iloc[::-1].reset_index(drop=True), n_top=4)["p"] == 1.0

@@ -10,6 +10,10 @@ import pytest
 import scipy.io as sio
 
 from analysis.data import DataError, WordDataset
+from layouts import (FRANK_COLS, HP_N, frank_rows as _frank_rows, hp_words as _hp_words,
+                     labels_cell as _labels_cell, write_frank as _write_frank,
+                     write_hp as _write_hp)
+
 from analysis.loaders import (
     load_bids,
     load_frank2015,
@@ -40,40 +44,6 @@ def test_segment_sentences_empty_words_do_not_count():
 
 
 # --------------------------------------------------------------------------- Harry Potter
-
-HP_N = 60
-
-
-def _hp_words(n=HP_N):
-    base = ["@Harry", "+said", " \\^ ", "Mr.", "Potter", "looked", "at", "the", "snake."]
-    return [base[i % len(base)] for i in range(n)]
-
-
-def _labels_cell(words):
-    cells = np.empty((len(words), 1), dtype=object)
-    for i, w in enumerate(words):
-        cells[i, 0] = np.array([w])
-    return cells
-
-
-def _write_hp(root, n=HP_N, labels=None, denoised=None, subjects=("A", "B"), seed=0):
-    rng = np.random.default_rng(seed)
-    root = Path(root)
-    (root / "meg").mkdir(parents=True, exist_ok=True)
-    if denoised is None:
-        denoised = rng.standard_normal((n, 20, 306)).astype(np.float32)
-    np.save(root / "denoised_HP.npy", denoised)
-    labels = _hp_words(n) if labels is None else labels
-    per_subject = {}
-    for s in subjects:
-        data = rng.standard_normal((n, 306, 20))
-        per_subject[s] = data
-        entry = {"data": data}
-        if s == "A":
-            entry["labels"] = _labels_cell(labels)
-        sio.savemat(root / "meg" / f"{s}_HP_notDetrended_25ms.mat", entry)
-    return denoised, per_subject
-
 
 @pytest.fixture
 def hp_dir(tmp_path):
@@ -471,37 +441,20 @@ def test_bids_errors(tmp_path):
 
 # --------------------------------------------------------------------------- Frank 2015
 
-FRANK_COLS = ["item", "word", "sentence", "context_length", "sent_id", "cloze_p_smoothed",
-              "ELAN", "LAN", "N400", "EPNP", "P600", "PNP", "Subtlex_log10"]
-
-
-def _frank_rows():
-    rows = []
-    for sid, text in [(7, "None of us came home."), (3, "Anne lost control and laughed.")]:
-        toks = text.split()
-        for pos in range(1, len(toks)):
-            erp = [sid + pos / 10 + k for k in range(6)]
-            rows.append([" ".join(toks[:pos]), toks[pos], text, pos, sid, 0.5] + erp + [""])
-    return rows
-
-
-def _write_frank(path, rows=None, cols=FRANK_COLS):
-    rows = _frank_rows() if rows is None else rows
-    rows = rows[::-1]  # the published file is not in sentence order
-    pd.DataFrame(rows, columns=cols).to_csv(path, index=False)
-    return path
-
-
 def test_frank_synthetic_layout(tmp_path):
     path = _write_frank(tmp_path / "all_measures.csv")
-    ds, table = load_frank2015(tmp_path, return_table=True)  # a folder is accepted
+    ds = load_frank2015(tmp_path)  # a folder is accepted
+    table = ds.metadata
     assert ds.words == ["lost", "control", "and", "laughed.", "of", "us", "came", "home."]
     assert ds.sentence.tolist() == [0] * 4 + [1] * 4
     assert ds.responses.shape == (8, 6, 1) and ds.ch_names == ["ELAN", "LAN", "N400", "EPNP", "P600", "PNP"]
     np.testing.assert_allclose(ds.responses[5, 2, 0], 7 + 0.2 + 2)  # "us": sent 7, pos 2, N400
     assert ds.context == "sentence" and ds.info is None
     assert ds.provenance["sentence_initial_words"] == ["Anne", "None"]  # "None" stays a word
+    assert ds.presented().words == "Anne lost control and laughed. None of us came home.".split()
+    assert ds.presented().index.tolist() == [1, 2, 3, 4, 6, 7, 8, 9]
     assert table["item"].iloc[4] == "None" and table["word"].tolist() == ds.words
+    assert table["published_exclusion"].tolist() == [False] * 3 + [True] + [False] * 3 + [True]
     assert table["cloze_p_smoothed"].dtype == float and table["Subtlex_log10"].isna().all()
     assert load_frank2015(path).n_words == 8
 
@@ -538,7 +491,8 @@ def test_frank_bad_inputs(tmp_path):
 
 @pytest.mark.skipif(not REAL_FRANK.is_file(), reason="Frank et al. (2015) data not available")
 def test_frank_real_file():
-    ds, table = load_frank2015(REAL_FRANK, return_table=True)
+    ds = load_frank2015(REAL_FRANK)
+    table = ds.metadata
     # as the data README says: 1,726 words in 205 sentences (sentence-initial words absent)
     assert ds.n_words == 1726
     assert len(np.unique(ds.sentence)) == 205
@@ -551,6 +505,10 @@ def test_frank_real_file():
     # each sentence's words follow its text after the first word
     for s, text in zip(np.unique(ds.sentence)[:20], table.groupby("sent_id", sort=True)["sentence"].first()):
         assert [w for w, k in zip(ds.words, ds.sentence) if k == s] == text.split()[1:]
+    assert ds.presented().n_presented == 1931  # every sentence with its first word
+    # de Varda et al. (2023): words with '.', ',' or "'" are left out -> 1,487 words
+    kept = load_frank2015(REAL_FRANK, exclude="published")
+    assert kept.n_words == 1487 and kept.presented().n_presented == 1931
 
 
 def test_loaded_datasets_save_and_reload(tmp_path):
@@ -566,15 +524,8 @@ def test_loaded_datasets_save_and_reload(tmp_path):
         assert back.words == ds.words and back.provenance["loader"] == ds.provenance["loader"]
 
 
-def test_frank_context_restores_sentence_initial_words(tmp_path):
-    from analysis.loaders import frank2015_context
-
-    ds = load_frank2015(_write_frank(tmp_path / "all_measures.csv"))
-    words, sentence, keep = frank2015_context(ds)
-    assert [words[i] for i in np.flatnonzero(keep)] == ds.words
-    assert words[:5] == ["Anne", "lost", "control", "and", "laughed."]
-    assert (~keep).sum() == 2 and sentence.tolist() == [0] * 5 + [1] * 5
-    plain = WordDataset(words=ds.words, sentence=ds.sentence, responses=ds.responses,
-                        times=ds.times, ch_names=ds.ch_names, source="plain")
-    with pytest.raises(DataError, match="plain: no 'sentence_initial_words'"):
-        frank2015_context(plain)
+def test_frank_word_must_match_its_sentence(tmp_path):
+    rows = _frank_rows()
+    rows[1][1] = "misplaced"  # the word at context_length 2 of "None of us came home."
+    with pytest.raises(DataError, match=r"has word 'misplaced' but its sentence holds 'us'"):
+        load_frank2015(_write_frank(tmp_path / "all_measures.csv", rows))

@@ -92,3 +92,27 @@ def test_noise_ceiling_bounds():
     np.testing.assert_allclose(up, 1.0)
     with pytest.raises(ValueError, match="n_subjects >= 2"):
         rsa_noise_ceiling(subs[:1])
+
+
+def test_numeric_entry_points_name_what_is_wrong():
+    from analysis._utils import DataError
+    from analysis import stats
+
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((30, 4))
+    bad = y.copy()
+    bad[7, 2] = np.nan
+    with pytest.raises(DataError, match=r"first array' holds 1 NaN/inf.*row 7"):
+        stats.pearson_columns(bad, y)
+    with pytest.raises(DataError, match="shapes"):
+        stats.pearson_columns(y, y[:, :3])
+    with pytest.raises(DataError, match=r"pred_b' holds 1 NaN/inf.*word 7"):
+        stats.permutation_r_difference(y, y, bad, n_permutations=5)
+    feats = rng.standard_normal((30, 5))
+    feats[3, 1] = np.inf
+    with pytest.raises(DataError, match=r"rsa_timecourse features' holds 1 NaN/inf.*word 3, column 1"):
+        stats.rsa_timecourse(feats, rng.standard_normal((30, 2, 3)))
+    with pytest.raises(DataError, match="infinite"):
+        stats.category_ttest(np.full((4, 2), np.inf), np.array([1, 1, 0, 0], bool))
+    with pytest.raises(DataError, match=r"mask \(3,\)"):
+        stats.category_ttest(np.zeros((4, 2)), np.ones(3, bool))

@@ -57,7 +57,7 @@ def test_trials_pair_one_divergent_and_one_convergent_sentence(contract, trials)
 
 def test_small_validation_split_falls_back_to_research(contract):
     sentences, table, _ = contract
-    few = sentences[(sentences["split"] == "research") | (sentences.index % 8 == 0)]
+    few = sentences[(sentences["role"] == "research") | (sentences.index % 8 == 0)]
     assert val.choose_split(few, min_per_group=5) == "research"
     trials = val.make_trials(table, few, n_top=3, n_bottom=3, pairs_per_hypothesis=4)
     assert (trials["split"] == "research").all() and trials["hypothesis"].nunique() == 6
@@ -74,7 +74,7 @@ def test_lists_are_seeded_random_draws_without_repeats(trials):
 
 def test_missing_contract_file_names_it_and_the_chapter_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"hypotheses_sentences\.csv not found.*"
-                                                r"hypothesis chapter"):
+                                                r"hypotheses chapter"):
         val.load_contract(tmp_path)
 
 

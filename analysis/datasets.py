@@ -1,0 +1,545 @@
+"""The dataset registry: every supported source by name, with what the chapters must know.
+
+A chapter never assumes MEG. It opens a dataset by name (:func:`open_dataset`) and asks
+its :class:`DatasetSpec` what to do: which context a language model reads (running
+text, isolated sentences, whole stories), which window of interest holds the
+"language" response (300-425 ms in the paper's MEG analyses; the single window of an
+ERP component table), whether sensors have a geometry (topomaps), whether there are
+subjects (noise ceilings), which grouping cross-validation folds must respect, and
+which channel the divergence analysis follows (the N400 of the Frank data).
+
+What was opened is recorded by value (:class:`DatasetRecord`, in the dataset's
+provenance and in the encoding chapter's outputs), so a later chapter reopens exactly
+the same data (:meth:`DatasetRecord.reopen`) instead of re-deriving it from its own
+parameters.
+
+Register a new source with :func:`register_dataset` (a loader taking ``path`` and
+keyword options and returning a :class:`~analysis.data.WordDataset`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._utils import SHARED_DATA, DataError, shared_data_path
+from .data import WordDataset, load_dataset_file
+
+__all__ = [
+    "DatasetSpec", "DatasetRecord", "register_dataset", "dataset_spec", "dataset_names",
+    "open_dataset", "dataset_record", "window_of_interest", "channels_of_interest",
+    "load_simulated", "registry_table", "LANGUAGE_WINDOW_MS", "open_for_chapter", "describe",
+    "cv_groups",
+]
+
+#: The "language" window of the paper's MEG analyses (SPEC §4): 300-425 ms after onset.
+LANGUAGE_WINDOW_MS = (300.0, 425.0)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What the chapters need to know about one source of data.
+
+    Attributes
+    ----------
+    name : str
+        Registry key (the ``dataset`` parameter of the chapters).
+    loader : callable
+        ``loader(path, **options) -> WordDataset``.
+    description : str
+        One line for tables and messages.
+    context : {"running", "sentence", "story"}
+        The language-model context the source's design calls for (the loader sets it
+        on the dataset; recorded here for the registry table).
+    window : tuple of float | None
+        Window of interest in ms after word onset (window starts inside it count);
+        ``None``: every window (data with one window).
+    geometry : bool
+        Sensors have positions (topomaps can be drawn).
+    subjects : bool
+        The loader returns per-subject responses (noise ceilings, split halves).
+    needs_path : bool
+        The loader needs files; ``default_path`` (under ``../shared/data``) or ``env``
+        may supply them.
+    default_path : str | None
+        Location under ``../shared/data`` used when no path is given.
+    env : str | None
+        Environment variable that may name the files.
+    cv_groups : str | None
+        Grouping that cross-validation folds must not straddle (``"story"``,
+        ``"sentence"``); ``None``: contiguous folds over the word order.
+    focus_channels : tuple of str | None
+        Channels the divergence analysis follows (``None``: every significant channel).
+    howto : str
+        Where to get the data (shown when they are missing).
+    reference : str
+        Citation of the data.
+    """
+
+    name: str
+    loader: object
+    description: str
+    context: str = "running"
+    window: tuple | None = LANGUAGE_WINDOW_MS
+    geometry: bool = False
+    subjects: bool = False
+    needs_path: bool = True
+    default_path: str | None = None
+    env: str | None = None
+    cv_groups: str | None = None
+    focus_channels: tuple | None = None
+    howto: str = ""
+    reference: str = ""
+
+    def resolve_path(self, path=None):
+        """The data location: ``path``, else ``$env``, else ``../shared/data/<default_path>``.
+
+        Raises
+        ------
+        DataError
+            When the source needs files and none is found (the message says where to
+            get them).
+        """
+        if not self.needs_path:
+            return None if path is None else Path(path)
+        found = shared_data_path(self.default_path or "", self.env, path) \
+            if (path is not None or self.env or self.default_path) else None
+        if found is None:
+            looked = f" (looked for {SHARED_DATA / self.default_path})" if self.default_path else ""
+            raise DataError(f"dataset {self.name!r} needs a path to its files{looked}. "
+                            f"{self.howto}".strip())
+        return found
+
+
+_REGISTRY: dict = {}
+
+
+def register_dataset(spec):
+    """Add (or replace) a source in the registry.
+
+    Parameters
+    ----------
+    spec : DatasetSpec
+
+    Returns
+    -------
+    DatasetSpec
+    """
+    if not isinstance(spec, DatasetSpec):
+        raise TypeError(f"register_dataset expects a DatasetSpec, got {type(spec).__name__}.")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def dataset_names():
+    """Names of the registered sources, in registration order."""
+    return list(_REGISTRY)
+
+
+def dataset_spec(name):
+    """The :class:`DatasetSpec` of a registered source.
+
+    Raises
+    ------
+    DataError
+        Unknown name (the message lists the known ones).
+    """
+    if name not in _REGISTRY:
+        raise DataError(f"unknown dataset {name!r}; expected one of {dataset_names()}.")
+    return _REGISTRY[name]
+
+
+def registry_table():
+    """The registry as a table (one row per source), for the book.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    import pandas as pd
+
+    rows = []
+    for s in _REGISTRY.values():
+        rows.append({"dataset": s.name, "what": s.description, "context": s.context,
+                     "window (ms)": "all" if s.window is None else f"{s.window[0]:g}-{s.window[1]:g}",
+                     "sensor geometry": s.geometry, "subjects": s.subjects,
+                     "CV groups": s.cv_groups or "contiguous",
+                     "focus": ", ".join(s.focus_channels) if s.focus_channels else "all"})
+    return pd.DataFrame(rows).set_index("dataset")
+
+
+# --------------------------------------------------------------------------- records
+def _fingerprint(ds):
+    h = hashlib.sha256()
+    h.update(json.dumps(ds.words).encode())
+    h.update(np.ascontiguousarray(ds.responses).tobytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """What was opened, by value: enough to reopen exactly the same dataset.
+
+    Attributes
+    ----------
+    name : str
+        Registry key.
+    path : str | None
+        The resolved data location.
+    options : dict
+        Keyword options given to the loader (``n_words`` included).
+    n_words : int
+        Rows of the dataset.
+    fingerprint : str
+        Hash of the words and responses; :meth:`reopen` checks it.
+    """
+
+    name: str
+    path: str | None
+    options: dict = field(default_factory=dict)
+    n_words: int = 0
+    fingerprint: str = ""
+
+    def to_dict(self):
+        """JSON-serialisable form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d, source="dataset record"):
+        """Inverse of :meth:`to_dict`; a missing field is a clear error."""
+        missing = [k for k in ("name", "path", "options", "n_words", "fingerprint") if k not in d]
+        if missing:
+            raise DataError(f"{source}: field(s) {missing} missing; expected a record written "
+                            "by analysis.datasets.open_dataset.")
+        return cls(d["name"], d["path"], dict(d["options"]), int(d["n_words"]),
+                   str(d["fingerprint"]))
+
+    def reopen(self, **runtime):
+        """Open the same dataset again and check it is the same.
+
+        Parameters
+        ----------
+        **runtime
+            Options that do not change the data (``device``, ``progress``).
+
+        Returns
+        -------
+        WordDataset
+
+        Raises
+        ------
+        DataError
+            When the data found now differ from those recorded (files changed).
+        """
+        ds = open_dataset(self.name, self.path, **self.options, **runtime)
+        if _fingerprint(ds) != self.fingerprint:
+            raise DataError(f"dataset {self.name!r} at {self.path}: the data differ from those "
+                            f"the encoding chapter used (fingerprint {_fingerprint(ds)} != "
+                            f"{self.fingerprint}); re-run the chapters from the encoding one.")
+        return ds
+
+
+def dataset_record(ds):
+    """The :class:`DatasetRecord` of a dataset opened by :func:`open_dataset`.
+
+    Raises
+    ------
+    DataError
+        If the dataset was not opened through the registry.
+    """
+    rec = ds.provenance.get("dataset_record")
+    if rec is None:
+        raise DataError(f"{ds.source}: no dataset record; open datasets with "
+                        "analysis.datasets.open_dataset so later chapters can reopen them.")
+    return DatasetRecord.from_dict(rec, ds.source)
+
+
+_RUNTIME_OPTIONS = ("device", "progress")
+
+
+def open_dataset(name="simulated", path=None, n_words=0, **options):
+    """Open any registered dataset by name: the one switch the chapters use.
+
+    Parameters
+    ----------
+    name : str
+        A registered source (:func:`dataset_names`): ``simulated`` (the embedded
+        default study), ``harry_potter``, ``moth``, ``mne``, ``bids``, ``frank2015``,
+        ``saved`` (a file written by :meth:`WordDataset.save`), ...
+    path : str | Path | None
+        File or folder of the data; ``None`` uses the source's default location when it
+        has one.
+    n_words : int
+        Keep the whole sentences within the first ``n_words`` words (0 keeps all): a
+        smaller study for quick runs. The simulated study is generated on the first
+        ``n_words`` words of its story.
+    **options
+        Passed to the loader (``device`` and ``progress`` are used but not recorded:
+        they do not change the data).
+
+    Returns
+    -------
+    WordDataset
+        With ``provenance["dataset_record"]`` (see :class:`DatasetRecord`) and
+        ``provenance["dataset"]`` (the name).
+
+    Raises
+    ------
+    DataError
+        Unknown name, missing files, and every error of the loader.
+    """
+    spec = dataset_spec(name)
+    resolved = spec.resolve_path(path)
+    runtime = {k: options.pop(k) for k in _RUNTIME_OPTIONS if k in options}
+    if name == "simulated":
+        ds = spec.loader(resolved, n_words=n_words, **options, **runtime)
+    else:  # device/progress do not concern file loaders
+        ds = spec.loader(resolved, **options).first_sentences(int(n_words or 0))
+    record = DatasetRecord(name, None if resolved is None else str(resolved),
+                           dict(options, n_words=int(n_words or 0)), ds.n_words, _fingerprint(ds))
+    ds.provenance["dataset"] = name
+    ds.provenance["dataset_record"] = record.to_dict()
+    return ds
+
+
+def open_for_chapter(dataset, data_path=None, dataset_options=None, n_words=0,
+                     n_subjects=4, seed=0, model="default", device="auto"):
+    """Open the dataset a chapter's parameters name (the chapters' one call).
+
+    The simulated study takes ``n_subjects``, ``seed`` and ``model`` (its generator's
+    settings); other sources take ``dataset_options`` (loader arguments). ``n_words``
+    applies to every source (:func:`open_dataset`).
+
+    Returns
+    -------
+    WordDataset
+    """
+    options = dict(dataset_options or {})
+    if dataset == "simulated":
+        options = dict(dict(n_subjects=n_subjects, seed=seed, model=model), **options,
+                       device=device)
+    return open_dataset(dataset, data_path, n_words=n_words, **options)
+
+
+def describe(ds):
+    """What the registry says about an opened dataset, as rows for the book.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    import pandas as pd
+
+    spec = dataset_spec(ds.provenance.get("dataset", "saved"))
+    _, window = window_of_interest(ds)
+    rows = [("source", ds.source), ("registry name", spec.name),
+            ("words analysed", ds.n_words), ("words presented", ds.presented().n_presented),
+            ("sentences", ds.n_sentences), ("channels", ds.n_channels),
+            ("windows", f"{ds.n_windows} of {ds.window_ms:g} ms"),
+            ("language-model context", ds.context),
+            ("window of interest (ms)", "every window" if window is None
+             else f"{window[0]:g}-{window[1]:g}"),
+            ("channels of interest", ", ".join(np.asarray(ds.ch_names)[channels_of_interest(ds)])
+             if spec.focus_channels else "all"),
+            ("subjects", ds.n_subjects or "average only"),
+            ("sensor geometry", "yes" if ds.info is not None else "no"),
+            ("CV folds respect", spec.cv_groups or "contiguous order only")]
+    return pd.DataFrame(rows, columns=["", "value"]).set_index("")
+
+
+# ------------------------------------------------------------------ windows, channels
+def window_of_interest(ds, window=None):
+    """Boolean mask of the windows whose start lies in the window of interest.
+
+    Parameters
+    ----------
+    ds : WordDataset
+        Opened through the registry (its source's window is the default).
+    window : sequence of 2 floats | None
+        ``(start, end)`` in ms to use instead of the source's.
+
+    Returns
+    -------
+    mask : ndarray of bool, shape (n_windows,)
+    used : tuple of float | None
+        The window applied (``None``: every window).
+
+    Raises
+    ------
+    DataError
+        When no window of the data starts inside it (the message names the
+        ``window`` parameter and the data's window starts).
+    """
+    if window is None:
+        name = ds.provenance.get("dataset")
+        window = dataset_spec(name).window if name in _REGISTRY else LANGUAGE_WINDOW_MS
+    if window is None:
+        return np.ones(ds.n_windows, dtype=bool), None
+    if len(window) != 2 or window[0] > window[1]:
+        raise DataError(f"window={window!r}; expected [start, end] in ms with start <= end.")
+    start, end = float(window[0]), float(window[1])
+    mask = (ds.times >= start) & (ds.times <= end)
+    if not mask.any():
+        raise DataError(f"{ds.source}: no window starts between {start:g} and {end:g} ms "
+                        f"(window starts: {ds.times.tolist()}); set the 'window' parameter "
+                        "to a range that holds some.")
+    return mask, (start, end)
+
+
+def channels_of_interest(ds, channels=None):
+    """Boolean mask of the channels the divergence analysis follows.
+
+    Parameters
+    ----------
+    ds : WordDataset
+    channels : list of str | None
+        Channel names to use instead of the source's focus (``None`` and a source
+        without a focus: every channel).
+
+    Returns
+    -------
+    ndarray of bool, shape (n_channels,)
+
+    Raises
+    ------
+    DataError
+        A channel name the data do not have.
+    """
+    if channels is None:
+        name = ds.provenance.get("dataset")
+        channels = dataset_spec(name).focus_channels if name in _REGISTRY else None
+    if channels is None:
+        return np.ones(ds.n_channels, dtype=bool)
+    unknown = [c for c in channels if c not in ds.ch_names]
+    if unknown:
+        raise DataError(f"{ds.source}: channel(s) {unknown} not in the data; expected names "
+                        f"from {ds.ch_names[:10]}{' ...' if ds.n_channels > 10 else ''}.")
+    return np.isin(ds.ch_names, list(channels))
+
+
+def cv_groups(ds, name=None):
+    """The grouping cross-validation folds must respect, and its labels.
+
+    Parameters
+    ----------
+    ds : WordDataset
+    name : str | None
+        A grouping (``"story"``, ``"sentence"``, a key of ``ds.groups``); ``"none"``
+        for contiguous folds; ``None``: the source's default.
+
+    Returns
+    -------
+    name : str | None
+    labels : ndarray of int | None
+    """
+    if name is None:
+        src = ds.provenance.get("dataset")
+        name = dataset_spec(src).cv_groups if src in _REGISTRY else None
+    if name in (None, "none"):
+        return None, None
+    return name, ds.group_labels(name)
+
+
+# --------------------------------------------------------------------------- sources
+def load_simulated(path=None, n_words=0, n_subjects=4, seed=0, model="default",
+                   device="auto", progress=True, truth_layer=None, cache_dir=None,
+                   return_features=False):
+    """The simulated reading study on the embedded story (SPEC §1.5).
+
+    The language-model features that drive the predictable part are extracted in
+    float32 on any device (cached), so the data do not depend on the hardware.
+
+    Parameters
+    ----------
+    path : None
+        Not used (the study is generated).
+    n_words : int
+        Simulate on the first ``n_words`` words of the story (0 = all; at least 100).
+    n_subjects, seed : int
+        Simulated readers and the seed of every random choice.
+    model : str
+        Language model whose hidden states drive the predictable part.
+    device : str
+        Device for feature extraction.
+    progress : bool
+        Show a progress bar while extracting features.
+    truth_layer : int | None
+        Layer behind the predictable part (40 % of the depth by default).
+    cache_dir : str | None
+        Feature cache folder.
+    return_features : bool
+        Also return the features.
+
+    Returns
+    -------
+    WordDataset or (WordDataset, Features)
+    """
+    from .features import extract_features
+    from .simulate import SimulationConfig, simulate_study, story_words
+
+    words, categories = story_words()
+    if n_words:
+        if n_words < 100:
+            raise DataError(f"n_words={n_words}: the simulation needs at least 100 words.")
+        words = words[:n_words]
+        categories = {k: v[:n_words] for k, v in categories.items()}
+    feats = extract_features(words, model=model, device=device, dtype="float32",
+                             cache_dir=cache_dir, progress=progress)
+    cfg = SimulationConfig(seed=seed, n_subjects=n_subjects, truth_layer=truth_layer)
+    ds = simulate_study(words, feats.hidden, categories, cfg,
+                        model_identity=str(feats.model_identity))
+    return (ds, feats) if return_features else ds
+
+
+def _load_saved(path):
+    return load_dataset_file(path)
+
+
+def _lazy(module, function):
+    """A loader imported on first use (keeps this module's imports light)."""
+    def call(path, **options):
+        import importlib
+
+        return getattr(importlib.import_module(module), function)(path, **options)
+    call.__name__ = function
+    call.__doc__ = f"``{module}.{function}``"
+    return call
+
+
+_FRANK_HOWTO = ("Get all_measures.csv from the public repository 'prediction-resource' of "
+                "de Varda, Marelli & Amenta (2023, Behavior Research Methods); pass its path "
+                "or set FRANK2015_PATH.")
+
+for _spec in (
+    DatasetSpec("simulated", load_simulated, "simulated Neuromag-306 reading study with a "
+                "planted truth (the book's default)", context="running", geometry=True,
+                subjects=True, needs_path=False, reference="this project (SPEC §1.5)"),
+    DatasetSpec("harry_potter", _lazy("analysis.loaders.harry_potter", "load_harry_potter"),
+                "Harry Potter chapter 9/10 MEG, 306 channels, RSVP reading",
+                geometry=True, subjects=True,
+                howto="The files are distributed with the paper's code (denoised_HP.npy, meg/).",
+                reference="Wehbe et al. (2014), PLoS ONE 9(11): e112575"),
+    DatasetSpec("moth", _lazy("analysis.loaders.moth", "load_moth"),
+                "Moth MEG, one listener, six stories", cv_groups="story",
+                howto="Give the folder of the Moth_*.pkl pickles and dataset_options {sfreq: ...}."),
+    DatasetSpec("mne", _lazy("analysis.loaders.mne_data", "load_mne_epochs"),
+                "any word-locked MNE epochs file (*-epo.fif) with words in its metadata",
+                geometry=True, howto="Give the path of an -epo.fif file."),
+    DatasetSpec("bids", _lazy("analysis.loaders.mne_data", "load_bids"),
+                "one BIDS MEG/EEG recording with word events (mne-bids)", geometry=True,
+                howto="Give the BIDS root and dataset_options {subject: ..., task: ...}."),
+    DatasetSpec("frank2015", _lazy("analysis.loaders.frank2015", "load_frank2015"),
+                "Frank et al. (2015) EEG: six ERP components per word, 24 readers, "
+                "205 isolated sentences", context="sentence", window=None,
+                default_path="frank2015/all_measures.csv", env="FRANK2015_PATH",
+                cv_groups="sentence", focus_channels=("N400",), howto=_FRANK_HOWTO,
+                reference="Frank, Otten, Galli & Vigliocco (2015), Brain and Language "
+                          "140:1-11; de Varda, Marelli & Amenta (2023), BRM"),
+    DatasetSpec("saved", _load_saved, "a dataset written by WordDataset.save (.npz)",
+                howto="Give the path of the .npz file."),
+):
+    register_dataset(_spec)

@@ -1,0 +1,28 @@
+"""Loaders for the published file layouts, each returning a :class:`~analysis.data.WordDataset`.
+
+One module per source (SPEC §1):
+
+- :mod:`.harry_potter` -- the Harry Potter MEG files of Wehbe et al. (2014) as
+  distributed with the paper's code (``denoised_HP.npy``, ``meg/*.mat``);
+- :mod:`.moth` -- the Moth MEG pickles (continuous recordings, word onsets);
+- :mod:`.mne_data` -- any MEG/EEG study brought through MNE: epochs and BIDS;
+- :mod:`.frank2015` -- the Frank et al. (2015) ERP table from the "prediction-resource"
+  of de Varda et al. (2023).
+
+Every loader checks its input and raises :class:`~analysis._utils.DataError` with a
+message naming the file, the field and what was expected. Open datasets by name with
+:func:`analysis.datasets.open_dataset`, which knows each source's defaults.
+"""
+
+from ..text import read_annotations, segment_sentences
+from .frank2015 import (FRANK_COMPONENT_WINDOWS_MS, FRANK_COMPONENTS, load_frank2015,
+                        published_exclusion, read_frank2015_table)
+from .harry_potter import load_harry_potter, strip_hp_word
+from .mne_data import load_bids, load_mne_epochs
+from .moth import load_moth
+
+__all__ = [
+    "load_harry_potter", "load_moth", "load_mne_epochs", "load_bids", "load_frank2015",
+    "read_frank2015_table", "published_exclusion", "strip_hp_word", "segment_sentences",
+    "read_annotations", "FRANK_COMPONENTS", "FRANK_COMPONENT_WINDOWS_MS",
+]

@@ -1,0 +1,275 @@
+"""Notebook parameters with types: declared in the parameters cell, checked before any run.
+
+Each chapter declares its parameters in the cell tagged ``parameters``. The type of a
+parameter is its annotation when it has one (``data_path: str | None = None``), else
+the type of its default value (``ft_lr = 1e-5`` is a float). Values given on the
+command line (``-p ft_lr 1e-4``) or by a profile are converted to that type before
+any chapter runs, and refused with a message naming the parameter, the value and the
+expected type when they cannot be.
+
+Command-line values are read as YAML with the 1.2 rules for numbers, so ``1e-4``,
+``1E-3`` and ``.5`` are floats (YAML 1.1, which PyYAML follows, reads ``1e-4`` as
+text); ``null`` is None; ``[a, b]`` and ``{k: v}`` are lists and dicts. A text
+parameter takes the text as typed (``-p model 123`` is the string ``"123"``).
+
+Supported annotations: ``int``, ``float``, ``bool``, ``str``, ``list``, ``dict``,
+``list[T]``, ``dict[str, T]``, ``None`` and unions of them (``X | None``).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+__all__ = ["Parameter", "ParameterError", "declared_parameters", "parse_text", "coerce",
+           "check_types_agree"]
+
+
+class ParameterError(ValueError):
+    """A parameter value that does not have (and cannot take) the declared type."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One declared notebook parameter.
+
+    Attributes
+    ----------
+    name : str
+    default : object
+        The default value (a Python literal).
+    type : str
+        The type, as an annotation string (``"float"``, ``"list[str] | None"``).
+    source : str
+        The default as written in the notebook.
+    """
+
+    name: str
+    default: object
+    type: str
+    source: str
+
+
+_FLOAT_12 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+
+
+def _yaml_loader():
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        """SafeLoader with YAML 1.2 floats (``1e-4``, ``.5``)."""
+
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(\.[0-9]+|[0-9]+\.[0-9]*|[0-9]+)[eE][-+]?[0-9]+$|^[-+]?\.[0-9]+$"),
+        list("-+0123456789."))
+    return Loader
+
+
+def parse_text(text):
+    """Read a command-line value as YAML (1.2 number rules).
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    object
+        ``"3"`` -> 3, ``"1e-4"`` -> 0.0001, ``"true"`` -> True, ``"[a, b]"`` -> list,
+        ``"null"`` -> None; text that is not valid YAML stays text.
+    """
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_yaml_loader())
+    except yaml.YAMLError:
+        return text
+
+
+def _type_of(value):
+    if isinstance(value, list) and value:
+        inner = {_type_of(v) for v in value}
+        if len(inner) == 1 and inner <= {"int", "float", "str", "bool"}:
+            return f"list[{inner.pop()}]"
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return "bool"
+    for t in (int, float, str, list, dict):
+        if isinstance(value, t):
+            return t.__name__
+    return type(value).__name__
+
+
+def declared_parameters(source):
+    """The parameters declared in a parameters cell.
+
+    Parameters
+    ----------
+    source : str
+        The cell's code.
+
+    Returns
+    -------
+    dict of str to Parameter
+
+    Raises
+    ------
+    ParameterError
+        A default that is not a Python literal, or a ``None`` default without an
+        annotation (its type could not be checked).
+    """
+    out = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign):
+            targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            annotation = None
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            targets = [node.target.id]
+            annotation = ast.get_source_segment(source, node.annotation)
+        else:
+            continue
+        text = ast.get_source_segment(source, node.value) if node.value is not None else "None"
+        try:
+            default = ast.literal_eval(node.value) if node.value is not None else None
+        except ValueError:
+            raise ParameterError(f"parameter {targets[0]!r}: default {text} is not a literal; "
+                                 "parameters must be plain values.") from None
+        kind = annotation or _type_of(default)
+        if kind == "None":
+            raise ParameterError(f"parameter {targets[0]!r} defaults to None without a type; "
+                                 f"annotate it, e.g. `{targets[0]}: str | None = None`.")
+        for name in targets:
+            out[name] = Parameter(name, default, kind, text)
+    return out
+
+
+def _split_union(kind):
+    parts, depth, cur = [], 0, ""
+    for ch in kind:
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        if ch == "|" and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur.strip())
+    return parts
+
+
+def _convert(value, kind, text):
+    """``value`` as type ``kind`` (one member of a union), or raise ValueError."""
+    if kind in ("None", "NoneType"):
+        if value is None:
+            return None
+        raise ValueError
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        raise ValueError
+    if kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ValueError
+    if kind == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str) and _FLOAT_12.match(value.strip()):
+            return float(value)
+        raise ValueError
+    if kind == "str":
+        if isinstance(value, str):
+            return value
+        if text is not None and value is not None and not isinstance(value, (list, dict)):
+            return text  # a number or bool given for a text parameter: keep what was typed
+        raise ValueError
+    m = re.fullmatch(r"(list|dict)(?:\[(.*)\])?", kind)
+    if m:
+        container, inner = m.group(1), m.group(2)
+        if container == "list":
+            if isinstance(value, tuple):
+                value = list(value)
+            if not isinstance(value, list):
+                raise ValueError
+            return [coerce_value(v, inner, None) for v in value] if inner else value
+        if not isinstance(value, dict):
+            raise ValueError
+        if inner:
+            key_t, val_t = [p.strip() for p in inner.split(",", 1)]
+            return {coerce_value(k, key_t, None): coerce_value(v, val_t, None)
+                    for k, v in value.items()}
+        return value
+    raise ParameterError(f"unsupported parameter type {kind!r}.")
+
+
+def coerce_value(value, kind, text=None):
+    """Convert ``value`` to the annotated type ``kind`` (raises ValueError if impossible)."""
+    for member in _split_union(kind):
+        try:
+            return _convert(value, member, text)
+        except ValueError:
+            continue
+    raise ValueError
+
+
+def coerce(param, value, text=None):
+    """The value a parameter receives, with its declared type.
+
+    Parameters
+    ----------
+    param : Parameter
+    value : object
+        From a profile, or :func:`parse_text` of the command line.
+    text : str | None
+        What was typed on the command line (kept as is for text parameters).
+
+    Returns
+    -------
+    object
+
+    Raises
+    ------
+    ParameterError
+        Naming the parameter, the value and the expected type.
+    """
+    try:
+        return coerce_value(value, param.type, text)
+    except ValueError:
+        shown = text if text is not None else repr(value)
+        raise ParameterError(f"parameter {param.name!r}: value {shown} ({_type_of(value)}) is "
+                             f"not of type {param.type} (its default is {param.source}).") from None
+
+
+def check_types_agree(declared_by_chapter):
+    """Check that a parameter declared by several chapters has one type everywhere.
+
+    Parameters
+    ----------
+    declared_by_chapter : dict of str to dict of str to Parameter
+
+    Returns
+    -------
+    dict of str to Parameter
+        One declaration per name.
+
+    Raises
+    ------
+    ParameterError
+        Naming the parameter and the chapters that disagree.
+    """
+    merged, seen = {}, {}
+    for chapter, params in declared_by_chapter.items():
+        for name, p in params.items():
+            if name in merged and merged[name].type != p.type:
+                raise ParameterError(f"parameter {name!r} has type {merged[name].type} in chapter "
+                                     f"{seen[name]!r} but {p.type} in chapter {chapter!r}.")
+            merged.setdefault(name, p)
+            seen.setdefault(name, chapter)
+    return merged

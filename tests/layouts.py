@@ -1,0 +1,162 @@
+"""Small files in the published layouts, written by the tests (no third-party data).
+
+* :func:`write_hp` / :func:`write_hp_release` -- the Harry Potter MEG release
+  (``denoised_HP.npy`` and ``meg/<S>_HP_notDetrended_25ms.mat`` with ``labels``);
+* :func:`write_frank` -- a Frank et al. (2015) ``all_measures.csv`` of two sentences;
+* :func:`write_mne_epochs` -- a user's MNE epochs file as it usually looks: Neuromag-306
+  with a bad gradiometer dropped, EOG and STIM channels, words in ``metadata`` and no
+  sentence column.
+
+The book-scale writers plant a response to word length, so an encoding model has
+something real to find.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.io as sio
+
+
+HP_N = 60
+
+
+def hp_words(n=HP_N):
+    base = ["@Harry", "+said", " \\^ ", "Mr.", "Potter", "looked", "at", "the", "snake."]
+    return [base[i % len(base)] for i in range(n)]
+
+
+def labels_cell(words):
+    cells = np.empty((len(words), 1), dtype=object)
+    for i, w in enumerate(words):
+        cells[i, 0] = np.array([w])
+    return cells
+
+
+def write_hp(root, n=HP_N, labels=None, denoised=None, subjects=("A", "B"), seed=0):
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    (root / "meg").mkdir(parents=True, exist_ok=True)
+    if denoised is None:
+        denoised = rng.standard_normal((n, 20, 306)).astype(np.float32)
+    np.save(root / "denoised_HP.npy", denoised)
+    labels = hp_words(n) if labels is None else labels
+    per_subject = {}
+    for s in subjects:
+        data = rng.standard_normal((n, 306, 20))
+        per_subject[s] = data
+        entry = {"data": data}
+        if s == "A":
+            entry["labels"] = labels_cell(labels)
+        sio.savemat(root / "meg" / f"{s}_HP_notDetrended_25ms.mat", entry)
+    return denoised, per_subject
+
+
+FRANK_COLS = ["item", "word", "sentence", "context_length", "sent_id", "cloze_p_smoothed",
+              "ELAN", "LAN", "N400", "EPNP", "P600", "PNP", "Subtlex_log10"]
+
+
+def frank_rows():
+    rows = []
+    for sid, text in [(7, "None of us came home."), (3, "Anne lost control and laughed.")]:
+        toks = text.split()
+        for pos in range(1, len(toks)):
+            erp = [sid + pos / 10 + k for k in range(6)]
+            rows.append([" ".join(toks[:pos]), toks[pos], text, pos, sid, 0.5] + erp + [""])
+    return rows
+
+
+def write_frank(path, rows=None, cols=FRANK_COLS):
+    rows = frank_rows() if rows is None else rows
+    rows = rows[::-1]  # the published file is not in sentence order
+    pd.DataFrame(rows, columns=cols).to_csv(path, index=False)
+    return path
+
+
+
+
+def story_prefix(n_words):
+    """The first words of the project's story (real sentences for book-scale files)."""
+    from analysis.simulate import story_words
+
+    return story_words()[0][:n_words]
+
+
+def _length_signal(words, n_channels, n_windows, rng, peak=8, gain=0.6):
+    """Responses with a planted word-length effect around window ``peak`` plus noise."""
+    length = np.array([len(w.strip(".,;:!?\"'")) for w in words], float)
+    length = (length - length.mean()) / (length.std() or 1.0)
+    topo = rng.standard_normal(n_channels)
+    profile = np.exp(-0.5 * ((np.arange(n_windows) - peak) / 3.0) ** 2)
+    signal = gain * length[:, None, None] * topo[None, :, None] * profile[None, None, :]
+    return signal + rng.standard_normal((len(words), n_channels, n_windows))
+
+
+def write_hp_release(root, n_words=700, subjects=("A", "B"), seed=0):
+    """The Harry Potter release layout with the story's words as labels (book-scale).
+
+    Returns
+    -------
+    Path
+        The folder to pass as ``data_path``.
+    """
+    rng = np.random.default_rng(seed)
+    words = story_prefix(n_words)
+    root = Path(root)
+    (root / "meg").mkdir(parents=True, exist_ok=True)
+    resp = _length_signal(words, 306, 20, rng)  # (word, channel, window)
+    np.save(root / "denoised_HP.npy", np.transpose(resp, (0, 2, 1)).astype(np.float32))
+    for s in subjects:
+        data = resp + 0.5 * rng.standard_normal(resp.shape)
+        entry = {"data": data}
+        if s == "A":
+            entry["labels"] = labels_cell(["@" + w if i % 50 == 0 else w
+                                           for i, w in enumerate(words)])
+        sio.savemat(root / "meg" / f"{s}_HP_notDetrended_25ms.mat", entry)
+    return root
+
+
+def write_mne_epochs(path, n_words=700, sfreq=80.0, seed=0):
+    """A user's MNE epochs file: Neuromag-306 minus one bad gradiometer, EOG, STIM.
+
+    Words are in ``metadata['word']``; there is no sentence column.
+
+    Returns
+    -------
+    Path
+        The ``-epo.fif`` file.
+    """
+    import mne
+
+    from analysis.data import neuromag306_info
+
+    rng = np.random.default_rng(seed)
+    words = story_prefix(n_words)
+    meg = neuromag306_info(sfreq)
+    bad = meg["ch_names"][5]  # a gradiometer
+    names = [c for c in meg["ch_names"] if c != bad] + ["EOG061", "STI101"]
+    types = [t for c, t in zip(meg["ch_names"], meg.get_channel_types()) if c != bad]
+    info = mne.create_info(names, sfreq, types + ["eog", "stim"])
+    with info._unlock():
+        locs = {ch["ch_name"]: ch["loc"] for ch in meg["chs"]}
+        for ch in info["chs"]:
+            if ch["ch_name"] in locs:
+                ch["loc"] = locs[ch["ch_name"]]
+    pre = int(round(0.05 * sfreq))  # a 50 ms baseline before word onset
+    n_times = pre + int(round(0.5 * sfreq))
+    n_meg = len(types)
+    win = _length_signal(words, n_meg, 20, rng)  # per 25 ms window
+    step = 0.025 * sfreq  # samples per window
+    sample_window = np.minimum((np.arange(n_times - pre) / step).astype(int), 19)
+    data = np.zeros((len(words), len(names), n_times), dtype=np.float32)
+    data[:, :n_meg, pre:] = win[:, :, sample_window]
+    data[:, :n_meg] += 0.2 * rng.standard_normal((len(words), n_meg, n_times))
+    scale = np.array([1e-13 if t == "mag" else 1e-11 for t in types])
+    data[:, :n_meg] *= scale[None, :, None]
+    data[:, n_meg] = 1e-5 * rng.standard_normal((len(words), n_times))  # EOG
+    epochs = mne.EpochsArray(data, info, tmin=-pre / sfreq, verbose="error",
+                             metadata=pd.DataFrame({"word": words}))
+    epochs.info["bads"] = []
+    path = Path(path)
+    epochs.save(path, overwrite=True, verbose="error")
+    return path

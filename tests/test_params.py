@@ -1,0 +1,95 @@
+"""Notebook parameters arrive with the type their declaration gives, or are refused early."""
+
+import textwrap
+
+import pytest
+
+from analysis import params as P
+from analysis import run
+
+
+@pytest.mark.parametrize("text, value", [
+    ("1e-4", 1e-4), ("1E-3", 1e-3), (".5", 0.5), ("-2.5e-3", -0.0025), ("3", 3),
+    ("true", True), ("null", None), ("[gpt2, default]", ["gpt2", "default"]),
+    ("{sfreq: 1000, stories: [a, b]}", {"sfreq": 1000, "stories": ["a", "b"]}),
+    ("cuda", "cuda"),
+])
+def test_command_line_values_are_read_with_yaml_12_numbers(text, value):
+    assert P.parse_text(text) == value
+    assert run.parse_value(text) == value
+
+
+CELL = textwrap.dedent('''\
+    ft_lr = 1e-5
+    p_threshold = 0.001
+    n_words = 0
+    flag = False
+    model = "default"
+    models = ["default"]
+    dataset_options = {}
+    data_path: str | None = None
+    layers: list[int] | None = None
+    ''')
+
+
+def test_declared_types_come_from_annotations_or_defaults():
+    d = P.declared_parameters(CELL)
+    assert {k: v.type for k, v in d.items()} == {
+        "ft_lr": "float", "p_threshold": "float", "n_words": "int", "flag": "bool",
+        "model": "str", "models": "list[str]", "dataset_options": "dict",
+        "data_path": "str | None", "layers": "list[int] | None"}
+    with pytest.raises(P.ParameterError, match="defaults to None without a type"):
+        P.declared_parameters("x = None\n")
+
+
+@pytest.mark.parametrize("name, text, value", [
+    ("ft_lr", "1e-4", 1e-4), ("p_threshold", "1E-3", 1e-3), ("ft_lr", "3", 3.0),
+    ("n_words", "600", 600), ("data_path", "null", None), ("data_path", "x.csv", "x.csv"),
+    ("layers", "[1, 2]", [1, 2]), ("model", "123", "123"), ("models", "[gpt2]", ["gpt2"]),
+    ("dataset_options", "{sfreq: 1000}", {"sfreq": 1000}), ("flag", "true", True),
+])
+def test_values_arrive_typed(name, text, value):
+    got = P.coerce(P.declared_parameters(CELL)[name], P.parse_text(text), text)
+    assert got == value and type(got) is type(value)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("n_words", "1.5"), ("flag", "3"), ("layers", "[a, b]"), ("ft_lr", "fast"),
+    ("dataset_options", "[1]"), ("models", "7"),
+])
+def test_wrong_types_are_refused_naming_parameter_value_and_type(name, text):
+    param = P.declared_parameters(CELL)[name]
+    with pytest.raises(P.ParameterError, match=rf"parameter '{name}': value .* is not of type "
+                                               rf"{param.type.replace('|', '[|]').replace('[', '.').replace(']', '.')}"):
+        P.coerce(param, P.parse_text(text), text)
+
+
+def test_the_runner_refuses_a_bad_value_before_any_chapter(tmp_path, capsys):
+    assert run.main(["-p", "n_words", "many", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "parameter 'n_words': value many (str) is not of type int" in err
+    assert not (tmp_path / "executed").exists()  # nothing ran
+
+
+def test_the_runner_types_yaml_11_floats(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake_run_chapter(name, path, params, out, log=print):
+        seen.update(params)
+
+    monkeypatch.setattr(run, "run_chapter", fake_run_chapter)
+    assert run.main(["--only", "finetuning", "-p", "ft_lr", "1e-4", "--no-book",
+                     "--out", str(tmp_path)]) == 0
+    assert seen["ft_lr"] == 1e-4 and isinstance(seen["ft_lr"], float)
+
+
+def test_every_chapter_parameter_has_one_type_and_profiles_fit_them():
+    every = P.check_types_agree({n: run.notebook_parameters(p)
+                                 for n, p in run.chapters().items()})
+    for profile in run.PROFILES.values():
+        for name, value in profile.items():
+            assert name in every, name
+            P.coerce(every[name], value)  # raises if a profile value has the wrong type
+    with pytest.raises(P.ParameterError, match="has type int in chapter 'a' but float"):
+        P.check_types_agree({"a": P.declared_parameters("x = 1\n"),
+                             "b": P.declared_parameters("x = 1.0\n")})
