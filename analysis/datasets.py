@@ -541,5 +541,36 @@ for _spec in (
                           "140:1-11; de Varda, Marelli & Amenta (2023), BRM"),
     DatasetSpec("saved", _load_saved, "a dataset written by WordDataset.save (.npz)",
                 howto="Give the path of the .npz file."),
+    DatasetSpec("frank2015_trials", _lazy("analysis.loaders.frank2015", "load_frank2015_trials"),
+                "Frank et al. (2015) EEG trial by trial: N400 per reader and word, 24 readers, "
+                "205 isolated sentences", context="sentence", window=None, subjects=True,
+                default_path="frank2015/single_trials/data_EEG.csv", env="FRANK2015_TRIALS_PATH",
+                cv_groups="sentence", focus_channels=("N400",),
+                howto="Get data_EEG.csv and subjects.csv from the 'analysis' folder of the public "
+                      "repository 'AurnhammerFrank_CogSci2019'; pass the file or its folder, or "
+                      "set FRANK2015_TRIALS_PATH.",
+                reference="Aurnhammer & Frank (2019), CogSci proceedings pp. 112-118; Frank, "
+                          "Otten, Galli & Vigliocco (2015), Brain and Language 140:1-11"),
+    DatasetSpec("frank2015_et", _lazy("analysis.loaders.frank2015", "load_frank2015_eyetracking"),
+                "eye tracking on the Frank sentences: first-pass gaze duration per reader and "
+                "word, 35 of 43 readers kept, 205 isolated sentences", context="sentence",
+                window=None, subjects=True, default_path="frank2015/single_trials/data_ET.csv",
+                env="FRANK2015_ET_PATH", cv_groups="sentence", focus_channels=("RTfirstpass",),
+                howto="Get data_ET.csv and subjects.csv from the 'analysis' folder of the public "
+                      "repository 'AurnhammerFrank_CogSci2019'; pass the file or its folder, or "
+                      "set FRANK2015_ET_PATH.",
+                reference="Aurnhammer & Frank (2019), CogSci proceedings pp. 112-118; Frank, "
+                          "Fernandez Monsalve, Thompson & Vigliocco (2013), Behavior Research "
+                          "Methods 45:1182-1190"),
+    DatasetSpec("naturalstories", _lazy("analysis.loaders.naturalstories", "load_naturalstories"),
+                "Natural Stories self-paced reading: mean reading time per word, 10 stories, "
+                "10,256 words", context="story", window=None, default_path="naturalstories",
+                env="NATURALSTORIES_PATH", cv_groups="story",
+                howto="Get all_stories.tok, processed_wordinfo.tsv and all_stories_gpt3.csv from "
+                      "the public repository 'languageMIT/naturalstories' into one folder; pass "
+                      "its path or set NATURALSTORIES_PATH.",
+                reference="Futrell, Gibson, Tily, Blank, Vishnevetsky, Piantadosi & Fedorenko "
+                          "(2021), Language Resources and Evaluation 55:63-77; licence CC BY-NC-SA "
+                          "4.0"),
 ):
     register_dataset(_spec)

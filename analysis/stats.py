@@ -29,6 +29,7 @@ __all__ = [
     "binomial_false_positive_bound",
     "spearman_brown",
     "split_half_reliability",
+    "split_half_ceiling",
     "rdm",
     "rdm_spearman",
     "random_word_subset",
@@ -199,6 +200,143 @@ def split_half_reliability(r_half_a, r_half_b):
     ok = np.isfinite(a) & np.isfinite(b)
     half = float(np.corrcoef(a[ok], b[ok])[0, 1])
     return {"half_r": half, "reliability": float(spearman_brown(half))}
+
+
+def _nanmean_rows(values):
+    """Mean over axis 0 ignoring NaN; NaN (and no warning) where a column has no value."""
+    present = np.isfinite(values)
+    count = present.sum(axis=0)
+    total = np.where(present, values, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+_CEILING_METHODS = ("mean", "median", "fisher_z")
+
+
+def split_half_ceiling(subject_values, n_splits=100, seed=0, method="mean"):
+    """Split-half reliability of a per-item mean over participants (Spearman–Brown).
+
+    Each split shuffles the participants (``numpy.random.default_rng(seed)``, one
+    permutation per split), averages the first ``n_subjects // 2`` of them and the
+    rest separately per item (NaN = no value, ignored), correlates the two half
+    means over the items that have a value in both halves (Pearson), and corrects
+    that correlation to the full set of participants with :func:`spearman_brown`
+    (factor 2). This is the noise ceiling of SPEC §8 for measures averaged over
+    participants; Brain-Score language's Futrell2018 ceiling is the same statistic
+    summarised by the median of 10 splits (``method="median"``, though its own
+    draws use ``numpy.random.RandomState(0)`` and so differ split by split).
+
+    Reading the value: it estimates the correlation between the participant mean
+    and a replication of it with as many new participants. A noiseless predictor
+    of the true item values is expected to reach Pearson r = ``sqrt(ceiling)`` with
+    the measured mean; Brain-Score divides r by the ceiling itself, not by its
+    square root. Say which convention a chapter uses.
+
+    Parameters
+    ----------
+    subject_values : array_like, shape (n_subjects, n_items)
+        One row per participant, one column per item (e.g. word); NaN where a
+        participant has no value for an item (not presented, artefact trial).
+        At least two participants.
+    n_splits : int
+        Random splits (>= 1).
+    seed : int
+        Seed of ``numpy.random.default_rng``; the same seed gives the same splits.
+    method : {"mean", "median", "fisher_z"}
+        Which summary is returned as ``"ceiling"``: the mean or the median of the
+        corrected split values, or the Spearman–Brown correction of the half
+        correlations averaged in Fisher-z space. All three are returned as well.
+
+    Returns
+    -------
+    dict
+        ``ceiling`` (float, the summary chosen by ``method``), ``method``;
+        ``mean``, ``median``, ``fisher_z`` (float) and ``sd`` (float, ``ddof=1``;
+        NaN with one split) of the corrected values; ``interval`` (tuple of two
+        floats): the 2.5th and 97.5th percentiles of the corrected values over
+        splits (their spread, not a confidence interval of the mean);
+        ``corrected`` and ``half_r`` (ndarray, shape (n_splits,)): the corrected
+        and uncorrected correlation of each split; ``n_items`` (ndarray of int,
+        shape (n_splits,)): items used by each split; ``n_subjects``,
+        ``n_splits``, ``seed``.
+
+    Raises
+    ------
+    DataError
+        Not a 2-D numeric array, infinite values, fewer than two participants,
+        ``n_splits`` below 1, an unknown ``method``, a split that leaves fewer than
+        three items with a value in both halves, or constant half means (r
+        undefined).
+
+    Notes
+    -----
+    With an odd number of participants the halves differ by one participant and
+    the factor-2 correction is approximate (Brain-Score splits the same way). A
+    negative half correlation gives a negative corrected value (below -1 once the
+    half r is below -1/3), which is not a reliability; it is returned as is so
+    that the spread over splits stays visible.
+
+    On the Frank et al. (2015) single-trial N400 (24 participants, the 1,487 words
+    of the published analyses, artefact trials as NaN) the defaults give a mean of
+    0.352 (sd 0.025, 2.5-97.5 %: 0.310-0.401); computed here (see
+    ``tests/test_reference.py``), no published value exists.
+    """
+    values = check_array(subject_values, "split_half_ceiling: subject values", ndim=2,
+                         finite=False, dtype=np.float64)
+    if np.isinf(values).any():
+        s, i = (int(k) for k in np.argwhere(np.isinf(values))[0])
+        raise DataError(f"split_half_ceiling: subject values hold an infinite value (first at "
+                        f"participant {s}, item {i}); expected finite numbers or NaN for a "
+                        "missing value.")
+    n_subjects, n_items = values.shape
+    if n_subjects < 2:
+        raise DataError(f"split_half_ceiling: subject values of shape {values.shape} hold "
+                        f"{n_subjects} participant(s); expected at least two rows "
+                        "(n_subjects, n_items).")
+    if int(n_splits) != n_splits or n_splits < 1:
+        raise DataError(f"split_half_ceiling: n_splits={n_splits!r}; expected an integer >= 1.")
+    if method not in _CEILING_METHODS:
+        raise DataError(f"split_half_ceiling: method={method!r}; expected one of "
+                        f"{', '.join(repr(m) for m in _CEILING_METHODS)}.")
+    rng = np.random.default_rng(seed)
+    half = n_subjects // 2
+    half_r = np.empty(int(n_splits))
+    used = np.empty(int(n_splits), dtype=int)
+    for k in range(int(n_splits)):
+        order = rng.permutation(n_subjects)
+        a = _nanmean_rows(values[order[:half]])
+        b = _nanmean_rows(values[order[half:]])
+        ok = np.isfinite(a) & np.isfinite(b)
+        used[k] = int(ok.sum())
+        if used[k] < 3:
+            raise DataError(f"split_half_ceiling: split {k} leaves {used[k]} of {n_items} items "
+                            "with a value in both halves; expected at least 3. Too many values "
+                            "are missing for a split-half estimate.")
+        half_r[k] = float(pearson_columns(a[ok], b[ok]))
+        if not np.isfinite(half_r[k]):
+            raise DataError(f"split_half_ceiling: split {k}: a half mean is constant over the "
+                            f"{used[k]} items, so its correlation is undefined; expected values "
+                            "that vary over items.")
+    corrected = spearman_brown(half_r)
+    fisher = float(spearman_brown(np.tanh(np.mean(np.arctanh(np.clip(half_r, -1 + 1e-15,
+                                                                      1 - 1e-15))))))
+    summary = {"mean": float(corrected.mean()), "median": float(np.median(corrected)),
+               "fisher_z": fisher}
+    lo, hi = np.percentile(corrected, [2.5, 97.5])
+    return {
+        "ceiling": summary[method],
+        "method": method,
+        **summary,
+        "sd": float(corrected.std(ddof=1)) if n_splits > 1 else float("nan"),
+        "interval": (float(lo), float(hi)),
+        "corrected": corrected,
+        "half_r": half_r,
+        "n_items": used,
+        "n_subjects": int(n_subjects),
+        "n_splits": int(n_splits),
+        "seed": seed,
+    }
 
 
 # --------------------------------------------------------------------------- RSA

@@ -7,7 +7,10 @@ One module per source (SPEC §1):
 - :mod:`.moth` -- the Moth MEG pickles (continuous recordings, word onsets);
 - :mod:`.mne_data` -- any MEG/EEG study brought through MNE: epochs and BIDS;
 - :mod:`.frank2015` -- the Frank et al. (2015) ERP table from the "prediction-resource"
-  of de Varda et al. (2023).
+  of de Varda et al. (2023), and the single-trial EEG and eye-tracking files of
+  Aurnhammer & Frank (2019);
+- :mod:`.naturalstories` -- the Natural Stories self-paced reading times (Futrell et
+  al. 2021) with the corpus' GPT-3 surprisal.
 
 Every loader checks its input and raises :class:`~analysis._utils.DataError` with a
 message naming the file, the field and what was expected. Open datasets by name with
@@ -15,14 +18,19 @@ message naming the file, the field and what was expected. Open datasets by name 
 """
 
 from ..text import read_annotations, segment_sentences
-from .frank2015 import (FRANK_COMPONENT_WINDOWS_MS, FRANK_COMPONENTS, load_frank2015,
+from .frank2015 import (FRANK_COMPONENT_WINDOWS_MS, FRANK_COMPONENTS, join_all_measures,
+                        load_frank2015, load_frank2015_eyetracking, load_frank2015_trials,
                         published_exclusion, read_frank2015_table)
 from .harry_potter import load_harry_potter, strip_hp_word
 from .mne_data import load_bids, load_mne_epochs
 from .moth import load_moth
+from .naturalstories import (load_naturalstories, naturalstories_gpt3_surprisal,
+                             naturalstories_sentences)
 
 __all__ = [
     "load_harry_potter", "load_moth", "load_mne_epochs", "load_bids", "load_frank2015",
     "read_frank2015_table", "published_exclusion", "strip_hp_word", "segment_sentences",
     "read_annotations", "FRANK_COMPONENTS", "FRANK_COMPONENT_WINDOWS_MS",
+    "load_frank2015_trials", "load_frank2015_eyetracking", "join_all_measures",
+    "load_naturalstories", "naturalstories_gpt3_surprisal", "naturalstories_sentences",
 ]
