@@ -373,6 +373,41 @@ class WordDataset:
             stimulus=Stimulus(st.words, st.sentence, st.index[idx], st.story),
         )
 
+    def pick(self, channels):
+        """A dataset with only some channels (same words, same presented text).
+
+        Parameters
+        ----------
+        channels : list of str
+
+        Returns
+        -------
+        WordDataset
+
+        Raises
+        ------
+        DataError
+            A name that is not a channel of the dataset.
+        """
+        unknown = [c for c in channels if c not in self.ch_names]
+        if unknown:
+            raise DataError(f"{where(self.source)}channel(s) {unknown} not in the data; "
+                            f"expected names from {self.ch_names[:10]}.")
+        idx = [self.ch_names.index(c) for c in channels]
+        info = None
+        if self.info is not None:
+            import mne
+
+            info = mne.pick_info(self.info, idx)
+        return WordDataset(
+            words=self.words, sentence=self.sentence, responses=self.responses[:, idx],
+            times=self.times, ch_names=list(channels), info=info, window_ms=self.window_ms,
+            subject_responses=(None if self.subject_responses is None
+                               else self.subject_responses[:, :, idx]),
+            categories=dict(self.categories), context=self.context,
+            provenance=dict(self.provenance), source=self.source, groups=dict(self.groups),
+            metadata=self.metadata, stimulus=self.stimulus)
+
     def first_sentences(self, n_words):
         """A smaller study: the whole sentences that fit in the first ``n_words`` words.
 

@@ -55,6 +55,10 @@ PROFILES = {
         "ft_n_permutations": 100,
         "ft_n_words": 150,
         "ft_lm_tokens": 256,
+        "real_n_words": 400,  # real data: about 50 Frank sentences, one Natural Stories story
+        "ns_stories": 1,
+        "real_n_permutations": 200,
+        "n_splits": 20,
     },
     "default": {  # the whole book on a 2-core CPU in at most 45 minutes
         "n_words": 0,  # 0 = every word of the story
@@ -66,6 +70,7 @@ PROFILES = {
         "ft_epochs": 1,
         "ft_n_words": 0,  # the brain re-test uses every word, as the encoding chapter does
         "ft_n_permutations": 10000,
+        "real_n_permutations": 10000,
     },
     "full": {  # paper-scale settings, meant for a GPU
         "n_words": 0,

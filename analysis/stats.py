@@ -30,6 +30,7 @@ __all__ = [
     "spearman_brown",
     "split_half_reliability",
     "split_half_ceiling",
+    "noise_ceiling",
     "rdm",
     "rdm_spearman",
     "random_word_subset",
@@ -211,6 +212,18 @@ def _nanmean_rows(values):
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
+def _pearson_pairwise(a, b):
+    """Pearson r per column over the rows where both columns are finite; and their count."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    n = ok.sum(axis=0)
+    a0, b0 = np.where(ok, a, 0.0), np.where(ok, b, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ma, mb = a0.sum(0) / n, b0.sum(0) / n
+        da, db = np.where(ok, a - ma, 0.0), np.where(ok, b - mb, 0.0)
+        r = (da * db).sum(0) / np.sqrt((da ** 2).sum(0) * (db ** 2).sum(0))
+    return r, n
+
+
 _CEILING_METHODS = ("mean", "median", "fisher_z")
 
 
@@ -218,14 +231,15 @@ def split_half_ceiling(subject_values, n_splits=100, seed=0, method="mean"):
     """Split-half reliability of a per-item mean over participants (Spearman–Brown).
 
     Each split shuffles the participants (``numpy.random.default_rng(seed)``, one
-    permutation per split), averages the first ``n_subjects // 2`` of them and the
-    rest separately per item (NaN = no value, ignored), correlates the two half
-    means over the items that have a value in both halves (Pearson), and corrects
-    that correlation to the full set of participants with :func:`spearman_brown`
-    (factor 2). This is the noise ceiling of SPEC §8 for measures averaged over
-    participants; Brain-Score language's Futrell2018 ceiling is the same statistic
-    summarised by the median of 10 splits (``method="median"``, though its own
-    draws use ``numpy.random.RandomState(0)`` and so differ split by split).
+    permutation per split, shared by every column), averages the first
+    ``n_subjects // 2`` of them and the rest separately per item (NaN = no value,
+    ignored), correlates the two half means over the items that have a value in both
+    halves (Pearson), and corrects that correlation to the full set of participants
+    with :func:`spearman_brown` (factor 2). This is the noise ceiling of SPEC §8 for
+    measures averaged over participants; Brain-Score language's Futrell2018 ceiling is
+    the same statistic summarised by the median of 10 splits (``method="median"``,
+    though its own draws use ``numpy.random.RandomState(0)`` and so differ split by
+    split).
 
     Reading the value: it estimates the correlation between the participant mean
     and a replication of it with as many new participants. A noiseless predictor
@@ -235,10 +249,10 @@ def split_half_ceiling(subject_values, n_splits=100, seed=0, method="mean"):
 
     Parameters
     ----------
-    subject_values : array_like, shape (n_subjects, n_items)
-        One row per participant, one column per item (e.g. word); NaN where a
-        participant has no value for an item (not presented, artefact trial).
-        At least two participants.
+    subject_values : array_like, shape (n_subjects, n_items, ...)
+        One row per participant, one entry per item (e.g. word) on axis 1, any further
+        axes (channels, windows) treated as separate columns; NaN where a participant
+        has no value (not presented, artefact trial). At least two participants.
     n_splits : int
         Random splits (>= 1).
     seed : int
@@ -251,20 +265,19 @@ def split_half_ceiling(subject_values, n_splits=100, seed=0, method="mean"):
     Returns
     -------
     dict
-        ``ceiling`` (float, the summary chosen by ``method``), ``method``;
-        ``mean``, ``median``, ``fisher_z`` (float) and ``sd`` (float, ``ddof=1``;
-        NaN with one split) of the corrected values; ``interval`` (tuple of two
-        floats): the 2.5th and 97.5th percentiles of the corrected values over
-        splits (their spread, not a confidence interval of the mean);
-        ``corrected`` and ``half_r`` (ndarray, shape (n_splits,)): the corrected
-        and uncorrected correlation of each split; ``n_items`` (ndarray of int,
-        shape (n_splits,)): items used by each split; ``n_subjects``,
-        ``n_splits``, ``seed``.
+        ``ceiling`` (the summary chosen by ``method``), ``method``; ``mean``,
+        ``median``, ``fisher_z`` and ``sd`` (``ddof=1``; NaN with one split) of the
+        corrected values; ``interval``: the 2.5th and 97.5th percentiles of the
+        corrected values over splits (their spread, not a confidence interval of the
+        mean); ``corrected`` and ``half_r`` (shape (n_splits, ...)): the corrected and
+        uncorrected correlation of each split; ``n_items`` (shape (n_splits, ...)):
+        items used by each split; ``n_subjects``, ``n_splits``, ``seed``. The summaries
+        are floats for 2-D input and arrays of the trailing shape otherwise.
 
     Raises
     ------
     DataError
-        Not a 2-D numeric array, infinite values, fewer than two participants,
+        Fewer than two axes, infinite values, fewer than two participants,
         ``n_splits`` below 1, an unknown ``method``, a split that leaves fewer than
         three items with a value in both halves, or constant half means (r
         undefined).
@@ -275,21 +288,26 @@ def split_half_ceiling(subject_values, n_splits=100, seed=0, method="mean"):
     the factor-2 correction is approximate (Brain-Score splits the same way). A
     negative half correlation gives a negative corrected value (below -1 once the
     half r is below -1/3), which is not a reliability; it is returned as is so
-    that the spread over splits stays visible.
+    that the spread over splits stays visible. With few participants (the simulated
+    study's four) few distinct splits exist; repeated splits repeat their values.
 
     On the Frank et al. (2015) single-trial N400 (24 participants, the 1,487 words
     of the published analyses, artefact trials as NaN) the defaults give a mean of
     0.352 (sd 0.025, 2.5-97.5 %: 0.310-0.401); computed here (see
     ``tests/test_reference.py``), no published value exists.
     """
-    values = check_array(subject_values, "split_half_ceiling: subject values", ndim=2,
+    values = check_array(subject_values, "split_half_ceiling: subject values",
                          finite=False, dtype=np.float64)
+    if values.ndim < 2:
+        raise DataError(f"split_half_ceiling: subject values of shape {values.shape}; "
+                        "expected (n_subjects, n_items, ...).")
     if np.isinf(values).any():
-        s, i = (int(k) for k in np.argwhere(np.isinf(values))[0])
+        s, i = (int(k) for k in np.argwhere(np.isinf(values))[0][:2])
         raise DataError(f"split_half_ceiling: subject values hold an infinite value (first at "
                         f"participant {s}, item {i}); expected finite numbers or NaN for a "
                         "missing value.")
-    n_subjects, n_items = values.shape
+    n_subjects, n_items = values.shape[:2]
+    tail = values.shape[2:]
     if n_subjects < 2:
         raise DataError(f"split_half_ceiling: subject values of shape {values.shape} hold "
                         f"{n_subjects} participant(s); expected at least two rows "
@@ -299,44 +317,77 @@ def split_half_ceiling(subject_values, n_splits=100, seed=0, method="mean"):
     if method not in _CEILING_METHODS:
         raise DataError(f"split_half_ceiling: method={method!r}; expected one of "
                         f"{', '.join(repr(m) for m in _CEILING_METHODS)}.")
+    flat = values.reshape(n_subjects, n_items, -1)
     rng = np.random.default_rng(seed)
     half = n_subjects // 2
-    half_r = np.empty(int(n_splits))
-    used = np.empty(int(n_splits), dtype=int)
+    half_r = np.empty((int(n_splits), flat.shape[2]))
+    used = np.empty((int(n_splits), flat.shape[2]), dtype=int)
     for k in range(int(n_splits)):
         order = rng.permutation(n_subjects)
-        a = _nanmean_rows(values[order[:half]])
-        b = _nanmean_rows(values[order[half:]])
-        ok = np.isfinite(a) & np.isfinite(b)
-        used[k] = int(ok.sum())
-        if used[k] < 3:
-            raise DataError(f"split_half_ceiling: split {k} leaves {used[k]} of {n_items} items "
-                            "with a value in both halves; expected at least 3. Too many values "
-                            "are missing for a split-half estimate.")
-        half_r[k] = float(pearson_columns(a[ok], b[ok]))
-        if not np.isfinite(half_r[k]):
+        a = _nanmean_rows(flat[order[:half]])
+        b = _nanmean_rows(flat[order[half:]])
+        half_r[k], used[k] = _pearson_pairwise(a, b)
+        if used[k].min() < 3:
+            raise DataError(f"split_half_ceiling: split {k} leaves {used[k].min()} of {n_items} "
+                            "items with a value in both halves; expected at least 3. Too many "
+                            "values are missing for a split-half estimate.")
+        if not np.all(np.isfinite(half_r[k])):
             raise DataError(f"split_half_ceiling: split {k}: a half mean is constant over the "
-                            f"{used[k]} items, so its correlation is undefined; expected values "
-                            "that vary over items.")
+                            "items, so its correlation is undefined; expected values that vary "
+                            "over items.")
     corrected = spearman_brown(half_r)
-    fisher = float(spearman_brown(np.tanh(np.mean(np.arctanh(np.clip(half_r, -1 + 1e-15,
-                                                                      1 - 1e-15))))))
-    summary = {"mean": float(corrected.mean()), "median": float(np.median(corrected)),
-               "fisher_z": fisher}
-    lo, hi = np.percentile(corrected, [2.5, 97.5])
+    fisher = spearman_brown(np.tanh(np.mean(np.arctanh(np.clip(half_r, -1 + 1e-15,
+                                                               1 - 1e-15)), axis=0)))
+    lo, hi = np.percentile(corrected, [2.5, 97.5], axis=0)
+    summary = {"mean": corrected.mean(0), "median": np.median(corrected, axis=0),
+               "fisher_z": fisher,
+               "sd": corrected.std(0, ddof=1) if n_splits > 1 else np.full(flat.shape[2], np.nan)}
+
+    def shaped(v):
+        v = np.asarray(v).reshape(tail) if tail else np.asarray(v).reshape(())
+        return float(v) if not tail else v
+
+    out = {k: shaped(v) for k, v in summary.items()}
     return {
-        "ceiling": summary[method],
+        "ceiling": out[method],
         "method": method,
-        **summary,
-        "sd": float(corrected.std(ddof=1)) if n_splits > 1 else float("nan"),
-        "interval": (float(lo), float(hi)),
-        "corrected": corrected,
-        "half_r": half_r,
-        "n_items": used,
+        **out,
+        "interval": (shaped(lo), shaped(hi)),
+        "corrected": corrected.reshape((-1,) + tail) if tail else corrected[:, 0],
+        "half_r": half_r.reshape((-1,) + tail) if tail else half_r[:, 0],
+        "n_items": used.reshape((-1,) + tail) if tail else used[:, 0],
         "n_subjects": int(n_subjects),
         "n_splits": int(n_splits),
         "seed": seed,
     }
+
+
+def noise_ceiling(subject_responses, n_splits=20, seed=0):
+    """Noise ceiling of every channel and window from split halves of the subjects.
+
+    Parameters
+    ----------
+    subject_responses : ndarray, shape (n_subjects, n_words, n_channels, n_windows)
+        Per-subject responses (``WordDataset.subject_responses``; NaN = missing trial).
+    n_splits, seed : int
+        As in :func:`split_half_ceiling`.
+
+    Returns
+    -------
+    dict
+        ``reliability`` (n_windows, n_channels): Spearman–Brown corrected split-half
+        reliability of the subject mean (mean over splits); ``ceiling_r``: its square
+        root clipped to [0, 1], the largest Pearson r a noiseless model of the true
+        responses can expect with the measured mean; ``n_subjects``, ``n_splits``.
+    """
+    sub = np.asarray(subject_responses)
+    if sub.ndim != 4:
+        raise DataError(f"noise_ceiling: subject responses of shape {sub.shape}; expected "
+                        "(n_subjects, n_words, n_channels, n_windows).")
+    res = split_half_ceiling(sub, n_splits=n_splits, seed=seed)
+    rel = np.asarray(res["mean"]).T  # (n_windows, n_channels)
+    return {"reliability": rel, "ceiling_r": np.sqrt(np.clip(rel, 0.0, 1.0)),
+            "n_subjects": res["n_subjects"], "n_splits": res["n_splits"]}
 
 
 # --------------------------------------------------------------------------- RSA

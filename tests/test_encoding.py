@@ -307,3 +307,36 @@ def test_sentence_positions_restart_at_each_sentence():
 
     pos = sentence_positions(np.array([0, 0, 0, 1, 1, 2, 5, 5]))
     assert pos.tolist() == [1, 2, 3, 1, 2, 1, 1, 2]
+
+
+def test_baseline_model_is_out_of_fold_least_squares():
+    from analysis.encoding import cv_splits, fit_baseline
+
+    rng = np.random.default_rng(4)
+    xb = rng.standard_normal((120, 3))
+    y = (xb @ [[1.0], [-0.5], [0.2]] + 0.5 * rng.standard_normal((120, 1)))[:, :, None]
+    res = fit_baseline(xb, y, n_folds=4, n_inner=3)
+    manual = np.empty(120)
+    for train, test in cv_splits(120, 4):
+        design = np.c_[np.ones(len(train)), xb[train]]
+        coef = np.linalg.lstsq(design, y[train, 0, 0], rcond=None)[0]
+        manual[test] = np.c_[np.ones(len(test)), xb[test]] @ coef
+    np.testing.assert_allclose(res.predictions[:, 0, 0], manual, rtol=1e-4, atol=1e-4)
+    assert res.params["mode"] == "nested" and res.params["d"] == 0
+
+
+def test_nested_model_gains_only_where_the_features_carry_signal():
+    rng = np.random.default_rng(5)
+    n = 600
+    xb = rng.standard_normal((n, 3))
+    lm = rng.standard_normal((n, 40))
+    y = np.stack([xb[:, 0] + rng.standard_normal(n),                   # baseline only
+                  xb[:, 0] + lm[:, :5].sum(1) + rng.standard_normal(n)], axis=1)[:, :, None]
+    from analysis.encoding import fit_baseline
+
+    base = fit_baseline(xb, y, n_folds=5, n_inner=3)
+    joint = fit_encoding(lm, y, n_folds=5, n_inner=3, baseline=xb)
+    gain = joint.r[0] - base.r[0]
+    assert abs(gain[0]) < 0.03 and gain[1] > 0.3
+    with pytest.raises(DataError, match="no column and no unpenalized band"):
+        ridge_oof(np.zeros((n, 0)), y[:, :, 0])

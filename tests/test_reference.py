@@ -322,7 +322,7 @@ def test_split_half_ceiling_errors():
     values = _simulated_participants(4, 10, 1.0, seed=0)
     with pytest.raises(DataError, match="at least two"):
         split_half_ceiling(values[:1])
-    with pytest.raises(DataError, match="2 axes"):
+    with pytest.raises(DataError, match=r"expected \(n_subjects, n_items, \.\.\.\)"):
         split_half_ceiling(values[0])
     with pytest.raises(DataError, match="method"):
         split_half_ceiling(values, method="max")

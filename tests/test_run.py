@@ -12,6 +12,7 @@ import pytest
 from analysis import run
 
 ROOT = Path(__file__).resolve().parent.parent
+REAL_FRANK = ROOT.parent / "shared" / "data" / "frank2015" / "all_measures.csv"
 
 
 def test_parse_value_reads_yaml_scalars_and_lists():
@@ -111,9 +112,16 @@ def test_quick_profile_builds_the_book(tmp_path):
     assert "More true for Sentence A" in survey and "http" not in survey.split("<body")[0]
     hv = json.loads((out / "results" / "human_validation.json").read_text())["results"]
     assert hv["simulated"] is True and hv["n_raters"] >= 2
-
-
-REAL_FRANK = ROOT.parent / "shared" / "data" / "frank2015" / "all_measures.csv"
+    real_page = (out / "html" / "notebooks" / "05_real_data.html").read_text()
+    assert "Real brains" in real_page and "Traceback" not in real_page
+    real = json.loads((out / "results" / "real_data.json").read_text())["results"]
+    if REAL_FRANK.is_file():  # the chain on the real N400, on a few sentences
+        assert real["surprisal_vs_erp"]["n_words"] > 100
+        assert set(real["encoding"]) == {"ELAN", "LAN", "N400", "EPNP", "P600", "PNP"}
+        assert 0 < real["noise_ceiling"]["N400"] < 1
+        assert real["divergence_chain"]["n_group"] >= 6
+        assert "siqa" in real["finetuned_on_n400"]
+        assert real["futrell2018"]["default"]["n_words"] > 500
 
 
 def _quick_book(out, *params):
@@ -166,3 +174,19 @@ def test_quick_book_on_the_harry_potter_release_layout(tmp_path):
                       ("data_path", str(root)))
     assert res["data"]["dataset"]["n_presented_words"] > res["data"]["dataset"]["n_words"]
     assert res["encoding"]["max_r"] > 0.3
+
+
+def test_real_data_chapter_without_the_data_says_where_to_get_them(tmp_path):
+    out = tmp_path / "nodata"
+    proc = subprocess.run([sys.executable, "-m", "analysis.run", "--profile", "quick",
+                           "--only", "real_data", "--out", str(out),
+                           "-p", "frank_path", str(tmp_path / "none.csv"),
+                           "-p", "trials_path", str(tmp_path / "none.tsv"),
+                           "-p", "naturalstories_path", str(tmp_path / "none")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    page = (out / "html" / "notebooks" / "05_real_data.html").read_text()
+    assert "prediction-resource" in page and "AurnhammerFrank_CogSci2019" in page
+    assert "naturalstories" in page and "Traceback" not in page
+    real = json.loads((out / "results" / "real_data.json").read_text())["results"]
+    assert real["noise_ceiling"] == {} and "encoding" not in real

@@ -116,3 +116,19 @@ def test_numeric_entry_points_name_what_is_wrong():
         stats.category_ttest(np.full((4, 2), np.inf), np.array([1, 1, 0, 0], bool))
     with pytest.raises(DataError, match=r"mask \(3,\)"):
         stats.category_ttest(np.zeros((4, 2)), np.ones(3, bool))
+
+
+def test_noise_ceiling_recovers_the_reliability_of_simulated_subjects():
+    """k subjects, each the truth plus noise of sd s: the mean has reliability k/(k+s^2)."""
+    from analysis.stats import noise_ceiling
+
+    rng = np.random.default_rng(2)
+    k, n = 8, 3000
+    truth = rng.standard_normal((n, 2, 3))
+    sd = np.array([[0.5, 1.0, 2.0], [1.5, 3.0, 0.7]])  # per channel x window
+    sub = truth[None] + sd[None, None] * rng.standard_normal((k, n, 2, 3))
+    sub[0, :10] = np.nan  # missing trials are allowed
+    out = noise_ceiling(sub, n_splits=30, seed=0)
+    expected = (k / (k + sd ** 2)).T  # (n_windows, n_channels)
+    np.testing.assert_allclose(out["reliability"], expected, atol=0.03)
+    np.testing.assert_allclose(out["ceiling_r"], np.sqrt(expected), atol=0.03)
