@@ -487,11 +487,15 @@ def load_simulated(path=None, n_words=0, n_subjects=4, seed=0, model="default",
             raise DataError(f"n_words={n_words}: the simulation needs at least 100 words.")
         words = words[:n_words]
         categories = {k: v[:n_words] for k, v in categories.items()}
+    from .controls import KNOWLEDGE_SOURCE, knowledge_features
+
     feats = extract_features(words, model=model, device=device, dtype="float32",
                              cache_dir=cache_dir, progress=progress)
     cfg = SimulationConfig(seed=seed, n_subjects=n_subjects, truth_layer=truth_layer)
     ds = simulate_study(words, feats.hidden, categories, cfg,
-                        model_identity=str(feats.model_identity))
+                        model_identity=str(feats.model_identity),
+                        knowledge=knowledge_features(words, device="cpu"),
+                        knowledge_source=KNOWLEDGE_SOURCE)
     return (ds, feats) if return_features else ds
 
 
@@ -574,3 +578,13 @@ for _spec in (
                           "4.0"),
 ):
     register_dataset(_spec)
+
+register_dataset(DatasetSpec(
+    "table", _lazy("analysis.loaders.table", "load_word_table"),
+    "any word-level table (CSV, TSV, Parquet): measures per word or per participant and "
+    "word; the context follows its columns", context="sentence", window=None,
+    needs_path=True, cv_groups="sentence",
+    howto="Give the path of the table and dataset_options naming its columns, e.g. "
+          "{word: token, measures: [rt]} (see the book page 'Your own data'); "
+          "python -m analysis.loaders.table FILE --options '{...}' shows what is understood.",
+    reference="the user's own data"))

@@ -266,7 +266,9 @@ def _standardise(a, rows, be, what, target_name):
     tr = a[be.index(rows)]
     mean = tr.mean(0)
     sd = ((tr - mean) ** 2).mean(0) ** 0.5
-    const = be.constant_columns(tr)
+    # a column whose spread is lost in float32 rounding (a huge, almost constant hidden
+    # unit: max != min but sd == 0) is constant too
+    const = be.constant_columns(tr) | (be.numpy(sd) == 0)
     if const.any():
         if what == "responses":
             j = int(np.flatnonzero(const)[0])
@@ -810,8 +812,15 @@ def split_half_encoding(features, dataset, seed=0, **fit_kw):
                          f"{dataset.n_subjects} separate subjects; expected at least 2.")
     order = np.random.default_rng(seed).permutation(dataset.n_subjects)
     halves = [np.sort(order[: len(order) // 2]), np.sort(order[len(order) // 2:])]
-    maps = [fit_encoding(features, dataset.subject_responses[h].mean(axis=0), **fit_kw).r
-            for h in halves]
+    from .stats import _nanmean_rows
+
+    means = [_nanmean_rows(dataset.subject_responses[h]) for h in halves]
+    ok = np.all([np.isfinite(m).all(axis=(1, 2)) for m in means], axis=0)
+    features = np.asarray(features)[ok]  # words missing in a half are left out of both
+    kw = dict(fit_kw)
+    if kw.get("groups") is not None:
+        kw["groups"] = np.asarray(kw["groups"])[ok]
+    maps = [fit_encoding(features, m[ok], **kw).r for m in means]
     out = split_half_reliability(*maps)
     out.update({"halves": [h.tolist() for h in halves], "r_a": maps[0], "r_b": maps[1]})
     return out

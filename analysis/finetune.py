@@ -39,8 +39,15 @@ bf16 autocast on GPUs, gradient accumulation, a checkpoint per epoch) with a cus
 and evaluation, so the same code runs on one CPU or, through an ``accelerate`` config
 (DeepSpeed, FSDP, several GPUs), at the paper's scale::
 
-    accelerate launch -m analysis.finetune --task siqa --model gpt2-xl --lr 1e-5 \\
+    accelerate launch --config_file configs/accelerate_multi_gpu_ddp.yaml \\
+        -m analysis.finetune --task siqa --model gpt2-xl --lr 1e-5 \\
         --batch-size 1 --epochs 3 --n-train 0 --n-eval 0 --bf16
+
+(``configs/`` also holds FSDP, DeepSpeed ZeRO-3 and two-CPU-process configs; the last is
+what ``tests/test_distributed.py`` runs.) With ``n`` processes every step trains on
+``n x batch_size x grad_accum`` items: the processes' gradients are averaged, and every
+process evaluates the whole held-out set, so all of them agree on the accuracy and on the
+best epoch. Only the main process writes files.
 
 Held-out accuracy is measured before training (epoch 0) and after each epoch; the
 checkpoint of the best epoch is kept in Hugging Face format (``save_pretrained`` of
@@ -54,7 +61,8 @@ identity, the items, every hyper-parameter and :data:`FINETUNE_VERSION`. ``run/`
 the Trainer's epoch checkpoints (with optimizer state): an interrupted run resumes from
 the last one. When the run finishes, the best model is written to ``model/`` and the
 record to ``result.json`` (both atomically), and ``run/`` is removed; a later call with
-the same key returns the record without training. Default ``cache_dir``:
+the same key returns the record without training. A multi-process run's key also holds
+its number of processes (a single-process key does not). Default ``cache_dir``:
 ``$LIVING_PAPER_CACHE/finetune``, else ``<repo>/cache/finetune``.
 """
 
@@ -482,12 +490,48 @@ def collate(encoded, pad_id=0):
             "n_options": torch.tensor(n_opt.pop())}
 
 
+class _WrappedLM:
+    """A causal LM inside a data-parallel wrapper, seen as the causal LM itself.
+
+    DistributedDataParallel, FSDP (version 1) and DeepSpeed engines hold the model in
+    ``.module`` and lack its methods (``get_input_embeddings``), which
+    :func:`analysis.lm.forward_padded` needs; but the forward pass must go through the
+    wrapper (DDP prepares the gradient all-reduce there, FSDP and ZeRO-3 gather the
+    sharded weights). This view calls the wrapper and answers the rest from the model.
+    """
+
+    def __init__(self, wrapper, inner):
+        import functools
+
+        self._wrapper, self._inner = wrapper, inner
+        # same signature as the model's forward (analysis.lm.accepts_logits_to_keep
+        # reads it), but through the wrapper
+        self.forward = functools.wraps(inner.forward)(lambda *a, **kw: wrapper(*a, **kw))
+
+    def __call__(self, *args, **kwargs):
+        return self._wrapper(*args, **kwargs)
+
+    def get_input_embeddings(self):
+        return self._inner.get_input_embeddings()
+
+
+def _as_causal_lm(model):
+    """``model`` itself, or a :class:`_WrappedLM` view of the LM inside a wrapper."""
+    inner = model
+    while not hasattr(inner, "get_input_embeddings") and hasattr(inner, "module"):
+        inner = inner.module
+    return model if inner is model else _WrappedLM(model, inner)
+
+
 def option_scores(model, batch):
     """Sum of the option tokens' log-probabilities, per item and option.
 
     Parameters
     ----------
     model : transformers causal LM
+        Or the same model inside a data-parallel wrapper (the Trainer's
+        ``model_wrapped``: DistributedDataParallel, FSDP, a DeepSpeed engine), which is
+        called as it is so that gradients are synchronised and shards gathered.
     batch : dict
         From :func:`collate` (tensors on the model's device).
 
@@ -498,6 +542,7 @@ def option_scores(model, batch):
     """
     import torch
 
+    model = _as_causal_lm(model)
     ids, target = batch["input_ids"], batch["target_mask"]
     # logits at position t predict token t + 1: the option token at position t (t >= 1)
     # is scored by the log-softmax of the logits at t - 1. Only those positions go
@@ -526,6 +571,10 @@ def accuracy(model, encoded, batch_size=8, pad_id=0):
     Parameters
     ----------
     model : transformers causal LM
+        Or the same model inside a data-parallel wrapper (see :func:`option_scores`).
+        Every process of a multi-process run scores ALL the items (the same items in the
+        same order, so the wrappers' collective calls match): each process gets the
+        accuracy of the whole held-out set, never of a shard, and all agree on it.
     encoded : list of dict
         From :func:`encode_item`.
     batch_size : int
@@ -537,7 +586,7 @@ def accuracy(model, encoded, batch_size=8, pad_id=0):
     """
     import torch
 
-    device = model.get_input_embeddings().weight.device
+    device = _as_causal_lm(model).get_input_embeddings().weight.device
     was_training = model.training
     model.eval()
     correct = 0
@@ -745,6 +794,31 @@ def _drop_gguf_marker(net):
                 del module.config.quantization_config
 
 
+def _launch_world():
+    """Number of processes of this run and this process's rank, from the launcher.
+
+    ``accelerate launch`` (torchrun), the DeepSpeed launcher and MPI set these variables
+    before the script starts, so they are known before the Trainer sets up the process
+    group (the cache key needs them first).
+
+    Returns
+    -------
+    n_processes : int
+        1 for a plain ``python`` run.
+    rank : int
+        0 for the main process.
+    """
+    def first(names, default):
+        for name in names:
+            if os.environ.get(name, "").strip().isdigit():
+                return int(os.environ[name])
+        return default
+
+    n = first(("WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE"), 1)
+    rank = first(("RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "MV2_COMM_WORLD_RANK"), 0)
+    return max(n, 1), rank
+
+
 def _read_result(path):
     try:
         data = json.loads(Path(path).read_text())
@@ -770,7 +844,8 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
     lr : float
         AdamW learning rate (the paper: 1e-5).
     batch_size : int
-        Items per device and step.
+        Items per device and step (per step in all: ``batch_size x grad_accum x`` the
+        number of processes).
     grad_accum : int
         Gradient accumulation steps.
     lora : bool
@@ -818,6 +893,13 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
              "grad_accum": int(grad_accum), "lora": bool(lora),
              "lora_rank": int(lora_rank) if lora else None, "max_length": int(max_length),
              "seed": int(seed), "bf16": bool(bf16)}
+    n_proc, rank = _launch_world()
+    if n_proc > 1:
+        # Several data-parallel processes train with a global batch of n_proc x
+        # batch_size items per step: a different run from one process with the same
+        # batch_size, so the number of processes is part of the cache key. It is left out
+        # for one process, so that single-process keys (and caches) stay as they were.
+        hyper["n_processes"] = n_proc
     key = _run_key(spec.identity, task, train, held_out, hyper)
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     slug = "".join(c if c.isalnum() or c in "._-" else "-" for c in spec.name)[:40]
@@ -825,7 +907,7 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
     record = root / "result.json"
     done = _read_result(record)
     if done is not None and Path(done.model_dir, "config.json").is_file():
-        return done
+        return done if rank == 0 else None
 
     t0 = time.time()
     set_seed(seed)
@@ -850,13 +932,6 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
 
     run_dir = root / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
-    epoch0_file = run_dir / "epoch0.json"
-    if epoch0_file.exists():
-        acc0 = json.loads(epoch0_file.read_text())["accuracy"]
-    else:
-        acc0 = accuracy(net.to(device), enc_held.encoded, eval_batch_size, pad_id)
-        atomic_write(epoch0_file, lambda p: p.write_text(json.dumps({"accuracy": acc0})))
-
     args = TrainingArguments(
         output_dir=str(run_dir), num_train_epochs=epochs, learning_rate=lr,
         per_device_train_batch_size=batch_size, per_device_eval_batch_size=eval_batch_size,
@@ -867,6 +942,18 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
         bf16=bool(bf16), use_cpu=device == "cpu", report_to="none",
         remove_unused_columns=False, disable_tqdm=not progress, dataloader_num_workers=0,
     )
+    # Accuracy before training, on the device the Trainer trains on: under
+    # ``accelerate launch`` ``args.device`` is this process's own GPU (``device`` alone,
+    # "cuda", put every process's copy on the first GPU); for one process it is the CPU
+    # or the first GPU, as before. Every process scores all held-out items (see
+    # ``accuracy``); only the main one writes the file.
+    epoch0_file = run_dir / "epoch0.json"
+    if epoch0_file.exists():
+        acc0 = json.loads(epoch0_file.read_text())["accuracy"]
+    else:
+        acc0 = accuracy(net.to(args.device), enc_held.encoded, eval_batch_size, pad_id)
+        if args.process_index == 0:
+            atomic_write(epoch0_file, lambda p: p.write_text(json.dumps({"accuracy": acc0})))
     trainer = _make_trainer_class()(
         model=net, args=args, train_dataset=enc_train, eval_dataset=enc_held,
         data_collator=lambda batch: collate(batch, pad_id), pad_id=pad_id,

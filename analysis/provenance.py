@@ -12,7 +12,6 @@ import datetime as _dt
 import json
 import platform
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -23,7 +22,7 @@ import numpy as np
 from ._utils import REPO_ROOT, atomic_write, n_cpus, resolve_device
 
 __all__ = ["Chapter", "start_chapter", "package_versions", "git_commit", "resolve_device",
-           "to_jsonable", "REPO_ROOT", "cache_dir", "n_cpus"]
+           "to_jsonable", "REPO_ROOT", "cache_dir", "n_cpus", "portable_path", "file_checksum"]
 
 PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "torch", "transformers", "gguf",
             "accelerate", "mne", "mne-bids", "matplotlib", "seaborn", "papermill",
@@ -93,6 +92,102 @@ def cache_dir(kind):
     return (Path(root) if root else REPO_ROOT / "cache") / kind
 
 
+def portable_path(path):
+    """A path as a reader can redo it: relative to the repository or to ``../shared/data``.
+
+    Paths inside the repository become ``<repo>/...``, paths under the shared data folder
+    ``../shared/data/...``, the feature or model cache ``<cache>/...``; anything else keeps
+    only its last two parts (``.../folder/file``), so no absolute path of the build
+    machine is written into the results.
+
+    Parameters
+    ----------
+    path : str | Path
+
+    Returns
+    -------
+    str
+    """
+    from ._utils import SHARED_DATA
+
+    p = Path(path).expanduser()
+    try:
+        p = p.resolve()
+    except OSError:
+        pass
+    if "site-packages" in p.parts:  # an installed package's file (a model shipped on PyPI)
+        return "<site-packages>/" + "/".join(p.parts[p.parts.index("site-packages") + 1:])
+    for root, label in ((SHARED_DATA.resolve(), "../shared/data"),
+                        (cache_dir("").resolve(), "<cache>"), (REPO_ROOT.resolve(), "<repo>")):
+        if p == root or root in p.parents:
+            return f"{label}/{p.relative_to(root)}" if p != root else label
+    parts = p.parts[-2:]
+    return ".../" + "/".join(parts) if len(p.parts) > 2 else str(p)
+
+
+def _looks_like_path(value):
+    return isinstance(value, str) and (value.startswith(("/", "~")) or "\\" in value)
+
+
+def _portable(obj):
+    """Replace absolute paths inside parameters by :func:`portable_path`."""
+    if isinstance(obj, dict):
+        return {k: _portable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_portable(v) for v in obj]
+    return portable_path(obj) if _looks_like_path(obj) else obj
+
+
+def file_checksum(path):
+    """SHA-256 of a file (a folder: of its sorted files' names and digests), cached.
+
+    The digest is cached in ``<cache>/checksums.json`` by resolved path, size and
+    modification time, so a 100 MB model file is hashed once.
+
+    Parameters
+    ----------
+    path : str | Path
+
+    Returns
+    -------
+    dict
+        ``path`` (portable), ``sha256``, ``bytes``.
+    """
+    import hashlib
+
+    from ._utils import atomic_write_json, sha256_file
+
+    p = Path(path).expanduser().resolve()
+    files = [p] if p.is_file() else sorted(q for q in p.rglob("*") if q.is_file())
+    store = cache_dir("") / "checksums.json"
+    try:
+        known = json.loads(store.read_text())
+    except (OSError, ValueError):
+        known = {}
+    digests, total, changed = [], 0, False
+    for f in files:
+        st = f.stat()
+        key = f"{f}|{st.st_size}|{st.st_mtime_ns}"
+        if key not in known:
+            known[key] = sha256_file(f)
+            changed = True
+        digests.append((str(f.relative_to(p)) if f != p else f.name, known[key]))
+        total += st.st_size
+    if changed:
+        try:
+            atomic_write_json(store, known)
+        except OSError:  # a read-only cache folder: the digests are simply recomputed
+            pass
+    if p.is_file():
+        digest = digests[0][1]
+    else:
+        h = hashlib.sha256()
+        for name, d in digests:
+            h.update(f"{name}\0{d}\n".encode())
+        digest = h.hexdigest()
+    return {"path": portable_path(p), "sha256": digest, "bytes": int(total)}
+
+
 def to_jsonable(obj):
     """Convert numpy scalars/arrays, paths and tuples for ``json.dump``."""
     if isinstance(obj, dict):
@@ -133,16 +228,52 @@ class Chapter:
     device: str
     started: float = field(default_factory=time.time)
     results: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)
 
     def add(self, **numbers):
         """Record headline numbers (merged into the results file)."""
         self.results.update(numbers)
         return self
 
+    def record_file(self, role, path):
+        """Record a file the results depend on (model weights, data) with its checksum.
+
+        Parameters
+        ----------
+        role : str
+            What the file is (``"model: default"``, ``"data: frank2015"``).
+        path : str | Path | None
+            The file or folder; ``None`` records nothing.
+        """
+        if path is not None and Path(path).exists():
+            self.files[role] = file_checksum(path)
+        return self
+
+    def record_model(self, model):
+        """Record a language model: its weights file (GGUF, local folder) or hub name."""
+        from .lm import resolve_model
+
+        spec = resolve_model(model)
+        if spec.kind == "hub":
+            self.files[f"model: {spec.name}"] = {"hub": spec.name,
+                                                 "revision": spec.revision or "main"}
+        else:
+            path = Path(spec.source) / spec.gguf_file if spec.gguf_file else spec.source
+            self.record_file(f"model: {spec.name}", path)
+        return self
+
+    def record_dataset(self, dataset):
+        """Record the files of a dataset opened through :mod:`analysis.datasets`."""
+        rec = dataset.provenance.get("dataset_record") or {}
+        if rec.get("path"):
+            self.record_file(f"data: {rec['name']}", rec["path"])
+        return self
+
     def provenance(self):
         """Parameters, versions, commit, device, timing and command line."""
         return {
-            "parameters": to_jsonable(self.parameters),
+            "parameters": _portable(to_jsonable(self.parameters)),
+            "files": to_jsonable(self.files),
             "packages": package_versions(),
             "git_commit": git_commit(),
             "device": _device_description(self.device),
@@ -150,7 +281,6 @@ class Chapter:
             "started_utc": _dt.datetime.fromtimestamp(self.started, _dt.timezone.utc)
             .isoformat(timespec="seconds"),
             "run_time_s": round(time.time() - self.started, 1),
-            "argv": sys.argv[:1],
         }
 
     def save(self, **numbers):
@@ -174,6 +304,9 @@ class Chapter:
         rows = [("git commit", prov["git_commit"]), ("device", prov["device"]),
                 ("started (UTC)", prov["started_utc"]), ("run time (s)", prov["run_time_s"])]
         rows += [(f"parameter: {k}", repr(v)) for k, v in prov["parameters"].items()]
+        rows += [(f"file ({k})", f"{v.get('path', v.get('hub'))} sha256 {v['sha256'][:16]}…"
+                  if "sha256" in v else f"hub {v['hub']}@{v['revision']}")
+                 for k, v in prov["files"].items()]
         rows += [(f"package: {k}", v) for k, v in prov["packages"].items()]
         return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
 

@@ -15,6 +15,16 @@ parts whose truth is known and saved with the data:
   whose sign and size vary from word to word at random. No function of the text
   predicts them, so no language-model feature explains them linearly; they raise
   the prediction error on exactly those words.
+* **sound** – a third planted category that no property of the hypothesis bank names:
+  words of sound, silence and listening, chosen by a fixed word list
+  (``resources/planted_sound_words.txt``), with the same kind of random response. It
+  asks whether the data-driven proposers find what nobody wrote down.
+* **knowledge** – a divergence that knowledge *could* close: on the emotion and
+  physical words, a signed value that is a deterministic function of the text, read
+  out (random direction, seeded) from the embedding of each word by another model
+  (all-MiniLM-L6-v2), then made orthogonal to every dimension of the base model's
+  driving layer, so that the base model cannot explain it linearly but a model that
+  has that knowledge can (the positive control of the fine-tuning chapter).
 * noise – spatially correlated "brain noise" from many random sources plus sensor
   noise, temporally correlated across windows (AR(1)), independent per subject.
 
@@ -41,6 +51,9 @@ __all__ = [
     "simulate_study",
     "dipole_topography",
     "sensor_xy",
+    "sound_words",
+    "knowledge_amplitude",
+    "SOUND_WORDS_FILE",
 ]
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
@@ -156,6 +169,11 @@ class SimulationConfig:
         the LM part (over all channels).
     divergence_gain : float
         Size of the planted category responses relative to the LM part.
+    sound_gain : float
+        Size of the unnamed planted category's response (the sound words).
+    knowledge_gain : float
+        Size of the knowledge component (0 turns it off; it also needs the
+        ``knowledge`` features given to :func:`simulate_study`).
     noise_sources : int
         Random brain-noise sources behind the spatially correlated noise.
     ar : float
@@ -171,6 +189,8 @@ class SimulationConfig:
     n_pcs: int = 64
     snr: float = 0.15
     divergence_gain: float = 4.0
+    sound_gain: float = 4.0
+    knowledge_gain: float = 3.0
     visual_gain: float = 0.6
     noise_sources: int = 60
     ar: float = 0.6
@@ -191,7 +211,75 @@ class SimulationConfig:
                 ("lm-4", "lm", 250.0, 60.0, (-0.1, 0.55), 1.9, 0.5),
                 ("emotion", "emotion", 375.0, 50.0, (0.55, 0.3), 2.0, 0.0),
                 ("physical", "physical", 350.0, 50.0, (-0.3, 0.1), 0.9, 0.0),
+                ("sound", "sound", 325.0, 50.0, (0.2, -0.35), 1.4, 0.0),
+                ("knowledge", "knowledge", 350.0, 60.0, (0.35, 0.45), 2.8, 0.0),
             ]
+
+
+#: The unnamed planted category's word list (see the module notes).
+SOUND_WORDS_FILE = RESOURCES / "planted_sound_words.txt"
+
+
+def sound_words(words, path=None):
+    """Which words belong to the unnamed planted category (sound, silence, listening).
+
+    Parameters
+    ----------
+    words : sequence of str
+    path : str | Path | None
+        Word list (default :data:`SOUND_WORDS_FILE`; ``#`` starts a comment).
+
+    Returns
+    -------
+    mask : ndarray of bool, shape (n_words,)
+    vocabulary : list of str
+        The list's word forms.
+    """
+    path = Path(path) if path is not None else SOUND_WORDS_FILE
+    vocab = [line.strip().lower() for line in path.read_text(encoding="utf-8").splitlines()
+             if line.strip() and not line.startswith("#")]
+    forms = set(vocab)
+    tokens = [str(w).strip(".,;:!?\"'()-\u2018\u2019\u201c\u201d").lower() for w in words]
+    return np.array([t in forms for t in tokens]), vocab
+
+
+def knowledge_amplitude(knowledge, mask, base, seed):
+    """The knowledge component: a seeded read-out of other-model features on some words,
+    made orthogonal to every dimension of the base model's layer.
+
+    Parameters
+    ----------
+    knowledge : ndarray, shape (n_words, k)
+        Features of each word from another model (e.g. sentence-embedding vectors).
+    mask : ndarray of bool, shape (n_words,)
+        Words that carry the component (zeroed elsewhere before orthogonalising).
+    base : ndarray, shape (n_words, d)
+        The base model's driving layer.
+    seed : int | sequence
+        Seed of the read-out direction.
+
+    Returns
+    -------
+    amplitude : ndarray, shape (n_words,)
+        Unit-variance values; ``base`` explains none of them linearly (in-sample
+        least squares), ``knowledge * mask`` explains them together with ``base``.
+    info : dict
+        ``r_before`` (correlation with the base layer's least-squares fit before
+        orthogonalising) and ``share_on_mask`` (share of the variance on the masked
+        words).
+    """
+    rng = np.random.default_rng(seed)
+    k = np.asarray(knowledge, dtype=np.float64) * np.asarray(mask, float)[:, None]
+    k = k - k.mean(axis=0)
+    a = k @ rng.standard_normal(k.shape[1])
+    h = np.asarray(base, dtype=np.float64)
+    h = h - h.mean(axis=0)
+    fit = h @ np.linalg.lstsq(h, a, rcond=None)[0]
+    r_before = float(np.corrcoef(a, fit)[0, 1]) if np.std(fit) > 0 else 0.0
+    a = a - fit
+    a = a / (a.std() or 1.0)
+    share = float((a[np.asarray(mask, bool)] ** 2).sum() / (a ** 2).sum())
+    return a, {"r_before": r_before, "share_on_mask": share}
 
 
 def _gaussian_profile(times, peak, width, window_ms):
@@ -211,7 +299,8 @@ def _lm_latents(hidden, n_pcs, n_latent, rng):
     return lat / lat.std(axis=0)
 
 
-def simulate_study(words, hidden, categories, config=None, model_identity=None):
+def simulate_study(words, hidden, categories, config=None, model_identity=None,
+                   knowledge=None, knowledge_source=None):
     """Simulate MEG responses of several readers to a text.
 
     Parameters
@@ -226,11 +315,17 @@ def simulate_study(words, hidden, categories, config=None, model_identity=None):
         Simulation parameters.
     model_identity : str | None
         Recorded in the provenance.
+    knowledge : ndarray, shape (n_words, k) | None
+        Another model's features of each word, behind the knowledge component
+        (:func:`knowledge_amplitude`); ``None`` leaves the component out.
+    knowledge_source : str | None
+        What ``knowledge`` is, for the truth.
 
     Returns
     -------
     WordDataset
-        Group-average ``responses`` plus ``subject_responses``; the truth is in
+        Group-average ``responses`` plus ``subject_responses``; the categories gain
+        ``sound`` (the unnamed planted category); the truth is in
         ``provenance["truth"]`` (JSON-serialisable).
     """
     cfg = config or SimulationConfig()
@@ -258,7 +353,26 @@ def simulate_study(words, hidden, categories, config=None, model_identity=None):
     for k, mask in cats.items():
         # Random sign and size per word: independent of the text by construction.
         a = rng.choice([-1.0, 1.0], n_words) * rng.gamma(4.0, 0.25, n_words)
-        amp_div[k] = np.where(mask, a, 0.0)
+        amp_div[k] = cfg.divergence_gain * np.where(mask, a, 0.0)
+    # the later additions draw from their own streams, so the parts above stay as they were
+    sound, sound_vocab = sound_words(words)
+    extra = np.random.default_rng([cfg.seed, 1])
+    a = extra.choice([-1.0, 1.0], n_words) * extra.gamma(4.0, 0.25, n_words)
+    amp_div["sound"] = cfg.sound_gain * np.where(sound, a, 0.0)
+    knowledge_info = None
+    planted_mask = cats["emotion"] | cats["physical"]
+    if knowledge is not None and cfg.knowledge_gain:
+        if np.shape(knowledge)[0] != n_words:
+            raise ValueError(f"knowledge features cover {np.shape(knowledge)[0]} words; "
+                             f"expected {n_words}.")
+        amp_k, knowledge_info = knowledge_amplitude(knowledge, planted_mask, hidden[layer],
+                                                    [cfg.seed, 2])
+        amp_div["knowledge"] = cfg.knowledge_gain * amp_k
+        knowledge_info.update({
+            "source": knowledge_source or "features given to simulate_study",
+            "applied_to": ["emotion", "physical"], "gain": cfg.knowledge_gain,
+            "readout_seed": [cfg.seed, 2],
+            "orthogonalised_against": f"all {hidden.shape[2]} dimensions of layer {layer}"})
 
     signal = np.zeros((n_words, n_ch, cfg.n_windows))
     lm_profile = np.zeros(cfg.n_windows)  # summed time course of the LM sources
@@ -274,8 +388,10 @@ def simulate_study(words, hidden, categories, config=None, model_identity=None):
             lm_profile += prof
         elif driver == "word length":
             amp = cfg.visual_gain * length
-        else:
-            amp = cfg.divergence_gain * amp_div[driver]
+        elif driver in amp_div:
+            amp = amp_div[driver]
+        else:  # a component whose input was not given (knowledge without features)
+            continue
         amp = amp + mean
         signal += amp[:, None, None] * topo[None, :, None] * prof[None, None, :]
         topos[name] = topo
@@ -323,6 +439,15 @@ def simulate_study(words, hidden, categories, config=None, model_identity=None):
         "lm_peak_ms": float(times[peak_window]),
         "divergence_window_ms": [300.0, 425.0],
         "planted_categories": {k: int(v.sum()) for k, v in cats.items()},
+        "unnamed_category": {
+            "name": "sound", "n_words": int(sound.sum()), "gain": cfg.sound_gain,
+            "rule": "word forms of sound, silence and listening listed in "
+                    "analysis/resources/planted_sound_words.txt (punctuation stripped, "
+                    "lower case)",
+            "vocabulary": sound_vocab,
+            "found_in_text": sorted({str(w).strip(".,;:!?\"'()-").lower()
+                                     for w, m in zip(words, sound) if m})},
+        "knowledge": knowledge_info,
         "components": truth_components,
         "snr_single_subject": cfg.snr,
         "divergence_gain": cfg.divergence_gain,
@@ -342,7 +467,7 @@ def simulate_study(words, hidden, categories, config=None, model_identity=None):
         info=info,
         window_ms=cfg.window_ms,
         subject_responses=subjects,
-        categories=categories,
+        categories=dict(categories, sound=sound),
         context="running",
         provenance={"source": "simulation", "truth": truth, "sha256_16": digest,
                     "preprocessing": "none (simulated in physical units: T, T/m)"},

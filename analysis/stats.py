@@ -499,7 +499,11 @@ def rsa_noise_ceiling(subject_responses, n_subset=1000, seed=0):
     if sub.ndim != 4 or sub.shape[0] < 2:
         raise ValueError(f"rsa_noise_ceiling: subject responses of shape {sub.shape}; "
                          "expected (n_subjects >= 2, n_words, n_channels, n_windows).")
-    idx = random_word_subset(sub.shape[1], n_subset, seed)
+    complete = np.flatnonzero(np.isfinite(sub).all(axis=(0, 2, 3)))  # no missing trial
+    if complete.size < 3:
+        raise DataError(f"rsa_noise_ceiling: {complete.size} words have a value for every "
+                        "subject; expected at least 3.")
+    idx = complete[random_word_subset(complete.size, n_subset, seed)]
     n_sub, n_win = sub.shape[0], sub.shape[3]
     lower, upper = np.empty(n_win), np.empty(n_win)
     for w in range(n_win):
@@ -527,7 +531,8 @@ def _unit_columns(x):
 
 
 def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
-                             perm_block=256, col_block=128, n_threads=None, tol=1e-5):
+                             perm_block=256, col_block=128, n_threads=None, tol=1e-5,
+                             backend="numpy", device=None):
     """Permutation test of the difference in Pearson r of two predictions, per column.
 
     For each column (e.g. channel x window) the statistic is
@@ -555,6 +560,12 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
     tol : float
         Permuted differences within ``tol`` of the observed one count as ties (as at
         least as extreme), so float32 rounding never makes a p-value smaller.
+    backend : {"numpy", "torch"}
+        ``"torch"`` runs the permuted products on ``device`` (default ``"cuda"``) in
+        float32, with the same permutations (drawn by numpy from ``seed``); the counts
+        equal the numpy backend's up to float32 rounding at the ``tol`` margin.
+    device : str | None
+        Torch device for ``backend="torch"``.
 
     Returns
     -------
@@ -596,6 +607,11 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
     ge = np.zeros(m, dtype=np.int64)
     le = np.zeros(m, dtype=np.int64)
     rng = np.random.default_rng(seed)
+    if backend == "torch":
+        ge, le = _permutation_counts_torch(zy, d, delta32, rng, n_permutations, perm_block,
+                                           tol, device)
+    elif backend != "numpy":
+        raise ValueError(f"backend={backend!r}; expected 'numpy' or 'torch'.")
 
     def work(j, perms):
         yb, db, s = ys[j], ds[j], starts[j]
@@ -616,7 +632,7 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
 
     threads = n_threads or max(1, n_cpus() or 1)
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for b0 in range(0, n_permutations, perm_block):
+        for b0 in range(0, n_permutations if backend == "numpy" else 0, perm_block):
             count = min(perm_block, n_permutations - b0)
             perms = rng.permuted(np.broadcast_to(np.arange(n), (count, n)), axis=1)
             for j, g, lo in pool.map(lambda j: work(j, perms), range(len(starts))):
@@ -632,6 +648,30 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
         v[bad] = np.nan
         out[k] = v.reshape(tail)
     return out
+
+
+def _permutation_counts_torch(zy, d, observed, rng, n_permutations, perm_block, tol,
+                              device=None, col_block=512):
+    """The counts of :func:`permutation_r_difference` with the products on a torch device."""
+    import torch
+
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    n, m = zy.shape
+    zy_t = torch.as_tensor(np.ascontiguousarray(zy, dtype=np.float32), device=dev)
+    d_t = torch.as_tensor(np.ascontiguousarray(d, dtype=np.float32), device=dev)
+    obs = torch.as_tensor(observed, device=dev)
+    ge = torch.zeros(m, dtype=torch.int64, device=dev)
+    le = torch.zeros(m, dtype=torch.int64, device=dev)
+    for b0 in range(0, n_permutations, perm_block):
+        count = min(perm_block, n_permutations - b0)
+        perms = rng.permuted(np.broadcast_to(np.arange(n), (count, n)), axis=1)
+        idx = torch.as_tensor(perms, device=dev)
+        for s in range(0, m, col_block):
+            gathered = zy_t[:, s:s + col_block][idx]  # (count, n, cols)
+            val = torch.einsum("pnc,nc->pc", gathered, d_t[:, s:s + col_block])
+            ge[s:s + col_block] += (val >= obs[s:s + col_block] - tol).sum(0)
+            le[s:s + col_block] += (val <= obs[s:s + col_block] + tol).sum(0)
+    return ge.cpu().numpy(), le.cpu().numpy()
 
 
 def better_worse_same(p_greater, p_less, q=0.05):

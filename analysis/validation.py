@@ -11,18 +11,26 @@ Pipeline
 1. :func:`load_contract` reads the hypothesis chapter's files (layout fixed by the
    contract between chapters 02 and 03).
 2. :func:`make_trials` pairs sentences for the top-``n`` and bottom-``n`` hypotheses
-   by validity V; :func:`make_lists` draws each participant's list of random trials.
+   by validity V, skipping word-list hypotheses of the log-odds proposer (a person
+   cannot judge "contains words such as ..."), and appends the attention checks
+   (:func:`attention_trials`); :func:`make_lists` draws each participant's list of
+   random trials and puts a few attention checks in it at seeded positions.
 3. :func:`write_survey_page` writes one self-contained HTML file (no server, no
-   network, works from ``file://``); :func:`write_qualtrics_trials` writes the
-   loop-and-merge table for Qualtrics.
+   network, works from ``file://``) that opens with an information and consent
+   screen and offers "Withdraw" on every later screen;
+   :func:`write_qualtrics_trials` writes the loop-and-merge table for Qualtrics.
 4. :func:`read_answers` imports the page's CSV files and Qualtrics exports,
    dropping identifying columns first, and codes every answer as Divergent / Equal /
-   Convergent from the side on which the divergent sentence was shown.
-5. :func:`answer_shares` and :func:`top_bottom_test` summarise and test; where no
+   Convergent from the side on which the divergent sentence was shown (attention
+   checks as Correct / Incorrect).
+5. :func:`attention_report` counts each participant's failed attention checks and
+   :func:`exclude_inattentive` drops those over a threshold; :func:`answer_shares`
+   and :func:`top_bottom_test` summarise and test the study trials only; where no
    human answers exist, :func:`simulate_raters` fills in (labelled "simulated").
 
 Answer coding: "More true for Sentence A" is *Divergent* when the divergent sentence
-was shown as A and *Convergent* otherwise; "Equally true" is *Equal*.
+was shown as A and *Convergent* otherwise; "Equally true" is *Equal*. An attention
+check is *Correct* when the answer is its ``expected`` answer, else *Incorrect*.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,15 +51,17 @@ from ._utils import DataError, atomic_write
 from .contracts import HypothesisResults
 
 __all__ = [
-    "ANSWERS", "CODES", "PRACTICE", "INSTRUCTIONS", "SurveyError",
-    "load_contract", "select_hypotheses", "choose_split", "make_trials", "make_lists",
+    "ANSWERS", "CODES", "ATTENTION_CODES", "PRACTICE", "INSTRUCTIONS", "ATTENTION_ITEMS",
+    "DEFAULT_CONTACT", "SKIPPED_PROPOSERS", "SurveyError",
+    "CONSENT", "load_contract", "select_hypotheses", "skipped_hypotheses", "choose_split",
+    "attention_trials", "make_trials", "make_lists", "expected_minutes", "consent_sections",
     "survey_id", "survey_payload", "write_survey_page", "write_qualtrics_trials",
     "write_survey_kit", "is_development_fixture", "banner_html",
     "write_trials", "read_trials", "drop_identifying", "is_identifying",
     "read_page_answers", "read_qualtrics_answers", "read_answers", "code_answers",
     "write_answers",
-    "simulate_raters", "answer_shares", "participant_differences", "top_bottom_test",
-    "hypothesis_label_test",
+    "simulate_raters", "study_answers", "attention_report", "exclude_inattentive",
+    "answer_shares", "participant_differences", "top_bottom_test", "hypothesis_label_test",
 ]
 
 RESOURCES = Path(__file__).resolve().parent / "resources" / "survey"
@@ -60,13 +71,83 @@ RESOURCES = Path(__file__).resolve().parent / "resources" / "survey"
 ANSWERS = ("More true for Sentence A", "Equally true", "More true for Sentence B")
 #: The codes, in the order of the stacked bars.
 CODES = ("Divergent", "Equal", "Convergent")
+#: The codes of attention checks (never mixed with :data:`CODES`).
+ATTENTION_CODES = ("Correct", "Incorrect")
 
 INSTRUCTIONS = (
     "On each screen you see a short description (for example \"mentions an animal\") "
-    "and two sentences from a story, Sentence A and Sentence B. Decide for which sentence "
-    "the description is more true. If it fits both equally well, or neither, choose "
-    "\"Equally true\". There are no right or wrong answers in the main part; go with your "
-    "first impression. One practice screen comes first and tells you what we expected."
+    "and two sentences, Sentence A and Sentence B. Decide for which sentence the "
+    "description is more true. If it fits both equally well, or neither, choose "
+    "\"Equally true\". Most questions have no right or wrong answer; go with your first "
+    "impression. A few are easy checks with one clear answer, which help us see that the "
+    "answers were given with care. One practice screen comes first and tells you what we "
+    "expected."
+)
+
+#: Who participants can write to, when the chapter names nobody (``survey_contact``).
+DEFAULT_CONTACT = "the researcher who sent you this link"
+
+#: The information screen before consent: (heading, text). ``{duration}`` and
+#: ``{n_questions}`` are filled in for the list shown, ``{where}`` from
+#: :data:`CONSENT_WHERE` and ``{contact}`` by :func:`consent_sections`.
+CONSENT = (
+    ("What is this study about?",
+     "We are researchers studying how language models (computer programs that work with "
+     "text) and the human brain process sentences. You will judge which of two sentences a "
+     "short description fits better. Your answers help us check descriptions that a "
+     "computer suggested."),
+    ("How long does it take?",
+     "About {duration}: {n_questions} short questions and one practice question, at a few "
+     "seconds each."),
+    ("Do I have to take part?",
+     "No. Taking part is voluntary, and you can stop at any time without giving a reason. "
+     "Every screen has a \"Withdraw\" button at the top: it deletes the answers you have "
+     "given and sends nothing. You can also just close this page; nothing is sent then, and "
+     "the answers given so far stay only in this browser (choose \"Withdraw\" to delete "
+     "them)."),
+    ("What is stored?",
+     "Only your answers, the list number, your participant id (the one you type in or the "
+     "page makes up for you), the time you agreed, the time of each answer and how long it "
+     "took. Nothing else: the page does not record your name, your IP address or your "
+     "location. While you take part, this is kept in this browser so that you can continue "
+     "after a reload. {where}"),
+    ("Questions?", "Please contact {contact}."),
+)
+#: Where the answers go, for the "What is stored?" paragraph.
+CONSENT_WHERE = {
+    "download": "At the end, you download your answers as a file (CSV) and send it to the "
+                "research team as they asked you to.",
+    "post": "At the end, your answers are sent to the research team's server ({host}), and "
+            "you can also download them as a file (CSV).",
+}
+#: The sentence above the two buttons "I agree" and "I do not agree".
+CONSENT_QUESTION = ("Choosing \"I agree\" means that you have read this and would like to "
+                    "take part.")
+#: Seconds per question in the duration the consent screen states.
+SECONDS_PER_TRIAL = 5
+#: Proposers whose hypotheses are not shown to people: the log-odds proposer's
+#: hypotheses are word lists ("contains words such as ..."), not judgeable properties.
+SKIPPED_PROPOSERS = ("log-odds",)
+
+#: Attention checks: (description, a sentence it clearly fits, a sentence it does not
+#: fit). Written for this project; none comes from the story or the study's sentences.
+ATTENTION_ITEMS = (
+    ("mentions a dog", "A small brown dog barked at the postman.",
+     "The kettle clicked off in the quiet kitchen."),
+    ("describes rain or snow", "Heavy snow covered the parked cars by morning.",
+     "He tied his shoes and walked to work."),
+    ("mentions a colour", "She painted the garden fence bright red.",
+     "They talked about the plan for an hour."),
+    ("mentions something to eat", "He ate a bowl of soup with fresh bread.",
+     "The train left the station on time."),
+    ("asks a question", "Where did you leave the car keys?",
+     "The car keys are on the kitchen table."),
+    ("mentions music", "The band played loud songs until midnight.",
+     "The shop closed early on Sunday."),
+    ("mentions a tree", "An old oak tree shaded the whole garden.",
+     "She counted the coins in her purse."),
+    ("mentions a number", "Three boats were tied up at the pier.",
+     "The sea stayed calm all afternoon."),
 )
 
 #: The practice item: not from the study, with an obvious answer and feedback.
@@ -94,7 +175,10 @@ IDENTIFYING_PATTERN = re.compile(
 
 TRIAL_COLUMNS = ["trial_id", "loop", "hypothesis", "rank", "group", "split",
                  "divergent_id", "convergent_id", "divergent_side", "sentence_a_id",
-                 "sentence_b_id", "sentence_a", "sentence_b"]
+                 "sentence_b_id", "sentence_a", "sentence_b", "kind", "expected"]
+#: Columns a trial file written before attention checks existed may lack; they are
+#: filled in as study trials.
+OPTIONAL_TRIAL_COLUMNS = {"kind": "study", "expected": ""}
 PAGE_COLUMNS = ["participant_id", "list", "position", "trial_id", "hypothesis",
                 "sentence_a_id", "sentence_b_id", "divergent_side", "answer"]
 
@@ -132,32 +216,93 @@ def load_contract(results_dir):
 
 # --------------------------------------------------------------------------- trials
 
-def select_hypotheses(table, n_top=10, n_bottom=10):
-    """The top-``n_top`` and bottom-``n_bottom`` hypotheses by validity V.
+def _ranked(table):
+    table = table.sort_values("V", ascending=False, kind="stable").reset_index(drop=True)
+    return table.drop_duplicates("hypothesis")
+
+
+def _split_top_bottom(table, n_top, n_bottom):
+    n = len(table)
+    k_top, k_bottom = min(n_top, n // 2), min(n_bottom, n // 2)
+    return table.head(k_top).assign(group="top"), table.tail(k_bottom).assign(group="bottom")
+
+
+def _is_skipped(table, skip_proposers):
+    if "proposer" not in table.columns or not skip_proposers:
+        return pd.Series(False, index=table.index)
+    return table["proposer"].isin(list(skip_proposers))
+
+
+def select_hypotheses(table, n_top=10, n_bottom=10, skip_proposers=SKIPPED_PROPOSERS):
+    """The top-``n_top`` and bottom-``n_bottom`` judgeable hypotheses by validity V.
+
+    Hypotheses of the proposers in ``skip_proposers`` (by default the log-odds
+    proposer, whose hypotheses are word lists such as "contains words such as
+    'door', 'dark'") are not shown to people: a word list is not a property a
+    person can judge. They are left out before the ranking is cut, so the top and
+    bottom sets are filled from the next ranks. :func:`skipped_hypotheses` lists
+    those that would otherwise have been chosen.
 
     Parameters
     ----------
     table : DataFrame
-        The hypothesis table (``rank``, ``hypothesis``, ``V``).
+        The hypothesis table (``rank``, ``hypothesis``, ``V`` and, when present,
+        ``proposer``).
     n_top, n_bottom : int
-        With fewer than ``n_top + n_bottom`` hypotheses the table is split in two
-        halves instead (the middle one of an odd number is left out).
+        With fewer than ``n_top + n_bottom`` judgeable hypotheses the judgeable ones
+        are split in two halves instead (the middle one of an odd number is left out).
+    skip_proposers : sequence of str
+        Values of ``proposer`` whose hypotheses are skipped; empty to keep all.
 
     Returns
     -------
     DataFrame
         ``hypothesis``, ``rank``, ``V`` and ``group`` (``"top"`` | ``"bottom"``).
+
+    Raises
+    ------
+    SurveyError
+        Fewer than two judgeable hypotheses.
     """
-    table = table.sort_values("V", ascending=False, kind="stable").reset_index(drop=True)
-    table = table.drop_duplicates("hypothesis")
-    n = len(table)
+    table = _ranked(table)
+    skipped = _is_skipped(table, skip_proposers)
+    judgeable = table[~skipped]
+    n = len(judgeable)
     if n < 2:
-        raise SurveyError(f"the hypothesis table has {n} hypothesis(es); the validation "
-                          "needs at least 2 (one top, one bottom).")
-    k_top, k_bottom = min(n_top, n // 2), min(n_bottom, n // 2)
-    top = table.head(k_top).assign(group="top")
-    bottom = table.tail(k_bottom).assign(group="bottom")
+        raise SurveyError(f"the hypothesis table has {n} hypothesis(es) people can judge "
+                          f"({int(skipped.sum())} word-list hypotheses of the proposer(s) "
+                          f"{list(skip_proposers)} are not shown); the validation needs at "
+                          "least 2 (one top, one bottom).")
+    top, bottom = _split_top_bottom(judgeable, n_top, n_bottom)
     return pd.concat([top, bottom])[["hypothesis", "rank", "V", "group"]].reset_index(drop=True)
+
+
+def skipped_hypotheses(table, n_top=10, n_bottom=10, skip_proposers=SKIPPED_PROPOSERS):
+    """The skipped hypotheses that would have been in the top or bottom set.
+
+    Cuts the ranking by V as if no hypothesis were skipped and returns those of the
+    chosen ones whose proposer is in ``skip_proposers`` (see
+    :func:`select_hypotheses`, which replaces them with the next ranks).
+
+    Parameters
+    ----------
+    table : DataFrame
+    n_top, n_bottom : int
+    skip_proposers : sequence of str
+
+    Returns
+    -------
+    DataFrame
+        ``hypothesis``, ``rank``, ``V``, ``proposer`` and ``group`` (``"top"`` |
+        ``"bottom"``: where it would have been); empty when none was skipped.
+    """
+    table = _ranked(table)
+    cols = ["hypothesis", "rank", "V", "proposer", "group"]
+    if len(table) < 2 or "proposer" not in table.columns:
+        return pd.DataFrame(columns=cols)
+    top, bottom = _split_top_bottom(table, n_top, n_bottom)
+    chosen = pd.concat([top, bottom])
+    return chosen[_is_skipped(chosen, skip_proposers)][cols].reset_index(drop=True)
 
 
 def choose_split(sentences, min_per_group=5):
@@ -180,8 +325,50 @@ def choose_split(sentences, min_per_group=5):
     return "research"
 
 
+def attention_trials(seed=0, items=ATTENTION_ITEMS):
+    """Attention-check trials: a description that clearly fits one of two sentences.
+
+    Each item of ``items`` becomes one trial shown like a study trial. Which sentence
+    is shown as "Sentence A" is drawn (seeded) and recorded. The trial columns are
+    those of study trials with these meanings: ``kind`` is ``"attention"``,
+    ``expected`` is the right answer ("More true for Sentence A" or "... B"),
+    ``divergent_side`` is the side of the sentence the description fits (so the
+    page and the imports check sides as for any trial), ``divergent_id`` /
+    ``convergent_id`` are the fitting / other sentence, with negative ids
+    (item *i*, 1-based: ``-(2i - 1)`` and ``-2i``) that no story sentence has;
+    ``group`` and ``split`` are ``"attention"`` and ``rank`` is 0.
+
+    Parameters
+    ----------
+    seed : int
+    items : sequence of (str, str, str)
+        ``(description, fitting sentence, other sentence)``.
+
+    Returns
+    -------
+    DataFrame
+        :data:`TRIAL_COLUMNS`; ``trial_id`` ``a01``, ``a02``, ...; ``loop`` is left
+        to :func:`make_trials`.
+    """
+    rng = np.random.default_rng([seed, 101])
+    rows = []
+    for i, (description, fits, other) in enumerate(items, start=1):
+        fit_id, other_id = -(2 * i - 1), -2 * i
+        side = "A" if rng.random() < 0.5 else "B"
+        (a, a_id), (b, b_id) = (((fits, fit_id), (other, other_id)) if side == "A"
+                                else ((other, other_id), (fits, fit_id)))
+        rows.append({"trial_id": f"a{i:02d}", "loop": 0, "hypothesis": description, "rank": 0,
+                     "group": "attention", "split": "attention", "divergent_id": fit_id,
+                     "convergent_id": other_id, "divergent_side": side,
+                     "sentence_a_id": a_id, "sentence_b_id": b_id, "sentence_a": a,
+                     "sentence_b": b, "kind": "attention",
+                     "expected": ANSWERS[0] if side == "A" else ANSWERS[2]})
+    return pd.DataFrame(rows, columns=TRIAL_COLUMNS)
+
+
 def make_trials(table, sentences, n_top=10, n_bottom=10, pairs_per_hypothesis=20,
-                split="auto", min_per_group=5, seed=0):
+                split="auto", min_per_group=5, seed=0, attention=True,
+                skip_proposers=SKIPPED_PROPOSERS):
     """Trials: per selected hypothesis, random (divergent, convergent) sentence pairs.
 
     Parameters
@@ -198,12 +385,18 @@ def make_trials(table, sentences, n_top=10, n_bottom=10, pairs_per_hypothesis=20
         See :func:`choose_split`.
     seed : int
         Seeds the pairs and which sentence is shown as "Sentence A".
+    attention : bool
+        Append the attention checks of :func:`attention_trials` after the study
+        trials (:func:`make_lists` puts a few of them in each list).
+    skip_proposers : sequence of str
+        See :func:`select_hypotheses` (word-list hypotheses are never shown).
 
     Returns
     -------
     DataFrame
         One row per trial with :data:`TRIAL_COLUMNS`; ``loop`` is the 1-based row
-        number (Qualtrics' loop number), ``divergent_side`` is ``"A"`` or ``"B"``.
+        number (Qualtrics' loop number), ``divergent_side`` is ``"A"`` or ``"B"``,
+        ``kind`` is ``"study"`` (``expected`` empty) or ``"attention"``.
     """
     rng = np.random.default_rng(seed)
     if split == "auto":
@@ -216,7 +409,7 @@ def make_trials(table, sentences, n_top=10, n_bottom=10, pairs_per_hypothesis=20
                           "convergent sentences; trials need at least one of each.")
     n_pairs = min(pairs_per_hypothesis, len(div) * len(con))
     rows = []
-    for _, h in select_hypotheses(table, n_top, n_bottom).iterrows():
+    for _, h in select_hypotheses(table, n_top, n_bottom, skip_proposers).iterrows():
         flat = rng.choice(len(div) * len(con), size=n_pairs, replace=False)
         for f in flat:
             d, c = div.iloc[f // len(con)], con.iloc[f % len(con)]
@@ -228,24 +421,54 @@ def make_trials(table, sentences, n_top=10, n_bottom=10, pairs_per_hypothesis=20
                          "convergent_id": int(c["sentence_id"]), "divergent_side": side,
                          "sentence_a_id": int(a["sentence_id"]),
                          "sentence_b_id": int(b["sentence_id"]),
-                         "sentence_a": str(a["text"]), "sentence_b": str(b["text"])})
+                         "sentence_a": str(a["text"]), "sentence_b": str(b["text"]),
+                         "kind": "study", "expected": ""})
     trials = pd.DataFrame(rows)
-    trials.insert(0, "loop", np.arange(1, len(trials) + 1))
+    trials.insert(0, "loop", 0)
     trials.insert(0, "trial_id", [f"t{i:04d}" for i in range(1, len(trials) + 1)])
+    if attention:
+        trials = pd.concat([trials[TRIAL_COLUMNS], attention_trials(seed)], ignore_index=True)
+    trials["loop"] = np.arange(1, len(trials) + 1)
     return trials[TRIAL_COLUMNS]
 
 
-def make_lists(trials, n_lists, n_per_list=100, seed=0):
-    """Per-participant trial lists: each a random draw of trials in random order.
+def _with_kind(trials):
+    """``trials`` with the columns of :data:`OPTIONAL_TRIAL_COLUMNS` (older files lack them)."""
+    missing = {c: v for c, v in OPTIONAL_TRIAL_COLUMNS.items() if c not in trials.columns}
+    if missing:
+        trials = trials.assign(**missing)
+    return trials.assign(kind=trials["kind"].fillna("study"),
+                         expected=trials["expected"].fillna(""))
+
+
+def _attention_slots(length, n, rng):
+    """``n`` distinct 0-based positions in a list of ``length``, one per equal segment."""
+    edges = (np.arange(n + 1) * length) // n
+    return [int(rng.integers(lo, hi)) for lo, hi in zip(edges[:-1], edges[1:])]
+
+
+def make_lists(trials, n_lists, n_per_list=100, attention_per_100=3, seed=0):
+    """Per-participant trial lists: random study trials plus a few attention checks.
+
+    Each list is a random draw (without repeats) of ``n_per_list`` study trials in
+    random order. When ``trials`` holds attention checks (``kind == "attention"``,
+    see :func:`attention_trials`), ``ceil(attention_per_100 * n_per_list / 100)``
+    of them (at least one, at most all) are drawn for each list and put at seeded
+    positions, one in each equal stretch of the list, so they are spread over it.
+    They come in addition to the study trials, so a list of 100 study trials with
+    the default rate has 103 items. The study draws do not depend on the attention
+    checks (they use their own random stream).
 
     Parameters
     ----------
     trials : DataFrame
-        From :func:`make_trials`.
+        From :func:`make_trials` (or :func:`read_trials`).
     n_lists : int
         Number of lists (one per planned participant; lists can be reused).
     n_per_list : int
-        Trials per list; all trials (shuffled) when there are fewer.
+        Study trials per list; all study trials (shuffled) when there are fewer.
+    attention_per_100 : float
+        Attention checks per 100 study trials; 0 for none.
     seed : int
 
     Returns
@@ -256,12 +479,82 @@ def make_lists(trials, n_lists, n_per_list=100, seed=0):
     """
     if n_lists < 1 or n_per_list < 1:
         raise ValueError(f"n_lists={n_lists} and n_per_list={n_per_list}; both must be >= 1.")
+    if attention_per_100 < 0:
+        raise ValueError(f"attention_per_100={attention_per_100}; must be >= 0.")
+    trials = _with_kind(trials)
+    study = trials.loc[trials["kind"] == "study", "trial_id"].to_numpy()
+    checks = trials.loc[trials["kind"] == "attention", "trial_id"].to_numpy()
     rng = np.random.default_rng(seed)
-    k = min(n_per_list, len(trials))
-    ids = trials["trial_id"].to_numpy()
-    rows = [(li + 1, pos + 1, tid) for li in range(n_lists)
-            for pos, tid in enumerate(rng.choice(ids, size=k, replace=False))]
+    attention_rng = np.random.default_rng([seed, 202])
+    k = min(n_per_list, len(study))
+    n_checks = 0
+    if len(checks) and attention_per_100 > 0:
+        n_checks = min(len(checks), max(1, math.ceil(attention_per_100 * k / 100)))
+    rows = []
+    for li in range(n_lists):
+        ids = list(rng.choice(study, size=k, replace=False))
+        if n_checks:
+            picked = attention_rng.choice(checks, size=n_checks, replace=False)
+            for pos, tid in zip(_attention_slots(k + n_checks, n_checks, attention_rng), picked):
+                ids.insert(pos, tid)
+        rows.extend((li + 1, pos + 1, tid) for pos, tid in enumerate(ids))
     return pd.DataFrame(rows, columns=["list", "position", "trial_id"])
+
+
+def consent_sections(post_url=None, contact=None, n_items=None,
+                     seconds_per_trial=SECONDS_PER_TRIAL):
+    """The information shown before consent, filled in (:data:`CONSENT`).
+
+    Parameters
+    ----------
+    post_url : str | None
+        Where the page sends the answers; ``None`` says they are downloaded.
+    contact : str | None
+        Whom to write to; ``None`` or empty gives :data:`DEFAULT_CONTACT`.
+    n_items : int | None
+        Questions in the list; ``None`` leaves ``{duration}`` and ``{n_questions}``
+        for the page to fill in for the list it shows.
+    seconds_per_trial : float
+
+    Returns
+    -------
+    list of (str, str)
+        ``(heading, text)`` pairs.
+    """
+    from urllib.parse import urlparse
+
+    contact = (contact or "").strip() or DEFAULT_CONTACT
+    where = (CONSENT_WHERE["post"].format(host=urlparse(post_url).netloc or post_url)
+             if post_url else CONSENT_WHERE["download"])
+    fill = {"where": where, "contact": contact}
+    if n_items is not None:
+        m = expected_minutes(n_items, seconds_per_trial)
+        fill.update(duration=f"{m} minute{'' if m == 1 else 's'}", n_questions=str(n_items))
+    out = []
+    for heading, text in CONSENT:
+        for key, value in fill.items():
+            text = text.replace("{" + key + "}", value)
+        out.append((heading, text))
+    return out
+
+
+def expected_minutes(n_items, seconds_per_trial=SECONDS_PER_TRIAL):
+    """The duration the consent screen states for a list of ``n_items`` questions.
+
+    The list plus the practice question at ``seconds_per_trial`` each, rounded up to
+    whole minutes (at least 1). The page applies the same rule to the list it shows.
+
+    Parameters
+    ----------
+    n_items : int
+        Questions in the list, attention checks included.
+    seconds_per_trial : float
+
+    Returns
+    -------
+    int
+    """
+    return max(1, math.ceil((n_items + 1) * seconds_per_trial / 60))
 
 
 def survey_id(trials):
@@ -283,11 +576,17 @@ def write_trials(trials, path):
 
 
 def read_trials(path):
-    """Read a trial table written by :func:`write_trials`, checking its columns."""
+    """Read a trial table written by :func:`write_trials`, checking its columns.
+
+    A file written before attention checks existed (no ``kind`` / ``expected``
+    columns) is read as study trials only.
+    """
     path = Path(path)
     if not path.exists():
         raise SurveyError(f"{path}: trial file not found.")
-    trials = pd.read_csv(path, dtype={"trial_id": str, "divergent_side": str})
+    trials = pd.read_csv(path, dtype={"trial_id": str, "divergent_side": str, "kind": str,
+                                      "expected": str})
+    trials = _with_kind(trials)
     missing = [c for c in TRIAL_COLUMNS if c not in trials.columns]
     if missing:
         raise SurveyError(f"{path}: column(s) {missing} missing; expected {TRIAL_COLUMNS}.")
@@ -296,7 +595,14 @@ def read_trials(path):
         i = int(np.flatnonzero(bad)[0])
         raise SurveyError(f"{path}: row {i + 2}, column 'divergent_side': "
                           f"{trials['divergent_side'].iloc[i]!r}; expected 'A' or 'B'.")
-    return trials
+    bad = ~trials["kind"].isin(["study", "attention"])
+    bad |= (trials["kind"] == "attention") & ~trials["expected"].isin([ANSWERS[0], ANSWERS[2]])
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise SurveyError(f"{path}: row {i + 2}, column 'kind' / 'expected': "
+                          f"{trials['kind'].iloc[i]!r} / {trials['expected'].iloc[i]!r}; expected "
+                          f"'study', or 'attention' with one of {[ANSWERS[0], ANSWERS[2]]}.")
+    return trials[TRIAL_COLUMNS + [c for c in trials.columns if c not in TRIAL_COLUMNS]]
 
 
 def write_qualtrics_trials(trials, path):
@@ -305,26 +611,54 @@ def write_qualtrics_trials(trials, path):
     Columns, in the order of Qualtrics' fields: ``hypothesis`` (Field 1),
     ``sentence_a`` (Field 2), ``sentence_b`` (Field 3), then hidden fields
     ``trial_id`` (Field 4), ``divergent_side`` (Field 5), ``sentence_a_id`` (Field 6),
-    ``sentence_b_id`` (Field 7). Row *k* (after the header) is loop *k*: Qualtrics
-    exports the answer of loop *k* in the column ``k_<question>`` (e.g. ``3_Q1``),
-    which :func:`read_qualtrics_answers` maps back through the ``loop`` column of the
-    trial file. How to set the survey up is described in the chapter.
+    ``sentence_b_id`` (Field 7) and ``kind`` (Field 8: ``study`` or ``attention``).
+    Attention checks are loops like any other (the last rows). Row *k* (after the
+    header) is loop *k*: Qualtrics exports the answer of loop *k* in the column
+    ``k_<question>`` (e.g. ``3_Q1``), which :func:`read_qualtrics_answers` maps back
+    through the ``loop`` column of the trial file. How to set the survey up is
+    described in the chapter.
     """
     cols = ["hypothesis", "sentence_a", "sentence_b", "trial_id", "divergent_side",
-            "sentence_a_id", "sentence_b_id"]
+            "sentence_a_id", "sentence_b_id", "kind"]
+    trials = _with_kind(trials)
     atomic_write(path, lambda tmp: trials.sort_values("loop")[cols].to_csv(
         tmp, index=False, quoting=csv.QUOTE_ALL))
     return Path(path)
 
 
-def survey_payload(trials, lists, post_url=None, title="Which sentence fits the description?"):
-    """The data the survey page embeds (JSON-serialisable dict)."""
+def survey_payload(trials, lists, post_url=None, contact=None,
+                   title="Which sentence fits the description?",
+                   seconds_per_trial=SECONDS_PER_TRIAL):
+    """The data the survey page embeds (JSON-serialisable dict).
+
+    Parameters
+    ----------
+    trials, lists : DataFrame
+    post_url : str | None
+    contact : str | None
+        Whom participants can write to (the consent screen and the withdrawal
+        message name it); ``None`` or empty gives :data:`DEFAULT_CONTACT`.
+    title : str
+    seconds_per_trial : float
+        For the duration stated on the consent screen (:func:`expected_minutes`).
+
+    Returns
+    -------
+    dict
+        Trials carry their ``kind`` (the page's CSV records it) but not the
+        ``expected`` answer of attention checks.
+    """
+    trials = _with_kind(trials)
     fields = ["trial_id", "hypothesis", "sentence_a", "sentence_b", "sentence_a_id",
-              "sentence_b_id", "divergent_side"]
+              "sentence_b_id", "divergent_side", "kind"]
     by_list = lists.sort_values(["list", "position"]).groupby("list")["trial_id"]
     return {
         "survey_id": survey_id(trials),
         "title": title,
+        "contact": (contact or "").strip() or DEFAULT_CONTACT,
+        "seconds_per_trial": float(seconds_per_trial),
+        "consent": [list(pair) for pair in consent_sections(post_url, contact)],
+        "consent_question": CONSENT_QUESTION,
         "instructions": INSTRUCTIONS,
         "answers": list(ANSWERS),
         "practice": PRACTICE,
@@ -336,12 +670,20 @@ def survey_payload(trials, lists, post_url=None, title="Which sentence fits the 
     }
 
 
-def write_survey_page(path, trials, lists, post_url=None, **kwargs):
+def write_survey_page(path, trials, lists, post_url=None, contact=None, **kwargs):
     """Write the self-contained survey page (HTML with inline CSS, JS and trials).
 
     The template lives in ``analysis/resources/survey/`` (``survey.html``,
     ``survey.css``, ``survey.js``); this fills it in. The page needs no server and no
     network: open it from ``file://`` or any static web host.
+
+    Information and consent come first: what the study is for, how long the list
+    takes (:func:`expected_minutes`), that taking part is voluntary and how to stop,
+    what is stored and where, and whom to contact (``contact``). "I do not agree"
+    ends the page with nothing stored or sent; "I agree" continues. From then on
+    every screen has a "Withdraw" button which, after a confirmation, deletes the
+    participant's saved progress from the browser, sends nothing and offers no
+    download. Nothing is written to the browser's storage before consent.
 
     Participants: ``index.html?list=3`` shows list 3 (1-based); without ``list`` the
     page draws a list at random and records it. ``?pid=ABC`` pre-fills the
@@ -359,14 +701,16 @@ def write_survey_page(path, trials, lists, post_url=None, **kwargs):
     trials, lists : DataFrame
         From :func:`make_trials` and :func:`make_lists`.
     post_url : str | None
+    contact : str | None
+        Whom participants can write to; ``None`` gives :data:`DEFAULT_CONTACT`.
     **kwargs
-        Passed to :func:`survey_payload` (``title``).
+        Passed to :func:`survey_payload` (``title``, ``seconds_per_trial``).
 
     Returns
     -------
     Path
     """
-    payload = survey_payload(trials, lists, post_url=post_url, **kwargs)
+    payload = survey_payload(trials, lists, post_url=post_url, contact=contact, **kwargs)
     # "<" is escaped so that no sentence can close the <script> element.
     data = json.dumps(payload, ensure_ascii=False).replace("<", "\\u003c")
     page = (RESOURCES / "survey.html").read_text(encoding="utf-8")
@@ -381,7 +725,7 @@ def write_survey_page(path, trials, lists, post_url=None, **kwargs):
     return Path(path)
 
 
-def write_survey_kit(survey_dir, trials, lists, post_url=None):
+def write_survey_kit(survey_dir, trials, lists, post_url=None, contact=None):
     """Write everything a study needs into ``survey_dir``.
 
     Files: ``index.html`` (:func:`write_survey_page`), ``qualtrics_loop_merge.csv``
@@ -391,12 +735,22 @@ def write_survey_kit(survey_dir, trials, lists, post_url=None):
     later run with other hypotheses (its content is fixed by its name, so rewriting
     it changes nothing).
 
+    Parameters
+    ----------
+    survey_dir : str | Path
+    trials, lists : DataFrame
+    post_url : str | None
+        See :func:`write_survey_page`.
+    contact : str | None
+        Whom participants can write to (see :func:`write_survey_page`).
+
     Returns
     -------
     dict of str to Path
     """
     survey_dir = Path(survey_dir)
-    out = {"page": write_survey_page(survey_dir / "index.html", trials, lists, post_url),
+    out = {"page": write_survey_page(survey_dir / "index.html", trials, lists, post_url,
+                                     contact=contact),
            "qualtrics": write_qualtrics_trials(trials, survey_dir / "qualtrics_loop_merge.csv"),
            "trials": write_trials(trials, survey_dir / "trials.csv"),
            "archive": write_trials(trials, survey_dir / "archive" / survey_id(trials)
@@ -568,7 +922,7 @@ def _check_against_trials(path, frame, trials):
                 f"the current trials have survey id {expected!r}. These answers were "
                 "collected with other trials: pass the trial file used then as trials_path "
                 f"(survey/archive/{frame.at[row, 'survey_id']}/trials.csv keeps it).")
-    known = trials.set_index("trial_id")
+    known = _with_kind(trials).set_index("trial_id")
     for row, r in frame.iterrows():
         if r["trial_id"] not in known.index:
             raise SurveyError(f"{path}: row {row}, column 'trial_id': {r['trial_id']!r} is not "
@@ -577,6 +931,9 @@ def _check_against_trials(path, frame, trials):
             raise SurveyError(f"{path}: row {row}, column 'divergent_side': "
                               f"{r['divergent_side']!r} differs from the trial file "
                               f"({known.at[r['trial_id'], 'divergent_side']!r}).")
+        if "kind" in frame.columns and r["kind"] != known.at[r["trial_id"], "kind"]:
+            raise SurveyError(f"{path}: row {row}, column 'kind': {r['kind']!r} differs from "
+                              f"the trial file ({known.at[r['trial_id'], 'kind']!r}).")
 
 
 _LOOP_COLUMN = re.compile(r"^(\d+)_(.+)$")
@@ -685,8 +1042,9 @@ def read_answers(path, trials, answers_format="auto", question=None):
     Returns
     -------
     DataFrame
-        All answers with ``group`` and ``rank`` of their hypothesis added; no
-        identifying column survives.
+        All answers, attention checks included, with ``group``, ``rank``, ``kind``
+        and ``expected`` of their trial added (from ``trials``); attention checks
+        are coded ``Correct`` / ``Incorrect``. No identifying column survives.
     """
     path = Path(path)
     if answers_format not in ("auto", "page", "qualtrics"):
@@ -706,14 +1064,24 @@ def read_answers(path, trials, answers_format="auto", question=None):
         frames.append(read_page_answers(f, trials) if fmt == "page"
                       else read_qualtrics_answers(f, trials, question))
     answers = pd.concat(frames, ignore_index=True)
-    meta = trials.set_index("trial_id")[["group", "rank"]]
+    meta = _with_kind(trials).set_index("trial_id")[["group", "rank", "kind", "expected"]]
+    answers = answers.drop(columns=[c for c in meta.columns if c in answers.columns])
     answers = answers.join(meta, on="trial_id")
+    answers["code"] = _code_attention(answers)
     answers["participant_id"] = answers["participant_id"].astype(str)
     return drop_identifying(answers)
 
 
+def _code_attention(answers):
+    """``answers["code"]`` with attention checks coded Correct / Incorrect."""
+    check = answers["kind"] == "attention"
+    right = np.where(answers["answer"] == answers["expected"], *ATTENTION_CODES)
+    return pd.Series(np.where(check, right, answers["code"]), index=answers.index)
+
+
 ANSWER_COLUMNS = ["participant_id", "source", "list", "position", "loop", "trial_id",
-                  "hypothesis", "group", "rank", "divergent_side", "answer", "code", "rt_ms"]
+                  "kind", "hypothesis", "group", "rank", "divergent_side", "answer",
+                  "expected", "code", "rt_ms"]
 
 
 def write_answers(answers, path):
@@ -730,22 +1098,27 @@ def write_answers(answers, path):
 # --------------------------------------------------------------------------- simulated raters
 
 def simulate_raters(trials, lists, scores, rater_noise=0.15, equal_band=0.1, rater_bias_sd=0.05,
-                    seed=0):
+                    attention_correct=0.95, seed=0):
     """Simulated answers: the verifier's scores plus rater noise.
 
-    For a trial of hypothesis *h* with divergent sentence *d* and convergent sentence
-    *c*, rater *i* perceives ``x = s(h, d) - s(h, c) + b_i + e`` with ``s`` the
-    verifier's score, ``b_i ~ N(0, rater_bias_sd)`` the rater's constant leaning
-    and ``e ~ N(0, rater_noise)`` fresh per trial. The answer is "Equally true" when
-    ``|x| < equal_band``, else the sentence the rater leans to. Rater *i* answers
-    list *i* (cycling over the lists).
+    For a study trial of hypothesis *h* with divergent sentence *d* and convergent
+    sentence *c*, rater *i* perceives ``x = s(h, d) - s(h, c) + b_i + e`` with ``s``
+    the verifier's score, ``b_i ~ N(0, rater_bias_sd)`` the rater's constant
+    leaning and ``e ~ N(0, rater_noise)`` fresh per trial. The answer is "Equally
+    true" when ``|x| < equal_band``, else the sentence the rater leans to. An
+    attention check is answered with its expected answer with probability
+    ``attention_correct`` and otherwise with one of the two other answers (both
+    drawn from a separate seeded stream, so the study answers do not depend on the
+    checks). Rater *i* answers list *i* (cycling over the lists).
 
     Parameters
     ----------
     trials, lists : DataFrame
     scores : DataFrame
-        Long format ``hypothesis``, ``sentence_id``, ``score``.
+        Long format ``hypothesis``, ``sentence_id``, ``score`` (study trials only).
     rater_noise, equal_band, rater_bias_sd : float
+    attention_correct : float
+        Probability of answering an attention check correctly.
     seed : int
 
     Returns
@@ -754,17 +1127,20 @@ def simulate_raters(trials, lists, scores, rater_noise=0.15, equal_band=0.1, rat
         The columns of :func:`read_answers` (``participant_id`` = ``sim-001``...).
     """
     rng = np.random.default_rng(seed)
-    lookup = scores.set_index(["hypothesis", "sentence_id"])["score"]
+    trials = _with_kind(trials)
     t = trials.set_index("trial_id")
-    s_div = lookup.reindex(pd.MultiIndex.from_arrays([t["hypothesis"], t["divergent_id"]]))
-    s_con = lookup.reindex(pd.MultiIndex.from_arrays([t["hypothesis"], t["convergent_id"]]))
+    lists = lists.sort_values(["list", "position"])
+    lst = lists[lists["trial_id"].map(t["kind"]).to_numpy() == "study"]
+    st_ = t[t["kind"] == "study"]
+    lookup = scores.set_index(["hypothesis", "sentence_id"])["score"]
+    s_div = lookup.reindex(pd.MultiIndex.from_arrays([st_["hypothesis"], st_["divergent_id"]]))
+    s_con = lookup.reindex(pd.MultiIndex.from_arrays([st_["hypothesis"], st_["convergent_id"]]))
     if s_div.isna().any() or s_con.isna().any():
         raise SurveyError("hypotheses_scores.csv lacks the verifier score of some trial "
                           "sentences; it must cover every hypothesis x selected sentence.")
-    diff = pd.Series(s_div.to_numpy() - s_con.to_numpy(), index=t.index)
+    diff = pd.Series(s_div.to_numpy() - s_con.to_numpy(), index=st_.index)
     n_lists = int(lists["list"].max())
     bias = rng.normal(0.0, rater_bias_sd, n_lists)
-    lst = lists.sort_values(["list", "position"])
     x = diff.loc[lst["trial_id"]].to_numpy() + bias[lst["list"].to_numpy() - 1] \
         + rng.normal(0.0, rater_noise, len(lst))
     code = np.where(np.abs(x) < equal_band, "Equal", np.where(x > 0, "Divergent", "Convergent"))
@@ -773,20 +1149,116 @@ def simulate_raters(trials, lists, scores, rater_noise=0.15, equal_band=0.1, rat
     picked = np.where(code == "Divergent", side, other)
     answer = np.where(code == "Equal", ANSWERS[1],
                       np.where(picked == "A", ANSWERS[0], ANSWERS[2]))
-    out = pd.DataFrame({
-        "participant_id": [f"sim-{i:03d}" for i in lst["list"]],
-        "list": lst["list"].to_numpy(), "position": lst["position"].to_numpy(),
-        "trial_id": lst["trial_id"].to_numpy(),
-        "hypothesis": t.loc[lst["trial_id"], "hypothesis"].to_numpy(),
-        "divergent_side": side, "answer": answer, "code": code, "source": "simulated",
-    })
-    return out.join(t[["group", "rank"]], on="trial_id").reset_index(drop=True)
+    study = pd.DataFrame({"list": lst["list"].to_numpy(), "position": lst["position"].to_numpy(),
+                          "trial_id": lst["trial_id"].to_numpy(), "answer": answer,
+                          "code": code})
+
+    att = lists[lists["trial_id"].map(t["kind"]).to_numpy() == "attention"]
+    arng = np.random.default_rng([seed, 303])
+    expected = t.loc[att["trial_id"], "expected"].to_numpy()
+    right = arng.random(len(att)) < attention_correct
+    wrong = np.array([[a for a in ANSWERS if a != e][j]
+                      for e, j in zip(expected, arng.integers(0, 2, len(att)))], dtype=object)
+    checks = pd.DataFrame({"list": att["list"].to_numpy(), "position": att["position"].to_numpy(),
+                           "trial_id": att["trial_id"].to_numpy(),
+                           "answer": np.where(right, expected, wrong),
+                           "code": np.where(right, *ATTENTION_CODES)})
+
+    out = pd.concat([study, checks], ignore_index=True).sort_values(["list", "position"])
+    out.insert(0, "participant_id", [f"sim-{i:03d}" for i in out["list"]])
+    meta = t[["hypothesis", "divergent_side", "group", "rank", "kind", "expected"]]
+    out = out.join(meta, on="trial_id").assign(source="simulated")
+    return out[["participant_id", "list", "position", "trial_id", "kind", "hypothesis",
+                "divergent_side", "answer", "expected", "code", "source", "group",
+                "rank"]].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- analysis
 
+def study_answers(answers):
+    """The answers to study trials: attention checks left out.
+
+    Answers without a ``kind`` column (an older import) are all study answers.
+    Every summary and test below applies this first, so attention checks never
+    enter the shares or the tests.
+    """
+    if "kind" not in answers.columns:
+        return answers
+    return answers[answers["kind"].fillna("study") == "study"]
+
+
+def attention_report(answers, max_failures=0):
+    """Per participant: attention checks answered and failed, and who is over the limit.
+
+    A check is failed when the answer differs from its ``expected`` answer.
+
+    Parameters
+    ----------
+    answers : DataFrame
+        From :func:`read_answers` or :func:`simulate_raters` (``kind`` and
+        ``expected`` present); answers without ``kind`` hold no checks.
+    max_failures : int
+        Participants with more failed checks than this are flagged.
+
+    Returns
+    -------
+    DataFrame
+        Index ``participant_id`` (every participant in ``answers``, sorted); columns
+        ``n_checks``, ``n_failed`` and ``excluded`` (``n_failed > max_failures``).
+        Participants who saw no check have ``n_checks = 0`` and are never flagged.
+
+    Raises
+    ------
+    SurveyError
+        Attention answers without their ``expected`` answer (import them with
+        :func:`read_answers` and the trial file).
+    """
+    pids = pd.Index(sorted(answers["participant_id"].astype(str).unique()),
+                    name="participant_id")
+    if "kind" in answers.columns:
+        checks = answers[answers["kind"] == "attention"]
+    else:
+        checks = answers.iloc[:0]
+    if len(checks) and ("expected" not in checks.columns
+                        or checks["expected"].fillna("").eq("").any()):
+        raise SurveyError("attention-check answers lack their expected answer; import the "
+                          "answers with read_answers() and the trial file they were "
+                          "collected with.")
+    pid = checks["participant_id"].astype(str)
+    failed = (checks["answer"] != checks["expected"]) if len(checks) else pd.Series(dtype=bool)
+    report = pd.DataFrame({
+        "n_checks": pid.value_counts().reindex(pids, fill_value=0),
+        "n_failed": failed.groupby(pid).sum().reindex(pids, fill_value=0),
+    }).astype(int)
+    report.index.name = "participant_id"
+    report["excluded"] = report["n_failed"] > max_failures
+    return report
+
+
+def exclude_inattentive(answers, max_failures=0):
+    """Drop every answer of participants who failed more than ``max_failures`` checks.
+
+    Parameters
+    ----------
+    answers : DataFrame
+    max_failures : int
+
+    Returns
+    -------
+    kept : DataFrame
+        The answers (attention checks included) of the other participants.
+    report : DataFrame
+        :func:`attention_report`; its ``excluded`` column names who was dropped.
+    """
+    report = attention_report(answers, max_failures)
+    out = report.index[report["excluded"]]
+    return answers[~answers["participant_id"].astype(str).isin(out)], report
+
+
 def answer_shares(answers):
     """Per hypothesis, the share (0-1) of Divergent / Equal / Convergent answers.
+
+    Only study trials count (:func:`study_answers`).
 
     Returns
     -------
@@ -794,6 +1266,7 @@ def answer_shares(answers):
         Index ``hypothesis``; columns ``group``, ``rank``, ``n`` and one per code;
         sorted by group (top first) and rank.
     """
+    answers = study_answers(answers)
     counts = pd.crosstab(answers["hypothesis"], answers["code"]).reindex(columns=CODES,
                                                                        fill_value=0)
     n = counts.sum(axis=1)
@@ -807,13 +1280,15 @@ def answer_shares(answers):
 def participant_differences(answers, code="Divergent"):
     """Each participant's top-minus-bottom difference in the share of ``code`` answers.
 
-    Participants without answers in both groups are left out.
+    Only study trials count (:func:`study_answers`). Participants without answers
+    in both groups are left out.
 
     Returns
     -------
     Series
         Indexed by ``participant_id``.
     """
+    answers = study_answers(answers)
     is_code = (answers["code"] == code).astype(float)
     share = is_code.groupby([answers["participant_id"], answers["group"]]).mean().unstack()
     share = share.reindex(columns=["top", "bottom"]).dropna()

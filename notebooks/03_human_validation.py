@@ -38,12 +38,17 @@ qualtrics_question: str | None = None  # the loop question's export tag ("Q1"); 
 n_top = 10  # hypotheses from the top of the ranking by V
 n_bottom = 10  # ... and from the bottom
 pairs_per_hypothesis = 20  # distinct divergent/convergent pairs per hypothesis
-n_trials_per_participant = 100
+n_trials_per_participant = 100  # study trials per list (attention checks come in addition)
 n_participants = 30  # trial lists to generate, and simulated raters
+attention_per_100 = 3  # attention checks per 100 study trials in each list (at least one; 0: none)
+exclude_failed_attention = True  # leave out participants who failed too many attention checks
+max_attention_failures = 0  # ... more than this many
 rater_noise = 0.15  # simulated raters: SD of the per-trial noise on the score difference
 equal_band = 0.1  # simulated raters: |perceived difference| below this is "Equally true"
+attention_correct = 0.95  # simulated raters: probability of passing an attention check
 n_resamples = 9999  # permutations of the participant-level test
 survey_post_url: str | None = None  # optional URL the survey page POSTs the answers to
+survey_contact: str | None = None  # name and e-mail participants can write to; None: a placeholder
 seed = 0
 device = "auto"
 results_dir = "_build/results"
@@ -64,8 +69,11 @@ chapter = start_chapter(
          qualtrics_question=qualtrics_question, n_top=n_top, n_bottom=n_bottom,
          pairs_per_hypothesis=pairs_per_hypothesis,
          n_trials_per_participant=n_trials_per_participant, n_participants=n_participants,
-         rater_noise=rater_noise, equal_band=equal_band, n_resamples=n_resamples,
-         survey_post_url=survey_post_url, seed=seed, device=device, profile=profile),
+         attention_per_100=attention_per_100, exclude_failed_attention=exclude_failed_attention,
+         max_attention_failures=max_attention_failures, rater_noise=rater_noise,
+         equal_band=equal_band, attention_correct=attention_correct, n_resamples=n_resamples,
+         survey_post_url=survey_post_url, survey_contact=survey_contact, seed=seed,
+         device=device, profile=profile),
     results_dir=results_dir, device=device,
 )
 plt.rcParams["figure.dpi"] = 96
@@ -83,8 +91,11 @@ print(f"{len(table)} hypotheses, {len(sentences)} selected sentences "
 # %% [markdown]
 # ## The trials
 #
+# People can only judge properties of a sentence. The log-odds proposer's hypotheses
+# are word lists ("contains words such as ..."), so they are never shown: the
+# hypothesis table holds {glue:text}`n_word_lists` of them. {glue:text}`skipped_txt`
 # The trials use the top {glue:text}`n_top_used` and bottom {glue:text}`n_bottom_used`
-# hypotheses by V. For each, {glue:text}`pairs_used` distinct pairs of one divergent
+# remaining hypotheses by V. For each, {glue:text}`pairs_used` distinct pairs of one divergent
 # and one convergent sentence are drawn from the {glue:text}`split_used` sentences (the
 # validation sentences are used when they hold at least 5 sentences of each group,
 # since they took no part in proposing or ranking the hypotheses; otherwise the
@@ -93,6 +104,17 @@ print(f"{len(table)} hypotheses, {len(sentences)} selected sentences "
 # as A. Each participant gets a list of {glue:text}`n_per_list` trials drawn at
 # random (without repeats) from the {glue:text}`n_trials` trials, after the
 # instructions and one practice item.
+#
+# **Attention checks.** {glue:text}`n_checks_per_list` of the list's items
+# ({glue:text}`attention_rate` per 100 study trials, at least one) are attention
+# checks, put at seeded positions spread over the list. Each is a description that
+# clearly fits one of two sentences written for this purpose ("mentions a dog": a
+# sentence about a dog and one without any), never a sentence of the study; the
+# right answer is recorded in the trial table (`kind = "attention"`, `expected`).
+# They look like every other question, and the instructions say that a few easy
+# checks are included. {glue:text}`n_check_items` such checks exist; the analysis
+# counts each participant's failed checks and keeps them out of every share and
+# test.
 
 # %%
 if trials_path is not None:
@@ -101,18 +123,47 @@ else:
     trials = validation.make_trials(table, sentences, n_top=n_top, n_bottom=n_bottom,
                                     pairs_per_hypothesis=pairs_per_hypothesis, seed=seed)
 lists = validation.make_lists(trials, n_lists=n_participants,
-                              n_per_list=n_trials_per_participant, seed=seed)
-glue("n_top_used", int((trials.groupby("group")["hypothesis"].nunique()).get("top", 0)),
+                              n_per_list=n_trials_per_participant,
+                              attention_per_100=attention_per_100, seed=seed)
+study = trials[trials["kind"] == "study"]
+checks = trials[trials["kind"] == "attention"]
+n_word_lists = int(table["proposer"].isin(validation.SKIPPED_PROPOSERS).sum())
+skipped = validation.skipped_hypotheses(table, n_top, n_bottom)
+skipped = skipped[~skipped["hypothesis"].isin(set(study["hypothesis"]))]
+word_lists = set(table.loc[table["proposer"].isin(validation.SKIPPED_PROPOSERS), "hypothesis"])
+shown_word_lists = sorted(set(study["hypothesis"]) & word_lists)
+if shown_word_lists:  # only an older trial file (trials_path) can hold them
+    print(f"Warning: the trial file shows {len(shown_word_lists)} word-list hypotheses "
+          "(written before they were skipped); their answers are analysed like the others.")
+in_lists = lists["trial_id"].isin(set(checks["trial_id"]))
+checks_per_list = in_lists.groupby(lists["list"]).sum()
+glue("n_word_lists", n_word_lists, display=False)
+glue("skipped_txt",
+     f"{len(skipped)} of them would have ranked among the chosen hypotheses "
+     f"({(skipped['group'] == 'top').sum()} top, {(skipped['group'] == 'bottom').sum()} "
+     "bottom); they were skipped and the sets filled from the next ranks."
+     if len(skipped) else "None of them ranked among the chosen hypotheses, so none was skipped.",
      display=False)
-glue("n_bottom_used", int((trials.groupby("group")["hypothesis"].nunique()).get("bottom", 0)),
+glue("n_top_used", int((study.groupby("group")["hypothesis"].nunique()).get("top", 0)),
      display=False)
-glue("pairs_used", int(trials.groupby("hypothesis").size().max()), display=False)
-glue("split_used", trials["split"].iloc[0], display=False)
-glue("share_div_a", f"{100 * (trials['divergent_side'] == 'A').mean():.0f} %", display=False)
-glue("n_per_list", int(lists.groupby("list").size().iloc[0]), display=False)
-glue("n_trials", len(trials), display=False)
-trials[["trial_id", "hypothesis", "group", "divergent_side", "sentence_a",
-        "sentence_b"]].head(4)
+glue("n_bottom_used", int((study.groupby("group")["hypothesis"].nunique()).get("bottom", 0)),
+     display=False)
+glue("pairs_used", int(study.groupby("hypothesis").size().max()), display=False)
+glue("split_used", study["split"].iloc[0], display=False)
+glue("share_div_a", f"{100 * (study['divergent_side'] == 'A').mean():.0f} %", display=False)
+glue("n_per_list", int((~in_lists).groupby(lists["list"]).sum().iloc[0]), display=False)
+glue("n_trials", len(study), display=False)
+glue("n_checks_per_list", int(checks_per_list.iloc[0]), display=False)
+glue("attention_rate", f"{attention_per_100:g}", display=False)
+glue("n_check_items", len(checks), display=False)
+if len(skipped):
+    print(f"{len(skipped)} word-list hypotheses skipped (log-odds proposer):")
+    print(skipped[["rank", "group", "hypothesis"]].to_string(index=False))
+if checks.empty:
+    print("This trial file has no attention checks (written before they existed); "
+          "the lists have none.")
+trials[["trial_id", "kind", "hypothesis", "group", "divergent_side", "sentence_a",
+        "sentence_b"]].iloc[[0, 1, 2, len(trials) - 1]]
 
 # %% [markdown]
 # ## The survey kit
@@ -126,6 +177,27 @@ trials[["trial_id", "hypothesis", "group", "divergent_side", "sentence_a",
 # `survey_post_url` is set, it also sends them there and tells the participant if
 # that failed (the download stays available). A reload resumes where the
 # participant stopped.
+#
+# **Information and consent come first.** Before anything else the page says, in
+# plain words, what the study is for (judging which of two sentences a description
+# fits, for research on language models and the brain), how long the list takes
+# (about {glue:text}`minutes_per_list` minutes here: {glue:text}`seconds_per_trial`
+# seconds per question, computed by the page from the length of the list it
+# shows), that taking part is voluntary, how to stop (the "Withdraw" button on
+# every later screen, or closing the page), what is stored (the answers, the list
+# number, the participant id, when they agreed and answered, and how long each
+# answer took; no name, IP address or location) and where (the CSV they download
+# and, when set, `survey_post_url`), and whom to contact: {glue:text}`contact_txt`
+# (set `survey_contact` to your name and e-mail address before you send the link).
+# "I do not agree" ends the page with a thank-you and stores nothing: no progress in
+# the browser, no request, no file. Nothing is written to the browser before
+# "I agree". "Withdraw" asks for confirmation, then deletes the participant's saved
+# progress from the browser, sends nothing, offers no file and shows a closing
+# message; if the answers had already been sent, it tells them to write to the
+# contact with their participant id. The page records no IP address, but a server
+# that receives the POST sees one: configure it not to log addresses. Your ethics
+# board may need its own wording; the page's text is in
+# `analysis/resources/survey/survey.js`.
 #
 # <a href="../survey/index.html?list=1" target="_blank">Open the survey page
 # (list 1)</a> — in this book it is copied next to the chapters.
@@ -141,11 +213,17 @@ trials[["trial_id", "hypothesis", "group", "divergent_side", "sentence_a",
 # `${lm://Field/1}` (the hypothesis), `${lm://Field/2}` (Sentence A) and
 # `${lm://Field/3}` (Sentence B). Turn on *Loop & Merge* for the block, choose a
 # static loop, and paste or import the CSV's columns without its header row as
-# Field 1–7 (fields 4–7 hold the trial id, the divergent side and the sentence ids
-# and are not shown); keep the row order, because loop *k* is row *k*. Under
-# *Randomize loop order* present {glue:text}`n_per_list` of the loops. Put the
-# instructions and the practice item (the page's are printed below) in a block
-# before it. Export the responses as CSV with "Use choice text"; the import below
+# Field 1–8 (fields 4–8 hold the trial id, the divergent side, the sentence ids and
+# the kind of trial, and are not shown); keep the row order, because loop *k* is
+# row *k*. The attention checks are the last {glue:text}`n_check_items` loops.
+# Under *Randomize loop order* present {glue:text}`n_per_list` plus
+# {glue:text}`n_checks_per_list` of the loops (Qualtrics then draws the checks at
+# random with the rest, so the number each person sees varies; the analysis counts
+# failures over the checks each person saw). Put a consent question (the page's
+# information, printed below, with "I agree" / "I do not agree" and a skip to the
+# end of the survey on "I do not agree"), the instructions and the practice item in
+# blocks before it, and turn off the collection of IP address and location
+# (*Anonymize responses*). Export the responses as CSV with "Use choice text"; the import below
 # reads loop *k*'s answer from column `k_Q1` and takes `trials.csv` (the full trial
 # table, hidden columns included) as the key. Every trial set the chapter writes is
 # also kept as `survey/archive/<survey id>/trials.csv`; pass it as `trials_path`
@@ -155,11 +233,20 @@ trials[["trial_id", "hypothesis", "group", "divergent_side", "sentence_a",
 
 # %%
 kit = validation.write_survey_kit(chapter.results_dir / "survey", trials, lists,
-                                  post_url=survey_post_url)
+                                  post_url=survey_post_url, contact=survey_contact)
 page = kit["page"]
+list_length = int(lists.groupby("list").size().max())
+glue("minutes_per_list", validation.expected_minutes(list_length), display=False)
+glue("seconds_per_trial", validation.SECONDS_PER_TRIAL, display=False)
+glue("contact_txt", f'"{survey_contact or validation.DEFAULT_CONTACT}"'
+     + ("" if survey_contact else " (the default)"), display=False)
 print(f"survey page: {page} ({page.stat().st_size / 1024:.0f} kB, survey id "
       f"{validation.survey_id(trials)})")
 print(f"Qualtrics loop-and-merge table, trial file and lists: {page.parent}")
+print("\nInformation before consent (list of this length):")
+for heading, text in validation.consent_sections(survey_post_url, survey_contact, list_length):
+    print(f"  {heading} {text}")
+print(f"  {validation.CONSENT_QUESTION} [I agree] [I do not agree]")
 print(f"\nInstructions: {validation.INSTRUCTIONS}\n\nPractice: {validation.PRACTICE}")
 
 # %% [markdown]
@@ -175,12 +262,15 @@ print(f"\nInstructions: {validation.INSTRUCTIONS}\n\nPractice: {validation.PRACT
 # they perceive the verifier's score of the divergent sentence minus that of the
 # convergent one, plus a constant personal leaning and noise (SD
 # {glue:text}`rater_noise_txt`), and answer "Equally true" within
-# ±{glue:text}`equal_band_txt`.
+# ±{glue:text}`equal_band_txt`; they pass each attention check with probability
+# {glue:text}`attention_correct_txt`, so some fail one and the exclusion below is
+# exercised.
 
 # %%
 if simulated:
     answers = validation.simulate_raters(trials, lists, scores, rater_noise=rater_noise,
-                                         equal_band=equal_band, seed=seed)
+                                         equal_band=equal_band,
+                                         attention_correct=attention_correct, seed=seed)
 else:
     answers = validation.read_answers(answers_path, trials, answers_format=answers_format,
                                       question=qualtrics_question)
@@ -188,22 +278,63 @@ validation.write_answers(answers, chapter.results_dir / "human_validation_answer
 label = "SIMULATED raters" if simulated else "Human raters"
 glue("rater_noise_txt", f"{rater_noise:g}", display=False)
 glue("equal_band_txt", f"{equal_band:g}", display=False)
-glue("n_answers", len(answers), display=False)
-glue("n_people", int(answers["participant_id"].nunique()), display=False)
+glue("attention_correct_txt", f"{attention_correct:g}", display=False)
+print(f"{label}: {len(answers)} answers (attention checks included) from "
+      f"{answers['participant_id'].nunique()} raters")
+
+# %% [markdown]
+# ## Attention checks
+#
+# {glue:text}`n_checked_people` of the {glue:text}`n_all_people`
+# {glue:text}`raters_word` answered at least one attention check; the table lists
+# those who failed one (every participant's counts are in the results file).
+# {glue:text}`n_failed_people`
+# failed more than {glue:text}`max_fail_txt`. {glue:text}`exclusion_txt` Attention
+# checks never enter the shares or the tests below.
+
+# %%
+report = validation.attention_report(answers, max_failures=max_attention_failures)
+if exclude_failed_attention:
+    analysed, _ = validation.exclude_inattentive(answers, max_failures=max_attention_failures)
+else:
+    analysed = answers
+n_excluded = int(answers["participant_id"].nunique() - analysed["participant_id"].nunique())
+glue("n_checked_people", int((report["n_checks"] > 0).sum()), display=False)
+glue("n_all_people", len(report), display=False)
+glue("n_failed_people", int(report["excluded"].sum()), display=False)
+glue("max_fail_txt", f"{max_attention_failures} check" + ("" if max_attention_failures == 1
+                                                          else "s"), display=False)
+glue("exclusion_txt",
+     f"They were excluded ({n_excluded} {'person' if n_excluded == 1 else 'people'}) from "
+     "everything that follows: the shares, the figure and both tests."
+     if exclude_failed_attention else
+     "They were kept (exclude_failed_attention = False).", display=False)
+glue("n_answers", int(len(validation.study_answers(analysed))), display=False)
+glue("n_people", int(analysed["participant_id"].nunique()), display=False)
 glue("raters_word", "simulated raters" if simulated else "participants", display=False)
-print(f"{label}: {len(answers)} answers from {answers['participant_id'].nunique()} raters")
+print(f"{label}: {n_excluded} of {len(report)} excluded for failing more than "
+      f"{max_attention_failures} attention check(s)" if exclude_failed_attention else
+      f"{label}: no exclusion (exclude_failed_attention = False)")
+print("participants by the number of checks they failed:",
+      report["n_failed"].value_counts().sort_index().to_dict())
+(report[report["n_failed"] > 0]
+ .rename(columns={"n_checks": "checks seen", "n_failed": "checks failed",
+                  "excluded": "over the limit"})
+ .style.set_caption(f"{label}: participants who failed an attention check"))
 
 # %% [markdown]
 # ## Divergent, equal or convergent, per hypothesis
 #
-# {glue:text}`n_answers` answers from {glue:text}`n_people` {glue:text}`raters_word`.
+# {glue:text}`n_answers` answers to study trials from {glue:text}`n_people`
+# {glue:text}`raters_word`.
 # Over the top hypotheses, {glue:text}`top_div` of the answers pick the divergent
 # sentence ({glue:text}`top_con` the convergent one); over the bottom hypotheses,
 # {glue:text}`bottom_div` ({glue:text}`bottom_con`).
 
 # %%
-shares = validation.answer_shares(answers)
-by_group = answers.groupby("group")["code"].value_counts(normalize=True).unstack()
+shares = validation.answer_shares(analysed)
+study_answered = validation.study_answers(analysed)
+by_group = study_answered.groupby("group")["code"].value_counts(normalize=True).unstack()
 for g in ("top", "bottom"):
     for code in ("Divergent", "Convergent"):
         glue(f"{g}_{code[:3].lower()}", f"{100 * by_group.loc[g].get(code, 0):.0f} %",
@@ -237,9 +368,9 @@ fig = plots.plot_answer_shares(shares, simulated=simulated,
 # do not.
 
 # %%
-test = validation.top_bottom_test(answers, n_resamples=n_resamples, seed=seed)
-hyp_test = validation.hypothesis_label_test(answers, n_resamples=n_resamples, seed=seed)
-diffs = validation.participant_differences(answers)
+test = validation.top_bottom_test(analysed, n_resamples=n_resamples, seed=seed)
+hyp_test = validation.hypothesis_label_test(analysed, n_resamples=n_resamples, seed=seed)
+diffs = validation.participant_differences(analysed)
 glue("n_test_people", test.n_participants, display=False)
 glue("mean_diff", f"{100 * test.mean_difference:+.1f} percentage points", display=False)
 glue("diff_ci", f"{100 * test.ci_low:+.1f} to {100 * test.ci_high:+.1f}", display=False)
@@ -263,12 +394,23 @@ results = {
     "answers_path": None if answers_path is None else str(answers_path),
     "survey": {"page": str(page.relative_to(chapter.results_dir)),
                "survey_id": validation.survey_id(trials),
-               "n_trials": len(trials), "n_lists": int(lists["list"].nunique()),
-               "trials_per_list": int(lists.groupby("list").size().iloc[0]),
-               "split": trials["split"].iloc[0],
-               "share_divergent_shown_as_A": float((trials["divergent_side"] == "A").mean())},
-    "n_answers": len(answers),
-    "n_raters": int(answers["participant_id"].nunique()),
+               "n_trials": len(study), "n_attention_items": len(checks),
+               "n_lists": int(lists["list"].nunique()),
+               "trials_per_list": int((~in_lists).groupby(lists["list"]).sum().iloc[0]),
+               "attention_checks_per_list": int(checks_per_list.iloc[0]),
+               "minutes_per_list": validation.expected_minutes(list_length),
+               "contact_set": survey_contact is not None,
+               "split": study["split"].iloc[0],
+               "share_divergent_shown_as_A": float((study["divergent_side"] == "A").mean())},
+    "skipped_word_list_hypotheses": {"in_table": n_word_lists, "n_skipped": len(skipped),
+                                     "skipped": skipped["hypothesis"].tolist()},
+    "attention": {"exclude_failed": exclude_failed_attention,
+                  "max_failures": max_attention_failures,
+                  "n_flagged": int(report["excluded"].sum()), "n_excluded": n_excluded,
+                  "failures_by_participant": {p: int(r["n_failed"]) for p, r in report.iterrows()},
+                  "checks_by_participant": {p: int(r["n_checks"]) for p, r in report.iterrows()}},
+    "n_answers": int(len(validation.study_answers(analysed))),
+    "n_raters": int(analysed["participant_id"].nunique()),
     "shares_by_group": {g: {c: float(by_group.loc[g].get(c, 0.0)) for c in validation.CODES}
                         for g in by_group.index},
     "shares_by_hypothesis": {h: {c: float(r[c]) for c in validation.CODES} | {"n": int(r["n"])}

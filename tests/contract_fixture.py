@@ -44,6 +44,15 @@ HYPOTHESES = [
     ("contains a list of items", "other"),
 ]
 
+#: Word-list hypotheses, as the log-odds proposer phrases them; every sixth row of the
+#: table (ranks 3, 9, 15, 21) is one, so the survey must skip them.
+WORD_LISTS = [
+    'contains words such as "door", "dark" and "whispered"',
+    'contains words such as "mother", "kitchen" and "bread"',
+    'contains words such as "river", "stone" and "cold"',
+    'contains words such as "letter", "paper" and "wrote"',
+]
+
 
 def write_contract_fixture(results_dir, n_per_group=40, n_hypotheses=24, seed=0):
     """Write the three contract CSVs and a hypotheses.json marked as a fixture.
@@ -54,7 +63,8 @@ def write_contract_fixture(results_dir, n_per_group=40, n_hypotheses=24, seed=0)
     n_per_group : int
         Divergent and convergent sentences each (half research, half validation).
     n_hypotheses : int
-        At most 24.
+        At most 24. Rows 3, 9, 15 and 21 (by rank) are word lists of the log-odds
+        proposer; the others alternate between the bank and the LLM proposers.
     seed : int
 
     Returns
@@ -82,7 +92,15 @@ def write_contract_fixture(results_dir, n_per_group=40, n_hypotheses=24, seed=0)
     score = np.where(group == "divergent", 1.3, 0.8) + 0.1 * rng.standard_normal(len(group))
     sentences = pd.DataFrame({"sentence_id": chosen.astype(int), "text": texts[chosen].to_numpy(),
                               "score": score, "group": group, "role": role})
-    hyps = HYPOTHESES[:n_hypotheses]
+    properties, words_lists = iter(HYPOTHESES), iter(WORD_LISTS)
+    hyps, proposers = [], []
+    for i in range(min(n_hypotheses, len(HYPOTHESES))):
+        if i % 6 == 2:
+            hyps.append((next(words_lists), None))
+            proposers.append("log-odds")
+        else:
+            hyps.append(next(properties))
+            proposers.append("bank" if len(proposers) % 2 == 0 else "llm")
     V = np.sort(rng.uniform(-0.1, 0.35, len(hyps)))[::-1]
     V[:4] += 0.1
     t = V * 12
@@ -90,7 +108,7 @@ def write_contract_fixture(results_dir, n_per_group=40, n_hypotheses=24, seed=0)
     _, q = fdr_bh(p)
     table = pd.DataFrame({
         "rank": np.arange(1, len(hyps) + 1), "hypothesis": [f"[fixture] {h}" for h, _ in hyps],
-        "proposer": rng.choice(["bank", "log-odds", "llm"], len(hyps)),
+        "proposer": proposers,
         "domain": [d for _, d in hyps], "V": V, "t": t, "p": p, "q": q, "significant": q < 0.05,
         "V_validation": V + 0.05 * rng.standard_normal(len(hyps)),
         "p_validation": np.clip(p * 3, 0, 1), "q_validation": np.clip(q * 3, 0, 1)})

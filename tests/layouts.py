@@ -160,3 +160,33 @@ def write_mne_epochs(path, n_words=700, sfreq=80.0, seed=0):
     path = Path(path)
     epochs.save(path, overwrite=True, verbose="error")
     return path
+
+
+def write_text_table(path, header, rows, sep="\t", blank_after=()):
+    """A word table written verbatim (no quoting), so line numbers in messages are known.
+
+    The header is line 1 and row ``k`` (from 0) is line ``k + 2``, plus one for each
+    blank line written after the rows listed in ``blank_after`` (``-1``: after the
+    header).
+
+    Returns
+    -------
+    Path
+    """
+    lines = [sep.join(header)]
+    if -1 in blank_after:
+        lines.append("")
+    for k, row in enumerate(rows):
+        lines.append(sep.join(str(v) for v in row))
+        if k in blank_after:
+            lines.append("")
+    path = Path(path)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def example_frame(path):
+    """The example table (analysis.loaders.table.write_example_table) as text columns."""
+    import csv
+
+    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE)

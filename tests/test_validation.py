@@ -1,4 +1,5 @@
-"""Human validation: trials, survey page (in a real browser), imports, privacy, the test."""
+"""Human validation: trials, attention checks, the survey page in a real browser (consent,
+withdrawal, the full path), imports, privacy, exclusion and the test."""
 
 import csv
 import json
@@ -29,11 +30,17 @@ def trials(contract):
     return val.make_trials(table, sentences, pairs_per_hypothesis=12, seed=3)
 
 
+def _study(trials):
+    return trials[trials["kind"] == "study"]
+
+
 # --------------------------------------------------------------------------- trials
 
 def test_trials_pair_one_divergent_and_one_convergent_sentence(contract, trials):
     sentences, table, _ = contract
     assert val.make_trials(table, sentences, pairs_per_hypothesis=12, seed=3).equals(trials)
+    assert list(trials.columns) == val.TRIAL_COLUMNS
+    trials = _study(trials)
     groups = sentences.set_index("sentence_id")["group"]
     assert (groups[trials["divergent_id"]].to_numpy() == "divergent").all()
     assert (groups[trials["convergent_id"]].to_numpy() == "convergent").all()
@@ -49,17 +56,57 @@ def test_trials_pair_one_divergent_and_one_convergent_sentence(contract, trials)
     per = trials.groupby("hypothesis")
     assert per.ngroups == 20 and (per.size() == 12).all()
     assert (per[["divergent_id", "convergent_id"]].apply(lambda f: len(f.drop_duplicates())) == 12).all()
+    # the fixture's word lists (ranks 3, 9, 15, 21) are skipped: the top ten reach rank 12
     ranks = trials.groupby("group")["rank"].agg(["min", "max"])
-    assert ranks.loc["top", "max"] == 10 and ranks.loc["bottom", "min"] == 15
+    assert ranks.loc["top", "max"] == 12 and ranks.loc["bottom", "min"] == 13
     assert (trials["split"] == "validation").all()
     assert list(trials["loop"]) == list(range(1, len(trials) + 1))
+
+
+def test_word_list_hypotheses_are_never_shown(contract, trials):
+    sentences, table, _ = contract
+    word_lists = set(table.loc[table["proposer"] == "log-odds", "hypothesis"])
+    assert len(word_lists) == 4 and all("contains words such as" in h for h in word_lists)
+    assert not word_lists & set(trials["hypothesis"])
+    chosen = val.select_hypotheses(table)
+    assert len(chosen) == 20 and not word_lists & set(chosen["hypothesis"])
+    assert sorted(chosen.loc[chosen["group"] == "top", "rank"]) == [1, 2, 4, 5, 6, 7, 8, 10, 11, 12]
+    skipped = val.skipped_hypotheses(table)
+    assert sorted(skipped["rank"]) == [3, 9, 15, 21]
+    assert list(skipped.sort_values("rank")["group"]) == ["top", "top", "bottom", "bottom"]
+    # without the rule the word lists would be chosen
+    assert word_lists <= set(val.select_hypotheses(table, skip_proposers=())["hypothesis"])
+    # fewer judgeable hypotheses: the halves of what is left, never a word list
+    few = table[(table["proposer"] == "log-odds") | (table["rank"] <= 5)]
+    small = val.make_trials(few, sentences, pairs_per_hypothesis=2, seed=0)
+    assert set(_study(small)["rank"]) == {1, 2, 4, 5}
+    only_words = table[(table["proposer"] == "log-odds") | (table["rank"] == 1)]
+    with pytest.raises(val.SurveyError, match=r"1 hypothesis\(es\) people can judge.*4 word-list"):
+        val.select_hypotheses(only_words)
+
+
+def test_attention_checks_have_one_clear_answer_and_own_sentences(contract, trials):
+    sentences, _, _ = contract
+    checks = trials[trials["kind"] == "attention"]
+    assert len(checks) == len(val.ATTENTION_ITEMS) >= 6
+    assert list(checks["loop"]) == list(range(len(trials) - len(checks) + 1, len(trials) + 1))
+    assert (checks["group"] == "attention").all() and (checks["rank"] == 0).all()
+    assert (_study(trials)["expected"] == "").all()
+    texts = set(sentences["text"])
+    for (description, fits, other), (_, t) in zip(val.ATTENTION_ITEMS, checks.iterrows()):
+        assert t["hypothesis"] == description and fits not in texts and other not in texts
+        shown = {"A": t["sentence_a"], "B": t["sentence_b"]}
+        assert shown[t["divergent_side"]] == fits
+        assert t["expected"] == f"More true for Sentence {t['divergent_side']}"
+        assert t["sentence_a_id"] < 0 and t["sentence_b_id"] < 0
+    assert set(checks["divergent_side"]) == {"A", "B"}  # sides are drawn
 
 
 def test_small_validation_split_falls_back_to_research(contract):
     sentences, table, _ = contract
     few = sentences[(sentences["role"] == "research") | (sentences.index % 8 == 0)]
     assert val.choose_split(few, min_per_group=5) == "research"
-    trials = val.make_trials(table, few, n_top=3, n_bottom=3, pairs_per_hypothesis=4)
+    trials = _study(val.make_trials(table, few, n_top=3, n_bottom=3, pairs_per_hypothesis=4))
     assert (trials["split"] == "research").all() and trials["hypothesis"].nunique() == 6
 
 
@@ -68,8 +115,36 @@ def test_lists_are_seeded_random_draws_without_repeats(trials):
     assert lists.equals(val.make_lists(trials, n_lists=5, n_per_list=100, seed=2))
     assert not lists.equals(val.make_lists(trials, n_lists=5, n_per_list=100, seed=3))
     per = lists.groupby("list")["trial_id"]
-    assert (per.size() == 100).all() and (per.nunique() == 100).all()
+    assert (per.size() == 103).all() and (per.nunique() == 103).all()
     assert set(lists["trial_id"]) <= set(trials["trial_id"])
+    study = lists[lists["trial_id"].isin(set(_study(trials)["trial_id"]))]
+    assert (study.groupby("list").size() == 100).all()
+
+
+def test_attention_checks_are_put_at_seeded_spread_positions(trials):
+    checks = set(trials.loc[trials["kind"] == "attention", "trial_id"])
+    lists = val.make_lists(trials, n_lists=6, n_per_list=100, seed=4)
+    assert lists.equals(val.make_lists(trials, n_lists=6, n_per_list=100, seed=4))
+    is_check = lists["trial_id"].isin(checks)
+    where = lists[is_check].groupby("list")["position"].apply(list)
+    assert (where.str.len() == 3).all()  # 3 per 100 study trials
+    for positions in where:  # one in each third of the 103 items (0-based 0-33, 34-67, 68-102)
+        assert [int(np.searchsorted([34, 68], p - 1, side="right")) for p in positions] == [0, 1, 2]
+    assert where.map(tuple).nunique() > 1  # positions differ between lists
+    other = val.make_lists(trials, n_lists=6, n_per_list=100, seed=5)
+    assert not other[other["trial_id"].isin(checks)]["position"].reset_index(drop=True).equals(
+        lists[is_check]["position"].reset_index(drop=True))
+    # checks come on top of the study draw, which does not change
+    plain = val.make_lists(trials, n_lists=6, n_per_list=100, attention_per_100=0, seed=4)
+    assert not plain["trial_id"].isin(checks).any()
+    assert list(plain["trial_id"]) == list(lists.loc[~is_check, "trial_id"])
+    # short lists get at least one, longer ones ceil(3 %)
+    for n, k in ((6, 1), (40, 2), (150, 5)):
+        short = val.make_lists(trials, n_lists=2, n_per_list=n, seed=1)
+        assert (short["trial_id"].isin(checks).groupby(short["list"]).sum() == k).all()
+    # a trial file without checks (older archives) gives lists without checks
+    legacy = _study(trials).drop(columns=["kind", "expected"])
+    assert len(val.make_lists(legacy, n_lists=1, n_per_list=100, seed=4)) == 100
 
 
 def test_missing_contract_file_names_it_and_the_chapter_to_run(tmp_path):
@@ -89,7 +164,8 @@ def test_page_is_self_contained_and_embeds_the_trials(tmp_path, trials):
     nasty = trials.copy()
     nasty.loc[0, "sentence_a"] = 'He wrote "</script><script>alert(1)</script>" & left.'
     lists = val.make_lists(nasty, 2, 5, seed=0)
-    page = val.write_survey_page(tmp_path / "index.html", nasty, lists).read_text()
+    page = val.write_survey_page(tmp_path / "index.html", nasty, lists,
+                                 contact="Dr Example, lab@example.org").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "@import" not in page and "/*__" not in page
     assert page.count("</script>") == 2  # the JSON block and the code, nothing from the data
@@ -99,6 +175,20 @@ def test_page_is_self_contained_and_embeds_the_trials(tmp_path, trials):
     assert data["trials"]["t0001"]["sentence_a"] == nasty.loc[0, "sentence_a"]
     assert data["lists"]["2"] == list(lists.loc[lists["list"] == 2, "trial_id"])
     assert data["survey_id"] == val.survey_id(nasty)
+    assert data["trials"]["a01"]["kind"] == "attention"
+    assert data["trials"]["t0001"]["kind"] == "study"
+    assert "expected" not in data["trials"]["a01"]  # the right answer is not in the page
+    assert data["contact"] == "Dr Example, lab@example.org"
+    assert "Dr Example, lab@example.org" in data["consent"][-1][1]
+    default = val.survey_payload(nasty, lists)
+    assert default["contact"] == val.DEFAULT_CONTACT == "the researcher who sent you this link"
+    assert "download your answers" in " ".join(t for _, t in default["consent"])
+    posting = val.survey_payload(nasty, lists, post_url="https://lab.example.org/submit")
+    assert "(lab.example.org)" in " ".join(t for _, t in posting["consent"])
+    # the duration is about 5 s per question (list + practice), in minutes
+    assert val.expected_minutes(103) == 9 and val.expected_minutes(6) == 1
+    filled = dict(val.consent_sections(n_items=103))
+    assert filled["How long does it take?"].startswith("About 9 minutes: 103 short questions")
 
 
 def _clicks(n):
@@ -118,59 +208,153 @@ def browser():
         b.close()
 
 
+def _storage(page):
+    """The page's localStorage as a dict."""
+    return page.evaluate("() => Object.fromEntries(Object.entries(localStorage))")
+
+
+def _open(browser, page_path, query, post_ok=True):
+    """A fresh page with a fake POST endpoint; logs requests, POST bodies, errors, downloads."""
+    page = browser.new_page(accept_downloads=True)
+    log = {"requests": [], "posted": [], "errors": [], "downloads": []}
+
+    def fake_server(route):
+        log["posted"].append(route.request.post_data)
+        route.fulfill(status=200 if post_ok else 500, body="ok" if post_ok else "no",
+                      headers={"Access-Control-Allow-Origin": "*"})
+
+    page.on("pageerror", lambda e: log["errors"].append(str(e)))
+    page.on("request", lambda r: log["requests"].append((r.method, r.url)))
+    page.on("download", lambda d: log["downloads"].append(d))
+    page.route("http://survey.invalid/**", fake_server)
+    page.goto(page_path.as_uri() + query)
+    return page, log
+
+
 def test_browser_participant_completes_survey_and_csv_round_trips(tmp_path, trials, browser):
     lists = val.make_lists(trials, n_lists=3, n_per_list=6, seed=5)
     page_path = val.write_survey_page(tmp_path / "survey" / "index.html", trials, lists,
-                                      post_url="http://survey.invalid/submit")
-    posted = []
-
-    def fake_server(route):
-        posted.append(route.request.post_data)
-        route.fulfill(status=200, body="ok", headers={"Access-Control-Allow-Origin": "*"})
-
-    page = browser.new_page(accept_downloads=True)
-    errors, requests = [], []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("request", lambda r: requests.append(r.url))
-    page.route("http://survey.invalid/**", fake_server)
-    page.goto(page_path.as_uri() + "?list=2&pid=tester-7")
+                                      post_url="http://survey.invalid/submit",
+                                      contact="Dr Example (lab@example.org)")
+    page, log = _open(browser, page_path, "?list=2&pid=tester-7")
+    expected_ids = list(lists.loc[lists["list"] == 2, "trial_id"])
+    assert len(expected_ids) == 7  # 6 study trials and one attention check
+    # information and consent come first; nothing is stored before "I agree"
+    info = page.inner_text("#consent")
+    for words in ("language models", "About 1 minute: 7 short questions", "voluntary",
+                  "Withdraw", "close this page", "IP address", "(survey.invalid)",
+                  "Dr Example (lab@example.org)"):
+        assert words in info, words
+    assert page.query_selector("#withdraw") is None and _storage(page) == {}
+    page.click("#consent-agree")
+    assert page.is_visible("#withdraw")
     page.click("#start")
     assert "Sentence A" in page.inner_text("#instructions")
+    assert page.is_visible("#withdraw")
     page.click("#to-practice")
     assert page.inner_text("#hypothesis") == val.PRACTICE["hypothesis"]
     page.click(f'button[data-answer="{val.ANSWERS[2]}"]')  # wrong on purpose
     assert "Not quite" in page.inner_text("#feedback")
     page.click("#to-trials")
-    clicks = _clicks(6)
-    expected_ids = list(lists.loc[lists["list"] == 2, "trial_id"])
+    by_id = trials.set_index("trial_id")
+    clicks = _clicks(7)
     for i, answer in enumerate(clicks):
         if i == 3:  # a reload resumes after the answers given so far, practice done
             page.reload()
+            page.click("#consent-agree")
             page.click("#start")
-        assert page.inner_text("#progress-text") == f"Question {i + 1} of 6"
-        shown = trials.set_index("trial_id").loc[expected_ids[i]]
+        assert page.inner_text("#progress-text") == f"Question {i + 1} of 7"
+        assert page.is_visible("#withdraw")
+        shown = by_id.loc[expected_ids[i]]
         assert page.inner_text("#sentence-a span") == shown["sentence_a"]
+        assert page.inner_text("#hypothesis") == shown["hypothesis"]
         page.click(f'button[data-answer="{answer}"]')
     page.wait_for_selector("#download")
+    assert page.is_visible("#withdraw")
     page.wait_for_function("document.getElementById('post-status').textContent.includes('sent')")
     with page.expect_download() as info:
         page.click("#download")
     csv_path = tmp_path / "downloaded.csv"
     info.value.save_as(csv_path)
-    assert errors == []
+    assert log["errors"] == []
     # nothing was fetched from anywhere but the file itself and the configured POST URL
-    assert {u.split("?")[0] for u in requests} <= {page_path.as_uri(),
-                                                   "http://survey.invalid/submit"}
+    assert {u.split("?")[0] for _, u in log["requests"]} <= {page_path.as_uri(),
+                                                            "http://survey.invalid/submit"}
+    assert len(log["posted"]) == 1
 
     answers = val.read_page_answers(csv_path, trials)
     assert list(answers["answer"]) == clicks
     assert list(answers["trial_id"]) == expected_ids
     assert set(answers["participant_id"]) == {"tester-7"} and set(answers["list"]) == {2}
-    side = trials.set_index("trial_id").loc[expected_ids, "divergent_side"].to_numpy()
+    assert list(answers["kind"]) == list(by_id.loc[expected_ids, "kind"])
+    assert "attention" in set(answers["kind"])
+    assert answers["consented_at"].str.match(r"\d{4}-").all()
+    side = by_id.loc[expected_ids, "divergent_side"].to_numpy()
     assert list(answers["divergent_side"]) == list(side)
-    assert list(answers["code"]) == list(val.code_answers(clicks, side))
-    body = json.loads(posted[0])
+    study = (answers["kind"] == "study").to_numpy()
+    assert list(answers["code"][study]) == list(val.code_answers(np.array(clicks)[study],
+                                                                 side[study]))
+    body = json.loads(log["posted"][0])
     assert body["participant_id"] == "tester-7" and body["csv"] == csv_path.read_bytes().decode()
+    # the full import keeps the attention check, coded against its expected answer
+    coded = val.read_answers(csv_path, trials)
+    check = coded[coded["kind"] == "attention"].iloc[0]
+    assert check["code"] == ("Correct" if check["answer"] == check["expected"] else "Incorrect")
+    assert val.attention_report(coded).loc["tester-7", "n_checks"] == 1
+
+
+def test_browser_refused_consent_stores_and_sends_nothing(tmp_path, trials, browser):
+    lists = val.make_lists(trials, n_lists=2, n_per_list=4, seed=1)
+    page_path = val.write_survey_page(tmp_path / "index.html", trials, lists,
+                                      post_url="http://survey.invalid/submit")
+    page, log = _open(browser, page_path, "?list=1&pid=no-thanks")
+    assert "the researcher who sent you this link" in page.inner_text("#consent")
+    page.click("#consent-decline")
+    assert "nothing has been saved or sent" in page.inner_text("#declined")
+    page.keyboard.press("1")  # answer keys do nothing now
+    page.wait_for_timeout(300)
+    assert _storage(page) == {}
+    assert page.query_selector("#download") is None and page.query_selector("#start") is None
+    assert page.query_selector("#withdraw") is None
+    assert log["posted"] == [] and log["downloads"] == [] and log["errors"] == []
+    assert [m for m, _ in log["requests"]] == ["GET"]  # the page itself, nothing else
+
+
+def test_browser_withdrawal_deletes_answers_and_sends_nothing(tmp_path, trials, browser):
+    lists = val.make_lists(trials, n_lists=2, n_per_list=6, seed=2)
+    page_path = val.write_survey_page(tmp_path / "index.html", trials, lists,
+                                      post_url="http://survey.invalid/submit")
+    page, log = _open(browser, page_path, "?list=1&pid=leaver-3")
+    page.click("#consent-agree")
+    page.click("#start")
+    page.click("#to-practice")
+    page.click(f'button[data-answer="{val.ANSWERS[0]}"]')
+    page.click("#to-trials")
+    for _ in range(3):
+        page.click(f'button[data-answer="{val.ANSWERS[1]}"]')
+    saved = _storage(page)
+    assert len(saved) == 1 and len(json.loads(next(iter(saved.values())))["answers"]) == 3
+    # "No, go back" returns to the same question with nothing lost
+    page.click("#withdraw")
+    page.click("#withdraw-cancel")
+    assert page.inner_text("#progress-text") == "Question 4 of 7"
+    assert len(json.loads(next(iter(_storage(page).values())))["answers"]) == 3
+    page.click("#withdraw")
+    assert "deleted" in page.inner_text("#app")
+    page.click("#withdraw-confirm")
+    assert "answers have been deleted" in page.inner_text("#withdrawn")
+    assert page.query_selector("#withdrawn-sent") is None  # nothing had been sent
+    page.keyboard.press("1")
+    page.wait_for_timeout(300)
+    assert _storage(page) == {}
+    assert page.query_selector("#download") is None and page.query_selector("#choices") is None
+    assert log["posted"] == [] and log["downloads"] == [] and log["errors"] == []
+    assert [m for m, _ in log["requests"]] == ["GET"]
+    # coming back later starts afresh: nothing of the withdrawn answers is left
+    page.reload()
+    page.click("#consent-agree")
+    page.click("#start")
+    assert page.is_visible("#instructions")
 
 
 def test_browser_random_list_bad_list_and_failed_post(tmp_path, trials, browser):
@@ -182,12 +366,13 @@ def test_browser_random_list_bad_list_and_failed_post(tmp_path, trials, browser)
     page.goto(page_path.as_uri() + "?list=9")
     assert "List 9 does not exist" in page.inner_text("#error")
     page.goto(page_path.as_uri())  # no list: one is drawn; no pid: one is generated
+    page.click("#consent-agree")
     page.click("#start")
     page.click("#to-practice")
     page.click(f'button[data-answer="{val.ANSWERS[0]}"]')
     assert "Well done" in page.inner_text("#feedback")
     page.click("#to-trials")
-    for _ in range(2):
+    for _ in range(3):  # two study trials and one attention check
         page.click(f'button[data-answer="{val.ANSWERS[1]}"]')
     page.wait_for_function("document.getElementById('post-status').className === 'error'")
     assert "failed" in page.inner_text("#post-status")
@@ -199,6 +384,34 @@ def test_browser_random_list_bad_list_and_failed_post(tmp_path, trials, browser)
     assert drawn in (1, 2, 3)
     assert list(answers["trial_id"]) == list(lists.loc[lists["list"] == drawn, "trial_id"])
     assert re.fullmatch(r"P-[0-9a-f]{8}", answers["participant_id"].iloc[0])
+    # withdrawing after the end (the POST failed) deletes the answers and offers no file
+    pid = answers["participant_id"].iloc[0]
+    assert len(_storage(page)) == 1
+    page.click("#withdraw")
+    page.click("#withdraw-confirm")
+    assert _storage(page) == {} and page.query_selector("#download") is None
+    assert page.query_selector("#withdrawn-sent") is None and pid not in page.inner_text("#app")
+
+
+def test_browser_withdrawal_after_answers_were_sent_says_whom_to_ask(tmp_path, trials, browser):
+    lists = val.make_lists(trials, n_lists=1, n_per_list=1, seed=0)
+    page_path = val.write_survey_page(tmp_path / "index.html", trials, lists,
+                                      post_url="http://survey.invalid/submit",
+                                      contact="lab@example.org")
+    page, log = _open(browser, page_path, "?list=1&pid=late-9")
+    page.click("#consent-agree")
+    page.click("#start")
+    page.click("#to-practice")
+    page.click(f'button[data-answer="{val.ANSWERS[0]}"]')
+    page.click("#to-trials")
+    for _ in range(2):
+        page.click(f'button[data-answer="{val.ANSWERS[1]}"]')
+    page.wait_for_function("document.getElementById('post-status').textContent.includes('sent')")
+    page.click("#withdraw")
+    page.click("#withdraw-confirm")
+    note = page.inner_text("#withdrawn-sent")
+    assert "lab@example.org" in note and "late-9" in note
+    assert _storage(page) == {} and len(log["posted"]) == 1
 
 
 # --------------------------------------------------------------------------- imports
@@ -235,6 +448,32 @@ def _qualtrics_file(path, trials, responses, bad=None):
     with open(path, "w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows(rows)
     return path
+
+
+def test_qualtrics_table_holds_the_attention_checks_and_their_answers_import(tmp_path, trials):
+    table = pd.read_csv(val.write_qualtrics_trials(trials, tmp_path / "loop.csv"))
+    assert list(table.columns) == ["hypothesis", "sentence_a", "sentence_b", "trial_id",
+                                   "divergent_side", "sentence_a_id", "sentence_b_id", "kind"]
+    assert list(table["trial_id"]) == list(trials.sort_values("loop")["trial_id"])
+    checks = trials[trials["kind"] == "attention"]
+    assert (table.tail(len(checks))["kind"] == "attention").all()
+    first, second = checks.iloc[0], checks.iloc[1]
+    wrong = val.ANSWERS[1]
+    responses = {"R_ok": {int(first["loop"]): first["expected"], 1: val.ANSWERS[0]},
+                 "R_bad": {int(second["loop"]): wrong, 2: val.ANSWERS[2]}}
+    answers = val.read_answers(_qualtrics_file(tmp_path / "export.csv", trials, responses), trials)
+    got = answers[answers["kind"] == "attention"].set_index("participant_id")
+    assert got.loc["R_ok", "code"] == "Correct" and got.loc["R_bad", "code"] == "Incorrect"
+    assert got.loc["R_ok", "expected"] == first["expected"]
+    assert set(answers.loc[answers["kind"] == "study", "code"]) <= set(val.CODES)
+    report = val.attention_report(answers)
+    assert report.to_dict("index") == {"R_bad": {"n_checks": 1, "n_failed": 1, "excluded": True},
+                                       "R_ok": {"n_checks": 1, "n_failed": 0, "excluded": False}}
+    # an archived trial file from before the checks still reads, as study trials
+    legacy = tmp_path / "legacy.csv"
+    _study(trials).drop(columns=["kind", "expected"]).to_csv(legacy, index=False)
+    old = val.read_trials(legacy)
+    assert (old["kind"] == "study").all() and val.survey_id(old) == val.survey_id(_study(trials))
 
 
 def test_qualtrics_import_maps_loops_and_drops_identifying_columns(tmp_path, trials):
@@ -350,6 +589,49 @@ def test_top_bottom_test_detects_hypothesis_dependent_raters(trials):
     assert val.hypothesis_label_test(answers, seed=0)["p_value"] < 0.01
 
 
+def test_failed_attention_is_flagged_and_excluded_from_the_test(trials):
+    flat = _flat_scores(trials)
+    lists = val.make_lists(trials, n_lists=12, n_per_list=40, seed=1)
+    answers = val.simulate_raters(trials, lists, flat, attention_correct=1.0, seed=1)
+    assert (answers.loc[answers["kind"] == "attention", "code"] == "Correct").all()
+    # make sim-004 fail one of its two checks
+    mine = answers.index[(answers["participant_id"] == "sim-004")
+                         & (answers["kind"] == "attention")][0]
+    answers.loc[mine, "answer"] = val.ANSWERS[1]
+    report = val.attention_report(answers)
+    assert (report["n_checks"] == 2).all()
+    assert report.index[report["n_failed"] > 0].tolist() == ["sim-004"]
+    assert report.loc["sim-004", "excluded"]
+    assert not val.attention_report(answers, max_failures=1)["excluded"].any()
+    kept, _ = val.exclude_inattentive(answers, max_failures=0)
+    assert "sim-004" not in set(kept["participant_id"]) and kept["participant_id"].nunique() == 11
+    assert val.top_bottom_test(kept, n_resamples=99).n_participants == 11
+    assert val.top_bottom_test(answers, n_resamples=99).n_participants == 12
+    # attention checks never enter the shares or the tests
+    shares = val.answer_shares(answers)
+    assert not set(shares.index) & set(trials.loc[trials["kind"] == "attention", "hypothesis"])
+    assert set(shares["group"]) == {"top", "bottom"}
+    assert val.participant_differences(answers).equals(
+        val.participant_differences(val.study_answers(answers)))
+
+
+def test_simulated_raters_pass_attention_checks_with_the_given_probability(trials):
+    flat = _flat_scores(trials)
+    lists = val.make_lists(trials, n_lists=200, n_per_list=100, seed=0)
+    answers = val.simulate_raters(trials, lists, flat, attention_correct=0.95, seed=0)
+    checks = answers[answers["kind"] == "attention"]
+    assert len(checks) == 600
+    assert 0.92 < (checks["code"] == "Correct").mean() < 0.98
+    assert (checks["code"] == np.where(checks["answer"] == checks["expected"],
+                                       "Correct", "Incorrect")).all()
+    assert answers.equals(val.simulate_raters(trials, lists, flat, attention_correct=0.95, seed=0))
+    # the study answers do not depend on the checks
+    plain = val.make_lists(trials, n_lists=200, n_per_list=100, attention_per_100=0, seed=0)
+    same = val.simulate_raters(trials, plain, flat, seed=0)
+    study = answers[answers["kind"] == "study"]
+    assert list(study["answer"]) == list(same["answer"])
+
+
 # --------------------------------------------------------------------------- chapter
 
 def test_chapter_with_qualtrics_answers_keeps_no_identifying_data(tmp_path, trials):
@@ -361,7 +643,10 @@ def test_chapter_with_qualtrics_answers_keeps_no_identifying_data(tmp_path, tria
     top = list(trials.loc[trials["group"] == "top", "loop"][::15])  # 8 loops, 8 hypotheses
     bottom = list(trials.loc[trials["group"] == "bottom", "loop"][::15])
     responses = {f"R_{i}": {k: val.ANSWERS[(i + j) % 3] for j, k in enumerate(top + bottom)}
-                 for i in range(3)}
+                 for i in range(4)}
+    checks = trials[trials["kind"] == "attention"]
+    for i, (_, c) in enumerate(checks.head(4).iterrows()):  # R_3 fails its check
+        responses[f"R_{i}"][int(c["loop"])] = c["expected"] if i < 3 else val.ANSWERS[1]
     export = _qualtrics_file(tmp_path / "export.csv", trials, responses)
     params = dict(answers_path=str(export), trials_path=str(trials_file), n_participants=3,
                   n_trials_per_participant=10, n_resamples=99, results_dir=str(results),
@@ -371,6 +656,11 @@ def test_chapter_with_qualtrics_answers_keeps_no_identifying_data(tmp_path, tria
     saved = json.loads((results / "human_validation.json").read_text())["results"]
     assert saved["simulated"] is False and saved["n_answers"] == 48 and saved["n_raters"] == 3
     assert saved["participant_test"]["n_participants"] == 3
+    assert saved["attention"]["n_excluded"] == 1 and saved["attention"]["n_flagged"] == 1
+    assert saved["attention"]["failures_by_participant"] == {"R_0": 0, "R_1": 0, "R_2": 0, "R_3": 1}
+    assert saved["skipped_word_list_hypotheses"]["in_table"] == 4
+    page = (tmp_path / "out" / "executed" / "03_human_validation.ipynb").read_text()
+    assert "They were excluded (1 person)" in page
     assert saved["hypothesis_test"]["n_top"] == 8 and saved["hypothesis_test"]["n_bottom"] == 8
     assert (results / "survey" / "index.html").exists()
     assert (results / "survey" / "archive" / val.survey_id(trials) / "trials.csv").exists()

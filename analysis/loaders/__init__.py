@@ -10,7 +10,9 @@ One module per source (SPEC §1):
   of de Varda et al. (2023), and the single-trial EEG and eye-tracking files of
   Aurnhammer & Frank (2019);
 - :mod:`.naturalstories` -- the Natural Stories self-paced reading times (Futrell et
-  al. 2021) with the corpus' GPT-3 surprisal.
+  al. 2021) with the corpus' GPT-3 surprisal;
+- :mod:`.table` -- any word-level table a user brings (CSV, TSV, Parquet; one row per
+  word, or per participant and word), and the project's example table.
 
 Every loader checks its input and raises :class:`~analysis._utils.DataError` with a
 message naming the file, the field and what was expected. Open datasets by name with
@@ -33,4 +35,17 @@ __all__ = [
     "read_annotations", "FRANK_COMPONENTS", "FRANK_COMPONENT_WINDOWS_MS",
     "load_frank2015_trials", "load_frank2015_eyetracking", "join_all_measures",
     "load_naturalstories", "naturalstories_gpt3_surprisal", "naturalstories_sentences",
+    "load_word_table", "write_example_table",
 ]
+
+_TABLE_NAMES = ("load_word_table", "write_example_table")
+
+
+def __getattr__(name):
+    """The table loader, imported on first use (so ``python -m analysis.loaders.table``
+    runs the module once, as ``__main__``)."""
+    if name in _TABLE_NAMES:
+        from . import table
+
+        return getattr(table, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
