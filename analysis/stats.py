@@ -38,6 +38,9 @@ __all__ = [
     "rsa_noise_ceiling",
     "permutation_r_difference",
     "better_worse_same",
+    "bootstrap_mean_r",
+    "wilson_interval",
+    "paired_accuracy_gain",
     "category_ttest",
 ]
 
@@ -532,7 +535,7 @@ def _unit_columns(x):
 
 def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
                              perm_block=256, col_block=128, n_threads=None, tol=1e-5,
-                             backend="numpy", device=None):
+                             backend="numpy", device=None, mean_over_columns=False):
     """Permutation test of the difference in Pearson r of two predictions, per column.
 
     For each column (e.g. channel x window) the statistic is
@@ -566,6 +569,10 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
         equal the numpy backend's up to float32 rounding at the ``tol`` margin.
     device : str | None
         Torch device for ``backend="torch"``.
+    mean_over_columns : bool
+        Also test the mean of ``delta`` over all (finite) columns, with the same
+        permutations: one p-value for a whole map (e.g. every channel of a window of
+        interest), which the per-column tests cannot give.
 
     Returns
     -------
@@ -573,7 +580,13 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
         ``delta``: observed difference; ``r_a``, ``r_b``: the two correlations;
         ``p_greater``: ``(#{delta_perm >= delta} + 1) / (n + 1)`` (b better than a);
         ``p_less``: ``(#{delta_perm <= delta} + 1) / (n + 1)`` (b worse than a).
-        NaN for columns where ``y`` or a prediction is constant.
+        NaN for columns where ``y`` or a prediction is constant. With
+        ``mean_over_columns`` also the floats ``mean_delta``, ``p_mean_greater`` and
+        ``p_mean_less`` (the same counts for the mean over columns).
+
+    The permutations depend only on ``seed``, ``n`` and ``n_permutations``: calls with
+    the same three values (e.g. one per instruction, each against the same reference)
+    use the same permutations.
 
     Notes
     -----
@@ -606,10 +619,14 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
     delta32 = np.concatenate([np.einsum("nc,nc->c", a, b) for a, b in zip(ys, ds)])
     ge = np.zeros(m, dtype=np.int64)
     le = np.zeros(m, dtype=np.int64)
+    n_valid = max(1, int((~bad).sum()))
+    mean_obs = float(delta32.sum()) / n_valid  # bad columns hold zeros
+    mean_counts = np.zeros(2, dtype=np.int64)
     rng = np.random.default_rng(seed)
     if backend == "torch":
-        ge, le = _permutation_counts_torch(zy, d, delta32, rng, n_permutations, perm_block,
-                                           tol, device)
+        ge, le, mean_counts = _permutation_counts_torch(zy, d, delta32, rng, n_permutations,
+                                                        perm_block, tol, device,
+                                                        mean_obs=mean_obs, n_valid=n_valid)
     elif backend != "numpy":
         raise ValueError(f"backend={backend!r}; expected 'numpy' or 'torch'.")
 
@@ -619,12 +636,14 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
         buf = np.empty_like(yb)
         g = np.zeros(yb.shape[1], dtype=np.int64)
         lo = np.zeros(yb.shape[1], dtype=np.int64)
-        for perm in perms:
+        sums = np.zeros(len(perms))
+        for i, perm in enumerate(perms):
             np.take(yb, perm, axis=0, out=buf)
             val = np.einsum("nc,nc->c", buf, db)
             g += val >= obs - tol
             lo += val <= obs + tol
-        return j, g, lo
+            sums[i] = val.sum()
+        return j, g, lo, sums
 
     from concurrent.futures import ThreadPoolExecutor
 
@@ -635,10 +654,13 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
         for b0 in range(0, n_permutations if backend == "numpy" else 0, perm_block):
             count = min(perm_block, n_permutations - b0)
             perms = rng.permuted(np.broadcast_to(np.arange(n), (count, n)), axis=1)
-            for j, g, lo in pool.map(lambda j: work(j, perms), range(len(starts))):
+            total = np.zeros(count)
+            for j, g, lo, sums in pool.map(lambda j: work(j, perms), range(len(starts))):
                 s = starts[j]
                 ge[s:s + len(g)] += g
                 le[s:s + len(lo)] += lo
+                total += sums
+            mean_counts += _mean_counts(total / n_valid, mean_obs, tol)
     p_greater = (ge + 1) / (n_permutations + 1)
     p_less = (le + 1) / (n_permutations + 1)
     out = {"delta": r_b - r_a, "r_a": r_a, "r_b": r_b, "p_greater": p_greater,
@@ -647,12 +669,27 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
         v = np.asarray(v, dtype=np.float64)
         v[bad] = np.nan
         out[k] = v.reshape(tail)
+    if mean_over_columns:
+        out["mean_delta"] = float(np.nanmean(out["delta"])) if (~bad).any() else float("nan")
+        out["p_mean_greater"] = float((mean_counts[0] + 1) / (n_permutations + 1))
+        out["p_mean_less"] = float((mean_counts[1] + 1) / (n_permutations + 1))
     return out
 
 
+def _mean_counts(values, observed, tol):
+    """How many permuted means are >= and <= the observed one (ties count, see ``tol``)."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.array([int((values >= observed - tol).sum()),
+                     int((values <= observed + tol).sum())], dtype=np.int64)
+
+
 def _permutation_counts_torch(zy, d, observed, rng, n_permutations, perm_block, tol,
-                              device=None, col_block=512):
-    """The counts of :func:`permutation_r_difference` with the products on a torch device."""
+                              device=None, col_block=512, mean_obs=0.0, n_valid=1):
+    """The counts of :func:`permutation_r_difference` with the products on a torch device.
+
+    Returns the per-column counts ``ge``, ``le`` and the two counts of the mean over
+    columns.
+    """
     import torch
 
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -662,16 +699,186 @@ def _permutation_counts_torch(zy, d, observed, rng, n_permutations, perm_block, 
     obs = torch.as_tensor(observed, device=dev)
     ge = torch.zeros(m, dtype=torch.int64, device=dev)
     le = torch.zeros(m, dtype=torch.int64, device=dev)
+    mean_counts = np.zeros(2, dtype=np.int64)
     for b0 in range(0, n_permutations, perm_block):
         count = min(perm_block, n_permutations - b0)
         perms = rng.permuted(np.broadcast_to(np.arange(n), (count, n)), axis=1)
         idx = torch.as_tensor(perms, device=dev)
+        total = torch.zeros(count, dtype=torch.float64, device=dev)
         for s in range(0, m, col_block):
             gathered = zy_t[:, s:s + col_block][idx]  # (count, n, cols)
             val = torch.einsum("pnc,nc->pc", gathered, d_t[:, s:s + col_block])
             ge[s:s + col_block] += (val >= obs[s:s + col_block] - tol).sum(0)
             le[s:s + col_block] += (val <= obs[s:s + col_block] + tol).sum(0)
-    return ge.cpu().numpy(), le.cpu().numpy()
+            total += val.double().sum(1)
+        mean_counts += _mean_counts(total.cpu().numpy() / n_valid, mean_obs, tol)
+    return ge.cpu().numpy(), le.cpu().numpy(), mean_counts
+
+
+def bootstrap_mean_r(y, predictions, reference=None, n_boot=1000, seed=0, groups=None,
+                     level=0.95, col_block=512):
+    """Mean Pearson r over columns of several predictions, with bootstrap intervals.
+
+    Words (or whole groups of words, e.g. sentences, when ``groups`` is given) are
+    resampled with replacement; in each resample every prediction's r is recomputed per
+    column on the resampled rows and averaged over the columns. All predictions share
+    the same resamples, so differences between them are paired.
+
+    Parameters
+    ----------
+    y : ndarray, shape (n, ...)
+        Responses (observations on axis 0, any trailing shape of columns).
+    predictions : dict of str to ndarray, each of the shape of ``y``
+        Out-of-fold predictions of each model.
+    reference : str | None
+        A key of ``predictions``: also report every model's difference from it.
+    n_boot : int
+        Resamples (seeded by ``seed``).
+    seed : int
+    groups : array_like of int, shape (n,) | None
+        Resampling units (sentences, stories); ``None`` resamples single words. With
+        text, words of one sentence are not independent: resampling sentences keeps
+        that dependence inside each resample.
+    level : float
+        Coverage of the percentile intervals.
+    col_block : int
+        Columns processed together (memory ``n_boot x col_block`` per sum).
+
+    Returns
+    -------
+    dict
+        Per prediction name: ``mean_r`` (on all rows), ``ci`` (percentile interval),
+        ``se`` (bootstrap standard deviation); with ``reference`` also ``diff``,
+        ``diff_ci`` and ``diff_se`` of ``mean_r(name) - mean_r(reference)``.
+
+    Raises
+    ------
+    DataError
+        Shapes that differ, non-finite values, fewer than two resampling units.
+
+    Notes
+    -----
+    Each resample is a weight vector ``w`` (how often each row was drawn) and the r of
+    a column is the weighted Pearson correlation, from the weighted sums of ``y``,
+    ``p``, ``y^2``, ``p^2`` and ``y p`` (five products of the weights with the data;
+    the data are centred first, in float64). Columns constant within a resample give
+    NaN and are left out of that resample's mean.
+    """
+    y = check_array(y, "bootstrap_mean_r: y", row_name=lambda i: f"word {i}",
+                    dtype=np.float64)
+    n = y.shape[0]
+    yc = y.reshape(n, -1)
+    yc = yc - yc.mean(0)
+    preds = {}
+    for name, pred in predictions.items():
+        pred = check_array(pred, f"bootstrap_mean_r: prediction {name!r}",
+                           row_name=lambda i: f"word {i}", dtype=np.float64)
+        if pred.shape != y.shape:
+            raise DataError(f"bootstrap_mean_r: prediction {name!r} has shape {pred.shape}; "
+                            f"expected {y.shape} (the shape of y).")
+        pc = pred.reshape(n, -1)
+        preds[name] = pc - pc.mean(0)
+    if reference is not None and reference not in preds:
+        raise DataError(f"bootstrap_mean_r: reference {reference!r} is not one of "
+                        f"{list(preds)}.")
+    units = np.arange(n) if groups is None else np.unique(np.asarray(groups),
+                                                          return_inverse=True)[1]
+    if groups is not None and np.shape(groups) != (n,):
+        raise DataError(f"bootstrap_mean_r: groups of shape {np.shape(groups)}; expected ({n},).")
+    n_units = int(units.max()) + 1 if n else 0
+    if n_units < 2:
+        raise DataError(f"bootstrap_mean_r: {n_units} resampling unit(s); expected at least 2.")
+    rng = np.random.default_rng(seed)
+    counts = np.stack([np.bincount(rng.integers(0, n_units, n_units), minlength=n_units)
+                       for _ in range(int(n_boot))]).astype(np.float64)
+    w = counts[:, units]  # (n_boot, n)
+    total = w.sum(1)[:, None]
+    boot = {k: np.zeros(int(n_boot)) for k in preds}
+    valid = {k: np.zeros(int(n_boot)) for k in preds}
+    m = yc.shape[1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for s in range(0, m, col_block):
+            yb = yc[:, s:s + col_block]
+            sy, syy = w @ yb, w @ (yb * yb)
+            vy = total * syy - sy * sy
+            for k, pc in preds.items():
+                pb = pc[:, s:s + col_block]
+                sp, spp, syp = w @ pb, w @ (pb * pb), w @ (yb * pb)
+                r = (total * syp - sy * sp) / np.sqrt(vy * (total * spp - sp * sp))
+                ok = np.isfinite(r)
+                boot[k] += np.where(ok, r, 0.0).sum(1)
+                valid[k] += ok.sum(1)
+        boot = {k: boot[k] / np.maximum(valid[k], 1) for k in preds}
+    lo, hi = 50 - 50 * level, 50 + 50 * level
+    out = {}
+    for k, pc in preds.items():
+        full = pearson_columns(pc, yc)
+        entry = {"mean_r": float(np.nanmean(full)),
+                 "ci": [float(v) for v in np.percentile(boot[k], [lo, hi])],
+                 "se": float(boot[k].std(ddof=1)) if n_boot > 1 else float("nan")}
+        if reference is not None:
+            d = boot[k] - boot[reference]
+            entry["diff"] = entry["mean_r"] - float(np.nanmean(pearson_columns(preds[reference],
+                                                                               yc)))
+            entry["diff_ci"] = [float(v) for v in np.percentile(d, [lo, hi])]
+            entry["diff_se"] = float(d.std(ddof=1)) if n_boot > 1 else float("nan")
+        out[k] = entry
+    return out
+
+
+def wilson_interval(k, n, level=0.95):
+    """Wilson score interval of a proportion (an accuracy of ``k`` correct out of ``n``).
+
+    Parameters
+    ----------
+    k, n : int
+    level : float
+
+    Returns
+    -------
+    list of float
+        ``[low, high]`` (Wilson 1927; better coverage than the normal approximation for
+        small ``n`` or proportions near 0 or 1).
+    """
+    if n <= 0:
+        return [float("nan"), float("nan")]
+    z = _st.norm.ppf(0.5 + level / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [float(centre - half), float(centre + half)]
+
+
+def paired_accuracy_gain(correct_a, correct_b, level=0.95, n_boot=10000, seed=0):
+    """Difference of two accuracies on the same items, with a paired bootstrap interval.
+
+    Parameters
+    ----------
+    correct_a, correct_b : array_like of 0/1, shape (n_items,)
+        Correctness of each item under two models (e.g. before and after fine-tuning).
+    level : float
+    n_boot : int
+        Bootstrap resamples of the items (seeded).
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``gain`` (mean of b minus mean of a), ``ci`` (percentile interval), ``p`` (exact
+        two-sided McNemar test on the discordant items), ``n``.
+    """
+    a = np.asarray(correct_a, dtype=float)
+    b = np.asarray(correct_b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise DataError(f"paired_accuracy_gain: correctness vectors of shapes {a.shape} and "
+                        f"{b.shape}; expected two equal, non-empty 1-D vectors (same items).")
+    diff = b - a
+    rng = np.random.default_rng(seed)
+    boots = diff[rng.integers(0, diff.size, size=(n_boot, diff.size))].mean(axis=1)
+    lo, hi = np.percentile(boots, [50 - 50 * level, 50 + 50 * level])
+    up, down = int((diff > 0).sum()), int((diff < 0).sum())
+    p = float(_st.binomtest(up, up + down).pvalue) if up + down else 1.0
+    return {"gain": float(diff.mean()), "ci": [float(lo), float(hi)], "p": p, "n": int(diff.size)}
 
 
 def better_worse_same(p_greater, p_less, q=0.05):
