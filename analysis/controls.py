@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["KNOWLEDGE_SOURCE", "knowledge_features", "positive_control", "null_control"]
+__all__ = ["KNOWLEDGE_SOURCE", "knowledge_features", "positive_control", "null_control",
+           "run_controls"]
 
 #: What the simulation's knowledge component is read out from (recorded in the truth).
 KNOWLEDGE_SOURCE = ("all-MiniLM-L6-v2 sentence-embedding vector of each word read alone "
@@ -107,3 +108,54 @@ def null_control(base, dataset, n_columns=384, seed=0):
     noise = np.random.default_rng([seed, 7]).standard_normal((len(mask), n_columns))
     return np.hstack([np.asarray(base, np.float32),
                       noise.astype(np.float32) * mask[:, None]])
+
+
+def run_controls(dataset, features, n_permutations=10000, seed=0, embedder=None, **fit_kw):
+    """The positive and null controls through the brain re-test, at the planted layer.
+
+    The planted component is orthogonal to the base model's layer ``truth_layer``, so
+    the controls are fitted there (with the base model at that layer as their
+    reference), whatever layer the encoding chapter chose for the fine-tuned models.
+
+    Parameters
+    ----------
+    dataset : WordDataset
+        The encoding study. Only the simulated study with a knowledge component
+        (``provenance["truth"]["knowledge"]``) has controls; otherwise nothing is run.
+    features : analysis.features.Features
+        The base model's features with the planted layer among its layers.
+    n_permutations, seed
+        Passed to :func:`analysis.finetune.brain_retest`.
+    embedder : analysis.hypotheses.EmbeddingVerifier | None
+        Reuse a loaded embedding model for :func:`knowledge_features`.
+    **fit_kw
+        Encoding settings (:func:`analysis.encoding.fit_encoding`).
+
+    Returns
+    -------
+    dict
+        ``tests`` (control name -> brain re-test dict; empty when not run), ``layer``
+        (the planted layer or None), ``planted_ms`` ((start, stop) of the planted
+        component's window, ms, or None) and ``note`` (why nothing ran, or "").
+    """
+    from .encoding import fit_encoding
+    from .finetune import brain_retest
+
+    truth = dataset.provenance.get("truth") or {}
+    if not truth.get("knowledge"):
+        return {"tests": {}, "layer": None, "planted_ms": None,
+                "note": "(Not run here: only the simulated study has a planted component "
+                        "to control on.)"}
+    layer = int(truth["truth_layer"])
+    base = features.layer(layer)
+    base_fit = fit_encoding(base, dataset, layer=layer, **fit_kw)
+    know = knowledge_features(dataset.words, embedder=embedder)
+    tests = {}
+    for name, feats in (("positive control", positive_control(base, dataset, know)),
+                        ("null control", null_control(base, dataset, know.shape[1], seed=seed))):
+        tests[name] = brain_retest(dataset, base_fit, feats, n_permutations=n_permutations,
+                                   seed=seed, category="emotion", **fit_kw)
+    comp = next((c for c in truth.get("components", []) if c["name"] == "knowledge"), None)
+    planted = None if comp is None else (comp["peak_ms"] - comp["width_ms"],
+                                         comp["peak_ms"] + comp["width_ms"])
+    return {"tests": tests, "layer": layer, "planted_ms": planted, "note": ""}

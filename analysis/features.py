@@ -310,20 +310,25 @@ def _forward(lm, items, layer_idx):
     return hidden.numpy(), surprisal.numpy()
 
 
-def _compute_items(lm, items, layer_idx, batch_size, bar=None):
-    """Features of tokenised contexts, batched by token length, in input order."""
+def _compute_items(lm, items, layer_idx, batch_size, bar=None, n_blocks=None):
+    """Features of tokenised contexts, batched by token length, in input order.
+
+    ``n_blocks``: run only that many blocks (no surprisal then, see :class:`analysis.lm.truncated`).
+    """
     import torch
+
+    from .lm import truncated
 
     order = sorted(range(len(items)), key=lambda i: len(items[i].ids))
     d = lm.model.config.hidden_size
     hidden = np.zeros((len(layer_idx), len(items), d), dtype=np.float32)
     surprisal = np.zeros(len(items), dtype=np.float32)
-    with torch.inference_mode():
+    with torch.inference_mode(), truncated(lm.model, n_blocks):
         for s in range(0, len(order), batch_size):
             idx = order[s:s + batch_size]
             h, srp = _forward(lm, [items[i] for i in idx], layer_idx)
             hidden[:, idx] = h
-            surprisal[idx] = srp
+            surprisal[idx] = srp if n_blocks is None else np.nan
             if bar is not None:
                 bar.update(len(idx))
     return hidden, surprisal
@@ -530,7 +535,7 @@ def _layers_param(layers):
 
 
 def feature_cache_key(identity, words, sentence, context, n_context, instruction, layers,
-                      dtype, story=None, rows=None, window_tokens=None):
+                      dtype, story=None, rows=None, window_tokens=None, surprisal=True):
     """SHA-256 hex digest identifying a feature computation (see the module notes).
 
     Parameters
@@ -571,6 +576,8 @@ def feature_cache_key(identity, words, sentence, context, n_context, instruction
         payload["window_tokens"] = int(window_tokens)
     if rows is not None:
         payload["rows"] = ints(rows)
+    if not surprisal:
+        payload["surprisal"] = False
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -696,7 +703,7 @@ def extract_features(words, sentence=None, context=None, model="default", n_cont
                      layers="all", batch_size=None, device="auto", dtype=None,
                      cache_dir=None, progress=True, instruction=None,
                      chunk_size=DEFAULT_CHUNK_SIZE, story=None,
-                     window_tokens=DEFAULT_WINDOW_TOKENS):
+                     window_tokens=DEFAULT_WINDOW_TOKENS, surprisal=True, cache_only=False):
     """Hidden states and surprisal of every analysed word, cached on disk.
 
     Parameters
@@ -735,11 +742,21 @@ def extract_features(words, sentence=None, context=None, model="default", n_cont
         Story index of each presented word (story mode; default: one story).
     window_tokens : int
         Tokens per window in the story mode (:data:`DEFAULT_WINDOW_TOKENS`).
+    surprisal : bool
+        ``False`` with a list of ``layers`` runs only the blocks up to one above the
+        deepest layer kept (the rest of the model and its output layer are skipped:
+        about twice as fast for a middle layer) and returns NaN surprisal; the hidden
+        states are the same as with ``True``.
+    cache_only : bool
+        Only read the cache: return ``None`` when the features are not cached (no model
+        is loaded and nothing is computed). Lets a caller load a model once, and only
+        when some of several requests miss the cache.
 
     Returns
     -------
-    Features
-        One row per analysed word (the dataset's rows, or every word of a list).
+    Features | None
+        One row per analysed word (the dataset's rows, or every word of a list);
+        ``None`` only with ``cache_only`` on a cache miss.
 
     Raises
     ------
@@ -765,6 +782,8 @@ def extract_features(words, sentence=None, context=None, model="default", n_cont
     key_args = (spec.identity, words, sentence, context, n_context, instruction, layer_param,
                 dtype)
     key_kw = dict(story=story, window_tokens=window_tokens)
+    if not surprisal:
+        key_kw["surprisal"] = False
     key = feature_cache_key(*key_args, rows=None if all_rows else rows, **key_kw)
     params = {"model": spec.name, "context": context,
               "n_context": int(n_context) if context != "story" else None,
@@ -789,13 +808,19 @@ def extract_features(words, sentence=None, context=None, model="default", n_cont
                                                   n_words=len(rows))))
                 final = whole_file
         if hit is not None:
-            hidden, surprisal, layer_idx, meta = hit
-            _warn_nan(surprisal)
-            return Features(hidden, surprisal, layer_idx, spec.identity,
+            hidden, cached_surprisal, layer_idx, meta = hit
+            if surprisal:
+                _warn_nan(cached_surprisal)
+            return Features(hidden, cached_surprisal, layer_idx, spec.identity,
                             dict(meta["params"], cache_file=str(final)))
+    if cache_only:
+        return None
 
     lm = loaded or load_model(spec, device=device, dtype=dtype)
     layer_idx = _resolve_layers(layer_param, lm.n_layers)
+    n_blocks = None
+    if not surprisal and context != "story":
+        n_blocks = min(max(layer_idx) + 1, lm.n_layers)
     if batch_size is None:
         batch_size = 64 if str(lm.input_device).startswith("cuda") else DEFAULT_BATCH_SIZE
     from tqdm.auto import tqdm
@@ -816,30 +841,33 @@ def extract_features(words, sentence=None, context=None, model="default", n_cont
                 labels = np.zeros(len(words), int) if story is None else np.asarray(story)
                 in_story = np.flatnonzero(labels == labels[rows[lo]])
                 local = rows[lo:hi] - in_story[0]
-                hidden, surprisal = _compute_story(
+                hidden, surprisal_part = _compute_story(
                     lm, [words[i] for i in in_story], local, layer_idx, batch_size,
                     window_tokens, instruction, bar)
             else:
                 contexts = _contexts_with_spans(words, sentence, context, n_context,
                                                 rows[lo:hi])
                 items = _encode(lm.tokenizer, contexts, instruction)
-                hidden, surprisal = _compute_items(lm, items, layer_idx, batch_size, bar)
+                hidden, surprisal_part = _compute_items(lm, items, layer_idx, batch_size, bar,
+                                                        n_blocks)
             if not np.isfinite(hidden).all():
                 raise DataError(f"model {spec.name!r} produced NaN/inf hidden states for "
                                 f"rows {lo}-{hi} (dtype {dtype}); try dtype='float32'.")
             if chunk_file:
-                _write_npz(chunk_file, hidden, surprisal, layer_idx, {"key": chunk_key})
-            parts.append((hidden, surprisal))
+                _write_npz(chunk_file, hidden, surprisal_part, layer_idx, {"key": chunk_key})
+            parts.append((hidden, surprisal_part))
 
     d = lm.model.config.hidden_size
     hidden = (np.concatenate([p[0] for p in parts], axis=1) if parts
               else np.zeros((len(layer_idx), 0, d), dtype=np.float32))
-    surprisal = (np.concatenate([p[1] for p in parts]) if parts
-                 else np.zeros(0, dtype=np.float32))
+    surprisal_all = (np.concatenate([p[1] for p in parts]) if parts
+                     else np.zeros(0, dtype=np.float32))
     params.update(n_layers=lm.n_layers, hidden_size=int(d), n_words=len(rows),
-                  bos_token=lm.tokenizer.bos_token, n_nan_surprisal=_warn_nan(surprisal))
+                  bos_token=lm.tokenizer.bos_token, blocks_run=n_blocks or lm.n_layers,
+                  n_nan_surprisal=_warn_nan(surprisal_all) if surprisal else None)
     if final is not None:
-        _write_npz(final, hidden, surprisal, layer_idx, {"key": key, "params": params})
+        _write_npz(final, hidden, surprisal_all, layer_idx, {"key": key, "params": params})
         shutil.rmtree(partial, ignore_errors=True)
         params["cache_file"] = str(final)
-    return Features(hidden, surprisal, np.asarray(layer_idx, dtype=int), spec.identity, params)
+    return Features(hidden, surprisal_all, np.asarray(layer_idx, dtype=int), spec.identity,
+                    params)

