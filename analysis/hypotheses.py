@@ -45,7 +45,7 @@ __all__ = [
     "goal_paragraph", "propose_llm",
     "EmbeddingVerifier", "LLMVerifier", "assign_domains",
     "validity", "evaluate", "scores_long", "results_for_later", "domain_enrichment",
-    "domain_table",
+    "domain_table", "unnamed_category_check", "SOUND_TERMS",
 ]
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
@@ -217,7 +217,7 @@ def role_texts(groups, role):
             rows[rows["group"] == "convergent"]["text"].tolist())
 
 
-def category_shares(groups, categories, sentence, names=("emotion", "physical")):
+def category_shares(groups, categories, sentence, names=("emotion", "physical", "sound")):
     """Share of each word category among the words of each group's sentences.
 
     Parameters
@@ -845,6 +845,48 @@ def domain_table(table, n_top=10):
         f"top {n_top}": top["domain"].value_counts(),
         "confirmed (validation)": table[table["confirmed"]]["domain"].value_counts(),
     }).reindex(list(DOMAINS)).fillna(0).astype(int)
+
+
+#: Words that name the unnamed planted category (sound, silence, listening) in a
+#: hypothesis, besides the category's own word forms.
+SOUND_TERMS = ("sound", "noise", "silen", "quiet", "listen", "hear", "loud")
+
+
+def unnamed_category_check(table, vocabulary, n_top=10, terms=SOUND_TERMS):
+    """Did a data-driven proposer find the planted category that no bank property names?
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`evaluate` (ranked by research V).
+    vocabulary : list of str
+        The category's word forms (the simulation's truth).
+    n_top : int
+        Hypotheses looked at, from the top of the ranking.
+    terms : sequence of str
+        Word stems that name the category in a hypothesis.
+
+    Returns
+    -------
+    dict
+        ``found`` (bool), ``hypotheses`` (the top data-driven hypotheses that name it, with
+        rank, V and confirmed), ``n_top``, ``significant`` (whether one of them is
+        significant on the research sentences).
+    """
+    vocab = {v.lower() for v in vocabulary}
+    hits = []
+    for _, row in table.head(n_top).iterrows():
+        if row["proposer"] == "bank":
+            continue
+        words = set(tokenize(row["hypothesis"]))
+        text = str(row["hypothesis"]).lower()
+        if words & vocab or any(t in text for t in terms):
+            hits.append({"rank": int(row["rank"]), "hypothesis": row["hypothesis"],
+                         "proposer": row["proposer"], "V": float(row["V"]),
+                         "significant": bool(row["significant"]),
+                         "confirmed": bool(row["confirmed"])})
+    return {"found": bool(hits), "hypotheses": hits, "n_top": int(n_top),
+            "significant": any(h["significant"] for h in hits)}
 
 
 def results_for_later(groups, table, hypotheses, scores, meta):

@@ -8,8 +8,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 __all__ = ["as_evoked", "plot_evoked", "plot_window_topomaps", "plot_topographies",
-           "plot_sensor_layout", "coloured_text", "plot_better_worse", "plot_r_scatter",
-           "plot_category_effect"]
+           "plot_sensor_layout", "coloured_text", "category_text", "plot_better_worse",
+           "plot_r_scatter", "plot_category_effect", "use_book_style"]
+
+
+def use_book_style():
+    """Figure defaults of the book: readable at page width (text >= 9 pt)."""
+    plt.rcParams.update({"figure.dpi": 96, "font.size": 10, "axes.titlesize": 11,
+                         "axes.labelsize": 10, "xtick.labelsize": 9, "ytick.labelsize": 9,
+                         "legend.fontsize": 9, "figure.titlesize": 12})
 
 
 def as_evoked(values, dataset, comment=""):
@@ -61,32 +68,66 @@ def plot_evoked(dataset, mask=None, title="Average response"):
     return fig
 
 
-def plot_window_topomaps(values, dataset, ch_type="mag", every=2, title=None, **kwargs):
-    """Topomaps of windowed values, one per window (every ``every``-th window).
+def plot_window_topomaps(values, dataset, ch_type="mag", every=2, title=None, kind="field",
+                         units=None, window=None):
+    """Topomaps of windowed values, one per window (every ``every``-th window), in 2 rows.
 
     Parameters
     ----------
     values : ndarray, shape (n_channels, n_windows)
-        Fields in SI units (T, T/m) as stored in the dataset.
     dataset : WordDataset
     ch_type : {"mag", "grad"}
-        Gradiometer pairs are combined by root mean square, as MNE does.
+        Gradiometer pairs are combined by root mean square, as MNE does (so their maps
+        are positive: drawn with a sequential colour map from 0).
     every : int
         Plot one window in ``every``.
     title : str | None
-    **kwargs
-        Passed to ``mne.Evoked.plot_topomap``.
+    kind : {"field", "signed", "positive"}
+        ``"field"``: fields in SI units (T, T/m), drawn with MNE's MEG scaling (fT,
+        fT/cm); ``"signed"``: unitless values around 0 (e.g. r on magnetometers),
+        diverging colours symmetric around 0; ``"positive"``: unitless values >= 0 (a
+        variance ratio, RMS-combined r), sequential colours from 0 (or from 1 for a
+        ratio, with ``units="ratio"``).
+    units : str | None
+        Colour-bar label for the unitless kinds.
+    window : tuple of float | None
+        The analysis window (ms); its topomaps get a frame and "(window)" in the title.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    values = np.asarray(values, float)
     evoked = as_evoked(values, dataset)
-    times = dataset.times[::every] / 1000.0
-    fig = evoked.plot_topomap(times=times, ch_type=ch_type, show=False, time_unit="ms",
-                              nrows=1, **kwargs)
+    idx = np.arange(0, dataset.n_windows, every)
+    times = dataset.times[idx] / 1000.0
+    kwargs = dict(times=times, ch_type=ch_type, show=False, time_unit="ms", nrows=2,
+                  ncols=int(np.ceil(len(times) / 2)), colorbar=True, size=1.3)
+    if kind != "field":
+        from mne import pick_types
+
+        picks = pick_types(dataset.info, meg=ch_type)
+        shown = values[picks][:, idx]
+        if ch_type == "grad":
+            shown = np.sqrt((shown.reshape(-1, 2, len(idx)) ** 2).mean(axis=1))
+        top = float(np.nanmax(np.abs(shown))) or 1.0
+        if kind == "signed" and ch_type == "mag":
+            kwargs.update(cmap="RdBu_r", vlim=(-top, top))
+        else:
+            low = 1.0 if units == "ratio" else 0.0
+            kwargs.update(cmap="magma", vlim=(min(low, float(np.nanmin(shown))), top))
+        kwargs.update(scalings=1.0, units=units or "")
+    fig = evoked.plot_topomap(**kwargs)
+    for ax, t in zip(fig.axes, dataset.times[idx]):
+        inside = window is not None and window[0] <= t <= window[1]
+        ax.set_title(f"{t:g} ms" + (" (window)" if inside else ""), fontsize=9)
+        if inside:
+            for spine in ax.spines.values():
+                spine.set_visible(True)
+                spine.set_edgecolor("C3")
+                spine.set_linewidth(1.5)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=11)
     return fig
 
 
@@ -144,7 +185,8 @@ def plot_sensor_layout(info, title="Neuromag-306 sensor layout"):
     return fig
 
 
-def coloured_text(words, values, cmap="Reds", vmin=None, vmax=None, max_words=None):
+def coloured_text(words, values, cmap="Reds", vmin=None, vmax=None, max_words=None,
+                  label=None):
     """HTML of a text whose words are shaded by a per-word value.
 
     Parameters
@@ -158,6 +200,8 @@ def coloured_text(words, values, cmap="Reds", vmin=None, vmax=None, max_words=No
         Colour limits (2nd and 98th percentiles by default).
     max_words : int | None
         Show only the first words.
+    label : str | None
+        What the shading is; adds a legend (the colours of the low and high ends).
 
     Returns
     -------
@@ -170,16 +214,61 @@ def coloured_text(words, values, cmap="Reds", vmin=None, vmax=None, max_words=No
     lo = np.percentile(finite, 2) if vmin is None else vmin
     hi = np.percentile(finite, 98) if vmax is None else vmax
     cm = plt.get_cmap(cmap)
+
+    def colour(frac):  # light enough for black text to stay readable
+        r, g, b, _ = cm(0.05 + 0.55 * frac)
+        return f"rgb({r * 255:.0f},{g * 255:.0f},{b * 255:.0f})"
+
     spans = []
     for w, v in zip(words[:n], values[:n]):
         if np.isfinite(v):
             frac = float(np.clip((v - lo) / ((hi - lo) or 1.0), 0, 1))
-            r, g, b, _ = cm(frac * 0.85)
-            style = f"background: rgb({r * 255:.0f},{g * 255:.0f},{b * 255:.0f})"
-            spans.append(f'<span style="{style}" title="{v:.3g}">{_html.escape(w)}</span>')
+            spans.append(f'<span style="background: {colour(frac)}" title="{v:.3g}">'
+                         f'{_html.escape(w)}</span>')
         else:
             spans.append(_html.escape(w))
-    return '<p style="line-height: 1.9">' + " ".join(spans) + "</p>"
+    legend = ""
+    if label:
+        legend = (f'<p style="font-size:90%">{_html.escape(label)}: '
+                  f'<span style="background:{colour(0)};padding:0 4px">{lo:.3g} or less</span> '
+                  f'<span style="background:{colour(0.5)};padding:0 4px">…</span> '
+                  f'<span style="background:{colour(1)};padding:0 4px">{hi:.3g} or more</span>'
+                  "; unshaded: no value</p>")
+    return legend + '<p style="line-height: 1.9">' + " ".join(spans) + "</p>"
+
+
+CATEGORY_COLOURS = {"emotion": "#f4a3a3", "physical": "#9ec5f0", "sound": "#bfe3a6"}
+
+
+def category_text(words, categories, names=("emotion", "physical", "sound"), max_words=None):
+    """HTML of a text with the words of each category highlighted, and a legend.
+
+    Parameters
+    ----------
+    words : list of str
+    categories : dict of str to ndarray of bool
+    names : sequence of str
+        Categories shown (those present), each with its colour; a word in several
+        categories takes the first.
+    max_words : int | None
+
+    Returns
+    -------
+    str
+    """
+    shown = [n for n in names if n in categories]
+    n = len(words) if max_words is None else min(len(words), max_words)
+    legend = " ".join(f'<span style="background:{CATEGORY_COLOURS.get(k, "#ddd")};'
+                      f'padding:0 4px">{k}</span>' for k in shown)
+    spans = []
+    for i in range(n):
+        colour = next((CATEGORY_COLOURS.get(k, "#ddd") for k in shown if categories[k][i]),
+                      None)
+        w = _html.escape(str(words[i]))
+        spans.append(f'<span style="background:{colour}">{w}</span>' if colour else w)
+    more = " ..." if n < len(words) else ""
+    return (f'<p style="font-size:90%">Legend: {legend}</p>'
+            f'<p style="line-height:1.8">{" ".join(spans)}{more}</p>')
 
 
 def plot_answer_shares(shares, title="Human judgements per hypothesis", simulated=False,

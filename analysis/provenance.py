@@ -22,7 +22,8 @@ import numpy as np
 from ._utils import REPO_ROOT, atomic_write, n_cpus, resolve_device
 
 __all__ = ["Chapter", "start_chapter", "package_versions", "git_commit", "resolve_device",
-           "to_jsonable", "REPO_ROOT", "cache_dir", "n_cpus", "portable_path", "file_checksum"]
+           "to_jsonable", "REPO_ROOT", "cache_dir", "n_cpus", "portable_path", "file_checksum",
+           "data_banner"]
 
 PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "torch", "transformers", "gguf",
             "accelerate", "mne", "mne-bids", "matplotlib", "seaborn", "papermill",
@@ -235,6 +236,25 @@ class Chapter:
         self.results.update(numbers)
         return self
 
+    def glue(self, name, value, display=False):
+        """``myst_nb.glue`` that also records the text in the results file.
+
+        Every number the prose quotes goes through here, so ``results["glued"]`` holds
+        exactly what the page shows (a test compares the two).
+
+        Parameters
+        ----------
+        name : str
+        value : object
+            Shown as ``str(value)``.
+        display : bool
+            Also show it where the call is.
+        """
+        from myst_nb import glue as _glue
+
+        self.results.setdefault("glued", {})[name] = str(value)
+        _glue(name, value, display=display)
+
     def record_file(self, role, path):
         """Record a file the results depend on (model weights, data) with its checksum.
 
@@ -286,7 +306,7 @@ class Chapter:
     def save(self, **numbers):
         """Write ``<results_dir>/<section>.json`` atomically and return its path."""
         self.add(**numbers)
-        payload = {"section": self.section, "results": to_jsonable(self.results),
+        payload = {"section": self.section, "results": _portable(to_jsonable(self.results)),
                    "provenance": self.provenance()}
         path = Path(self.results_dir) / f"{self.section}.json"
 
@@ -309,6 +329,37 @@ class Chapter:
                  for k, v in prov["files"].items()]
         rows += [(f"package: {k}", v) for k, v in prov["packages"].items()]
         return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
+
+
+def data_banner(dataset):
+    """An admonition (HTML) saying whether a chapter's data are simulated or real.
+
+    Parameters
+    ----------
+    dataset : WordDataset | dict | None
+        The data the chapter ran on (a dataset, or a dataset record); ``None`` prints the
+        banner of the simulated default.
+
+    Returns
+    -------
+    str
+    """
+    import html
+
+    prov = getattr(dataset, "provenance", None) or {}
+    name = (prov.get("dataset") if prov else (dataset or {}).get("name")) or "simulated"
+    source = getattr(dataset, "source", None) or name
+    if name == "simulated":
+        return ('<div class="admonition warning"><p class="admonition-title">Simulated '
+                'data</p><p>This chapter ran on the book\'s <b>simulated</b> reading study, '
+                "whose truth was planted (see the data chapter). Its numbers show what the "
+                "method recovers when the answer is known; they are not findings about "
+                "brains. The real-data chapter runs the chain on EEG and reading times; to "
+                "run this chapter on real data, set the <code>dataset</code> parameter "
+                "(see <i>Your own data</i>).</p></div>")
+    return ('<div class="admonition note"><p class="admonition-title">Real data</p>'
+            f"<p>This chapter ran on <b>{html.escape(str(source))}</b> (dataset "
+            f"<code>{html.escape(str(name))}</code>).</p></div>")
 
 
 def start_chapter(section, parameters, results_dir="_build/results", device="auto"):

@@ -55,6 +55,8 @@ PROFILES = {
         "ft_n_permutations": 100,
         "ft_n_words": 150,
         "ft_lm_tokens": 256,
+        "ft_eval_every": 0,
+        "controls": False,  # 150 words are too few to detect them (tests/test_controls.py)
         "real_n_words": 400,  # real data: about 50 Frank sentences, one Natural Stories story
         "ns_stories": 1,
         "real_n_permutations": 200,
@@ -65,8 +67,8 @@ PROFILES = {
         "n_subjects": 4,
         "rsa_words": 1000,
         "layer_step": 2,
-        "ft_n_train": 120,  # items per task; the paper trains on the whole datasets
-        "ft_n_eval": 100,
+        "ft_n_train": 400,  # items per task, LoRA (see the fine-tuning chapter's measurements)
+        "ft_n_eval": 300,
         "ft_epochs": 1,
         "ft_n_words": 0,  # the brain re-test uses every word, as the encoding chapter does
         "ft_n_permutations": 10000,
@@ -80,9 +82,11 @@ PROFILES = {
         "ft_n_train": 0,  # all items
         "ft_n_eval": 0,
         "ft_epochs": 3,
+        "ft_lora": False,  # the paper's setting: all weights at 1e-5
         "ft_lr": 1e-5,
         "ft_batch_size": 8,
         "ft_max_length": 256,
+        "ft_eval_every": 5000,  # learning-curve points every 5,000 training items
         "ft_n_words": 0,
         "ft_n_permutations": 10000,
     },
@@ -174,12 +178,56 @@ def typed_parameters(selected, profile, overrides):
     return out
 
 
+def _is_glue_only(node):
+    """A statement that only glues numbers into the prose (or a block of such)."""
+    import ast
+
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        f = node.value.func
+        return getattr(f, "id", getattr(f, "attr", "")) == "glue"
+    if isinstance(node, (ast.For, ast.If)):
+        return all(_is_glue_only(n) for n in node.body + node.orelse)
+    return False
+
+
+def cell_tags(source):
+    """Tags the runner adds to a code cell so the page shows what a reader needs.
+
+    A cell that only glues numbers into the prose is removed from the page
+    (``remove-input``; its numbers appear in the text); a cell that assembles and saves
+    the chapter's results is collapsed (``hide-input``).
+
+    Parameters
+    ----------
+    source : str
+
+    Returns
+    -------
+    list of str
+    """
+    import ast
+
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return []
+    if body and all(_is_glue_only(n) for n in body):
+        return ["remove-input"]
+    if "chapter.save(" in source or "results = {" in source:
+        return ["hide-input"]
+    return []
+
+
 def _convert(py_path, folder):
     import jupytext
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     nb = jupytext.read(py_path)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):
+            tags = cell.metadata.setdefault("tags", [])
+            tags += [t for t in cell_tags(cell.source) if t not in tags]
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
                                           "language": "python"})
     out = folder / (Path(py_path).stem + ".ipynb")
@@ -290,6 +338,9 @@ def build_book(out, log=print):
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(REPO_ROOT / name, stage / name)
     shutil.copytree(REPO_ROOT / "book", stage / "book")
+    from .glance import at_a_glance
+
+    (stage / "book" / "at_a_glance.md").write_text(at_a_glance(out / "results"))
     (stage / "notebooks").mkdir()
     for name, py_path in chapters().items():
         executed = out / "executed" / (py_path.stem + ".ipynb")
@@ -311,7 +362,8 @@ def build_book(out, log=print):
     html = out / "html"
     if html.exists():
         shutil.rmtree(html)
-    shutil.copytree(out / "jb" / "_build" / "html", html)
+    shutil.copytree(out / "jb" / "_build" / "html", html,
+                    ignore=shutil.ignore_patterns("*.map", "_sources"))  # never read by a reader
     survey = out / "results" / "survey"
     if survey.exists():  # the human-validation chapter's survey page, linked from that chapter
         shutil.copytree(survey, html / "survey")

@@ -47,11 +47,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import HTML, display
-from myst_nb import glue
-
 from analysis import plots
 from analysis import datasets
-from analysis.provenance import start_chapter
+from analysis.provenance import data_banner, start_chapter
 
 chapter = start_chapter(
     "data",
@@ -59,41 +57,47 @@ chapter = start_chapter(
          seed=seed, model=model, device=device, profile=profile),
     results_dir=results_dir, device=device,
 )
-plt.rcParams["figure.dpi"] = 96
+glue = chapter.glue
+plots.use_book_style()
 
 # %%
 ds = datasets.open_for_chapter(dataset, data_path, dataset_options, n_words=n_words,
                                n_subjects=n_subjects, seed=seed, model=model,
                                device=chapter.device)
 truth = ds.provenance.get("truth")
+chapter.record_dataset(ds)
+if truth:
+    chapter.record_model(model)
+display(HTML(data_banner(ds)))
 datasets.describe(ds)
 
 # %% [markdown]
 # The registry of sources the chapters can run on, and what each one declares:
 
-# %% tags=["hide-input"]
-datasets.registry_table()
+# %% tags=["remove-input"]
+display(HTML(datasets.registry_table().to_html(classes="table")))
 
 # %% [markdown]
 # ## The text
 #
-# The story was written for this project: a flood in a small town, told with
-# dialogue, emotional and social scenes (grief, jealousy, embarrassment,
-# reconciliation), physical action (a capsized boat, a rescue with rope and
-# crowbar, rebuilding a weir) and plain description. Every word was labelled, in
-# the annotation format of the paper's authors, as social/emotional, physical or
-# figurative. The analysed text has {glue:text}`n_words` words in
+# {glue:text}`text_intro` The analysed text has {glue:text}`n_words` words in
 # {glue:text}`n_sentences` sentences.
 
 # %%
 summary = ds.summary()
-glue("n_words", summary["n_words"], display=False)
-glue("n_sentences", summary["n_sentences"], display=False)
+glue("text_intro", "The story was written for this project: a flood in a small town, told "
+     "with dialogue, emotional and social scenes (grief, jealousy, embarrassment, "
+     "reconciliation), physical action (a capsized boat, a rescue with rope and crowbar, "
+     "rebuilding a weir) and plain description. Every word was labelled, in the "
+     "annotation format of the paper's authors, as social/emotional, physical or "
+     "figurative." if truth else f"The text of {ds.source}.")
+glue("n_words", f"{summary['n_words']:,}")
+glue("n_sentences", f"{summary['n_sentences']:,}")
 sentences = ds.sentences()
 display(HTML("<blockquote>" + " ".join(sentences[:6]) + " ...</blockquote>"))
 
 # %%
-lengths = np.bincount(ds.sentence)
+lengths = np.unique(ds.sentence, return_counts=True)[1]
 cats = pd.DataFrame({
     "words": {k: int(v.sum()) for k, v in ds.categories.items()},
     "share of words (%)": {k: round(100 * v.mean(), 1) for k, v in ds.categories.items()},
@@ -105,31 +109,30 @@ fig.tight_layout()
 cats
 
 # %% [markdown]
-# Words are coloured below by their label: social/emotional words in red, physical
-# words in blue (both in purple). These are the words on which the simulation
-# plants responses that the language model cannot predict.
+# Words are coloured below by their label (legend above the text). These are the words
+# on which the simulation plants responses that the language model cannot predict.
 
-# %%
-if ds.categories:
-    code = ds.categories.get("emotion", 0) * 1.0 - ds.categories.get("physical", 0) * 1.0
-    labelled = ds.categories.get("emotion", False) | ds.categories.get("physical", False)
-    code = np.where(labelled, code, np.nan)  # unlabelled words stay unshaded
-    display(HTML(plots.coloured_text(ds.words, code, cmap="coolwarm", vmin=-1.0, vmax=1.0,
-                                     max_words=260)))
+# %% tags=["remove-input"]
+if {"emotion", "physical"} <= set(ds.categories):
+    display(HTML(plots.category_text(ds.words, ds.categories, max_words=260)))
 
 # %% [markdown]
 # ## The sensors
 #
-# The Elekta Neuromag system has 102 sensor positions, each with one magnetometer
-# and two orthogonal planar gradiometers: {glue:text}`n_channels` channels. The
-# geometry comes from MNE's bundled *Vectorview* layout, so nothing is downloaded.
-# Responses are averaged in {glue:text}`n_windows` windows of
-# {glue:text}`window_ms` ms after each word's onset, as in the paper.
+# {glue:text}`sensor_text` The data have {glue:text}`n_channels` channels, with
+# responses averaged in {glue:text}`n_windows` window(s) of {glue:text}`window_ms` ms
+# after each word's onset.
 
 # %%
-glue("n_channels", ds.n_channels, display=False)
-glue("n_windows", ds.n_windows, display=False)
-glue("window_ms", f"{ds.window_ms:g}", display=False)
+glue("sensor_text", "The Elekta Neuromag system has 102 sensor positions, each with one "
+     "magnetometer and two orthogonal planar gradiometers; the geometry comes from MNE's "
+     "bundled Vectorview layout, so nothing is downloaded." if truth else
+     ("The sensors have positions (the topomaps below use them)." if ds.info is not None
+      else "These data have no sensor positions (components or measures are the "
+           "channels), so no topomap is drawn."))
+glue("n_channels", ds.n_channels)
+glue("n_windows", ds.n_windows)
+glue("window_ms", f"{ds.window_ms:g}")
 if ds.info is not None:
     plots.plot_sensor_layout(ds.info)
 
@@ -150,7 +153,7 @@ if ds.info is None:  # components without sensor geometry (e.g. Frank et al. ERP
 else:
     plots.plot_evoked(ds, title="Mean response over all words")
     plots.plot_window_topomaps(ds.responses.mean(axis=0), ds, ch_type="mag",
-                               title="Magnetometers, mean over words")
+                               title="Magnetometers, mean over words (fT)")
 
 # %% [markdown]
 # The mean over words hides what varies from word to word, which is what an
@@ -160,14 +163,12 @@ else:
 # %%
 if ds.info is not None:
     plots.plot_window_topomaps(ds.responses.std(axis=0), ds, ch_type="grad",
-                               title="Gradiometers, standard deviation over words",
-                               cmap="viridis")
+                               title="Gradiometers, standard deviation over words (fT/cm)")
 
 # %% [markdown]
 # ## The planted truth
 #
-# The simulation writes down what it planted (it is also saved in
-# `_build/results/data.json`):
+# {glue:text}`truth_intro`
 #
 # * the **predictable part** is a random linear read-out of the whitened hidden
 #   states of language-model layer {glue:text}`truth_layer` (of
@@ -177,43 +178,68 @@ if ds.info is not None:
 # * the **divergence**: social/emotional and physical words carry an extra response
 #   between 300 and 425 ms whose sign and size change at random from word to word,
 #   so that no feature of the text can predict it;
+# * an **unnamed category**, which no property of the hypothesis bank names: the
+#   {glue:text}`n_sound` words of sound, silence and listening
+#   ({glue:text}`sound_examples`, ...) carry the same kind of random response, peaking
+#   at 325 ms; the hypotheses chapter asks whether the data-driven proposers find it;
+# * a **knowledge component**: on the emotion and physical words, a signed value that
+#   is a fixed function of each word, read out from another model's embedding of it
+#   (all-MiniLM-L6-v2) and made orthogonal to all {glue:text}`knowledge_dims` dimensions
+#   of layer {glue:text}`truth_layer` (before that, the layer's least-squares fit
+#   correlated {glue:text}`knowledge_r` with it), so the base model cannot explain it
+#   linearly but a model that knows what the other one knows could: the fine-tuning
+#   chapter's positive control;
 # * noise from {glue:text}`noise_sources` random brain sources and the sensors,
 #   correlated over time, independent across the {glue:text}`n_subj` readers.
 
 # %%
 if truth:
-    glue("truth_layer", truth["truth_layer"], display=False)
-    glue("n_layers", truth["n_layers"] - 1, display=False)
-    glue("lm_peak_ms", f"{truth['lm_peak_ms']:g}", display=False)
-    glue("noise_sources", truth["noise"]["sources"], display=False)
-    glue("n_subj", truth["n_subjects"], display=False)
+    glue("truth_intro", "The simulation writes down what it planted (also saved in "
+         "_build/results/data.json):")
+    glue("truth_layer", truth["truth_layer"])
+    glue("n_layers", truth["n_layers"] - 1)
+    glue("lm_peak_ms", f"{truth['lm_peak_ms']:g}")
+    glue("noise_sources", truth["noise"]["sources"])
+    glue("n_subj", truth["n_subjects"])
+    unnamed = truth["unnamed_category"]
+    glue("n_sound", unnamed["n_words"])
+    glue("sound_examples", ", ".join(unnamed["found_in_text"][:5]))
+    know = truth.get("knowledge") or {}
+    glue("knowledge_dims", know.get("orthogonalised_against", "n/a").split()[1]
+         if know else "n/a")
+    glue("knowledge_r", f"{know['r_before']:.2f}" if know else "n/a")
     comp = pd.DataFrame(truth["components"]).set_index("name")
     display(comp[["driver", "peak_ms", "width_ms"]])
     names = list(truth["topographies"])
     plots.plot_topographies([np.array(truth["topographies"][k]) for k in names], ds.info,
                             names, ch_type="mag")
 else:  # real data: no planted truth
-    for key in ("truth_layer", "n_layers", "lm_peak_ms", "noise_sources", "n_subj"):
-        glue(key, "n/a", display=False)
+    glue("truth_intro", "Real data have no planted truth: the items below do not apply "
+         "to this run.")
+    for key in ("truth_layer", "n_layers", "lm_peak_ms", "noise_sources", "n_subj",
+                "n_sound", "sound_examples", "knowledge_dims", "knowledge_r"):
+        glue(key, "n/a")
 
 # %% [markdown]
 # The planted divergence is visible in the raw data: the difference between the
 # responses to category words and to the other words is small on average (the
 # extra response has random sign), but its **variance** is larger exactly where and
-# when it was planted.
+# when it was planted (the framed windows: the 300–425 ms window of interest).
 
 # %%
-if ds.categories and ds.info is not None:
-    planted = ds.categories.get("emotion", False) | ds.categories.get("physical", False)
+if ds.categories and ds.info is not None and truth:
+    planted = ds.categories["emotion"] | ds.categories["physical"] | ds.categories["sound"]
     ratio = ds.responses[planted].var(axis=0) / ds.responses[~planted].var(axis=0)
-    plots.plot_window_topomaps(ratio, ds, ch_type="mag", cmap="magma",
-                               title="Variance ratio, category words / other words")
+    plots.plot_window_topomaps(ratio, ds, ch_type="mag", kind="positive", units="ratio",
+                               window=(300, 425),
+                               title="Variance ratio, planted-category words / other words "
+                                     "(magnetometers)")
     window_ratio = ratio.mean(axis=0)
     peak_div = float(ds.times[np.argmax(window_ratio)])
-    glue("peak_div_ms", f"{peak_div:g}", display=False)
+    glue("peak_div_ms", f"{peak_div:g}")
 else:
     peak_div = None
-    glue("peak_div_ms", "n/a", display=False)
+    glue("peak_div_ms", "n/a")
 
 # %% [markdown]
 # The variance ratio peaks in the window starting at {glue:text}`peak_div_ms` ms.

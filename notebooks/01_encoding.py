@@ -61,7 +61,7 @@ from myst_nb import glue
 
 from analysis import datasets, encoding, plots, stats
 from analysis.features import extract_features
-from analysis.provenance import start_chapter
+from analysis.provenance import data_banner, start_chapter
 
 chapter = start_chapter(
     "encoding",
@@ -74,7 +74,8 @@ chapter = start_chapter(
     results_dir=results_dir, device=device,
 )
 backend = "torch" if chapter.device.startswith("cuda") else "numpy"
-plt.rcParams["figure.dpi"] = 96
+glue = chapter.glue
+plots.use_book_style()
 
 # %%
 ds = datasets.open_for_chapter(dataset, data_path, dataset_options, n_words=n_words,
@@ -85,8 +86,12 @@ group_name, groups = datasets.cv_groups(ds, cv_groups)
 window_mask, window_used = datasets.window_of_interest(ds, window)
 channel_mask = datasets.channels_of_interest(ds, channels)
 feats = {m: extract_features(ds, model=m, device=chapter.device) for m in models}
+chapter.record_dataset(ds)
+for m in models:
+    chapter.record_model(m)
 glue("cv_note", f"folds never split a {group_name}" if group_name else
-     "folds follow the word order", display=False)
+     "folds follow the word order")
+display(HTML(data_banner(ds)))
 ds
 
 # %% [markdown]
@@ -98,10 +103,13 @@ ds
 # cross-validation. The map shows the mean r over channels for each layer and
 # window ({glue:text}`n_swept` layers swept). The chosen layer is the one with the
 # highest mean r over all channels and windows: layer {glue:text}`chosen_layer` of
-# {glue:text}`n_layers_model`. Its final model is then refitted with the full grid
-# of 17 penalties and {glue:text}`n_inner` inner folds; all later numbers come from
-# that model. (A coarser grid changes a layer's mean r by about 1 %, far less than
-# the differences between layers, and halves the cost of the sweep.)
+# {glue:text}`n_layers_model`. Its margin over the runner-up, layer
+# {glue:text}`runner_up`, is {glue:text}`margin_txt` (95 % interval over the
+# {glue:text}`n_folds` folds: the mean r of each layer computed within each test fold).
+# {glue:text}`margin_verdict` The final model of the chosen layer is then refitted with
+# the full grid of 17 penalties and {glue:text}`n_inner` inner folds; all later numbers
+# come from that model. (A coarser grid changes a layer's mean r by about 1 %, and
+# halves the cost of the sweep.)
 
 # %%
 sweep_grid = np.logspace(-1, 7, sweep_alphas)
@@ -120,13 +128,22 @@ fit = dict(n_folds=n_folds, n_inner=n_inner, p_threshold=p_threshold, cv_groups=
 best = encoding.fit_encoding(feats[main].hidden[sweep.chosen_layer], ds, n_folds=n_folds,
                              n_inner=n_inner, p_threshold=p_threshold, backend=backend,
                              layer=sweep.chosen_layer, groups=groups)
-glue("sweep_alphas", sweep_alphas, display=False)
-glue("sweep_inner", sweep_inner, display=False)
-glue("n_swept", len(sweep.layers), display=False)
-glue("n_folds", n_folds, display=False)
-glue("n_inner", n_inner, display=False)
-glue("chosen_layer", sweep.chosen_layer, display=False)
-glue("n_layers_model", feats[main].hidden.shape[0] - 1, display=False)
+glue("sweep_alphas", sweep_alphas)
+glue("sweep_inner", sweep_inner)
+glue("n_swept", len(sweep.layers))
+glue("n_folds", n_folds)
+glue("n_inner", n_inner)
+glue("chosen_layer", sweep.chosen_layer)
+glue("n_layers_model", feats[main].hidden.shape[0] - 1)
+margin = sweep.margin()
+glue("runner_up", margin["runner_up"])
+glue("margin_txt", f"{margin['margin']:.4f} in mean r" + (
+    f" ({margin['ci'][0]:.4f} to {margin['ci'][1]:.4f})" if margin["ci"] else ""),
+     display=False)
+glue("margin_verdict", "The interval excludes 0: the choice is stable across folds."
+     if margin["ci"] and margin["ci"][0] > 0 else
+     "The interval includes 0: the two layers cannot be told apart here, and the choice "
+     "between them is a coin toss.")
 
 # %%
 fig, axes = plt.subplots(1, len(sweeps), figsize=(5.5 * len(sweeps), 4), squeeze=False)
@@ -142,21 +159,25 @@ fig.tight_layout()
 # %% [markdown]
 # ## Where and when the chosen layer predicts the brain
 #
-# For the chosen layer, the topomaps show r per channel in every other window
-# (gradiometer pairs combined). Prediction peaks in the window starting at
-# {glue:text}`peak_ms` ms, where the mean r over channels is
-# {glue:text}`peak_r` and the best channel reaches {glue:text}`max_r`.
+# For the chosen layer, the topomaps show r per channel in every other window:
+# signed r on the magnetometers, and for the gradiometers the root mean square of each
+# pair's r (positive by construction, so drawn from 0). Framed maps are the window of
+# interest. Prediction peaks in the window starting at {glue:text}`peak_ms` ms, where the
+# mean r over channels is {glue:text}`peak_r` and the best channel reaches
+# {glue:text}`max_r`.
 
 # %%
 peak = best.peak_window()
-glue("peak_ms", f"{ds.times[peak]:g}", display=False)
-glue("peak_r", f"{np.nanmean(best.r[peak]):.3f}", display=False)
-glue("max_r", f"{np.nanmax(best.r):.3f}", display=False)
+glue("peak_ms", f"{ds.times[peak]:g}")
+glue("peak_r", f"{np.nanmean(best.r[peak]):.3f}")
+glue("max_r", f"{np.nanmax(best.r):.3f}")
 if ds.info is not None:
-    for ch_type in ("mag", "grad"):
-        plots.plot_window_topomaps(best.r.T, ds, ch_type=ch_type, scalings=1.0, units="r",
-                                   cmap="RdBu_r", title=f"r per channel ({ch_type}), "
-                                   f"layer {sweep.chosen_layer}")
+    plots.plot_window_topomaps(best.r.T, ds, ch_type="mag", kind="signed", units="r",
+                               window=window_used,
+                               title=f"r per magnetometer, layer {sweep.chosen_layer}")
+    plots.plot_window_topomaps(best.r.T, ds, ch_type="grad", kind="positive",
+                               units="RMS r of the pair", window=window_used,
+                               title=f"r per gradiometer pair (RMS), layer {sweep.chosen_layer}")
 
 # %% [markdown]
 # A channel and window counts as significant when the one-sided p-value of its r is
@@ -167,10 +188,10 @@ if ds.info is not None:
 # %%
 n_sig_window = best.significant.sum(axis=1)
 bound = stats.binomial_false_positive_bound(best.significant.size, p_threshold)
-glue("p_thr", f"{p_threshold:g}", display=False)
-glue("n_tests", int(best.significant.size), display=False)
-glue("chance_bound", int(bound), display=False)
-glue("n_sig", int(best.significant.sum()), display=False)
+glue("p_thr", f"{p_threshold:g}")
+glue("n_tests", int(best.significant.size))
+glue("chance_bound", int(bound))
+glue("n_sig", int(best.significant.sum()))
 fig, ax = plt.subplots(figsize=(6, 2.8))
 ax.bar(ds.times, n_sig_window, width=ds.window_ms * 0.8, align="edge", color="0.35")
 ax.set(xlabel="window start (ms)", ylabel="significant channels",
@@ -210,14 +231,61 @@ ratio = encoding.category_error_ratio(word_err, ds.categories)
 glue("err_ratio", f"{ratio:.2f}" if np.isfinite(ratio) else "n/a (no word labels)",
      display=False)
 glue("window_txt", "every window" if window_used is None else
-     f"{window_used[0]:g}-{window_used[1]:g} ms", display=False)
+     f"{window_used[0]:g}-{window_used[1]:g} ms")
 glue("channels_txt", "all channels" if channel_mask.all() else
-     ", ".join(np.asarray(ds.ch_names)[channel_mask]), display=False)
-glue("fallback_txt", f"(Here {fallback}.)" if fallback else "", display=False)
+     ", ".join(np.asarray(ds.ch_names)[channel_mask]))
+glue("fallback_txt", f"(Here {fallback}.)" if fallback else "")
 
 # %% [markdown]
 # Mean error of social/emotional and physical words relative to the other words:
 # {glue:text}`err_ratio`.
+
+# %% [markdown]
+# ## What is reachable: a noise ceiling per channel and window
+#
+# An r of 0.2 means little until we know how much of a channel's response is
+# repeatable at all. Splitting the subjects at random into two halves, correlating the
+# two half-averages over words in each channel and window, and correcting with
+# Spearman–Brown to all {glue:text}`nc_subjects` subjects gives the reliability of the
+# average response ({glue:text}`nc_splits` random splits). A model of the true response
+# can at best reach its square root: the **ceiling** on r. {glue:text}`nc_text`
+
+# %%
+nc = None
+if ds.n_subjects >= 2:
+    nc = stats.noise_ceiling(ds.subject_responses, n_splits=20, seed=seed)
+    sig = best.significant
+    share = best.r[sig] / np.where(nc["ceiling_r"][sig] > 0, nc["ceiling_r"][sig], np.nan)
+    share_median = float(np.nanmedian(share)) if sig.any() else float("nan")
+    glue("nc_subjects", nc["n_subjects"])
+    glue("nc_splits", nc["n_splits"])
+    glue("nc_text", f"Over the {int(sig.sum()):,} significant channels and windows, the "
+         f"median ceiling is {np.nanmedian(nc['ceiling_r'][sig]):.2f} and the model reaches "
+         f"a median {share_median:.2f} of it." if sig.any() else
+         "No channel is significant, so no share of the ceiling is reported.")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    axes[0].scatter(nc["ceiling_r"][~sig], best.r[~sig], s=3, color="0.75",
+                    label="not significant")
+    axes[0].scatter(nc["ceiling_r"][sig], best.r[sig], s=5, color="C3", label="significant")
+    axes[0].plot([0, 1], [0, 1], "k--", lw=0.8, label="r = ceiling")
+    axes[0].set(xlabel="noise ceiling (r)", ylabel=f"model r (layer {sweep.chosen_layer})",
+                xlim=(0, max(0.05, float(np.nanmax(nc["ceiling_r"])) * 1.05)),
+                title="Each channel x window")
+    axes[0].legend(markerscale=3)
+    axes[1].plot(ds.times, np.nanmedian(nc["ceiling_r"], axis=1), "--", color="0.3",
+                 label="median ceiling")
+    axes[1].plot(ds.times, np.nanmedian(best.r, axis=1), "o-", ms=3, label="median model r")
+    if window_used is not None:
+        axes[1].axvspan(*window_used, color="C3", alpha=0.08, label="window of interest")
+    axes[1].set(xlabel="window start (ms)", ylabel="r", title="Over time (median over channels)")
+    axes[1].legend()
+    fig.tight_layout()
+else:
+    share_median = float("nan")
+    glue("nc_subjects", "n/a")
+    glue("nc_splits", "n/a")
+    glue("nc_text", "These data have no separate subjects, so no ceiling can be computed "
+         "here.")
 
 # %% [markdown]
 # ## Representational similarity beside ridge
@@ -225,43 +293,38 @@ glue("fallback_txt", f"(Here {fallback}.)" if fallback else "", display=False)
 # Ridge asks whether a linear map from features to channels exists. RSA asks a
 # weaker, map-free question: do words that are close in the model's space evoke
 # similar sensor patterns? For each window we correlate (Spearman) the feature
-# dissimilarity matrix with the response dissimilarity matrix on
-# {glue:text}`rsa_n` words. Where subjects exist, the dashed line is the lower bound
-# of the noise ceiling: how well one subject's matrix matches the mean of the
-# others'.
+# dissimilarity matrix with the response dissimilarity matrix on {glue:text}`rsa_n`
+# words. {glue:text}`rsa_text`
 
 # %%
-rsa = stats.rsa_timecourse(feats[main].hidden[sweep.chosen_layer], ds.responses,
-                           n_subset=rsa_words, seed=seed)
-glue("rsa_n", min(rsa_words, ds.n_words), display=False)
-fig, ax = plt.subplots(figsize=(6, 3))
-ceiling = None
-if ds.n_subjects >= 2:
-    ceiling = stats.rsa_noise_ceiling(ds.subject_responses, n_subset=rsa_words, seed=seed)
-    # The upper bound is far above (each subject's own RDM is in the mean it is
-    # compared with); the lower bound is the informative line here.
-    ax.plot(ds.times, ceiling[0], "--", color="0.5", label="noise ceiling (lower bound)")
-ax.plot(ds.times, rsa, "o-", label=f"layer {sweep.chosen_layer}")
-ax.axhline(0, color="k", lw=0.5)
-ax.set(xlabel="window start (ms)", ylabel="Spearman rho", title="RSA over time")
-ax.legend()
-fig.tight_layout()
-
-# %% [markdown]
-# The encoding r is read against what is reachable: the split-half reliability of
-# the r map (subjects split in two, Spearman–Brown corrected) is
-# {glue:text}`split_half`.
-
-# %%
-if ds.n_subjects >= 2:
-    half = encoding.split_half_encoding(feats[main].hidden[sweep.chosen_layer], ds, seed=seed,
-                                        alphas=sweep_grid, n_folds=n_folds, groups=groups,
-                                        n_inner=sweep_inner, backend=backend)
-    reliability = float(half["reliability"])
+rsa, ceiling = None, None
+if ds.n_channels >= 3:
+    rsa = stats.rsa_timecourse(feats[main].hidden[sweep.chosen_layer], ds.responses,
+                               n_subset=rsa_words, seed=seed)
+    fig, ax = plt.subplots(figsize=(6, 3))
+    if ds.n_subjects >= 2:
+        ceiling = stats.rsa_noise_ceiling(ds.subject_responses, n_subset=rsa_words, seed=seed)
+        ax.plot(ds.times, ceiling[0], "--", color="0.5",
+                label="one subject vs the others (lower bound)")
+    ax.plot(ds.times, rsa, "o-", label=f"layer {sweep.chosen_layer} vs the average")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set(xlabel="window start (ms)", ylabel="Spearman rho", title="RSA over time")
+    ax.legend()
+    fig.tight_layout()
+    exceeds = ceiling is not None and bool(np.any(rsa > ceiling[0]))
+    glue("rsa_text", "The dashed line is the lower bound of the noise ceiling: how well one "
+         "subject's matrix matches the average of the others'. It compares one noisy "
+         "subject with a less noisy average, while the model is compared with the average "
+         "of all subjects and has no noise of its own, so a model above the lower bound "
+         "(as here in some windows) is not better than the brain: it says the lower bound "
+         "is a loose floor for what is reachable, not a ceiling." if exceeds else
+         "The dashed line is the lower bound of the noise ceiling: how well one subject's "
+         "matrix matches the average of the others'." if ceiling is not None else
+         "These data have no separate subjects, so no RSA ceiling is drawn.")
 else:
-    half, reliability = None, float("nan")
-glue("split_half", f"{reliability:.2f}" if np.isfinite(reliability) else "not available "
-     "(one subject)", display=False)
+    glue("rsa_text", "With fewer than three channels a pattern across channels has no "
+         "correlation distance, so RSA is not computed for these data.")
+glue("rsa_n", min(rsa_words, ds.n_words) if rsa is not None else "n/a")
 
 # %%
 outputs = encoding.encoding_outputs(best, ds, main, feats[main].model_identity, fit,
@@ -283,10 +346,13 @@ results = {
     "channels_of_interest": outputs.channels,
     "cv_groups": group_name,
     "per_word_error_note": fallback,
-    "rsa": rsa.tolist(),
+    "rsa": None if rsa is None else rsa.tolist(),
     "rsa_noise_ceiling": None if ceiling is None else
     {"lower": ceiling[0].tolist(), "upper": ceiling[1].tolist()},
-    "split_half_reliability": reliability,
+    "layer_margin": margin,
+    "noise_ceiling_median": None if nc is None else
+    float(np.nanmedian(nc["ceiling_r"][best.significant])) if best.significant.any() else None,
+    "share_of_ceiling_median": share_median,
 }
 if truth:
     results["truth_check"] = {"truth_layer": truth["truth_layer"],

@@ -61,7 +61,7 @@ from myst_nb import glue
 from analysis import hypotheses as H
 from analysis import plots
 from analysis.contracts import EncodingOutputs
-from analysis.provenance import start_chapter
+from analysis.provenance import data_banner, start_chapter
 
 chapter = start_chapter(
     "hypotheses",
@@ -74,7 +74,10 @@ chapter = start_chapter(
 if proposer not in ("offline", "llm") or verifier not in ("embedding", "llm"):
     raise ValueError(f"proposer must be 'offline' or 'llm' and verifier 'embedding' or 'llm'; "
                      f"got proposer={proposer!r}, verifier={verifier!r}.")
+glue = chapter.glue
+plots.use_book_style()
 enc = EncodingOutputs.read(chapter.results_dir)  # raises: run the encoding chapter first
+display(HTML(data_banner(enc.dataset)))
 word_score, all_sentences = H.sentence_scores(enc.mse, enc.times, enc.words, enc.sentence,
                                               enc.window)
 n_scored = int(all_sentences["score"].notna().sum())
@@ -96,16 +99,17 @@ print(f"{len(enc.words)} words in {len(all_sentences)} sentences; {n_group_used}
 # word's error ({glue:text}`window_txt`); then a few sentences of each group.
 
 # %%
-glue("n_sentences", len(all_sentences), display=False)
-glue("n_scored", n_scored, display=False)
-glue("n_group", n_group_used, display=False)
-glue("group_note", group_note, display=False)
+glue("n_sentences", len(all_sentences))
+glue("n_scored", n_scored)
+glue("n_group", n_group_used)
+glue("group_note", group_note)
 for r in H.ROLES:
-    glue(f"n_{r}", int(role_counts.get(r, 0)), display=False)
-glue("seed", seed, display=False)
+    glue(f"n_{r}", int(role_counts.get(r, 0)))
+glue("seed", seed)
 window_txt = "every window" if enc.window is None else f"{enc.window[0]:g}-{enc.window[1]:g} ms"
-glue("window_txt", window_txt, display=False)
-display(HTML(plots.coloured_text(enc.words, word_score, cmap="Reds", max_words=250)))
+glue("window_txt", window_txt)
+display(HTML(plots.coloured_text(enc.words, word_score, cmap="Reds", max_words=250,
+                                 label="word error (mean z-scored squared error)")))
 examples = pd.concat([groups[groups.group == g].head(5) for g in ("divergent", "convergent")])
 display(examples[["group", "score", "role", "text"]].style.format({"score": "{:.3f}"})
         .hide(axis="index"))
@@ -151,8 +155,8 @@ else:
                            "(see the last section) or proposer='offline'.")
 embedder = H.EmbeddingVerifier(device=chapter.device)
 proposals = H.assign_domains(proposals, embedder)
-glue("n_bank", len(H.load_bank()), display=False)
-glue("n_hyp_wanted", n_hypotheses, display=False)
+glue("n_bank", len(H.load_bank()))
+glue("n_hyp_wanted", n_hypotheses)
 display(proposals.groupby(["proposer", "domain"]).size().rename("hypotheses").to_frame())
 word_hyps = proposals[proposals.proposer == "log-odds"]["hypothesis"].tolist()
 if word_hyps:
@@ -184,14 +188,14 @@ check = embedder if verifier == "embedding" else H.LLMVerifier(llm, progress=Tru
 scores = check.score(groups["text"].tolist(), proposals["hypothesis"].tolist())
 table = H.evaluate(proposals, scores, groups, fdr_q=fdr_q, n_confirm=n_confirm)
 cal = embedder.calibration
-glue("cal_slope", f"{cal['slope']:.1f}", display=False)
+glue("cal_slope", f"{cal['slope']:.1f}")
 glue("cal_intercept", f"{cal['intercept']:+.2f}".replace("+", "+ ").replace("-", "− "),
      display=False)
-glue("cal_n", cal["n"], display=False)
-glue("cal_acc", f"{100 * cal['accuracy']:.0f}", display=False)
-glue("n_hyp", len(table), display=False)
-glue("fdr_q", f"{fdr_q:g}", display=False)
-glue("n_confirm", n_confirm, display=False)
+glue("cal_n", cal["n"])
+glue("cal_acc", f"{100 * cal['accuracy']:.0f}")
+glue("n_hyp", len(table))
+glue("fdr_q", f"{fdr_q:g}")
+glue("n_confirm", n_confirm)
 top = table.head(n_confirm)
 display(Markdown(f"Top {n_confirm} by research V (proposer: **{proposer}**, verifier: "
                  f"**{check!r}**):"))
@@ -209,9 +213,9 @@ display(top[["rank", "hypothesis", "proposer", "domain", "V", "p", "q", "V_valid
 
 # %%
 sig = table[table.significant]
-glue("n_sig", len(sig), display=False)
-glue("n_positive", int((top.V_validation > 0).sum()), display=False)
-glue("n_confirmed", int(table.confirmed.sum()), display=False)
+glue("n_sig", len(sig))
+glue("n_positive", int((top.V_validation > 0).sum()))
+glue("n_confirmed", int(table.confirmed.sum()))
 fig, ax = plt.subplots(figsize=(6, 4))
 colours = {"social/emotional": "C3", "physical": "C0", "other": "0.6"}
 for dom, rows in table.groupby("domain"):
@@ -235,9 +239,9 @@ fig.tight_layout()
 domains = H.domain_table(table, n_confirm)
 enrich = H.domain_enrichment(table, n_confirm)
 display(domains)
-glue("n_top_planted", enrich["k"], display=False)
-glue("expected_planted", f"{enrich['expected']:.1f}", display=False)
-glue("p_enrich", f"{enrich['p']:.2g}", display=False)
+glue("n_top_planted", enrich["k"])
+glue("expected_planted", f"{enrich['expected']:.1f}")
+glue("p_enrich", f"{enrich['p']:.2g}")
 
 # %% [markdown]
 # {glue:text}`n_top_planted` of the top {glue:text}`n_confirm` hypotheses are
@@ -248,7 +252,7 @@ glue("p_enrich", f"{enrich['p']:.2g}", display=False)
 # %%
 study = enc.reopen_dataset(device=chapter.device, progress=False)
 shares = H.category_shares(groups, study.categories, study.sentence)
-truth = {}
+truth, unnamed = {}, None
 if len(shares):
     display(shares.style.format("{:.1%}"))
     planted_sig = int(sig.domain.isin(["social/emotional", "physical"]).sum())
@@ -256,12 +260,30 @@ if len(shares):
              "significant_in_planted_domains": planted_sig, "significant_total": len(sig)}
     display(Markdown(
         "Where word categories are known (on the simulated study, the divergence is planted "
-        "on social/emotional and physical words), the divergent group should hold more of "
-        "them (table: share of words of each category in each group) and the valid "
+        "on social/emotional, physical and sound words), the divergent group should hold "
+        "more of them (table: share of words of each category in each group) and the valid "
         f"hypotheses should name those domains: here {planted_sig} of the {len(sig)} "
         "significant hypotheses do."))
+sim_truth = study.provenance.get("truth") or {}
+if sim_truth.get("unnamed_category"):
+    unnamed = H.unnamed_category_check(table, sim_truth["unnamed_category"]["vocabulary"],
+                                       n_confirm)
+    glue("unnamed_txt", (
+        "A data-driven proposer named it among the top hypotheses: " + "; ".join(
+            f"'{h['hypothesis']}' (rank {h['rank']}, V = {h['V']:.3f}, "
+            f"{'confirmed' if h['confirmed'] else 'not confirmed'} on held-out sentences)"
+            for h in unnamed["hypotheses"]) + "."
+        if unnamed["found"] else
+        "No data-driven hypothesis among the top ones names it: with these proposers and "
+        "this much data, the method does not find a category nobody wrote down."))
 else:
-    display(Markdown("*No word categories for this dataset: nothing planted to compare with.*"))
+    glue("unnamed_txt", "(Real data: there is no planted category to look for.)")
+
+# %% [markdown]
+# **The unnamed category.** The simulation also plants a response on words of sound,
+# silence and listening, which no property of the bank names (data chapter). Only the
+# data-driven proposers (distinguishing words, or an LLM) can find it.
+# {glue:text}`unnamed_txt`
 
 # %% [markdown]
 # ## Pointing the chapter at a stronger LLM
@@ -291,7 +313,7 @@ else:
 # ({glue:text}`n_pairs` here).
 
 # %%
-glue("n_pairs", int(len(table) * len(groups)), display=False)
+glue("n_pairs", int(len(table) * len(groups)))
 meta = {"dataset": enc.dataset, "window": enc.window, "n_group": n_group_used,
         "proposer": proposer, "verifier": verifier}
 H.results_for_later(groups, table, proposals["hypothesis"], scores, meta).write(
@@ -316,6 +338,7 @@ results = {
     "domains": domains.to_dict(),
     "domain_enrichment": enrich,
     "planted_truth": truth,
+    "unnamed_category": unnamed,
 }
 path = chapter.save(**results)
 print(f"results written to {path}")

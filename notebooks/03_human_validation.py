@@ -61,7 +61,7 @@ from IPython.display import HTML, display
 from myst_nb import glue
 
 from analysis import plots, validation
-from analysis.provenance import start_chapter
+from analysis.provenance import data_banner, start_chapter
 
 chapter = start_chapter(
     "human_validation",
@@ -76,13 +76,16 @@ chapter = start_chapter(
          device=device, profile=profile),
     results_dir=results_dir, device=device,
 )
-plt.rcParams["figure.dpi"] = 96
+glue = chapter.glue
+plots.use_book_style()
 simulated = answers_path is None
 
 # %%
 contract = validation.load_contract(chapter.results_dir)
 sentences, table, scores = contract.sentences, contract.table, contract.scores
 fixture = validation.is_development_fixture(contract)
+if not fixture:
+    display(HTML(data_banner(contract.meta.get("dataset"))))
 if fixture or simulated:
     display(HTML(validation.banner_html(simulated, fixture)))
 print(f"{len(table)} hypotheses, {len(sentences)} selected sentences "
@@ -137,7 +140,7 @@ if shown_word_lists:  # only an older trial file (trials_path) can hold them
           "(written before they were skipped); their answers are analysed like the others.")
 in_lists = lists["trial_id"].isin(set(checks["trial_id"]))
 checks_per_list = in_lists.groupby(lists["list"]).sum()
-glue("n_word_lists", n_word_lists, display=False)
+glue("n_word_lists", n_word_lists)
 glue("skipped_txt",
      f"{len(skipped)} of them would have ranked among the chosen hypotheses "
      f"({(skipped['group'] == 'top').sum()} top, {(skipped['group'] == 'bottom').sum()} "
@@ -148,14 +151,14 @@ glue("n_top_used", int((study.groupby("group")["hypothesis"].nunique()).get("top
      display=False)
 glue("n_bottom_used", int((study.groupby("group")["hypothesis"].nunique()).get("bottom", 0)),
      display=False)
-glue("pairs_used", int(study.groupby("hypothesis").size().max()), display=False)
-glue("split_used", study["split"].iloc[0], display=False)
-glue("share_div_a", f"{100 * (study['divergent_side'] == 'A').mean():.0f} %", display=False)
-glue("n_per_list", int((~in_lists).groupby(lists["list"]).sum().iloc[0]), display=False)
-glue("n_trials", len(study), display=False)
-glue("n_checks_per_list", int(checks_per_list.iloc[0]), display=False)
-glue("attention_rate", f"{attention_per_100:g}", display=False)
-glue("n_check_items", len(checks), display=False)
+glue("pairs_used", int(study.groupby("hypothesis").size().max()))
+glue("split_used", study["split"].iloc[0])
+glue("share_div_a", f"{100 * (study['divergent_side'] == 'A').mean():.0f} %")
+glue("n_per_list", int((~in_lists).groupby(lists["list"]).sum().iloc[0]))
+glue("n_trials", len(study))
+glue("n_checks_per_list", int(checks_per_list.iloc[0]))
+glue("attention_rate", f"{attention_per_100:g}")
+glue("n_check_items", len(checks))
 if len(skipped):
     print(f"{len(skipped)} word-list hypotheses skipped (log-odds proposer):")
     print(skipped[["rank", "group", "hypothesis"]].to_string(index=False))
@@ -236,10 +239,10 @@ kit = validation.write_survey_kit(chapter.results_dir / "survey", trials, lists,
                                   post_url=survey_post_url, contact=survey_contact)
 page = kit["page"]
 list_length = int(lists.groupby("list").size().max())
-glue("minutes_per_list", validation.expected_minutes(list_length), display=False)
-glue("seconds_per_trial", validation.SECONDS_PER_TRIAL, display=False)
+glue("minutes_per_list", validation.expected_minutes(list_length))
+glue("seconds_per_trial", validation.SECONDS_PER_TRIAL)
 glue("contact_txt", f'"{survey_contact or validation.DEFAULT_CONTACT}"'
-     + ("" if survey_contact else " (the default)"), display=False)
+     + ("" if survey_contact else " (the default)"))
 print(f"survey page: {page} ({page.stat().st_size / 1024:.0f} kB, survey id "
       f"{validation.survey_id(trials)})")
 print(f"Qualtrics loop-and-merge table, trial file and lists: {page.parent}")
@@ -276,9 +279,9 @@ else:
                                       question=qualtrics_question)
 validation.write_answers(answers, chapter.results_dir / "human_validation_answers.csv")
 label = "SIMULATED raters" if simulated else "Human raters"
-glue("rater_noise_txt", f"{rater_noise:g}", display=False)
-glue("equal_band_txt", f"{equal_band:g}", display=False)
-glue("attention_correct_txt", f"{attention_correct:g}", display=False)
+glue("rater_noise_txt", f"{rater_noise:g}")
+glue("equal_band_txt", f"{equal_band:g}")
+glue("attention_correct_txt", f"{attention_correct:g}")
 print(f"{label}: {len(answers)} answers (attention checks included) from "
       f"{answers['participant_id'].nunique()} raters")
 
@@ -299,19 +302,19 @@ if exclude_failed_attention:
 else:
     analysed = answers
 n_excluded = int(answers["participant_id"].nunique() - analysed["participant_id"].nunique())
-glue("n_checked_people", int((report["n_checks"] > 0).sum()), display=False)
-glue("n_all_people", len(report), display=False)
-glue("n_failed_people", int(report["excluded"].sum()), display=False)
+glue("n_checked_people", int((report["n_checks"] > 0).sum()))
+glue("n_all_people", len(report))
+glue("n_failed_people", int(report["excluded"].sum()))
 glue("max_fail_txt", f"{max_attention_failures} check" + ("" if max_attention_failures == 1
-                                                          else "s"), display=False)
+                                                          else "s"))
 glue("exclusion_txt",
      f"They were excluded ({n_excluded} {'person' if n_excluded == 1 else 'people'}) from "
      "everything that follows: the shares, the figure and both tests."
      if exclude_failed_attention else
-     "They were kept (exclude_failed_attention = False).", display=False)
-glue("n_answers", int(len(validation.study_answers(analysed))), display=False)
-glue("n_people", int(analysed["participant_id"].nunique()), display=False)
-glue("raters_word", "simulated raters" if simulated else "participants", display=False)
+     "They were kept (exclude_failed_attention = False).")
+glue("n_answers", int(len(validation.study_answers(analysed))))
+glue("n_people", int(analysed["participant_id"].nunique()))
+glue("raters_word", "simulated raters" if simulated else "participants")
 print(f"{label}: {n_excluded} of {len(report)} excluded for failing more than "
       f"{max_attention_failures} attention check(s)" if exclude_failed_attention else
       f"{label}: no exclusion (exclude_failed_attention = False)")
@@ -371,12 +374,12 @@ fig = plots.plot_answer_shares(shares, simulated=simulated,
 test = validation.top_bottom_test(analysed, n_resamples=n_resamples, seed=seed)
 hyp_test = validation.hypothesis_label_test(analysed, n_resamples=n_resamples, seed=seed)
 diffs = validation.participant_differences(analysed)
-glue("n_test_people", test.n_participants, display=False)
-glue("mean_diff", f"{100 * test.mean_difference:+.1f} percentage points", display=False)
-glue("diff_ci", f"{100 * test.ci_low:+.1f} to {100 * test.ci_high:+.1f}", display=False)
-glue("p_people", f"{test.p_value:.2g}", display=False)
-glue("hyp_diff", f"{100 * hyp_test['difference']:+.1f} percentage points", display=False)
-glue("p_hyp", f"{hyp_test['p_value']:.2g}", display=False)
+glue("n_test_people", test.n_participants)
+glue("mean_diff", f"{100 * test.mean_difference:+.1f} percentage points")
+glue("diff_ci", f"{100 * test.ci_low:+.1f} to {100 * test.ci_high:+.1f}")
+glue("p_people", f"{test.p_value:.2g}")
+glue("hyp_diff", f"{100 * hyp_test['difference']:+.1f} percentage points")
+glue("p_hyp", f"{hyp_test['p_value']:.2g}")
 fig, ax = plt.subplots(figsize=(6, 2.6))
 ax.axvline(0, color="k", lw=0.6)
 ax.plot(100 * diffs.to_numpy(), np.random.default_rng(seed).uniform(-0.3, 0.3, len(diffs)),

@@ -80,7 +80,8 @@ chapter = start_chapter(
          seed=seed, device=device, profile=profile),
     results_dir=results_dir, device=device,
 )
-plt.rcParams["figure.dpi"] = 96
+glue = chapter.glue
+plots.use_book_style()
 results = {}
 
 
@@ -98,10 +99,16 @@ try:
 except datasets.DataError as err:
     trials = None
     missing("Frank et al. (2015), trial by trial", err)
+for d in (frank_all, trials):
+    if d is not None:
+        chapter.record_dataset(d)
+for m in models:
+    chapter.record_model(m)
 try:
     ns = datasets.open_dataset("naturalstories", naturalstories_path)
     if ns_stories:
         ns = ns.subset(ns.groups["story"] < ns_stories, note=f"first {ns_stories} stories")
+    chapter.record_dataset(ns)
 except datasets.DataError as err:
     ns = None
     missing("Natural Stories", err)
@@ -132,13 +139,13 @@ if frank_all is not None:
     both = pd.concat({"recomputed here": dv[shown],
                       "published": dv_published.reindex(dv.index)[shown]}, axis=1)
     display(both.round(3))
-    glue("dv_n", f"{dv_info['n_words']:,}", display=False)
+    glue("dv_n", f"{dv_info['n_words']:,}")
     ours = f"{models[0]} (ours)"
-    glue("dv_ours_n400", f"{dv.loc[ours, 'N400']:.3f}", display=False)
-    glue("dv_gpt2_n400", f"{dv.loc['s_GPT2', 'N400']:.3f}", display=False)
-    glue("dv_gpt2_pub", f"{dv_published.loc['s_GPT2', 'N400']:.3f}", display=False)
-    glue("dv_ours_fpass", f"{dv.loc[ours, 'FPass']:.3f}", display=False)
-    glue("dv_max_diff", f"{np.nanmax(np.abs(dv.loc[dv_published.index] - dv_published.reindex(columns=dv.columns)).to_numpy()):.1e}", display=False)
+    glue("dv_ours_n400", f"{dv.loc[ours, 'N400']:.3f}")
+    glue("dv_gpt2_n400", f"{dv.loc['s_GPT2', 'N400']:.3f}")
+    glue("dv_gpt2_pub", f"{dv_published.loc['s_GPT2', 'N400']:.3f}")
+    glue("dv_ours_fpass", f"{dv.loc[ours, 'FPass']:.3f}")
+    glue("dv_max_diff", f"{np.nanmax(np.abs(dv.loc[dv_published.index] - dv_published.reindex(columns=dv.columns)).to_numpy()):.1e}")
     results["surprisal_vs_erp"] = {
         measure: {model: float(dv.loc[model, measure]) for model in dv.index}
         for measure in dv.columns}
@@ -149,7 +156,7 @@ if frank_all is not None:
 else:
     for key in ("dv_n", "dv_ours_n400", "dv_gpt2_n400", "dv_gpt2_pub", "dv_ours_fpass",
                 "dv_max_diff"):
-        glue(key, "n/a", display=False)
+        glue(key, "n/a")
 
 # %% [markdown]
 # GPT-2's surprisal correlates with the N400 at r = {glue:text}`dv_gpt2_n400` here
@@ -175,18 +182,18 @@ else:
 # distilgpt2 and gpt2-xl.
 
 # %%
-glue("ns_window", window_tokens, display=False)
+glue("ns_window", window_tokens)
 if ns is not None:
     ns_surprisal = {m: extract_features(ns, model=m, device=chapter.device, layers=[-1],
                                         window_tokens=window_tokens).surprisal
                     for m in models}
     fut = real_data.futrell2018_table(ns, ns_surprisal)
     display(fut[["raw_r", "ceiling", "normalised", "n_words"]].astype(float).round(3))
-    glue("fut_ours", f"{fut.loc[models[0], 'normalised']:.3f}", display=False)
-    glue("fut_ours_r", f"{fut.loc[models[0], 'raw_r']:.3f}", display=False)
+    glue("fut_ours", f"{fut.loc[models[0], 'normalised']:.3f}")
+    glue("fut_ours_r", f"{fut.loc[models[0], 'raw_r']:.3f}")
     glue("fut_gpt3", f"{fut.loc['GPT-3 davinci (corpus log-probabilities)', 'raw_r']:.3f}",
          display=False)
-    glue("ns_n", f"{int(fut.loc[models[0], 'n_words']):,}", display=False)
+    glue("ns_n", f"{int(fut.loc[models[0], 'n_words']):,}")
     results["futrell2018"] = {
         name: {"raw_r": float(row["raw_r"]), "ceiling": float(row["ceiling"]),
                "normalised": float(row["normalised"]),
@@ -195,7 +202,7 @@ if ns is not None:
         for name, row in fut.iterrows()}
 else:
     for key in ("fut_ours", "fut_ours_r", "fut_gpt3", "ns_n"):
-        glue(key, "n/a", display=False)
+        glue(key, "n/a")
 
 # %% [markdown]
 # Our default model's surprisal correlates with the reading times at r =
@@ -229,13 +236,13 @@ if trials is not None:
                        "interval": [float(np.sqrt(max(v, 0))) for v in sh["interval"]],
                        "n_subjects": sh["n_subjects"], "n_words": trials.n_words}
     display(pd.DataFrame(ceiling).T[["reliability", "ceiling_r", "n_subjects", "n_words"]])
-    glue("n400_rel", f"{sh['mean']:.3f}", display=False)
-    glue("n400_ceiling", f"{ceiling['N400']['ceiling_r']:.2f}", display=False)
-    glue("n400_ceiling_ci", "{:.2f}-{:.2f}".format(*ceiling["N400"]["interval"]), display=False)
+    glue("n400_rel", f"{sh['mean']:.3f}")
+    glue("n400_ceiling", f"{ceiling['N400']['ceiling_r']:.2f}")
+    glue("n400_ceiling_ci", "{:.2f}-{:.2f}".format(*ceiling["N400"]["interval"]))
 else:
     for key in ("n400_rel", "n400_ceiling", "n400_ceiling_ci"):
-        glue(key, "n/a", display=False)
-glue("n_splits_used", n_splits, display=False)
+        glue(key, "n/a")
+glue("n_splits_used", n_splits)
 results["noise_ceiling"] = {k: v["ceiling_r"] for k, v in ceiling.items()}
 results["noise_ceiling_details"] = ceiling
 
@@ -277,14 +284,14 @@ if frank_all is not None:
         enc_table.loc["N400", "ceiling"] = ceiling["N400"]["ceiling_r"]
         enc_table["share of ceiling"] = enc_table["r baseline + LM"] / enc_table["ceiling"]
     display(enc_table.round(3))
-    glue("freq_source", base_info["frequency_source"], display=False)
-    glue("enc_n", f"{erp.n_words:,}", display=False)
+    glue("freq_source", base_info["frequency_source"])
+    glue("enc_n", f"{erp.n_words:,}")
     n400 = enc_table.loc["N400"]
-    glue("n400_base", f"{n400['r baseline']:.3f}", display=False)
-    glue("n400_joint", f"{n400['r baseline + LM']:.3f}", display=False)
-    glue("n400_gain_p", f"{n400['p gain']:.2g}", display=False)
-    glue("n400_layer", int(n400["best layer"]), display=False)
-    glue("n400_share", f"{n400.get('share of ceiling', np.nan):.2f}", display=False)
+    glue("n400_base", f"{n400['r baseline']:.3f}")
+    glue("n400_joint", f"{n400['r baseline + LM']:.3f}")
+    glue("n400_gain_p", f"{n400['p gain']:.2g}")
+    glue("n400_layer", int(n400["best layer"]))
+    glue("n400_share", f"{n400.get('share of ceiling', np.nan):.2f}")
     results["encoding"] = {
         c: {"baseline": float(row["r baseline"]), "baseline_lm": float(row["r baseline + LM"]),
             "gain": float(row["gain"]), "p_gain": float(row["p gain"]),
@@ -296,9 +303,9 @@ if frank_all is not None:
 else:
     for key in ("freq_source", "enc_n", "n400_base", "n400_joint", "n400_gain_p", "n400_layer",
                 "n400_share"):
-        glue(key, "n/a", display=False)
-glue("n_folds_used", n_folds, display=False)
-glue("n_perm", f"{real_n_permutations:,}", display=False)
+        glue(key, "n/a")
+glue("n_folds_used", n_folds)
+glue("n_perm", f"{real_n_permutations:,}")
 
 # %%
 if enc_table is not None:
@@ -361,13 +368,13 @@ if enc_table is not None:
                                    "V_validation", "q_validation", "confirmed"]]
             .style.format({"V": "{:.3f}", "q": "{:.2g}", "V_validation": "{:.3f}",
                            "q_validation": "{:.2g}"}).hide(axis="index"))
-    glue("chain_n_group", n_group, display=False)
-    glue("chain_n_sentences", n_scored, display=False)
-    glue("chain_group_note", group_note, display=False)
-    glue("chain_n_sig", int(chain["significant"].sum()), display=False)
-    glue("chain_n_hyp", len(chain), display=False)
-    glue("chain_n_confirmed", int(chain["confirmed"].sum()), display=False)
-    glue("chain_enrich_p", f"{enrich['p']:.2g}", display=False)
+    glue("chain_n_group", n_group)
+    glue("chain_n_sentences", n_scored)
+    glue("chain_group_note", group_note)
+    glue("chain_n_sig", int(chain["significant"].sum()))
+    glue("chain_n_hyp", len(chain))
+    glue("chain_n_confirmed", int(chain["confirmed"].sum()))
+    glue("chain_enrich_p", f"{enrich['p']:.2g}")
     results["divergence_chain"] = {
         "n_sentences": n_scored, "n_group": n_group, "group_note": group_note,
         "n_hypotheses": len(chain), "n_significant": int(chain["significant"].sum()),
@@ -378,7 +385,7 @@ if enc_table is not None:
 else:
     for key in ("chain_n_group", "chain_n_sentences", "chain_group_note", "chain_n_sig",
                 "chain_n_hyp", "chain_n_confirmed", "chain_enrich_p"):
-        glue(key, "n/a", display=False)
+        glue(key, "n/a")
 
 # %% [markdown]
 # {glue:text}`chain_n_sig` of {glue:text}`chain_n_hyp` hypotheses separate the divergent
@@ -428,11 +435,11 @@ if tuned is not None and enc_table is not None:
                         float(rt["category"]["p"][0]),
                         "n_category_words": int(cats[rec["category"]].sum())}
     display(pd.DataFrame(retest).T)
-    glue("ft_layer", layer, display=False)
+    glue("ft_layer", layer)
 else:
-    glue("ft_layer", "n/a", display=False)
+    glue("ft_layer", "n/a")
 glue("tagger_note", f"threshold {real_data.TAGGER_THRESHOLD}, chosen on the project's "
-     "hand-labelled story, where it agrees only moderately with the hand labels", display=False)
+     "hand-labelled story, where it agrees only moderately with the hand labels")
 results["finetuned_on_n400"] = retest
 
 # %%

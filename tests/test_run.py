@@ -122,10 +122,55 @@ def test_quick_profile_builds_the_book(tmp_path):
         assert real["divergence_chain"]["n_group"] >= 6
         assert "siqa" in real["finetuned_on_n400"]
         assert real["futrell2018"]["default"]["n_words"] > 500
+    for section in CHAPTER_FILES:
+        check_glued_numbers(out, section)
+
+
+CHAPTER_FILES = {"data": "00_data", "encoding": "01_encoding", "hypotheses": "02_hypotheses",
+                 "human_validation": "03_human_validation", "finetuning": "04_finetuning",
+                 "real_data": "05_real_data"}
+
+
+def check_glued_numbers(out, section):
+    """Every glued value on a chapter's page is the one in its results file, in order."""
+    import html as html_lib
+
+    stem = CHAPTER_FILES[section]
+    nb = json.loads((out / "executed" / f"{stem}.ipynb").read_text())
+    refs = [m for c in nb["cells"] if c["cell_type"] == "markdown"
+            for m in re.findall(r"\{glue:text\}`([^`]+)`", "".join(c["source"]))]
+    page = (out / "html" / "notebooks" / f"{stem}.html").read_text()
+    shown = [html_lib.unescape(re.sub(r"<[^>]+>", "", m))
+             for m in re.findall(r'<span class="pasted-text">(.*?)</span>', page, re.S)]
+    glued = json.loads((out / "results" / f"{section}.json").read_text())["results"]["glued"]
+    assert len(refs) == len(shown), (section, len(refs), len(shown))
+    for key, text in zip(refs, shown):
+        assert key in glued, f"{section}: '{key}' is shown but not recorded"
+        assert _plain(text) == _plain(glued[key]), (section, key, text, glued[key])
+
+
+def _plain(text):
+    """Text with Sphinx's smart quotes and dashes undone and white space collapsed."""
+    for fancy, plain in (("\u2018", "'"), ("\u2019", "'"), ("\u201c", '"'), ("\u201d", '"'),
+                         ("\u2013", "--"), ("\u2014", "---")):
+        text = text.replace(fancy, plain)
+    return " ".join(text.split())
+
+
+FIVE_CHAPTERS = ("data", "encoding", "hypotheses", "human_validation", "finetuning")
 
 
 def _quick_book(out, *params):
-    cmd = [sys.executable, "-m", "analysis.run", "--profile", "quick", "--out", str(out)]
+    """The quick book's first five chapters (the chain) on another dataset.
+
+    Every tenth layer is swept (the simulated run sweeps every third): these runs
+    check that each chapter works on the dataset, which four layers show as well as
+    eleven, and the suite stays within its time budget on two cores.
+    """
+    cmd = [sys.executable, "-m", "analysis.run", "--profile", "quick", "--out", str(out),
+           "-p", "layer_step", "10"]
+    for section in FIVE_CHAPTERS:
+        cmd += ["--only", section]
     for name, value in params:
         cmd += ["-p", name, value]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1500)
@@ -134,8 +179,10 @@ def _quick_book(out, *params):
                  "04_finetuning"):
         html = (out / "html" / "notebooks" / f"{page}.html").read_text()
         assert "Traceback" not in html, page
+    for section in FIVE_CHAPTERS:
+        check_glued_numbers(out, section)
     return {name: json.loads((out / "results" / f"{name}.json").read_text())["results"]
-            for name in ("data", "encoding", "hypotheses", "human_validation", "finetuning")}
+            for name in FIVE_CHAPTERS}
 
 
 @pytest.mark.slow
@@ -158,7 +205,7 @@ def test_quick_book_on_a_users_mne_epochs(tmp_path):
     """Neuromag-306 minus a bad gradiometer, EOG and STIM, words in metadata, no sentences."""
     from layouts import write_mne_epochs
 
-    path = write_mne_epochs(tmp_path / "user-epo.fif", n_words=600)
+    path = write_mne_epochs(tmp_path / "user-epo.fif", n_words=400)
     res = _quick_book(tmp_path / "mne", ("dataset", "mne"), ("data_path", str(path)))
     assert res["data"]["dataset"]["n_channels"] == 305  # EOG and STIM are not data channels
     assert res["encoding"]["window_of_interest_ms"] == [300.0, 425.0]
@@ -169,7 +216,7 @@ def test_quick_book_on_a_users_mne_epochs(tmp_path):
 def test_quick_book_on_the_harry_potter_release_layout(tmp_path):
     from layouts import write_hp_release
 
-    root = write_hp_release(tmp_path / "hp", n_words=650, subjects=("A",))
+    root = write_hp_release(tmp_path / "hp", n_words=400, subjects=("A",))
     res = _quick_book(tmp_path / "hp_book", ("dataset", "harry_potter"),
                       ("data_path", str(root)))
     assert res["data"]["dataset"]["n_presented_words"] > res["data"]["dataset"]["n_words"]
@@ -190,3 +237,17 @@ def test_real_data_chapter_without_the_data_says_where_to_get_them(tmp_path):
     assert "naturalstories" in page and "Traceback" not in page
     real = json.loads((out / "results" / "real_data.json").read_text())["results"]
     assert real["noise_ceiling"] == {} and "encoding" not in real
+
+
+@pytest.mark.slow
+def test_quick_book_on_a_trial_level_reading_time_table(tmp_path):
+    """A user's per-word TSV with participants: three -p options and every chapter runs."""
+    from analysis.loaders.table import write_example_table
+
+    path = write_example_table(tmp_path / "example_rt.tsv", kind="trials")
+    res = _quick_book(tmp_path / "table", ("dataset", "table"), ("data_path", str(path)),
+                      ("dataset_options", "{exclude: sentence_initial}"))
+    data = res["data"]["dataset"]
+    assert data["n_subjects"] == 5 and data["n_channels"] == 1
+    assert data["n_presented_words"] > data["n_words"]  # sentence-initial words: context only
+    assert res["encoding"]["window_of_interest_ms"] is None
