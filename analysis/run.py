@@ -61,6 +61,13 @@ PROFILES = {
         "ns_stories": 1,
         "real_n_permutations": 200,
         "n_splits": 20,
+        "instructions": ["emotion"],  # models chapter: one instruction on a few words,
+        "instr_frank_words": 150,  # every tenth layer, few permutations and resamples
+        "instr_sim_words": 150,
+        "instr_n_permutations": 200,
+        "n_boot": 200,
+        "model_layer_step": 10,
+        "map_channels": 30,
     },
     "default": {  # the whole book on a 2-core CPU in at most 45 minutes
         "n_words": 0,  # 0 = every word of the story
@@ -73,6 +80,14 @@ PROFILES = {
         "ft_n_words": 0,  # the brain re-test uses every word, as the encoding chapter does
         "ft_n_permutations": 10000,
         "real_n_permutations": 10000,
+        "instructions": None,  # models chapter: the default subset of four instructions
+        "instr_frank_words": 0,  # on every Frank word, 300 simulated words; 5 folds,
+        "instr_sim_words": 300,  # every fifth layer, 50 channels in the maps (about 6 min)
+        "instr_n_permutations": 2000,
+        "n_boot": 1000,
+        "model_layer_step": 5,
+        "models_n_folds": 5,
+        "map_channels": 50,
     },
     "full": {  # paper-scale settings, meant for a GPU
         "n_words": 0,
@@ -89,6 +104,14 @@ PROFILES = {
         "ft_eval_every": 5000,  # learning-curve points every 5,000 training items
         "ft_n_words": 0,
         "ft_n_permutations": 10000,
+        "instructions": ["all"],  # models chapter: all 13 instructions, every layer and
+        "instr_sim_words": 0,  # word, the fine-tuned models swept too
+        "instr_n_permutations": 10000,
+        "n_boot": 2000,
+        "model_layer_step": 1,
+        "models_n_folds": 10,
+        "map_channels": 0,
+        "finetuned_sweep": True,
     },
 }
 

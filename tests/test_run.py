@@ -128,7 +128,7 @@ def test_quick_profile_builds_the_book(tmp_path):
 
 CHAPTER_FILES = {"data": "00_data", "encoding": "01_encoding", "hypotheses": "02_hypotheses",
                  "human_validation": "03_human_validation", "finetuning": "04_finetuning",
-                 "real_data": "05_real_data"}
+                 "real_data": "05_real_data", "models": "06_models_and_instructions"}
 
 
 def check_glued_numbers(out, section):

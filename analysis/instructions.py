@@ -1,0 +1,389 @@
+"""Instruction-conditioned features and the question whether an instruction changes alignment.
+
+Recent work on instruction-tuned models reads the same stimulus under different task
+instructions and asks whether the brain is better predicted by one reading than by
+another (SPEC §7). Here an instruction is a sentence prepended to every context of the
+language model (:func:`analysis.features.extract_features`, ``instruction=``): the words
+and their contexts are unchanged, only what the model was told to do with them differs.
+
+The instructions (:data:`INSTRUCTIONS`) were written for this project: thirteen ways of
+reading a text, from following its meaning to guessing the next word. The ``default``
+profile uses :data:`DEFAULT_SUBSET` (four of them).
+
+The comparison (:func:`compare_instructions`), for one layer:
+
+* the **plain** model: the encoding model of the features without instruction;
+* one **instruction** model per instruction: the same fit on the instruction-conditioned
+  features of the same layer;
+* one **two-band** model per instruction: plain and instruction features side by side,
+  each band with its own penalty (the banded ridge of :func:`analysis.encoding.ridge_oof`,
+  ``second_band``): what the instruction adds beyond the plain features;
+* every instruction and two-band model is tested against the plain model with
+  :func:`analysis.stats.permutation_r_difference` (the word order of the responses
+  shuffled, the same permutations for every instruction: one ``seed``), per target
+  (channel x window, or component) and for the mean over targets; Benjamini–Hochberg
+  over instructions x targets;
+* the mean difference in r over targets has a bootstrap interval over words (or over
+  sentences with ``boot_groups``), all models sharing the same resamples
+  (:func:`analysis.stats.bootstrap_mean_r`).
+
+Every model uses the same folds, penalty grid and (optional) unpenalized baseline band,
+so the differences come from the features alone.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ._utils import DataError, check_array
+
+__all__ = ["INSTRUCTIONS", "DEFAULT_SUBSET", "resolve_instructions", "instruction_features",
+           "InstructionComparison", "compare_instructions"]
+
+#: The project's instructions, by short name. Each is prepended to every context as its
+#: own line, before the words (after the beginning-of-sequence token). They are kept
+#: short (6 to 10 tokens) because every context carries them: on isolated sentences of
+#: a few words, a long instruction would multiply the cost of the forward passes.
+INSTRUCTIONS = {
+    "meaning": "Read the text for its meaning.",
+    "emotion": "Notice how the people in the text feel.",
+    "physical": "Picture the physical events in the text.",
+    "agents": "Track who does what to whom.",
+    "grammar": "Attend to the grammar of each sentence.",
+    "summary": "Read the text so you can summarise it.",
+    "next_word": "Guess the next word at every point.",
+    "scene": "Imagine what the scene looks like.",
+    "sound": "Listen for the sounds the text describes.",
+    "place_time": "Note where and when things happen.",
+    "speaker": "Keep track of who is speaking.",
+    "surprise": "Notice anything unexpected in the text.",
+    "question": "Think of a question the text answers.",
+}
+
+#: The instructions of the ``default`` profile: two readings the fine-tuning chapter's
+#: tasks target (feelings, physical events), the plain reading for meaning, and the
+#: language model's own training objective.
+DEFAULT_SUBSET = ("meaning", "emotion", "physical", "next_word")
+
+
+def resolve_instructions(names=None):
+    """Names and texts of the instructions asked for.
+
+    Parameters
+    ----------
+    names : None | "all" | "default" | list of str
+        ``None`` or ``"default"``: :data:`DEFAULT_SUBSET`; ``"all"``: every instruction;
+        or names from :data:`INSTRUCTIONS`.
+
+    Returns
+    -------
+    dict of str to str
+        Name to instruction text, in the order asked.
+
+    Raises
+    ------
+    ValueError
+        An unknown name (the message lists the known ones), or an empty list.
+    """
+    if names is None or names == "default":
+        names = list(DEFAULT_SUBSET)
+    elif names == "all":
+        names = list(INSTRUCTIONS)
+    elif isinstance(names, str):
+        names = [names]
+    names = list(names)
+    unknown = [n for n in names if n not in INSTRUCTIONS]
+    if unknown or not names:
+        raise ValueError(f"instructions {unknown or names!r}: expected names from "
+                         f"{sorted(INSTRUCTIONS)} (or 'all', 'default').")
+    return {n: INSTRUCTIONS[n] for n in dict.fromkeys(names)}
+
+
+def instruction_features(data, names=None, layer=-1, model="default", device="auto",
+                         cache_dir=None, batch_size=None, progress=False, loader=None):
+    """One layer's word features under each instruction, from the cache when present.
+
+    Parameters
+    ----------
+    data : WordDataset | list of str
+        Words (a dataset supplies its presented text, rows and context mode; see
+        :func:`analysis.features.extract_features`).
+    names : None | str | list of str
+        Instructions (:func:`resolve_instructions`).
+    layer : int
+        Hidden-state index (0 = embeddings; negatives count from the end).
+    model : str | Path | LoadedModel
+        Language model; loaded once, and only when some instruction is not cached.
+    device : str
+    cache_dir : str | Path | None | False
+        Feature cache (default: the project's); ``False`` disables it.
+    batch_size : int | None
+        Contexts per forward pass.
+    progress : bool
+    loader : callable | None
+        Called without arguments when the model is needed and must return the
+        :class:`~analysis.lm.LoadedModel` of ``model`` (lets a caller load it once for
+        several calls); default :func:`analysis.features.load_model`.
+
+    Returns
+    -------
+    features : dict of str to ndarray of float32, shape (n_words, d)
+        Per instruction name.
+    seconds : dict of str to float
+        Wall time per instruction (near 0 for a cache hit), without the time spent
+        loading the model, which is under ``"load model"`` when it was loaded here.
+
+    Notes
+    -----
+    Only the blocks up to ``layer`` run (``surprisal=False``), so a middle layer costs
+    about half a full forward pass; the instruction makes every context longer by its
+    own tokens. The instruction text is part of the cache key, so every instruction is
+    cached separately from the others and from the plain features.
+    """
+    from .features import extract_features, load_model
+    from .lm import LoadedModel
+
+    chosen = resolve_instructions(names)
+    kw = dict(layers=[int(layer)], surprisal=False, cache_dir=cache_dir, progress=progress,
+              batch_size=batch_size)
+    loaded = model if isinstance(model, LoadedModel) else None
+    feats, seconds = {}, {}
+    for name, text in chosen.items():
+        t0 = time.perf_counter()
+        got = None
+        if loaded is None and cache_dir is not False:
+            got = extract_features(data, model=model, device=device, instruction=text,
+                                   cache_only=True, **kw)
+        if got is None:
+            if loaded is None:
+                t1 = time.perf_counter()
+                loaded = loader() if loader is not None else load_model(model, device=device)
+                seconds["load model"] = round(time.perf_counter() - t1, 2)
+                t0 += seconds["load model"]
+            got = extract_features(data, model=loaded, instruction=text, **kw)
+        feats[name] = np.asarray(got.hidden[0], dtype=np.float32)
+        seconds[name] = round(time.perf_counter() - t0, 2)
+    return feats, seconds
+
+
+# --------------------------------------------------------------------------- comparison
+@dataclass
+class InstructionComparison:
+    """Result of :func:`compare_instructions`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per instruction x target: ``instruction``, ``window_ms``, ``channel``,
+        ``r_plain``, ``r_instruction``, ``r_both``, ``delta`` (instruction - plain),
+        ``p_better``, ``p_worse``, ``q_better``, ``q_worse``, ``result`` ("better",
+        "worse" or "same" at the false discovery rate), ``delta_both`` (two-band -
+        plain), ``p_both``, ``q_both``, ``band_scale`` (median over folds of the second
+        band's chosen scale: above 1 means the instruction band is penalized less than
+        the plain one).
+    summary : pandas.DataFrame
+        One row per instruction (index): ``n_targets``, ``share_better``,
+        ``share_worse`` (fractions of targets at q < ``q``), ``mean_r_plain``,
+        ``mean_r_instruction``, ``mean_r_both``, ``mean_delta``, ``delta_ci_low``,
+        ``delta_ci_high`` (bootstrap), ``p_mean_better``, ``p_mean_worse`` (permutation
+        test of the mean over targets), ``q_mean_better``, ``q_mean_worse`` (BH over
+        instructions), ``mean_delta_both``, ``both_ci_low``, ``both_ci_high``,
+        ``p_mean_both``, ``q_mean_both``, ``share_both_better``, ``median_band_scale``.
+    fits : dict
+        ``"plain"``: EncodingResult; per instruction ``name``: the instruction model and
+        ``name + " + plain"``: the two-band model.
+    params : dict
+        Settings and the seconds spent per step.
+    """
+
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    fits: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+
+    def summary_dict(self):
+        """JSON-serialisable summary per instruction (for the results file)."""
+        out = {}
+        for name, row in self.summary.iterrows():
+            out[name] = {k: (None if pd.isna(v) else (int(v) if k == "n_targets" else float(v)))
+                         for k, v in row.items()}
+        return out
+
+
+def _targets(data, windows, channels):
+    """Responses restricted to the targets, with the targets' window starts and names."""
+    if hasattr(data, "responses"):
+        resp, times, names = data.responses, np.asarray(data.times, float), list(data.ch_names)
+    else:
+        resp = check_array(data, "compare_instructions responses", ndim=3)
+        times = np.arange(resp.shape[2], dtype=float)
+        names = [f"ch{i}" for i in range(resp.shape[1])]
+    n_ch, n_win = resp.shape[1], resp.shape[2]
+    win = np.ones(n_win, bool) if windows is None else np.asarray(windows, bool)
+    ch = np.ones(n_ch, bool) if channels is None else np.asarray(channels, bool)
+    if win.shape != (n_win,) or ch.shape != (n_ch,) or not win.any() or not ch.any():
+        raise DataError(f"compare_instructions: windows {win.shape} and channels {ch.shape} "
+                        f"masks; expected boolean masks of shapes ({n_win},) and ({n_ch},) "
+                        "selecting at least one target each.")
+    y = np.ascontiguousarray(resp[:, ch][:, :, win], dtype=np.float32)
+    return y, times[win], [n for n, k in zip(names, ch) if k]
+
+
+def compare_instructions(plain, by_instruction, data, windows=None, channels=None,
+                         baseline=None, fit_kw=None, band_scales=(0.1, 1.0, 10.0),
+                         n_permutations=1000, seed=0, q=0.05, n_boot=1000, boot_groups=None,
+                         progress=False):
+    """Does reading under an instruction change how well a layer predicts the responses?
+
+    Parameters
+    ----------
+    plain : ndarray, shape (n_words, d)
+        The layer's features without instruction.
+    by_instruction : dict of str to ndarray, each (n_words, d2)
+        The same layer read under each instruction (:func:`instruction_features`).
+    data : WordDataset | ndarray, shape (n_words, n_channels, n_windows)
+        The responses.
+    windows, channels : ndarray of bool | None
+        Targets fitted and tested (default: all): e.g. the window and channels of
+        interest (:func:`analysis.datasets.window_of_interest`,
+        :func:`~analysis.datasets.channels_of_interest`).
+    baseline : ndarray, shape (n_words, d_b) | None
+        Unpenalized nuisance band shared by every model (nested models).
+    fit_kw : dict | None
+        Passed to :func:`analysis.encoding.fit_encoding` for every model (folds,
+        groups, alphas, ``n_inner``, threshold, backend).
+    band_scales : sequence of float
+        Scales of the instruction band relative to the plain band searched by the
+        two-band model (:func:`analysis.encoding.ridge_oof`).
+    n_permutations : int
+        Permutations of the word order; the same permutations (``seed``) serve every
+        instruction and target.
+    seed : int
+        Seed of the permutations and of the bootstrap.
+    q : float
+        False discovery rate (Benjamini–Hochberg over instructions x targets for the
+        per-target tests, over instructions for the tests of the mean).
+    n_boot : int
+        Bootstrap resamples of the words (or of ``boot_groups``).
+    boot_groups : array_like of int, shape (n_words,) | None
+        Resampling units of the bootstrap (sentences, stories).
+    progress : bool
+        Print one line per model fitted.
+
+    Returns
+    -------
+    InstructionComparison
+
+    Raises
+    ------
+    DataError
+        Features whose rows do not match the responses, an empty ``by_instruction``.
+    """
+    from .encoding import fit_encoding
+    from .stats import (better_worse_same, bootstrap_mean_r, fdr_bh,
+                        permutation_r_difference)
+
+    if not by_instruction:
+        raise DataError("compare_instructions: no instruction features given; expected a "
+                        "dict of instruction name to features.")
+    y, times, ch_names = _targets(data, windows, channels)
+    n = y.shape[0]
+    plain = check_array(plain, "plain features", ndim=2, shape=(n, None))
+    for name, f in by_instruction.items():
+        check_array(f, f"features under instruction {name!r}", ndim=2, shape=(n, None))
+    kw = dict(fit_kw or {})
+    seconds = {}
+
+    def fit(features, label, **extra):
+        t0 = time.perf_counter()
+        res = fit_encoding(features, y, baseline=baseline, **kw, **extra)
+        seconds[label] = round(time.perf_counter() - t0, 2)
+        if progress:
+            print(f"  {label}: mean r {np.nanmean(res.r):.4f} ({seconds[label]:.1f} s)")
+        return res
+
+    fits = {"plain": fit(plain, "plain")}
+    for name, f in by_instruction.items():
+        fits[name] = fit(f, name)
+        fits[f"{name} + plain"] = fit(plain, f"{name} + plain", second_band=f,
+                                      band_scales=list(band_scales))
+    t0 = time.perf_counter()
+    tests, tests_both = {}, {}
+    for name in by_instruction:  # the same seed: the same permutations for every model
+        tests[name] = permutation_r_difference(
+            y, fits["plain"].predictions, fits[name].predictions, n_permutations,
+            seed=seed, mean_over_columns=True)
+        tests_both[name] = permutation_r_difference(
+            y, fits["plain"].predictions, fits[f"{name} + plain"].predictions,
+            n_permutations, seed=seed, mean_over_columns=True)
+    seconds["permutations"] = round(time.perf_counter() - t0, 2)
+    names = list(by_instruction)
+    # (instructions, words, channels, windows) -> per instruction (channels, windows)
+    pg = np.stack([tests[k]["p_greater"] for k in names])
+    pl = np.stack([tests[k]["p_less"] for k in names])
+    pb = np.stack([tests_both[k]["p_greater"] for k in names])
+    classes = better_worse_same(pg, pl, q)
+    qg, ql, qb = fdr_bh(pg, q)[1], fdr_bh(pl, q)[1], fdr_bh(pb, q)[1]
+
+    rows = []
+    for i, name in enumerate(names):
+        scale = fits[f"{name} + plain"].band_scales  # (folds, windows, channels)
+        med_scale = np.median(scale, axis=0)
+        for c, ch in enumerate(ch_names):
+            for w, t in enumerate(times):
+                rows.append({
+                    "instruction": name, "window_ms": float(t), "channel": ch,
+                    "r_plain": float(fits["plain"].r[w, c]),
+                    "r_instruction": float(fits[name].r[w, c]),
+                    "r_both": float(fits[f"{name} + plain"].r[w, c]),
+                    "delta": float(tests[name]["delta"][c, w]),
+                    "p_better": float(pg[i, c, w]), "p_worse": float(pl[i, c, w]),
+                    "q_better": float(qg[i, c, w]), "q_worse": float(ql[i, c, w]),
+                    "result": {1: "better", -1: "worse", 0: "same"}[int(classes[i, c, w])],
+                    "delta_both": float(tests_both[name]["delta"][c, w]),
+                    "p_both": float(pb[i, c, w]), "q_both": float(qb[i, c, w]),
+                    "band_scale": float(med_scale[w, c])})
+    table = pd.DataFrame(rows)
+
+    t0 = time.perf_counter()
+    preds = {"plain": fits["plain"].predictions}
+    for name in names:
+        preds[name] = fits[name].predictions
+        preds[f"{name} + plain"] = fits[f"{name} + plain"].predictions
+    boot = bootstrap_mean_r(y, preds, reference="plain", n_boot=n_boot, seed=seed,
+                            groups=boot_groups)
+    seconds["bootstrap"] = round(time.perf_counter() - t0, 2)
+    summ = []
+    for i, name in enumerate(names):
+        both = f"{name} + plain"
+        summ.append({
+            "instruction": name, "n_targets": int(classes[i].size),
+            "share_better": float((classes[i] == 1).mean()),
+            "share_worse": float((classes[i] == -1).mean()),
+            "mean_r_plain": float(np.nanmean(fits["plain"].r)),
+            "mean_r_instruction": float(np.nanmean(fits[name].r)),
+            "mean_r_both": float(np.nanmean(fits[both].r)),
+            "mean_delta": boot[name]["diff"],
+            "delta_ci_low": boot[name]["diff_ci"][0], "delta_ci_high": boot[name]["diff_ci"][1],
+            "p_mean_better": tests[name]["p_mean_greater"],
+            "p_mean_worse": tests[name]["p_mean_less"],
+            "mean_delta_both": boot[both]["diff"],
+            "both_ci_low": boot[both]["diff_ci"][0], "both_ci_high": boot[both]["diff_ci"][1],
+            "p_mean_both": tests_both[name]["p_mean_greater"],
+            "share_both_better": float((qb[i] < q).mean()),
+            "median_band_scale": float(np.median(fits[both].band_scales))})
+    summary = pd.DataFrame(summ).set_index("instruction")
+    for col, src in (("q_mean_better", "p_mean_better"), ("q_mean_worse", "p_mean_worse"),
+                     ("q_mean_both", "p_mean_both")):
+        summary[col] = fdr_bh(summary[src].to_numpy(), q)[1]
+    params = {"n_permutations": int(n_permutations), "seed": int(seed), "q": float(q),
+              "n_boot": int(n_boot), "band_scales": [float(s) for s in band_scales],
+              "n_words": int(n), "n_targets": int(y.shape[1] * y.shape[2]),
+              "boot_unit": "word" if boot_groups is None else "group",
+              "baseline_columns": 0 if baseline is None else int(np.shape(baseline)[1]),
+              "seconds": seconds}
+    return InstructionComparison(table=table, summary=summary, fits=fits, params=params)
