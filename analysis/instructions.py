@@ -42,7 +42,9 @@ import pandas as pd
 from ._utils import DataError, check_array
 
 __all__ = ["INSTRUCTIONS", "DEFAULT_SUBSET", "resolve_instructions", "instruction_features",
-           "InstructionComparison", "compare_instructions"]
+           "InstructionComparison", "compare_instructions", "SUMMARY_COLUMNS",
+           "run_instruction_study", "setting_texts", "frank_texts", "simulated_texts",
+           "instruction_lines"]
 
 #: The project's instructions, by short name. Each is prepended to every context as its
 #: own line, before the words (after the beginning-of-sequence token). They are kept
@@ -68,6 +70,12 @@ INSTRUCTIONS = {
 #: tasks target (feelings, physical events), the plain reading for meaning, and the
 #: language model's own training objective.
 DEFAULT_SUBSET = ("meaning", "emotion", "physical", "next_word")
+
+#: Columns of :attr:`InstructionComparison.summary` that the chapter shows.
+SUMMARY_COLUMNS = ["share_better", "share_worse", "mean_r_plain", "mean_r_instruction",
+                   "mean_delta", "delta_ci_low", "delta_ci_high", "q_mean_better",
+                   "q_mean_worse", "mean_r_both", "mean_delta_both", "q_mean_both",
+                   "median_band_scale"]
 
 
 def resolve_instructions(names=None):
@@ -212,6 +220,54 @@ class InstructionComparison:
             out[name] = {k: (None if pd.isna(v) else (int(v) if k == "n_targets" else float(v)))
                          for k, v in row.items()}
         return out
+
+    def to_results(self, layer, per_target=False, **extra):
+        """The comparison as an entry of the chapter's results file.
+
+        Parameters
+        ----------
+        layer : int
+            Hidden-state index the features were read from.
+        per_target : bool
+            Also give every row of :attr:`table` (rounded to 6 decimals).
+        **extra
+            Further entries, placed after ``layer`` and ``n_words`` (e.g. ``targets``,
+            ``window_ms``).
+
+        Returns
+        -------
+        dict
+            ``layer``, ``n_words``, the ``extra`` entries, ``summary``
+            (:meth:`summary_dict`), ``per_target`` (when asked) and ``params``.
+        """
+        out = {"layer": layer, "n_words": self.params.get("n_words"), **extra,
+               "summary": self.summary_dict()}
+        if per_target:
+            out["per_target"] = self.table.round(6).to_dict(orient="records")
+        out["params"] = self.params
+        return out
+
+    def delta_table(self, channels=None, instructions=None):
+        """Difference in r from plain per instruction (rows) and target channel (columns).
+
+        Parameters
+        ----------
+        channels : list of str | None
+            Column order (default: as in :attr:`table`).
+        instructions : iterable of str | None
+            Row order (default: as in :attr:`table`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One window per target is assumed (an ERP table); the values are ``delta``.
+        """
+        wide = self.table.pivot(index="instruction", columns="channel", values="delta")
+        if channels is not None:
+            wide = wide[list(channels)]
+        if instructions is not None:
+            wide = wide.loc[list(instructions)]
+        return wide
 
 
 def _targets(data, windows, channels):
@@ -387,3 +443,159 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
               "baseline_columns": 0 if baseline is None else int(np.shape(baseline)[1]),
               "seconds": seconds}
     return InstructionComparison(table=table, summary=summary, fits=fits, params=params)
+
+
+# --------------------------------------------------------------------------- chapter
+def run_instruction_study(setup, names, n_words=0, device="auto", loader=None, timer=None,
+                          **compare_kw):
+    """Instruction features and their comparison with the plain ones, on one dataset.
+
+    Parameters
+    ----------
+    setup : analysis.models.FrankSetup | analysis.models.SimulatedSetup
+        The dataset's shared settings: ``label``, ``layer``, ``model`` and
+        ``instruction_inputs(n_words)``.
+    names : iterable of str
+        Instructions (:func:`resolve_instructions`).
+    n_words : int
+        Words read under the instructions (see the setup's ``instruction_inputs``; 0: all).
+    device : str
+    loader : callable | None
+        Passed to :func:`instruction_features` (loads the model once for several calls).
+    timer : analysis.models.StepTimer | None
+        Times the steps ``"<label>: instruction features"`` and
+        ``"<label>: instruction models"``.
+    **compare_kw
+        Passed to :func:`compare_instructions` (``band_scales``, ``n_permutations``,
+        ``seed``, ``q``, ``n_boot``).
+
+    Returns
+    -------
+    InstructionComparison
+        The seconds per instruction and per step are printed.
+    """
+    from .models import timed
+
+    data, kw = setup.instruction_inputs(n_words)
+    with timed(timer, f"{setup.label}: instruction features"):
+        feats, seconds = instruction_features(data, list(names), layer=setup.layer,
+                                               model=setup.model, device=device,
+                                               loader=loader)
+    print("seconds per instruction:", seconds)
+    with timed(timer, f"{setup.label}: instruction models"):
+        comp = compare_instructions(by_instruction=feats, **kw, **compare_kw)
+    print("seconds per step:", comp.params["seconds"])
+    return comp
+
+
+def setting_texts(chosen, n_permutations, band_scales):
+    """The chapter's texts of the instruction settings.
+
+    Parameters
+    ----------
+    chosen : dict of str to str
+        :func:`resolve_instructions`.
+    n_permutations : int
+    band_scales : sequence of float
+
+    Returns
+    -------
+    dict of str to object
+        ``n_instr``, ``instr_names``, ``instr_perm``, ``band_scales_txt``.
+    """
+    return {"n_instr": len(chosen),
+            "instr_names": "; ".join(f'{k}: "{v}"' for k, v in chosen.items()),
+            "instr_perm": f"{n_permutations:,}",
+            "band_scales_txt": ", ".join(f"{v:g}" for v in band_scales)}
+
+
+FRANK_KEYS = ("frank_layer", "frank_layer_source", "frank_n", "fr_n_sent", "fr_r_plain",
+              "fr_best", "fr_best_delta", "fr_best_ci", "fr_n_better", "fr_n_worse",
+              "fr_n_tests", "fr_n_mean_sig", "fr_n_both_sig", "fr_n400_range")
+SIMULATED_KEYS = ("sim_layer", "sim_instr_n", "sim_window", "sim_n_targets",
+                  "sim_max_better", "sim_max_worse", "sim_n_mean_better", "sim_n_mean_worse",
+                  "sim_delta_range")
+
+
+def frank_texts(comp, setup=None, q=0.05):
+    """The chapter's texts of the instruction comparison on the Frank et al. (2015) data.
+
+    Parameters
+    ----------
+    comp : InstructionComparison | None
+        None when the data were not found (every text is then ``"n/a"``).
+    setup : analysis.models.FrankSetup | None
+        Supplies ``layer``, ``layer_source`` and the sentence ``groups``.
+    q : float
+        False discovery rate of the counts.
+
+    Returns
+    -------
+    dict of str to object
+        The keys of :data:`FRANK_KEYS`.
+    """
+    if comp is None or setup is None:
+        return dict.fromkeys(FRANK_KEYS, "n/a")
+    s, t = comp.summary, comp.table
+    n = comp.params["n_words"]
+    best = s["mean_delta"].abs().idxmax()
+    n400 = t[t["channel"] == "N400"]
+    return {
+        "frank_layer_source": setup.layer_source, "frank_layer": setup.layer,
+        "frank_n": f"{n:,}", "fr_n_sent": len(np.unique(setup.groups[:n])),
+        "fr_r_plain": f"{s['mean_r_plain'].iloc[0]:.3f}", "fr_best": best,
+        "fr_best_delta": f"{s.loc[best, 'mean_delta']:+.4f}",
+        "fr_best_ci": f"{s.loc[best, 'delta_ci_low']:+.4f} to "
+                      f"{s.loc[best, 'delta_ci_high']:+.4f}",
+        "fr_n_better": int((t["result"] == "better").sum()),
+        "fr_n_worse": int((t["result"] == "worse").sum()), "fr_n_tests": len(t),
+        "fr_n_mean_sig": int(((s["q_mean_better"] < q) | (s["q_mean_worse"] < q)).sum()),
+        "fr_n_both_sig": int((s["q_mean_both"] < q).sum()),
+        "fr_n400_range": f"{n400['delta'].min():+.4f} to {n400['delta'].max():+.4f}"}
+
+
+def simulated_texts(comp, setup=None, q=0.05):
+    """The chapter's texts of the instruction comparison on the simulated study.
+
+    The parameters are those of :func:`frank_texts`; here ``setup`` is an
+    :class:`analysis.models.SimulatedSetup`, which supplies ``layer`` and ``window`` (the
+    window of interest in ms, or None).
+
+    Returns
+    -------
+    dict of str to object
+        The keys of :data:`SIMULATED_KEYS` (each ``"n/a"`` without ``comp`` or ``setup``).
+    """
+    if comp is None or setup is None:
+        return dict.fromkeys(SIMULATED_KEYS, "n/a")
+    s, window = comp.summary, setup.window
+    return {
+        "sim_layer": setup.layer, "sim_instr_n": f"{comp.params['n_words']:,}",
+        "sim_window": f"{window[0]:g}–{window[1]:g} ms" if window else "all windows",
+        "sim_n_targets": f"{int(s['n_targets'].iloc[0]):,}",
+        "sim_max_better": f"{100 * s['share_better'].max():.1f} %",
+        "sim_max_worse": f"{100 * s['share_worse'].max():.1f} %",
+        "sim_n_mean_better": int((s["q_mean_better"] < q).sum()),
+        "sim_n_mean_worse": int((s["q_mean_worse"] < q).sum()),
+        "sim_delta_range": f"{s['mean_delta'].min():+.4f} to {s['mean_delta'].max():+.4f}"}
+
+
+def instruction_lines(comparisons):
+    """Every instruction's difference in mean r from plain, in words (the closing note).
+
+    Parameters
+    ----------
+    comparisons : dict of str to InstructionComparison | None
+        By dataset label; None entries are left out.
+
+    Returns
+    -------
+    dict of str to str
+        ``main_instr``: ``"<instruction> on <dataset> +0.0012 [-0.0030, +0.0050]"``
+        joined by ``"; "``, or ``"n/a"`` when there is no comparison.
+    """
+    lines = [f"{k} on {name} {r['mean_delta']:+.4f} "
+             f"[{r['delta_ci_low']:+.4f}, {r['delta_ci_high']:+.4f}]"
+             for name, comp in comparisons.items() if comp is not None
+             for k, r in comp.summary.iterrows()]
+    return {"main_instr": "; ".join(lines) if lines else "n/a"}

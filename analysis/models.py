@@ -25,6 +25,7 @@ intervals.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -38,7 +39,11 @@ from ._utils import DataError, check_array
 __all__ = ["ModelEntry", "HUB_MODELS", "default_entry", "finetuned_entries", "model_registry",
            "registry_table", "accuracy_summary", "rsa_layers", "ModelProfile", "profile_model",
            "alignment_vs_accuracy", "frank_targets", "READING_MEASURES", "comparison_table",
-           "previous_result", "finetuned_alignment", "describe_row", "StepTimer"]
+           "previous_result", "finetuned_alignment", "describe_row", "StepTimer", "timed",
+           "LazyModel", "FrankSetup", "frank_setup", "SimulatedSetup", "simulated_setup",
+           "swept_entries", "registry_overview", "registry_texts", "sweep_texts",
+           "profile_models", "profile_panels", "profile_texts", "finetuned_alignments", "finetuned_texts",
+           "MAIN_COLUMNS", "main_tables", "main_display", "main_texts", "models_results"]
 
 
 @dataclass(frozen=True)
@@ -774,3 +779,695 @@ class StepTimer:
                 print(f"[{name}: {round(total - self.nested, 1)} s]")
 
         return _Step()
+
+
+def timed(timer, name):
+    """``timer(name)`` for a :class:`StepTimer`, or a context that does nothing for None."""
+    return contextlib.nullcontext() if timer is None else timer(name)
+
+
+class LazyModel:
+    """A language model loaded on the first call only, then the same object every call.
+
+    Serves as the ``loader`` of :func:`analysis.instructions.instruction_features`: the
+    model is loaded only when some feature is not cached, and once for all calls.
+
+    Parameters
+    ----------
+    source : str
+        What :func:`analysis.features.load_model` receives (default: the packaged model).
+    device : str
+    timer : StepTimer | None
+        Times the load as the step ``step``.
+    step : str
+    """
+
+    def __init__(self, source="default", device="auto", timer=None,
+                 step="load the default model"):
+        self.source, self.device, self.timer, self.step = source, device, timer, step
+        self.model = None
+
+    def __call__(self):
+        if self.model is None:
+            from .features import load_model
+
+            with timed(self.timer, self.step):
+                self.model = load_model(self.source, device=self.device)
+        return self.model
+
+    def loader_for(self, model):
+        """This loader when ``model`` names the same model (for the default: its name too).
+
+        Returns
+        -------
+        LazyModel | None
+        """
+        names = {self.source}
+        if self.source == "default":
+            from .lm import DEFAULT_MODEL
+
+            names.add(DEFAULT_MODEL)
+        return self if model in names else None
+
+
+# --------------------------------------------------------------------------- set-ups
+class _DatasetSetup:
+    """What :class:`FrankSetup` and :class:`SimulatedSetup` share: the layer sweeps."""
+
+    def profile(self, entry, layer_step=1, rsa_words=1000, seed=0, device="auto", timer=None):
+        """Layer sweep of one model (:func:`profile_model`), with the layer used above.
+
+        Parameters
+        ----------
+        entry : ModelEntry
+        layer_step : int
+            Every n-th layer, plus ``layer``.
+        rsa_words, seed : int
+        device : str
+        timer : StepTimer | None
+            Times ``"<label>: features of <name>"`` and ``"<label>: sweep of <name>"``.
+
+        Returns
+        -------
+        ModelProfile
+            On the targets of the set-up (Frank: with the baseline; simulated: the
+            channels used, every window).
+        """
+        with timed(timer, f"{self.label}: features of {entry.name}"):
+            hidden = self._model_hidden(entry, device)
+        layers = sorted(set(range(0, hidden.shape[0], layer_step)) | {self.layer})
+        with timed(timer, f"{self.label}: sweep of {entry.name}"):
+            return profile_model(entry.name, hidden, layers=layers, fit_kw=self.fit_kw,
+                                 rsa_words=rsa_words, seed=seed, **self._profile_kw())
+
+
+@dataclass
+class FrankSetup(_DatasetSetup):
+    """What every fit of the models chapter on the Frank et al. (2015) data shares.
+
+    Attributes
+    ----------
+    dataset : WordDataset
+        Every row as opened (``open_dataset("frank2015")``).
+    targets : WordDataset
+        The rows of the published analyses with ERP and log reading-time targets
+        (:func:`frank_targets`).
+    baseline : ndarray, shape (n_words, d_b)
+        Nuisance predictors (length, frequency, position), an unpenalized band.
+    groups : ndarray of int, shape (n_words,)
+        Sentence of every row of ``targets`` (folds and bootstrap units).
+    fit_kw : dict
+        Passed to :func:`analysis.encoding.fit_encoding` (folds, penalties, groups).
+    kept : ndarray of bool, shape (len(dataset),)
+        Rows of ``dataset`` kept in ``targets``.
+    hidden : ndarray, shape (n_hidden, n_words, d)
+        The default model's hidden states of the kept rows.
+    layer : int | None
+        Layer of the instruction and fine-tuning comparisons (:meth:`choose_layer`).
+    layer_source : str | None
+        Where ``layer`` comes from, in words.
+    """
+
+    dataset: object
+    targets: object
+    baseline: np.ndarray
+    groups: np.ndarray
+    fit_kw: dict
+    kept: np.ndarray
+    hidden: np.ndarray
+    layer: int | None = None
+    layer_source: str | None = None
+    label = "Frank"
+    model = "default"
+
+    def choose_layer(self, results_dir, layer_step=1, rsa_words=1000, seed=0, timer=None):
+        """The real-data chapter's best layer for the N400, or one chosen by a sweep here.
+
+        Parameters
+        ----------
+        results_dir : str | Path
+            Where ``real_data.json`` is looked for (:func:`previous_result`).
+        layer_step : int
+            Every n-th layer is swept when the real-data chapter has not run.
+        rsa_words, seed : int
+            For :func:`profile_model`.
+        timer : StepTimer | None
+            Times the sweep as ``"Frank: N400 layer"``.
+
+        Returns
+        -------
+        int
+            Also stored in ``layer``, with ``layer_source``.
+        """
+        layer = previous_result(results_dir, "real_data", "encoding", "N400", "best_layer")
+        self.layer_source = ("the layer the real-data chapter found best for the N400"
+                             if layer is not None else "the best layer for the N400 in a "
+                             "sweep here, as the real-data chapter has not run")
+        if layer is None:
+            with timed(timer, "Frank: N400 layer"):
+                layer = profile_model(
+                    "default", self.hidden, self.targets,
+                    layers=range(0, self.hidden.shape[0], layer_step),
+                    channels=np.isin(self.targets.ch_names, ["N400"]),
+                    baseline=self.baseline, fit_kw=self.fit_kw, rsa_words=rsa_words,
+                    seed=seed).chosen_layer
+        self.layer = int(layer)
+        return self.layer
+
+    def instruction_inputs(self, n_words=0):
+        """Data and arguments of :func:`analysis.instructions.compare_instructions`.
+
+        Parameters
+        ----------
+        n_words : int
+            The whole sentences within the first ``n_words`` rows (0: all).
+
+        Returns
+        -------
+        data : WordDataset
+            The rows read under the instructions.
+        kwargs : dict
+            ``plain``, ``data``, ``baseline``, ``fit_kw`` and ``boot_groups`` of those rows.
+        """
+        data = self.targets.first_sentences(n_words)  # a prefix of the rows (0: all)
+        n = data.n_words
+        return data, dict(plain=self.hidden[self.layer][:n], data=data,
+                          baseline=self.baseline[:n],
+                          fit_kw=dict(self.fit_kw, groups=self.groups[:n]),
+                          boot_groups=self.groups[:n])
+
+    def _model_hidden(self, entry, device):
+        from .features import extract_features
+
+        return self.hidden if entry.source == "default" else extract_features(
+            self.dataset, model=entry.source, device=device).hidden[:, self.kept]
+
+    def _profile_kw(self):
+        return dict(data=self.targets, baseline=self.baseline)
+
+    def finetuned_alignment(self, entries, n_boot=1000, seed=0, device="auto"):
+        """The fine-tuned models against their base at ``layer`` (:func:`finetuned_alignment`).
+
+        Parameters
+        ----------
+        entries : list of ModelEntry
+            The registry; its first entry is the base, its fine-tuned entries compared.
+        n_boot, seed : int
+        device : str
+
+        Returns
+        -------
+        pandas.DataFrame | None
+        """
+        from .features import extract_features
+
+        tuned = [e for e in entries if e.kind == "finetuned"]
+        hidden = {e.name: extract_features(self.targets, model=e.source, layers=[self.layer],
+                                           device=device).layer(self.layer) for e in tuned}
+        return finetuned_alignment(
+            self.targets, self.hidden[self.layer], hidden, {e.name: e.accuracy for e in tuned},
+            baseline=self.baseline, fit_kw=self.fit_kw, groups=self.groups, n_boot=n_boot,
+            seed=seed, base_name=entries[0].name)
+
+
+def frank_setup(path=None, n_words=0, fit_kw=None, device="auto"):
+    """Open the Frank et al. (2015) data and prepare what the models chapter's fits share.
+
+    Parameters
+    ----------
+    path : str | Path | None
+        ``all_measures.csv`` (None: ``$FRANK2015_PATH`` or the shared data folder).
+    n_words : int
+        The whole sentences within the first ``n_words`` words (0: all).
+    fit_kw : dict | None
+        Settings of every fit (folds, penalties, backend); the sentence groups are added.
+    device : str
+        Where the default model's features are computed (when not cached).
+
+    Returns
+    -------
+    FrankSetup
+
+    Raises
+    ------
+    DataError
+        The data are not found (the message says where they were looked for) or lack
+        the columns of the published analyses.
+    """
+    from .datasets import open_dataset
+    from .features import extract_features
+    from .predictors import nuisance_predictors
+
+    dataset = open_dataset("frank2015", path, n_words=n_words)
+    targets = frank_targets(dataset)
+    baseline, _ = nuisance_predictors(targets)
+    groups = targets.group_labels("sentence")
+    kept = ~dataset.metadata["published_exclusion"].to_numpy()
+    hidden = extract_features(dataset, model="default", device=device).hidden[:, kept]
+    return FrankSetup(dataset=dataset, targets=targets, baseline=baseline, groups=groups,
+                      fit_kw=dict(fit_kw or {}, groups=groups), kept=kept, hidden=hidden)
+
+
+@dataclass
+class SimulatedSetup(_DatasetSetup):
+    """What every fit of the models chapter on the simulated study shares.
+
+    Attributes
+    ----------
+    encoding : analysis.contracts.EncodingOutputs
+        The encoding chapter's outputs (model, layer, window, channels).
+    dataset : WordDataset
+        The study, reopened.
+    fit_kw : dict
+        Passed to :func:`analysis.encoding.fit_encoding`.
+    plain : analysis.features.Features
+        The encoding model's features of every word (no instruction).
+    windows : ndarray of bool, shape (n_windows,)
+        The window of interest.
+    channels : ndarray of bool, shape (n_channels,)
+        The channels of interest, or a seeded random subset of them.
+    """
+
+    encoding: object
+    dataset: object
+    fit_kw: dict
+    plain: object
+    windows: np.ndarray
+    channels: np.ndarray
+    label = "simulated"
+
+    @property
+    def layer(self):
+        """The encoding chapter's layer."""
+        return self.encoding.layer
+
+    @property
+    def model(self):
+        """The encoding chapter's model."""
+        return self.encoding.model
+
+    @property
+    def window(self):
+        """The window of interest in ms (start, end), or None."""
+        return self.encoding.window
+
+    @property
+    def truth_layer(self):
+        """The layer the simulation drew its language-model signal from, or None."""
+        return (self.dataset.provenance.get("truth") or {}).get("truth_layer")
+
+    def first(self, n_words):
+        """The number of words in the first ``n_words`` (0 or too many: all)."""
+        return n_words if 0 < n_words < self.dataset.n_words else self.dataset.n_words
+
+    def _fit_kw(self, n):
+        kw = dict(self.fit_kw)
+        if kw.get("groups") is not None:
+            kw["groups"] = kw["groups"][:n]
+        return kw
+
+    def instruction_inputs(self, n_words=0):
+        """Data and arguments of :func:`analysis.instructions.compare_instructions`.
+
+        Parameters
+        ----------
+        n_words : int
+            The first ``n_words`` words (their contexts unchanged; 0: all).
+
+        Returns
+        -------
+        data : WordDataset
+        kwargs : dict
+            ``plain``, ``data``, ``windows``, ``channels``, ``fit_kw``, ``boot_groups``.
+        """
+        n = self.first(n_words)
+        data = self.dataset.subset(np.arange(n), note=f"first {n} words")
+        return data, dict(plain=self.plain.layer(self.layer)[:n], data=data,
+                          windows=self.windows, channels=self.channels,
+                          fit_kw=self._fit_kw(n), boot_groups=data.group_labels("sentence"))
+
+    def _model_hidden(self, entry, device):
+        from .features import extract_features
+
+        return (self.plain if entry.source == self.model else extract_features(
+            self.dataset, model=entry.source, device=device)).hidden
+
+    def _profile_kw(self):
+        return dict(data=self.dataset, channels=self.channels)
+
+    def finetuned_alignment(self, entries, n_words=0, n_boot=1000, seed=0, device="auto"):
+        """The fine-tuned models against their base at ``layer`` on the first words.
+
+        Parameters
+        ----------
+        entries : list of ModelEntry
+            The registry; its first entry is the base, its fine-tuned entries compared.
+        n_words : int
+            The first ``n_words`` words (0: all), as in the fine-tuning chapter.
+        n_boot, seed : int
+        device : str
+
+        Returns
+        -------
+        pandas.DataFrame | None
+            :func:`finetuned_alignment` on the window and channels used.
+        """
+        from .features import extract_features
+
+        n = self.first(n_words)
+        ds = self.dataset.subset(np.arange(n))
+        y = ds.responses[:, self.channels][:, :, self.windows]
+        tuned = [e for e in entries if e.kind == "finetuned"]
+        hidden = {e.name: extract_features(ds, model=e.source, layers=[self.layer],
+                                           surprisal=False, device=device).layer(self.layer)
+                  for e in tuned}
+        return finetuned_alignment(
+            y, self.plain.layer(self.layer)[:n], hidden, {e.name: e.accuracy for e in tuned},
+            fit_kw=self._fit_kw(n), groups=ds.group_labels("sentence"), n_boot=n_boot,
+            seed=seed, base_name=entries[0].name)
+
+
+def simulated_setup(results_dir, fit_kw=None, map_channels=0, seed=0, backend="numpy",
+                    device="auto"):
+    """Reopen the encoding chapter's study and prepare what the models chapter's fits share.
+
+    Parameters
+    ----------
+    results_dir : str | Path
+        Where the encoding chapter wrote its outputs.
+    fit_kw : dict | None
+        Settings that replace the encoding chapter's (folds, penalties, inner folds).
+    map_channels : int
+        A seeded random subset of this many channels of interest (0: all of them).
+    seed : int
+    backend : str
+        Ridge backend of the fits.
+    device : str
+
+    Returns
+    -------
+    SimulatedSetup
+
+    Raises
+    ------
+    analysis.contracts.ContractError
+        The encoding chapter's outputs are missing or do not match.
+    """
+    from .contracts import EncodingOutputs
+    from .datasets import window_of_interest
+    from .features import extract_features
+    from .stats import random_word_subset
+
+    enc = EncodingOutputs.read(results_dir)
+    sim = enc.reopen_dataset(device=device, progress=False)
+    kw = enc.fit_kwargs(sim, backend=backend)
+    kw.update(fit_kw or {})
+    plain = extract_features(sim, model=enc.model, device=device)
+    windows, _ = window_of_interest(sim, enc.window)
+    coi = np.flatnonzero(np.isin(sim.ch_names, enc.channels))
+    channels = np.zeros(sim.n_channels, bool)
+    channels[coi[random_word_subset(coi.size, map_channels or coi.size, seed)]] = True
+    return SimulatedSetup(encoding=enc, dataset=sim, fit_kw=kw, plain=plain, windows=windows,
+                          channels=channels)
+
+
+# --------------------------------------------------------------------------- chapter
+def swept_entries(entries, finetuned=False):
+    """The models whose layers are swept: all but the fine-tuned ones unless ``finetuned``."""
+    return [e for e in entries if e.kind != "finetuned" or finetuned]
+
+
+def registry_overview(entries, hub=()):
+    """The models compared, then the documented hub models not named in ``hub``.
+
+    Parameters
+    ----------
+    entries : list of ModelEntry
+        :func:`model_registry`.
+    hub : sequence of str
+        Hub models opted into (names or sources).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`registry_table` columns ``kind``, ``parameters``, ``task``, ``accuracy``,
+        ``licence``, ``origin``, ``loaded``.
+    """
+    rest = [h for h in HUB_MODELS if h.name not in hub and h.source not in hub]
+    table = pd.concat([registry_table(entries), registry_table(rest)])
+    return table[["kind", "parameters", "task", "accuracy", "licence", "origin", "loaded"]]
+
+
+def registry_texts(entries):
+    """``n_models`` and ``n_finetuned`` of the registry (the chapter's texts)."""
+    return {"n_models": len(entries),
+            "n_finetuned": sum(e.kind == "finetuned" for e in entries)}
+
+
+def sweep_texts(layer_step, simulated=None, rsa_words=1000):
+    """Texts of the sweep settings: ``model_layer_step``, ``map_n_channels``, ``rsa_n``.
+
+    Parameters
+    ----------
+    layer_step : int
+    simulated : SimulatedSetup | None
+        Supplies the channels used (``"n/a"`` without it).
+    rsa_words : int
+    """
+    return {"model_layer_step": layer_step,
+            "map_n_channels": "n/a" if simulated is None else int(simulated.channels.sum()),
+            "rsa_n": f"{rsa_words:,}"}
+
+
+def profile_models(entries, simulated=None, frank=None, layer_step=1, rsa_words=1000, seed=0,
+                   device="auto", timer=None):
+    """Layer sweeps of every model on every dataset that is there (their params printed).
+
+    Parameters
+    ----------
+    entries : list of ModelEntry
+        The models swept (:func:`swept_entries`).
+    simulated : SimulatedSetup | None
+    frank : FrankSetup | None
+    layer_step : int
+        Every n-th layer, plus the layer of the comparisons.
+    rsa_words, seed : int
+    device : str
+    timer : StepTimer | None
+
+    Returns
+    -------
+    dict
+        ``"simulated"`` and ``"frank2015"``: dict of model name to :class:`ModelProfile`
+        (empty for a dataset that is not there).
+    """
+    profiles = {"simulated": {}, "frank2015": {}}
+    for e in entries:
+        for key, setup in (("simulated", simulated), ("frank2015", frank)):
+            if setup is not None:
+                profiles[key][e.name] = setup.profile(e, layer_step, rsa_words, seed,
+                                                      device=device, timer=timer)
+                print(profiles[key][e.name].params)
+    return profiles
+
+
+def profile_panels(profiles):
+    """The panels of the profile figure: ``(title, profile, "time" | "target")``.
+
+    Parameters
+    ----------
+    profiles : dict
+        :func:`profile_models`: on the simulated study layer x time maps, on the Frank
+        data layer x target maps.
+
+    Returns
+    -------
+    list of tuple
+    """
+    return ([(f"simulated: {n}", p, "time") for n, p in profiles["simulated"].items()]
+            + [(f"Frank: {n}", p, "target") for n, p in profiles["frank2015"].items()])
+
+
+def _rsa_text(summary):
+    peak = summary["rsa_peak"]
+    return "n/a" if peak is None else f"{peak['rsa']:.3f} at layer {peak['layer']}"
+
+
+def profile_texts(profiles, base, simulated=None):
+    """The chapter's texts of the base model's profiles.
+
+    Parameters
+    ----------
+    profiles : dict
+        :func:`profile_models` (a dataset without the base gets ``"n/a"`` texts).
+    base : str
+        The base model's name.
+    simulated : SimulatedSetup | None
+        Supplies the layer the simulation planted (``truth_layer``).
+
+    Returns
+    -------
+    dict of str to object
+        ``sim_peak``, ``sim_depth``, ``sim_peak_ms``, ``sim_truth``, ``sim_rsa``,
+        ``fr_peak``, ``fr_depth``, ``fr_n400_peak``, ``fr_rsa``.
+    """
+    out = dict.fromkeys(("sim_peak", "sim_depth", "sim_peak_ms", "sim_truth", "sim_rsa",
+                         "fr_peak", "fr_depth", "fr_n400_peak", "fr_rsa"), "n/a")
+    if base in profiles["simulated"]:
+        ps = profiles["simulated"][base].summary()
+        truth = None if simulated is None else simulated.truth_layer
+        out.update(sim_peak=ps["peak_layer"], sim_depth=f"{ps['relative_depth']:.2f}",
+                   sim_peak_ms=f"{ps['peak_window_ms']:g}",
+                   sim_truth="n/a" if truth is None else int(truth), sim_rsa=_rsa_text(ps))
+    if base in profiles["frank2015"]:
+        pf = profiles["frank2015"][base].summary(channel="N400")
+        out.update(fr_peak=pf["peak_layer"], fr_depth=f"{pf['relative_depth']:.2f}",
+                   fr_n400_peak=pf["N400"]["peak_layer"], fr_rsa=_rsa_text(pf))
+    return out
+
+
+def finetuned_alignments(entries, simulated=None, frank=None, n_words=0, n_boot=1000,
+                         seed=0, device="auto", timer=None):
+    """The fine-tuned models against their base on each dataset that is there.
+
+    Parameters
+    ----------
+    entries : list of ModelEntry
+        The registry (its first entry is the base).
+    simulated : SimulatedSetup | None
+    frank : FrankSetup | None
+    n_words : int
+        Simulated study: the first ``n_words`` words (0: all).
+    n_boot, seed : int
+    device : str
+    timer : StepTimer | None
+        Times ``"simulated: fine-tuned models"`` and ``"Frank: fine-tuned models"``.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``"simulated"`` and ``"frank2015"`` (:func:`finetuned_alignment`), for the
+        datasets present; empty (and nothing computed) without a fine-tuned model.
+    """
+    align = {}
+    if not any(e.kind == "finetuned" for e in entries):
+        return align
+    if simulated is not None:
+        with timed(timer, "simulated: fine-tuned models"):
+            align["simulated"] = simulated.finetuned_alignment(
+                entries, n_words, n_boot=n_boot, seed=seed, device=device)
+    if frank is not None:
+        with timed(timer, "Frank: fine-tuned models"):
+            align["frank2015"] = frank.finetuned_alignment(entries, n_boot=n_boot, seed=seed,
+                                                           device=device)
+    return {k: v for k, v in align.items() if v is not None}
+
+
+def finetuned_texts(entries, simulated=None, n_words=0):
+    """The chapter's texts of the fine-tuned comparison: ``ft_sim_n``, ``acc_method``.
+
+    Parameters
+    ----------
+    entries : list of ModelEntry
+    simulated : SimulatedSetup | None
+        None when the simulated study is missing; then, or without a fine-tuned model,
+        ``ft_sim_n`` is ``"n/a"``.
+    n_words : int
+        Simulated study: the first ``n_words`` words compared (0: all).
+    """
+    tuned = [e for e in entries if e.kind == "finetuned"]
+    compared = simulated is not None and tuned
+    return {"ft_sim_n": f"{simulated.first(n_words):,}" if compared else "n/a",
+            "acc_method": tuned[0].accuracy["method"] if tuned else "no fine-tuned model"}
+
+
+#: Columns of the main table that the chapter shows (those present).
+MAIN_COLUMNS = ["layers_fitted", "peak_layer", "relative_depth", "max_r", "rsa_peak_layer",
+                "rsa_peak", "N400_peak_layer", "mean_r", "delta_r", "delta_r_ci_low",
+                "delta_r_ci_high", "accuracy", "accuracy_gain", "gain_ci_low", "gain_ci_high"]
+
+
+def main_tables(profiles, align):
+    """:func:`comparison_table` of each dataset with profiles or fine-tuned comparisons.
+
+    Parameters
+    ----------
+    profiles : dict
+        :func:`profile_models`.
+    align : dict of str to pandas.DataFrame
+        :func:`finetuned_alignments`.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``"simulated"`` and ``"frank2015"`` (with the N400's peak layer), where present.
+    """
+    main = {}
+    if profiles["simulated"] or "simulated" in align:
+        main["simulated"] = comparison_table(profiles["simulated"], align.get("simulated"))
+    if profiles["frank2015"] or "frank2015" in align:
+        main["frank2015"] = comparison_table(profiles["frank2015"], align.get("frank2015"),
+                                             channel="N400")
+    return main
+
+
+def main_display(main):
+    """The main tables stacked (index: dataset, model), the shown columns, rounded."""
+    table = pd.concat(main, names=["dataset"]) if main else pd.DataFrame()
+    return table[[c for c in MAIN_COLUMNS if c in table.columns]].round(4)
+
+
+def main_texts(main, entries):
+    """The closing note's texts: the base model's rows and the fine-tuned series.
+
+    Parameters
+    ----------
+    main : dict of str to pandas.DataFrame
+        :func:`main_tables`.
+    entries : list of ModelEntry
+        The registry (its first entry is the base).
+
+    Returns
+    -------
+    dict of str to object
+        ``main_sim_base``, ``main_fr_base``, ``main_fr_n400_layer``, ``main_ft``.
+    """
+    base = entries[0].name
+    frank = main.get("frank2015")
+    lines = [f"{e.name} ({ds}): {describe_row(main[ds], e.name)}" for ds in main
+             for e in entries if e.kind == "finetuned" and e.name in main[ds].index]
+    return {"main_sim_base": describe_row(main.get("simulated"), base),
+            "main_fr_base": describe_row(frank, base),
+            "main_fr_n400_layer": (int(frank.loc[base, "N400_peak_layer"])
+                                   if frank is not None and base in frank.index else "n/a"),
+            "main_ft": "; ".join(lines) if lines else "no fine-tuned model was compared"}
+
+
+def models_results(main, profiles, entries):
+    """The model comparison as entries of the chapter's results file.
+
+    Parameters
+    ----------
+    main : dict of str to pandas.DataFrame
+        :func:`main_tables`.
+    profiles : dict of str to dict of str to ModelProfile
+        By dataset (:func:`profile_models`), then by model name.
+    entries : list of ModelEntry
+
+    Returns
+    -------
+    dict
+        ``models`` (per dataset and model, the row with NaN as None), ``model_profiles``
+        (per dataset and model, :meth:`ModelProfile.summary`; only when ``main`` has a
+        dataset), ``registry`` and ``hub_models_documented`` (records).
+    """
+    out = {"models": {}}
+    for ds, table in main.items():
+        out["models"][ds] = {
+            name: {k: (None if pd.isna(v) else v) for k, v in row.items()}
+            for name, row in table.to_dict(orient="index").items()}
+        out.setdefault("model_profiles", {})[ds] = {
+            n: p.summary() for n, p in profiles.get(ds, {}).items()}
+    out["registry"] = registry_table(entries).reset_index().to_dict(orient="records")
+    out["hub_models_documented"] = registry_table().reset_index().to_dict(orient="records")
+    return out

@@ -9,7 +9,8 @@ import numpy as np
 
 __all__ = ["as_evoked", "plot_evoked", "plot_window_topomaps", "plot_topographies",
            "plot_sensor_layout", "coloured_text", "category_text", "plot_better_worse",
-           "plot_r_scatter", "plot_category_effect", "use_book_style"]
+           "plot_r_scatter", "plot_category_effect", "use_book_style",
+           "plot_instruction_deltas", "plot_model_profiles", "plot_alignment_vs_accuracy"]
 
 
 def use_book_style():
@@ -422,3 +423,124 @@ def plot_category_effect(cat, times, title="", alpha=0.05, ax=None):
     ax.set(xlabel="window start (ms)", ylabel="ΔMSE (base − fine-tuned)", title=title)
     ax.legend(fontsize="small")
     return ax
+
+
+# ------------------------------------------------------------------ models (§7)
+def plot_instruction_deltas(comparisons):
+    """Per instruction, the difference in mean r from plain with its interval, per dataset.
+
+    Parameters
+    ----------
+    comparisons : dict of str to InstructionComparison | None
+        By panel title (:func:`analysis.instructions.compare_instructions`); None entries
+        are left out. Each panel shows the instruction model (circles) and the two-band
+        model (squares) against plain, with their bootstrap intervals.
+
+    Returns
+    -------
+    matplotlib.figure.Figure | None
+        None when there is no comparison.
+    """
+    comps = [(n, c) for n, c in comparisons.items() if c is not None]
+    if not comps:
+        return None
+    fig, axes = plt.subplots(1, len(comps), figsize=(5.5 * len(comps), 3.4), squeeze=False)
+    for ax, (name, comp) in zip(axes[0], comps):
+        s = comp.summary
+        y = np.arange(len(s))
+        ax.errorbar(s["mean_delta"], y, xerr=[s["mean_delta"] - s["delta_ci_low"],
+                                              s["delta_ci_high"] - s["mean_delta"]],
+                    fmt="o", color="C0", label="instruction alone")
+        ax.errorbar(s["mean_delta_both"], y + 0.2,
+                    xerr=[s["mean_delta_both"] - s["both_ci_low"],
+                          s["both_ci_high"] - s["mean_delta_both"]],
+                    fmt="s", color="C1", label="plain + instruction (two bands)")
+        ax.axvline(0, color="k", lw=0.6)
+        ax.set_yticks(y + 0.1, s.index)
+        ax.set_ylim(-0.6, len(s) - 0.2)
+        ax.set(xlabel="difference in mean r from plain (95 % interval)", title=name)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_model_profiles(panels, window_ms=None):
+    """Where each model aligns: a layer map (top) and r and RSA against depth (bottom).
+
+    Parameters
+    ----------
+    panels : list of (str, ModelProfile, {"time", "target"})
+        Title, profile and kind of map (:func:`analysis.models.profile_panels`):
+        ``"time"`` draws layer x window (mean r over channels), ``"target"`` layer x
+        target, each target against its own best layer (the targets' r differ too much
+        for one colour scale).
+    window_ms : float | None
+        Length of a window (extends the last window of a ``"time"`` map).
+
+    Returns
+    -------
+    matplotlib.figure.Figure | None
+        None when there is no panel.
+    """
+    if not panels:
+        return None
+    fig, axes = plt.subplots(2, len(panels), figsize=(5 * len(panels), 7), squeeze=False)
+    for k, (title, p, kind) in enumerate(panels):
+        ax = axes[0, k]
+        if kind == "time":
+            im = ax.imshow(p.layer_time_map(), aspect="auto", origin="lower", cmap="magma",
+                           extent=[p.times[0], p.times[-1] + window_ms, -0.5,
+                                   len(p.layers) - 0.5])
+            ax.set(xlabel="window start (ms)")
+            ax.set_title(f"{title}\nridge r, mean over channels", fontsize=9)
+        else:
+            m = p.layer_channel_map(0)
+            im = ax.imshow(m - m.max(axis=0), aspect="auto", origin="lower", cmap="magma")
+            ax.set_xticks(range(len(p.ch_names)), p.ch_names, rotation=60, fontsize=8)
+            ax.set_title(f"{title}\nridge r minus each target's best layer", fontsize=9)
+        ax.set_yticks(range(len(p.layers)), p.layers, fontsize=7)
+        ax.set(ylabel="layer")
+        fig.colorbar(im, ax=ax)
+        ax = axes[1, k]
+        depth = [p.relative_depth(l) for l in p.layers]
+        ax.plot(depth, np.nanmean(p.r, axis=(1, 2)), "o-", label="ridge: mean r")
+        ax.plot(depth, np.nanmax(p.rsa, axis=1), "s--", label="RSA: max over windows")
+        ax.axvline(p.relative_depth(p.chosen_layer), color="0.5", lw=0.8)
+        ax.set(xlabel="relative depth (0 embeddings, 1 last block)", ylabel="r / Spearman")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_alignment_vs_accuracy(align):
+    """Each fine-tuned model's change in alignment against its accuracy gain, per dataset.
+
+    Parameters
+    ----------
+    align : dict of str to DataFrame
+        By dataset, :func:`analysis.models.alignment_vs_accuracy` (rows without an
+        accuracy gain, e.g. the base, are left out).
+
+    Returns
+    -------
+    matplotlib.figure.Figure | None
+        None when ``align`` is empty.
+    """
+    if not align:
+        return None
+    fig, axes = plt.subplots(1, len(align), figsize=(5 * len(align), 3.6), squeeze=False)
+    for ax, (name, t) in zip(axes[0], align.items()):
+        for i, (model, row) in enumerate(t.dropna(subset=["accuracy_gain"]).iterrows()):
+            ax.errorbar(row["accuracy_gain"], row["delta_r"],
+                        xerr=[[row["accuracy_gain"] - row["gain_ci_low"]],
+                              [row["gain_ci_high"] - row["accuracy_gain"]]],
+                        yerr=[[row["delta_r"] - row["delta_r_ci_low"]],
+                              [row["delta_r_ci_high"] - row["delta_r"]]],
+                        fmt="o", color=f"C{i}", label=model, capsize=3)
+        ax.axhline(0, color="k", lw=0.6)
+        ax.axvline(0, color="k", lw=0.6)
+        ax.set(xlabel="held-out accuracy gain (95 % interval)",
+               ylabel="difference in mean r from base (95 % interval)", title=name)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -53,19 +53,14 @@ results_dir = "_build/results"
 profile = "default"
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from analysis import datasets, plots
 from analysis import instructions as I
 from analysis import models as M
-from analysis.contracts import ContractError, EncodingOutputs, FinetunedModels
-from analysis.features import extract_features, load_model
-from analysis.predictors import nuisance_predictors
+from analysis.contracts import ContractError, FinetunedModels
 from analysis.provenance import data_banner, start_chapter
-from analysis.stats import random_word_subset
 
 chapter = start_chapter(
     "models",
@@ -81,27 +76,15 @@ chapter = start_chapter(
 glue = chapter.glue
 plots.use_book_style()
 backend = "torch" if chapter.device.startswith("cuda") else "numpy"
-grid = np.logspace(-1, 7, sweep_alphas)
+fit_kw = dict(n_folds=models_n_folds, n_inner=sweep_inner,
+              alphas=np.logspace(-1, 7, sweep_alphas))  # every fit of this chapter
 chosen_instructions = I.resolve_instructions(
     "all" if instructions == ["all"] else instructions)
+compare_kw = dict(band_scales=band_scales, n_permutations=instr_n_permutations, seed=seed,
+                  q=fdr_q, n_boot=n_boot)
 step = M.StepTimer()  # wall time of each step, printed and saved with the results
+default_lm = M.LazyModel("default", device=chapter.device, timer=step)  # loaded when needed
 results = {"instructions": {}, "models": {}}
-shown = ["share_better", "share_worse", "mean_r_plain", "mean_r_instruction", "mean_delta",
-         "delta_ci_low", "delta_ci_high", "q_mean_better", "q_mean_worse", "mean_r_both",
-         "mean_delta_both", "q_mean_both", "median_band_scale"]  # columns of the summaries
-
-
-lm = None
-
-
-def shared_model():
-    """The default model, loaded once and only when some feature is not cached."""
-    global lm
-    if lm is None:
-        with step("load the default model"):
-            lm = load_model("default", device=chapter.device)
-    return lm
-
 
 # %% [markdown]
 # ## The models
@@ -119,15 +102,11 @@ except ContractError as err:
     tuned = None
     display(Markdown(f"*No fine-tuned models to compare ({err}).*"))
 entries = M.model_registry(tuned, hub=hub_models, seed=seed)
-for e in entries:
-    if e.kind != "finetuned":
-        chapter.record_model(e.source)
-not_named = [h for h in M.HUB_MODELS if h.name not in hub_models and h.source not in hub_models]
-registry = pd.concat([M.registry_table(entries), M.registry_table(not_named)])
-display(registry[["kind", "parameters", "task", "accuracy", "licence", "origin", "loaded"]])
-swept_entries = [e for e in entries if e.kind != "finetuned" or finetuned_sweep]
-glue("n_models", len(entries))
-glue("n_finetuned", sum(e.kind == "finetuned" for e in entries))
+for e in M.swept_entries(entries):  # the models that are not fine-tuned
+    chapter.record_model(e.source)
+display(M.registry_overview(entries, hub_models))
+for k, v in M.registry_texts(entries).items():
+    glue(k, v)
 
 # %% [markdown]
 # ## Does an instruction change alignment? The real EEG and reading times
@@ -147,87 +126,29 @@ glue("n_finetuned", sum(e.kind == "finetuned" for e in entries))
 # asks what the instruction adds beyond the plain reading. Intervals resample sentences.
 
 # %%
-frank = None
 try:
     with step("open Frank et al. (2015)"):
-        frank_all = datasets.open_dataset("frank2015", frank_path, n_words=real_n_words)
-        frank = M.frank_targets(frank_all)
-        chapter.record_dataset(frank_all)
-        X_base, base_info = nuisance_predictors(frank)
-        frank_groups = frank.group_labels("sentence")
-        frank_fit = dict(n_folds=models_n_folds, n_inner=sweep_inner, alphas=grid,
-                         backend=backend, groups=frank_groups)
-        kept = ~frank_all.metadata["published_exclusion"].to_numpy()
-        frank_plain_all = extract_features(frank_all, model="default", device=chapter.device)
-        frank_hidden = frank_plain_all.hidden[:, kept]
-        n_hidden = frank_hidden.shape[0]
-    display(HTML(data_banner(frank_all)))
+        fr = M.frank_setup(frank_path, real_n_words, dict(fit_kw, backend=backend),
+                           device=chapter.device)
+    chapter.record_dataset(fr.dataset)
+    display(HTML(data_banner(fr.dataset)))
 except datasets.DataError as err:
+    fr = None
     display(Markdown(f"**Frank et al. (2015): data not found.** {err} The real-data parts "
                      "of this chapter are skipped."))
 
 frank_comp = None
-if frank is not None:
-    frank_layer = M.previous_result(chapter.results_dir, "real_data", "encoding", "N400",
-                                    "best_layer")
-    glue("frank_layer_source", "the layer the real-data chapter found best for the N400"
-         if frank_layer is not None else "the best layer for the N400 in a sweep here, as "
-         "the real-data chapter has not run")
-    if frank_layer is None:  # the real-data chapter has not run: choose it here
-        with step("Frank: N400 layer"):
-            frank_layer = M.profile_model(
-                "default", frank_hidden, frank, layers=range(0, n_hidden, model_layer_step),
-                channels=np.isin(frank.ch_names, ["N400"]), baseline=X_base, fit_kw=frank_fit,
-                rsa_words=rsa_words, seed=seed).chosen_layer
-    frank_layer = int(frank_layer)
-    fr_i = frank.first_sentences(instr_frank_words)  # a prefix of the rows (0: all)
-    n_fr = fr_i.n_words
-    with step("Frank: instruction features"):
-        frank_instr, frank_instr_s = I.instruction_features(
-            fr_i, list(chosen_instructions), layer=frank_layer, model="default",
-            device=chapter.device, loader=shared_model)
-    print("seconds per instruction:", frank_instr_s)
-    with step("Frank: instruction models"):
-        frank_comp = I.compare_instructions(
-            frank_hidden[frank_layer][:n_fr], frank_instr, fr_i, baseline=X_base[:n_fr],
-            fit_kw=dict(frank_fit, groups=frank_groups[:n_fr]), band_scales=band_scales,
-            n_permutations=instr_n_permutations, seed=seed, q=fdr_q, n_boot=n_boot,
-            boot_groups=frank_groups[:n_fr])
-    print("seconds per step:", frank_comp.params["seconds"])
-    display(frank_comp.summary[shown].round(4))
-    wide = frank_comp.table.pivot(index="instruction", columns="channel", values="delta")
-    display(wide[frank.ch_names].loc[list(chosen_instructions)].round(3))
-    results["instructions"]["frank2015"] = {
-        "layer": frank_layer, "n_words": n_fr, "targets": list(frank.ch_names),
-        "summary": frank_comp.summary_dict(),
-        "per_target": frank_comp.table.round(6).to_dict(orient="records"),
-        "params": frank_comp.params}
-    s = frank_comp.summary
-    best = s["mean_delta"].abs().idxmax()
-    n400 = frank_comp.table[frank_comp.table["channel"] == "N400"].set_index("instruction")
-    glue("frank_layer", frank_layer)
-    glue("frank_n", f"{n_fr:,}")
-    glue("fr_n_sent", len(np.unique(frank_groups[:n_fr])))
-    glue("fr_r_plain", f"{s['mean_r_plain'].iloc[0]:.3f}")
-    glue("fr_best", best)
-    glue("fr_best_delta", f"{s.loc[best, 'mean_delta']:+.4f}")
-    glue("fr_best_ci", f"{s.loc[best, 'delta_ci_low']:+.4f} to {s.loc[best, 'delta_ci_high']:+.4f}")
-    glue("fr_n_better", int((frank_comp.table["result"] == "better").sum()))
-    glue("fr_n_worse", int((frank_comp.table["result"] == "worse").sum()))
-    glue("fr_n_tests", len(frank_comp.table))
-    glue("fr_n_mean_sig", int(((s["q_mean_better"] < fdr_q) | (s["q_mean_worse"] < fdr_q)).sum()))
-    glue("fr_n_both_sig", int((s["q_mean_both"] < fdr_q).sum()))
-    glue("fr_n400_range", f"{n400['delta'].min():+.4f} to {n400['delta'].max():+.4f}")
-else:
-    for key in ("frank_layer", "frank_layer_source", "frank_n", "fr_n_sent", "fr_r_plain",
-                "fr_best", "fr_best_delta",
-                "fr_best_ci", "fr_n_better", "fr_n_worse", "fr_n_tests", "fr_n_mean_sig",
-                "fr_n_both_sig", "fr_n400_range"):
-        glue(key, "n/a")
-glue("n_instr", len(chosen_instructions))
-glue("instr_names", "; ".join(f'{k}: "{v}"' for k, v in chosen_instructions.items()))
-glue("instr_perm", f"{instr_n_permutations:,}")
-glue("band_scales_txt", ", ".join(f"{v:g}" for v in band_scales))
+if fr is not None:
+    fr.choose_layer(chapter.results_dir, model_layer_step, rsa_words, seed, timer=step)
+    frank_comp = I.run_instruction_study(fr, chosen_instructions, instr_frank_words,
+                                         chapter.device, default_lm, step, **compare_kw)
+    display(frank_comp.summary[I.SUMMARY_COLUMNS].round(4))
+    display(frank_comp.delta_table(fr.targets.ch_names, chosen_instructions).round(3))
+    results["instructions"]["frank2015"] = frank_comp.to_results(
+        fr.layer, per_target=True, targets=list(fr.targets.ch_names))
+for k, v in {**I.frank_texts(frank_comp, fr, fdr_q),
+             **I.setting_texts(chosen_instructions, instr_n_permutations, band_scales)}.items():
+    glue(k, v)
 
 # %% [markdown]
 # The plain model reaches a mean r of {glue:text}`fr_r_plain` over the nine targets.
@@ -260,63 +181,26 @@ glue("band_scales_txt", ", ".join(f"{v:g}" for v in band_scales))
 # {glue:text}`sim_n_targets` in all.
 
 # %%
-sim = None
 try:
     with step("simulated: reopen the encoding study"):
-        enc = EncodingOutputs.read(chapter.results_dir)
-        sim = enc.reopen_dataset(device=chapter.device, progress=False)
-        chapter.record_dataset(sim)
-        sim_fit = enc.fit_kwargs(sim, backend=backend)
-        sim_fit.update(n_folds=models_n_folds, n_inner=sweep_inner, alphas=grid)
-        sim_plain = extract_features(sim, model=enc.model, device=chapter.device)
-        sim_window, _ = datasets.window_of_interest(sim, enc.window)
-        # the channels of interest, or a seeded random subset of them (map_channels)
-        coi = np.flatnonzero(np.isin(sim.ch_names, enc.channels))
-        sim_channels = np.zeros(sim.n_channels, bool)
-        sim_channels[coi[random_word_subset(coi.size, map_channels or coi.size, seed)]] = True
-    display(HTML(data_banner(sim)))
+        sim = M.simulated_setup(chapter.results_dir, fit_kw, map_channels, seed, backend,
+                                device=chapter.device)
+    chapter.record_dataset(sim.dataset)
+    display(HTML(data_banner(sim.dataset)))
 except ContractError as err:
+    sim = None
     display(Markdown(f"*The encoding chapter's outputs are missing ({err}); the simulated "
                      "parts are skipped.*"))
 
 sim_comp = None
 if sim is not None:
-    n_use = instr_sim_words if 0 < instr_sim_words < sim.n_words else sim.n_words
-    sim_sub = sim.subset(np.arange(n_use), note=f"first {n_use} words")  # contexts unchanged
-    sub_fit = dict(sim_fit)
-    if sub_fit.get("groups") is not None:
-        sub_fit["groups"] = sub_fit["groups"][:n_use]
-    with step("simulated: instruction features"):
-        sim_instr, sim_instr_s = I.instruction_features(
-            sim_sub, list(chosen_instructions), layer=enc.layer, model=enc.model,
-            device=chapter.device,
-            loader=shared_model if enc.model in ("default", entries[0].name) else None)
-    print("seconds per instruction:", sim_instr_s)
-    with step("simulated: instruction models"):
-        sim_comp = I.compare_instructions(
-            sim_plain.layer(enc.layer)[:n_use], sim_instr, sim_sub, windows=sim_window,
-            channels=sim_channels, fit_kw=sub_fit, band_scales=band_scales,
-            n_permutations=instr_n_permutations, seed=seed, q=fdr_q, n_boot=n_boot,
-            boot_groups=sim_sub.group_labels("sentence"))
-    print("seconds per step:", sim_comp.params["seconds"])
-    display(sim_comp.summary[shown].round(4))
-    results["instructions"]["simulated"] = {
-        "layer": enc.layer, "n_words": n_use, "window_ms": enc.window,
-        "summary": sim_comp.summary_dict(), "params": sim_comp.params}
-    s = sim_comp.summary
-    glue("sim_layer", enc.layer)
-    glue("sim_instr_n", f"{n_use:,}")
-    glue("sim_window", f"{enc.window[0]:g}–{enc.window[1]:g} ms" if enc.window else "all windows")
-    glue("sim_n_targets", f"{int(s['n_targets'].iloc[0]):,}")
-    glue("sim_max_better", f"{100 * s['share_better'].max():.1f} %")
-    glue("sim_max_worse", f"{100 * s['share_worse'].max():.1f} %")
-    glue("sim_n_mean_better", int((s["q_mean_better"] < fdr_q).sum()))
-    glue("sim_n_mean_worse", int((s["q_mean_worse"] < fdr_q).sum()))
-    glue("sim_delta_range", f"{s['mean_delta'].min():+.4f} to {s['mean_delta'].max():+.4f}")
-else:
-    for key in ("sim_layer", "sim_instr_n", "sim_window", "sim_n_targets", "sim_max_better",
-                "sim_max_worse", "sim_n_mean_better", "sim_n_mean_worse", "sim_delta_range"):
-        glue(key, "n/a")
+    sim_comp = I.run_instruction_study(sim, chosen_instructions, instr_sim_words,
+                                       chapter.device, default_lm.loader_for(sim.model),
+                                       step, **compare_kw)
+    display(sim_comp.summary[I.SUMMARY_COLUMNS].round(4))
+    results["instructions"]["simulated"] = sim_comp.to_results(sim.layer, window_ms=sim.window)
+for k, v in I.simulated_texts(sim_comp, sim, fdr_q).items():
+    glue(k, v)
 
 # %% [markdown]
 # At most {glue:text}`sim_max_better` of the targets are better under an instruction
@@ -332,26 +216,7 @@ else:
 # under no other.
 
 # %%
-if frank_comp is not None or sim_comp is not None:
-    comps = [(n, c) for n, c in (("Frank et al. (2015)", frank_comp), ("simulated", sim_comp))
-             if c is not None]
-    fig, axes = plt.subplots(1, len(comps), figsize=(5.5 * len(comps), 3.4), squeeze=False)
-    for ax, (name, comp) in zip(axes[0], comps):
-        s = comp.summary
-        y = np.arange(len(s))
-        ax.errorbar(s["mean_delta"], y, xerr=[s["mean_delta"] - s["delta_ci_low"],
-                                              s["delta_ci_high"] - s["mean_delta"]],
-                    fmt="o", color="C0", label="instruction alone")
-        ax.errorbar(s["mean_delta_both"], y + 0.2,
-                    xerr=[s["mean_delta_both"] - s["both_ci_low"],
-                          s["both_ci_high"] - s["mean_delta_both"]],
-                    fmt="s", color="C1", label="plain + instruction (two bands)")
-        ax.axvline(0, color="k", lw=0.6)
-        ax.set_yticks(y + 0.1, s.index)
-        ax.set_ylim(-0.6, len(s) - 0.2)
-        ax.set(xlabel="difference in mean r from plain (95 % interval)", title=name)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+fig = plots.plot_instruction_deltas({"Frank et al. (2015)": frank_comp, "simulated": sim_comp})
 
 # %% [markdown]
 # ## A comparison of models: where in depth and time they align
@@ -367,88 +232,18 @@ if frank_comp is not None or sim_comp is not None:
 # 1: the last block), which is what lets models of different depth be compared.
 
 # %%
-profiles = {}
-frank_profiles = {}
-for e in swept_entries:
-    name = e.name
-    if sim is not None:
-        with step(f"simulated: features of {name}"):
-            h = sim_plain if e.source == enc.model else extract_features(
-                sim, model=e.source, device=chapter.device)
-        hid = h.hidden
-        layers = sorted(set(range(0, hid.shape[0], model_layer_step)) | {enc.layer})
-        with step(f"simulated: sweep of {name}"):
-            profiles[name] = M.profile_model(name, hid, sim, layers=layers, channels=sim_channels,
-                                             fit_kw=sim_fit, rsa_words=rsa_words, seed=seed)
-        print(profiles[name].params)
-    if frank is not None:
-        with step(f"Frank: features of {name}"):
-            h = frank_hidden if e.source == "default" else extract_features(
-                frank_all, model=e.source, device=chapter.device).hidden[:, kept]
-        layers = sorted(set(range(0, h.shape[0], model_layer_step)) | {frank_layer})
-        with step(f"Frank: sweep of {name}"):
-            frank_profiles[name] = M.profile_model(name, h, frank, layers=layers,
-                                                   baseline=X_base, fit_kw=frank_fit,
-                                                   rsa_words=rsa_words, seed=seed)
-        print(frank_profiles[name].params)
-glue("model_layer_step", model_layer_step)
-glue("map_n_channels", int(sim_channels.sum()) if sim is not None else "n/a")
-glue("rsa_n", f"{rsa_words:,}")
+profiles = M.profile_models(M.swept_entries(entries, finetuned=finetuned_sweep), sim, fr,
+                            model_layer_step, rsa_words, seed, chapter.device, step)
+for k, v in M.sweep_texts(model_layer_step, sim, rsa_words).items():
+    glue(k, v)
 
 # %%
-panels = [(f"simulated: {n}", p, "time") for n, p in profiles.items()] + \
-         [(f"Frank: {n}", p, "target") for n, p in frank_profiles.items()]
-if panels:
-    fig, axes = plt.subplots(2, len(panels), figsize=(5 * len(panels), 7), squeeze=False)
-    for k, (title, p, kind) in enumerate(panels):
-        ax = axes[0, k]
-        if kind == "time":
-            im = ax.imshow(p.layer_time_map(), aspect="auto", origin="lower", cmap="magma",
-                           extent=[p.times[0], p.times[-1] + sim.window_ms, -0.5,
-                                   len(p.layers) - 0.5])
-            ax.set(xlabel="window start (ms)")
-            ax.set_title(f"{title}\nridge r, mean over channels", fontsize=9)
-        else:  # each target against its own best layer: the targets' r differ too much
-            m = p.layer_channel_map(0)
-            im = ax.imshow(m - m.max(axis=0), aspect="auto", origin="lower", cmap="magma")
-            ax.set_xticks(range(len(p.ch_names)), p.ch_names, rotation=60, fontsize=8)
-            ax.set_title(f"{title}\nridge r minus each target's best layer", fontsize=9)
-        ax.set_yticks(range(len(p.layers)), p.layers, fontsize=7)
-        ax.set(ylabel="layer")
-        fig.colorbar(im, ax=ax)
-        ax = axes[1, k]
-        depth = [p.relative_depth(l) for l in p.layers]
-        ax.plot(depth, np.nanmean(p.r, axis=(1, 2)), "o-", label="ridge: mean r")
-        ax.plot(depth, np.nanmax(p.rsa, axis=1), "s--", label="RSA: max over windows")
-        ax.axvline(p.relative_depth(p.chosen_layer), color="0.5", lw=0.8)
-        ax.set(xlabel="relative depth (0 embeddings, 1 last block)", ylabel="r / Spearman")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+fig = plots.plot_model_profiles(M.profile_panels(profiles),
+                                window_ms=None if sim is None else sim.dataset.window_ms)
 
 # %%
-base_label = entries[0].name
-if base_label in profiles:
-    ps = profiles[base_label].summary()
-    truth = (sim.provenance.get("truth") or {}).get("truth_layer")
-    glue("sim_peak", ps["peak_layer"])
-    glue("sim_depth", f"{ps['relative_depth']:.2f}")
-    glue("sim_peak_ms", f"{ps['peak_window_ms']:g}")
-    glue("sim_truth", "n/a" if truth is None else int(truth))
-    glue("sim_rsa", "n/a" if ps["rsa_peak"] is None else
-         f"{ps['rsa_peak']['rsa']:.3f} at layer {ps['rsa_peak']['layer']}")
-else:
-    for key in ("sim_peak", "sim_depth", "sim_peak_ms", "sim_truth", "sim_rsa"):
-        glue(key, "n/a")
-if base_label in frank_profiles:
-    pf = frank_profiles[base_label].summary(channel="N400")
-    glue("fr_peak", pf["peak_layer"])
-    glue("fr_depth", f"{pf['relative_depth']:.2f}")
-    glue("fr_n400_peak", pf["N400"]["peak_layer"])
-    glue("fr_rsa", "n/a" if pf["rsa_peak"] is None else
-         f"{pf['rsa_peak']['rsa']:.3f} at layer {pf['rsa_peak']['layer']}")
-else:
-    for key in ("fr_peak", "fr_depth", "fr_n400_peak", "fr_rsa"):
-        glue(key, "n/a")
+for k, v in M.profile_texts(profiles, entries[0].name, sim).items():
+    glue(k, v)
 
 # %% [markdown]
 # On the simulated study the default model's mean r peaks at layer {glue:text}`sim_peak`
@@ -479,59 +274,15 @@ else:
 # noise.
 
 # %%
-ft_entries = [e for e in entries if e.kind == "finetuned"]
-accuracies = {e.name: e.accuracy for e in ft_entries}
-align = {}
-if tuned is not None and sim is not None:
-    n_ft = ft_n_words if 0 < ft_n_words < sim.n_words else sim.n_words
-    ds_ft = sim.subset(np.arange(n_ft))
-    y_sim = ds_ft.responses[:, sim_channels][:, :, sim_window]
-    ft_fit = dict(sim_fit)
-    if ft_fit.get("groups") is not None:
-        ft_fit["groups"] = ft_fit["groups"][:n_ft]
-    with step("simulated: fine-tuned models"):
-        tuned_h = {e.name: extract_features(ds_ft, model=e.source, layers=[enc.layer],
-                                            surprisal=False, device=chapter.device
-                                            ).layer(enc.layer) for e in ft_entries}
-        align["simulated"] = M.finetuned_alignment(
-            y_sim, sim_plain.layer(enc.layer)[:n_ft], tuned_h, accuracies, fit_kw=ft_fit,
-            groups=ds_ft.group_labels("sentence"), n_boot=n_boot, seed=seed,
-            base_name=entries[0].name)
-    glue("ft_sim_n", f"{n_ft:,}")
-else:
-    glue("ft_sim_n", "n/a")
-if tuned is not None and frank is not None:
-    with step("Frank: fine-tuned models"):
-        tuned_h = {e.name: extract_features(frank, model=e.source, layers=[frank_layer],
-                                            device=chapter.device).layer(frank_layer)
-                   for e in ft_entries}
-        align["frank2015"] = M.finetuned_alignment(
-            frank, frank_hidden[frank_layer], tuned_h, accuracies, baseline=X_base,
-            fit_kw=frank_fit, groups=frank_groups, n_boot=n_boot, seed=seed,
-            base_name=entries[0].name)
-align = {k: v for k, v in align.items() if v is not None}
+align = M.finetuned_alignments(entries, sim, fr, ft_n_words, n_boot=n_boot, seed=seed,
+                               device=chapter.device, timer=step)
 for name, table in align.items():
-    display(Markdown(f"**{name}**"))
-    display(table.round(4))
-glue("acc_method", ft_entries[0].accuracy["method"] if ft_entries else "no fine-tuned model")
+    display(Markdown(f"**{name}**"), table.round(4))
+for k, v in M.finetuned_texts(entries, sim, ft_n_words).items():
+    glue(k, v)
 
 # %%
-if align:
-    fig, axes = plt.subplots(1, len(align), figsize=(5 * len(align), 3.6), squeeze=False)
-    for ax, (name, t) in zip(axes[0], align.items()):
-        for i, (model, row) in enumerate(t.dropna(subset=["accuracy_gain"]).iterrows()):
-            ax.errorbar(row["accuracy_gain"], row["delta_r"],
-                        xerr=[[row["accuracy_gain"] - row["gain_ci_low"]],
-                              [row["gain_ci_high"] - row["accuracy_gain"]]],
-                        yerr=[[row["delta_r"] - row["delta_r_ci_low"]],
-                              [row["delta_r_ci_high"] - row["delta_r"]]],
-                        fmt="o", color=f"C{i}", label=model, capsize=3)
-        ax.axhline(0, color="k", lw=0.6)
-        ax.axvline(0, color="k", lw=0.6)
-        ax.set(xlabel="held-out accuracy gain (95 % interval)",
-               ylabel="difference in mean r from base (95 % interval)", title=name)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+fig = plots.plot_alignment_vs_accuracy(align)
 
 # %% [markdown]
 # ## The main table
@@ -542,44 +293,13 @@ if align:
 # gain with its interval.
 
 # %%
-main = {}
-if profiles or "simulated" in align:
-    main["simulated"] = M.comparison_table(profiles, align.get("simulated"))
-if frank_profiles or "frank2015" in align:
-    main["frank2015"] = M.comparison_table(frank_profiles, align.get("frank2015"),
-                                           channel="N400")
-main_table = (pd.concat(main, names=["dataset"]) if main else pd.DataFrame())
-main_columns = ["layers_fitted", "peak_layer", "relative_depth", "max_r", "rsa_peak_layer",
-                "rsa_peak", "N400_peak_layer", "mean_r", "delta_r", "delta_r_ci_low",
-                "delta_r_ci_high", "accuracy", "accuracy_gain", "gain_ci_low", "gain_ci_high"]
-if len(main_table):
-    display(main_table[[c for c in main_columns if c in main_table.columns]].round(4))
-for ds_name, table in main.items():
-    results["models"][ds_name] = {
-        name: {k: (None if pd.isna(v) else v) for k, v in row.items()}
-        for name, row in table.to_dict(orient="index").items()}
-    results.setdefault("model_profiles", {})[ds_name] = {
-        n: p.summary() for n, p in (profiles if ds_name == "simulated" else frank_profiles).items()}
-results["registry"] = M.registry_table(entries).reset_index().to_dict(orient="records")
-results["hub_models_documented"] = M.registry_table().reset_index().to_dict(orient="records")
-
-
-base_name = entries[0].name
-glue("main_sim_base", M.describe_row(main.get("simulated"), base_name))
-glue("main_fr_base", M.describe_row(main.get("frank2015"), base_name))
-glue("main_fr_n400_layer", (int(main["frank2015"].loc[base_name, "N400_peak_layer"])
-                            if "frank2015" in main and base_name in main["frank2015"].index
-                            else "n/a"))
-ft_lines = [f"{e.name} ({ds_name}): {M.describe_row(main[ds_name], e.name)}"
-            for ds_name in main for e in ft_entries if e.name in main[ds_name].index]
-glue("main_ft", "; ".join(ft_lines) if ft_lines else "no fine-tuned model was compared")
-instr_lines = []
-for ds_name, comp in (("Frank", frank_comp), ("simulated", sim_comp)):
-    if comp is not None:
-        for k, r in comp.summary.iterrows():
-            instr_lines.append(f"{k} on {ds_name} {r['mean_delta']:+.4f} "
-                               f"[{r['delta_ci_low']:+.4f}, {r['delta_ci_high']:+.4f}]")
-glue("main_instr", "; ".join(instr_lines) if instr_lines else "n/a")
+main = M.main_tables(profiles, align)
+if main:
+    display(M.main_display(main))
+results.update(M.models_results(main, profiles, entries))
+for k, v in {**M.main_texts(main, entries),
+             **I.instruction_lines({"Frank": frank_comp, "simulated": sim_comp})}.items():
+    glue(k, v)
 
 # %% [markdown]
 # ## Closing note

@@ -341,3 +341,182 @@ def test_previous_result(tmp_path):
     assert M.previous_result(tmp_path, "real_data", "encoding", "N400", "best_layer") == 18
     assert M.previous_result(tmp_path, "real_data", "encoding", "P600") is None
     assert M.previous_result(tmp_path, "nothing", "x") is None
+
+
+# --------------------------------------------------------------------- chapter helpers
+def _comparison():
+    """A fabricated comparison: two instructions x two ERP targets of one window."""
+    table = pd.DataFrame({
+        "instruction": ["meaning", "meaning", "emotion", "emotion"],
+        "window_ms": [0.0] * 4, "channel": ["N400", "P600"] * 2,
+        "delta": [0.01, -0.02, 0.03, 0.0123456789],
+        "result": ["better", "same", "worse", "same"]})
+    summary = pd.DataFrame({
+        "n_targets": [2, 2], "share_better": [0.5, 0.0], "share_worse": [0.0, 0.25],
+        "mean_r_plain": [0.2512, 0.2512], "mean_delta": [-0.005, 0.0215],
+        "delta_ci_low": [-0.01, 0.001], "delta_ci_high": [0.0, 0.04],
+        "q_mean_better": [0.5, 0.01], "q_mean_worse": [0.04, 0.9],
+        "q_mean_both": [0.2, 0.03], "mean_delta_both": [0.0, 0.01],
+        "both_ci_low": [-0.01, 0.0], "both_ci_high": [0.01, 0.02]},
+        index=pd.Index(["meaning", "emotion"], name="instruction"))
+    return I.InstructionComparison(table=table, summary=summary,
+                                   params={"n_words": 1200, "seconds": {}})
+
+
+class _Setup:
+    layer, layer_source, window = 7, "a layer chosen here", (300.0, 425.0)
+    groups = np.repeat(np.arange(400), 4)
+
+
+def test_instruction_texts_and_results_of_a_comparison():
+    comp = _comparison()
+    fr = I.frank_texts(comp, _Setup(), q=0.05)
+    assert fr["frank_layer"] == 7 and fr["frank_layer_source"] == "a layer chosen here"
+    assert fr["frank_n"] == "1,200" and fr["fr_n_sent"] == 300 and fr["fr_r_plain"] == "0.251"
+    assert fr["fr_best"] == "emotion" and fr["fr_best_delta"] == "+0.0215"
+    assert fr["fr_best_ci"] == "+0.0010 to +0.0400"
+    assert (fr["fr_n_better"], fr["fr_n_worse"], fr["fr_n_tests"]) == (1, 1, 4)
+    assert fr["fr_n_mean_sig"] == 2 and fr["fr_n_both_sig"] == 1
+    assert fr["fr_n400_range"] == "+0.0100 to +0.0300"
+    assert set(fr) == set(I.FRANK_KEYS)
+    sim = I.simulated_texts(comp, _Setup(), q=0.05)
+    assert sim["sim_window"] == "300–425 ms" and sim["sim_instr_n"] == "1,200"
+    assert sim["sim_max_better"] == "50.0 %" and sim["sim_max_worse"] == "25.0 %"
+    assert sim["sim_n_mean_better"] == 1 and sim["sim_n_mean_worse"] == 1
+    assert sim["sim_delta_range"] == "-0.0050 to +0.0215" and set(sim) == set(I.SIMULATED_KEYS)
+    # a part that did not run: every text is "n/a"
+    assert set(I.frank_texts(None, None).values()) == {"n/a"}
+    assert set(I.simulated_texts(None, _Setup()).values()) == {"n/a"}
+    assert I.setting_texts({"meaning": "Read it."}, 2000, [0.1, 1.0, 10.0]) == {
+        "n_instr": 1, "instr_names": 'meaning: "Read it."', "instr_perm": "2,000",
+        "band_scales_txt": "0.1, 1, 10"}
+    lines = I.instruction_lines({"Frank": comp, "simulated": None})["main_instr"]
+    assert lines.startswith("meaning on Frank -0.0050 [-0.0100, +0.0000]; emotion on Frank")
+    assert I.instruction_lines({"Frank": None}) == {"main_instr": "n/a"}
+    res = comp.to_results(7, per_target=True, targets=["N400", "P600"])
+    assert list(res) == ["layer", "n_words", "targets", "summary", "per_target", "params"]
+    assert res["n_words"] == 1200 and res["per_target"][3]["delta"] == 0.012346
+    assert res["summary"]["meaning"]["n_targets"] == 2
+    assert list(comp.to_results(7, window_ms=(300, 425))) == [
+        "layer", "n_words", "window_ms", "summary", "params"]
+    wide = comp.delta_table(["P600", "N400"], ["meaning", "emotion"])
+    assert list(wide.columns) == ["P600", "N400"] and wide.loc["emotion", "N400"] == 0.03
+
+
+def _profile(name="base", n_hidden=5, ch_names=("N400", "P600"), n_windows=1):
+    layers = [0, 2, 4]
+    r = np.zeros((3, n_windows, len(ch_names)))
+    r[1] = 0.2
+    r[2, :, 0] = 0.5  # the first channel peaks at the last layer
+    rsa = np.array([[0.1] * n_windows, [0.3] * n_windows, [0.2] * n_windows])
+    return M.ModelProfile(name=name, layers=layers, n_hidden=n_hidden, r=r, rsa=rsa,
+                          times=np.arange(n_windows) * 25.0, ch_names=list(ch_names),
+                          chosen_layer=4, predictions=np.zeros((1, len(ch_names), n_windows)))
+
+
+def test_model_texts_and_results_from_profiles():
+    class Sim:
+        truth_layer = 3
+        channels = np.array([True, False, True])
+
+    profiles = {"simulated": {"base": _profile(n_windows=2)},
+                "frank2015": {"base": _profile()}}
+    texts = M.profile_texts(profiles, "base", Sim())
+    assert texts == {"sim_peak": 4, "sim_depth": "1.00", "sim_peak_ms": "0", "sim_truth": 3,
+                     "sim_rsa": "0.300 at layer 2", "fr_peak": 4, "fr_depth": "1.00",
+                     "fr_n400_peak": 4, "fr_rsa": "0.300 at layer 2"}
+    empty = {"simulated": {}, "frank2015": {}}
+    assert set(M.profile_texts(empty, "base").values()) == {"n/a"}
+    assert [t for t, _, _ in M.profile_panels(profiles)] == ["simulated: base", "Frank: base"]
+    assert M.sweep_texts(5, Sim(), 1000) == {"model_layer_step": 5, "map_n_channels": 2,
+                                             "rsa_n": "1,000"}
+    assert M.sweep_texts(5, None, 300)["map_n_channels"] == "n/a"
+
+    entries = M.model_registry(None)
+    assert M.registry_texts(entries) == {"n_models": 1, "n_finetuned": 0}
+    main = M.main_tables(profiles, {})
+    assert list(main) == ["simulated", "frank2015"]
+    texts = M.main_texts(main, entries)
+    assert texts["main_fr_n400_layer"] == "n/a"  # the base is named after the packaged model
+    named = {k: {entries[0].name: p["base"]} for k, p in profiles.items()}
+    main = M.main_tables(named, {})
+    texts = M.main_texts(main, entries)
+    assert texts["main_fr_n400_layer"] == 4
+    assert texts["main_fr_base"].startswith("peak layer 4 (relative depth 1.00), max r 0.500")
+    assert texts["main_ft"] == "no fine-tuned model was compared"
+    assert M.main_display(main).index.names == ["dataset", "model"]
+    res = M.models_results(main, named, entries)
+    assert list(res) == ["models", "model_profiles", "registry", "hub_models_documented"]
+    row = res["models"]["frank2015"][entries[0].name]
+    assert row["N400_peak_layer"] == 4 and row["rsa_peak"] == 0.3
+    assert res["model_profiles"]["simulated"][entries[0].name]["peak_layer"] == 4
+    assert len(res["hub_models_documented"]) == len(M.HUB_MODELS)
+    nothing = M.models_results({}, empty, entries)
+    assert nothing["models"] == {} and "model_profiles" not in nothing
+    assert M.main_tables(empty, {}) == {}
+
+
+def test_finetuned_texts_and_no_alignment_without_finetuned_models():
+    class Sim:
+        def first(self, n):
+            return n if 0 < n < 500 else 500
+
+    base = M.model_registry(None)
+    tuned = base + [M.ModelEntry("base + task", "x", "finetuned", "", "", "", "", True,
+                                 "task", {"method": "paired bootstrap"})]
+    assert M.finetuned_texts(tuned, Sim(), 0) == {"ft_sim_n": "500",
+                                                  "acc_method": "paired bootstrap"}
+    assert M.finetuned_texts(tuned, Sim(), 150)["ft_sim_n"] == "150"
+    assert M.finetuned_texts(tuned, None, 150)["ft_sim_n"] == "n/a"
+    assert M.finetuned_texts(base, Sim(), 150) == {"ft_sim_n": "n/a",
+                                                   "acc_method": "no fine-tuned model"}
+    # without a fine-tuned model nothing is computed (the set-ups are not touched)
+    assert M.finetuned_alignments(base, simulated=object(), frank=object()) == {}
+    assert M.swept_entries(tuned) == base and M.swept_entries(tuned, finetuned=True) == tuned
+    table = M.registry_overview(base, hub=["gpt2"])
+    assert "gpt2" not in table.index and "gpt2-xl" in table.index
+    assert list(table.columns) == ["kind", "parameters", "task", "accuracy", "licence",
+                                   "origin", "loaded"]
+
+
+def test_lazy_model_loads_once_and_only_when_called(monkeypatch):
+    calls = []
+    monkeypatch.setattr(F, "load_model", lambda source, device: calls.append(source) or "lm")
+    timer = M.StepTimer()
+    lazy = M.LazyModel("default", device="cpu", timer=timer)
+    assert calls == []
+    assert lazy() == "lm" and lazy() == "lm" and calls == ["default"]
+    assert "load the default model" in timer.seconds
+    from analysis.lm import DEFAULT_MODEL
+
+    assert lazy.loader_for("default") is lazy and lazy.loader_for(DEFAULT_MODEL) is lazy
+    assert lazy.loader_for("gpt2") is None
+
+
+def test_frank_setup_says_when_the_data_are_missing(tmp_path):
+    from analysis.datasets import DataError
+
+    with pytest.raises(DataError):
+        M.frank_setup(tmp_path / "nowhere" / "all_measures.csv")
+
+
+def test_model_chapter_figures():
+    import matplotlib.pyplot as plt
+
+    from analysis import plots
+
+    assert plots.plot_instruction_deltas({"a": None}) is None
+    assert plots.plot_model_profiles([]) is None and plots.plot_alignment_vs_accuracy({}) is None
+    fig = plots.plot_instruction_deltas({"Frank": _comparison(), "simulated": None})
+    assert len(fig.axes) == 1
+    panels = M.profile_panels({"simulated": {"m": _profile(n_windows=2)},
+                               "frank2015": {"m": _profile()}})
+    fig2 = plots.plot_model_profiles(panels, window_ms=25.0)
+    assert len(fig2.axes) == 6  # two maps with their colour bars, two depth plots
+    align = {"sim": pd.DataFrame({"accuracy_gain": [np.nan, 0.1], "gain_ci_low": [np.nan, 0.0],
+                                  "gain_ci_high": [np.nan, 0.2], "delta_r": [0.0, 0.01],
+                                  "delta_r_ci_low": [0.0, -0.01],
+                                  "delta_r_ci_high": [0.0, 0.03]}, index=["base", "ft"])}
+    fig3 = plots.plot_alignment_vs_accuracy(align)
+    assert [t.get_text() for t in fig3.axes[0].get_legend().get_texts()] == ["ft"]
+    plt.close("all")
