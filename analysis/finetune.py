@@ -663,12 +663,13 @@ class FinetuneResult:
     ----------
     task : str
     model_dir : str
-        The best checkpoint in Hugging Face format (model + tokenizer).
+        The kept model in Hugging Face format (model + tokenizer): the last one, or
+        the best evaluation's with ``keep="best"``.
     accuracy : list of dict
         The learning curve: ``{"epoch", "step", "items", "accuracy"}`` before training
         (step 0) and at every evaluation (each epoch, or every ``eval_every`` items).
     best_epoch : float
-        Epoch of the kept checkpoint (the best evaluation).
+        Epoch of the kept model.
     chance : float
     params : dict
         Model, data summary, hyper-parameters, cache key.
@@ -697,7 +698,7 @@ class FinetuneResult:
 
     @property
     def final_accuracy(self):
-        """Held-out accuracy of the kept (best) checkpoint."""
+        """Held-out accuracy of the kept model."""
         if self.best_step is not None:
             return next(a["accuracy"] for a in self.accuracy if a.get("step") == self.best_step)
         return next(a["accuracy"] for a in self.accuracy if a["epoch"] == self.best_epoch)
@@ -905,8 +906,8 @@ def _read_result(path):
 def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_size=4,
              grad_accum=1, lora=False, lora_rank=8, max_length=256, seed=0, device="auto",
              bf16=None, cache_dir=None, eval_batch_size=16, progress=True, data_info=None,
-             eval_every=None, lora_layers=None):
-    """Fine-tune a causal LM on multiple-choice items; keep the best epoch's model.
+             eval_every=None, lora_layers=None, keep="last"):
+    """Fine-tune a causal LM on multiple-choice items; keep the last (or best) model.
 
     Parameters
     ----------
@@ -951,7 +952,13 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
         Stored with the record (where the items came from).
     eval_every : int | None
         Evaluate (and keep a checkpoint) every this many training items, for a learning
-        curve; ``None`` evaluates after each epoch. The best evaluation's model is kept.
+        curve; ``None`` evaluates after each epoch.
+    keep : {"last", "best"}
+        The model kept and reported: the one at the end of training (default), or the
+        evaluation with the best held-out accuracy. Choosing the best on the same held-out
+        items makes its accuracy optimistic: measured on Social IQa (1,200 items, three
+        evaluations), the kept model's gain over the base was +5.0 points at 400 items
+        while the last was +2.7.
 
     Returns
     -------
@@ -981,6 +988,10 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
              "max_length": int(max_length),
              "seed": int(seed), "bf16": bool(bf16),
              "eval_every": None if eval_every is None else int(eval_every)}
+    if keep not in ("last", "best"):
+        raise ValueError(f"keep={keep!r}; expected 'last' or 'best'.")
+    if keep == "best":  # left out for "last", so that earlier cache keys stay valid
+        hyper["keep"] = "best"
     n_proc, rank = _launch_world()
     if n_proc > 1:
         # Several data-parallel processes train with a global batch of n_proc x
@@ -1036,7 +1047,7 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
         output_dir=str(run_dir), num_train_epochs=epochs, learning_rate=lr,
         per_device_train_batch_size=batch_size, per_device_eval_batch_size=eval_batch_size,
         gradient_accumulation_steps=grad_accum, weight_decay=0.0, warmup_steps=0,
-        lr_scheduler_type="linear", save_total_limit=1, load_best_model_at_end=True,
+        lr_scheduler_type="linear", save_total_limit=1, load_best_model_at_end=keep == "best",
         metric_for_best_model="accuracy", greater_is_better=True, seed=seed, data_seed=seed,
         bf16=bool(bf16), use_cpu=device == "cpu", report_to="none",
         remove_unused_columns=False, disable_tqdm=not progress, dataloader_num_workers=0,
@@ -1073,7 +1084,18 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
             history.append({"epoch": round(float(entry["epoch"]), 3), "step": int(entry["step"]),
                             "items": int(entry["step"]) * items_per_step,
                             "accuracy": float(entry["eval_accuracy"])})
-    best_entry = max(history[1:], key=lambda h: (h["accuracy"], -h["step"]))
+    if keep == "best":
+        best_entry = max(history[1:], key=lambda h: (h["accuracy"], -h["step"]))
+    else:
+        last_step = int(trainer.state.global_step)
+        if history[-1]["step"] != last_step:  # no evaluation at the very end: add one
+            correct = accuracy(trainer.model_wrapped, enc_held.encoded, eval_batch_size,
+                               pad_id, per_item=True)
+            trainer.per_item[last_step] = correct
+            history.append({"epoch": round(float(trainer.state.epoch or epochs), 3),
+                            "step": last_step, "items": last_step * items_per_step,
+                            "accuracy": sum(correct) / len(correct)})
+        best_entry = history[-1]
     best, best_step = best_entry["epoch"], best_entry["step"]
     correct_best = trainer.per_item.get(best_step)
     if correct_best is None:  # resumed after that evaluation: score the kept model again

@@ -137,7 +137,9 @@ display(Markdown(f"Example ({TASK_NAMES[ft_tasks[0]]}): *{first.question}* — o
 # {glue:text}`n_train_txt` training items per task, batch size {glue:text}`batch`
 # (items of similar length batched together), {glue:text}`mode`. Held-out accuracy is
 # measured before training and every {glue:text}`eval_every_txt` training items; the
-# best of these checkpoints is kept in Hugging Face format. These settings were chosen
+# model at the end of training is kept in Hugging Face format and reported (keeping the
+# best evaluation would choose it on the held-out items and make its accuracy
+# optimistic). These settings were chosen
 # by measurement to move a 135M-parameter model within the CPU budget of the book (the
 # paper's setting, GPT-2 XL with all weights trained at 1e-5 on four GPUs, barely moves
 # a small model in a few hundred items). The `full` profile and

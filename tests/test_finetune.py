@@ -218,7 +218,7 @@ def test_training_learns_a_planted_rule_saves_and_reloads(tokenizer, tmp_path, m
     accs = [a["accuracy"] for a in res.accuracy]
     assert [a["epoch"] for a in res.accuracy] == [0, 1, 2, 3]
     assert accs[0] < 0.6 and res.final_accuracy >= 0.9, accs
-    assert res.best_epoch == max(range(1, 4), key=lambda e: (accs[e], -e))
+    assert res.best_epoch == 3 and res.final_accuracy == accs[-1]  # the last model is kept
     # the kept checkpoint is a plain HF model with the measured accuracy
     reloaded = AutoModelForCausalLM.from_pretrained(res.model_dir)
     enc = [ft.encode_item(tokenizer, it) for it in held]
@@ -229,6 +229,13 @@ def test_training_learns_a_planted_rule_saves_and_reloads(tokenizer, tmp_path, m
     monkeypatch.setattr(ft, "_make_trainer_class", lambda: calls.append(1))
     again = ft.finetune("siqa", train, held, **kw)
     assert again.model_dir == res.model_dir and not calls
+    monkeypatch.undo()
+    best = ft.finetune("siqa", train, held, keep="best", **kw)  # its own cache key
+    b_accs = [a["accuracy"] for a in best.accuracy]
+    assert best.model_dir != res.model_dir
+    assert best.best_epoch == max(range(1, 4), key=lambda e: (b_accs[e], -e))
+    with pytest.raises(ValueError, match="keep='first'"):
+        ft.finetune("siqa", train, held, keep="first", **kw)
     # features load the checkpoint directly
     from analysis.features import extract_features
 
