@@ -12,6 +12,17 @@ import pytest
 from analysis import run
 
 ROOT = Path(__file__).resolve().parent.parent
+def _own_cache(tmp_path):
+    """The environment of a book run with its own cache folder.
+
+    `make test` runs tests on two workers: two quick books fine-tuning the same model
+    with the same settings must not share one checkpoint folder.
+    """
+    import os
+
+    return {**os.environ, "LIVING_PAPER_CACHE": str(tmp_path / "cache")}
+
+
 REAL_FRANK = ROOT.parent / "shared" / "data" / "frank2015" / "all_measures.csv"
 
 
@@ -74,7 +85,7 @@ def test_quick_profile_builds_the_book(tmp_path):
     out = tmp_path / "build"
     proc = subprocess.run([sys.executable, "-m", "analysis.run", "--profile", "quick",
                            "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=1500)
+                          timeout=1500, env=_own_cache(tmp_path))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     page = (out / "html" / "notebooks" / "00_data.html").read_text()
     assert "The data: a reading study with a known truth" in page
@@ -173,7 +184,8 @@ def _quick_book(out, *params):
         cmd += ["--only", section]
     for name, value in params:
         cmd += ["-p", name, value]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1500,
+                          env=_own_cache(out))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for page in ("00_data", "01_encoding", "02_hypotheses", "03_human_validation",
                  "04_finetuning"):
