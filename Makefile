@@ -1,5 +1,6 @@
 # The two commands of the README, plus the environment they share.
-#   make book   builds the whole book (default profile, CPU) into _build/html
+#   make book   builds the whole book (default profile, CPU) into _build/html;
+#               ARGS passes runner options, e.g. make book ARGS="-p dataset table -p data_path my.tsv"
 #   make test   runs the test suite
 # Both create .venv from requirements*.txt when it is missing or out of date.
 
@@ -20,7 +21,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 	@touch $(STAMP)
 
 book: $(STAMP)
-	$(PY) -m analysis.run --profile $(PROFILE)
+	$(PY) -m analysis.run --profile $(PROFILE) $(ARGS)
 
 # The survey-page test drives Debian's Chromium through Playwright (no browser download).
 browser:
