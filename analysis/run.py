@@ -47,7 +47,7 @@ PROFILES = {
         "n_words": 600,
         "n_subjects": 2,
         "rsa_words": 300,
-        "layer_step": 3,
+        "layer_step": 5,  # 7 of 31 hidden states: the suite fits 20 minutes on 2 cores
         "ft_tasks": ["siqa"],  # fine-tuning: one task, a few items, 100 permutations
         "ft_n_train": 8,
         "ft_n_eval": 12,
@@ -59,7 +59,7 @@ PROFILES = {
         "controls": False,  # 150 words are too few to detect them (tests/test_controls.py)
         "real_n_words": 400,  # real data: about 50 Frank sentences, one Natural Stories story
         "ns_stories": 1,
-        "real_n_permutations": 200,
+        "real_n_permutations": 100,
         "n_splits": 20,
         "instructions": ["emotion"],  # models chapter: one instruction on a few words,
         "instr_frank_words": 150,  # every tenth layer, few permutations and resamples

@@ -174,7 +174,7 @@ FIVE_CHAPTERS = ("data", "encoding", "hypotheses", "human_validation", "finetuni
 def _quick_book(out, *params):
     """The quick book's first five chapters (the chain) on another dataset.
 
-    Every tenth layer is swept (the simulated run sweeps every third): these runs
+    Every tenth layer is swept (the simulated run sweeps every fifth): these runs
     check that each chapter works on the dataset, which four layers show as well as
     eleven, and the suite stays within its time budget on two cores.
     """
