@@ -176,7 +176,7 @@ def _quick_book(out, *params):
 
     Every tenth layer is swept (the simulated run sweeps every fifth): these runs
     check that each chapter works on the dataset, which four layers show as well as
-    eleven, and the suite stays within its time budget on two cores.
+    seven, and the suite stays within its time budget on two cores.
     """
     cmd = [sys.executable, "-m", "analysis.run", "--profile", "quick", "--out", str(out),
            "-p", "layer_step", "10"]
