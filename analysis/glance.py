@@ -61,6 +61,7 @@ def glance_rows(results_dir):
     val = _read(results_dir, "human_validation")
     fin = _read(results_dir, "finetuning")
     real = _read(results_dir, "real_data")
+    models = _read(results_dir, "models")
     if data:
         truth = data.get("truth") or {}
         d = data["dataset"]
@@ -150,6 +151,41 @@ def glance_rows(results_dir):
                          f"{chain['n_significant']} of {chain['n_hypotheses']} hypotheses "
                          f"significant, {chain['n_confirmed']} confirmed",
                          "Frank et al. (2015) EEG"))
+    if models:
+        rows += _model_rows(models)
+    return rows
+
+
+_MODEL_DATA = {"frank2015": "Frank et al. (2015) EEG and reading", "simulated": "simulated (planted)"}
+
+
+def _model_rows(models):
+    """Rows of the models-and-instructions chapter (instructions, peaks, fine-tuned series)."""
+    rows = []
+    for ds, inst in (models.get("instructions") or {}).items():
+        summary = inst.get("summary") or {}
+        if not summary:
+            continue
+        name, s = max(summary.items(), key=lambda kv: abs(kv[1]["mean_delta"]))
+        rows.append(("Models", "does an instruction change alignment",
+                     f"largest change of mean r: '{name}' {s['mean_delta']:+.4f} (95 % CI "
+                     f"{s['delta_ci_low']:+.4f} to {s['delta_ci_high']:+.4f}, q "
+                     f"{_p(s['q_mean_better'] if s['mean_delta'] > 0 else s['q_mean_worse'])}"
+                     f"; {len(summary)} instruction(s))", _MODEL_DATA.get(ds, ds)))
+    for ds, table in (models.get("models") or {}).items():
+        for name, row in table.items():
+            if row.get("peak_layer") is not None:
+                rows.append(("Models", f"where {name} aligns best (ridge; RSA)",
+                             f"layer {row['peak_layer']:.0f} (relative depth "
+                             f"{row['relative_depth']:.2f}); RSA peak at layer "
+                             f"{_fmt(row.get('rsa_peak_layer'), 0)}", _MODEL_DATA.get(ds, ds)))
+            elif row.get("delta_r") is not None:
+                gain = ("n/a" if row.get("accuracy_gain") is None else
+                        f"{100 * row['accuracy_gain']:+.1f} points")
+                rows.append(("Models", f"{name}: alignment vs base, accuracy gain",
+                             f"mean r {row['delta_r']:+.4f} (95 % CI {row['delta_r_ci_low']:+.4f} "
+                             f"to {row['delta_r_ci_high']:+.4f}); accuracy {gain}",
+                             _MODEL_DATA.get(ds, ds)))
     return rows
 
 
