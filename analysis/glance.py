@@ -95,8 +95,8 @@ def glance_rows(results_dir):
         planted = hyp.get("planted_truth") or {}
         res = (f"{hyp['n_significant']} of {hyp['n_hypotheses']} hypotheses significant "
                f"(research sentences), {hyp.get('n_confirmed', 'n/a')} confirmed on held-out "
-               f"sentences; domain enrichment of the top ones p = "
-               f"{_fmt((hyp.get('domain_enrichment') or {}).get('p'), 2)}")
+               f"sentences; domain enrichment of the top ones p "
+               f"{_p((hyp.get('domain_enrichment') or {}).get('p'))}")
         unnamed = hyp.get("unnamed_category")
         if unnamed:
             res += (f"; unnamed planted category "
