@@ -49,7 +49,7 @@ import pandas as pd
 from IPython.display import HTML, display
 from analysis import plots
 from analysis import datasets
-from analysis.provenance import data_banner, start_chapter
+from analysis.provenance import data_banner, portable_path, start_chapter
 
 chapter = start_chapter(
     "data",
@@ -250,7 +250,7 @@ if truth:
     results["truth"] = {k: v for k, v in truth.items() if k != "topographies"}
     results["variance_ratio_peak_ms"] = peak_div
 path = chapter.save(**results)
-print(f"results written to {path}")
+print(f"results written to {portable_path(path)}")
 
 # %% [markdown]
 # ## Provenance

@@ -61,7 +61,7 @@ from myst_nb import glue
 
 from analysis import datasets, encoding, plots, stats
 from analysis.features import extract_features
-from analysis.provenance import data_banner, start_chapter
+from analysis.provenance import data_banner, portable_path, start_chapter
 
 chapter = start_chapter(
     "encoding",
@@ -360,7 +360,7 @@ if truth:
                               "layer_recovered": sweep.chosen_layer == truth["truth_layer"],
                               "peak_recovered": float(ds.times[peak]) == truth["lm_peak_ms"]}
 path = chapter.save(**results)
-print(f"results written to {path}")
+print(f"results written to {portable_path(path)}")
 
 # %% [markdown]
 # ## Provenance

@@ -61,7 +61,7 @@ from myst_nb import glue
 from analysis import hypotheses as H
 from analysis import plots
 from analysis.contracts import EncodingOutputs
-from analysis.provenance import data_banner, start_chapter
+from analysis.provenance import data_banner, portable_path, start_chapter
 
 chapter = start_chapter(
     "hypotheses",
@@ -341,7 +341,7 @@ results = {
     "unnamed_category": unnamed,
 }
 path = chapter.save(**results)
-print(f"results written to {path}")
+print(f"results written to {portable_path(path)}")
 
 # %% [markdown]
 # ## Provenance

@@ -61,7 +61,7 @@ from IPython.display import HTML, display
 from myst_nb import glue
 
 from analysis import plots, validation
-from analysis.provenance import data_banner, start_chapter
+from analysis.provenance import data_banner, portable_path, start_chapter
 
 chapter = start_chapter(
     "human_validation",
@@ -422,7 +422,7 @@ results = {
     "hypothesis_test": hyp_test,
 }
 path = chapter.save(**results)
-print(f"results written to {path}")
+print(f"results written to {portable_path(path)}")
 
 # %% [markdown]
 # ## Provenance

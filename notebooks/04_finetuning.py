@@ -335,7 +335,7 @@ results = {
               for task, res in runs.items()},
 }
 path = chapter.save(**results)
-print(f"results written to {path}")
+print(f"results written to {portable_path(path)}")
 
 # %% [markdown]
 # ## Provenance

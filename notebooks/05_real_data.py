@@ -67,7 +67,7 @@ from analysis.contracts import ContractError, FinetunedModels
 from analysis.encoding import fit_encoding
 from analysis.features import extract_features
 from analysis.predictors import nuisance_predictors
-from analysis.provenance import start_chapter
+from analysis.provenance import portable_path, start_chapter
 from analysis.stats import split_half_ceiling
 
 chapter = start_chapter(
@@ -444,7 +444,7 @@ results["finetuned_on_n400"] = retest
 
 # %%
 path = chapter.save(**results)
-print(f"results written to {path}")
+print(f"results written to {portable_path(path)}")
 
 # %% [markdown]
 # ## Provenance

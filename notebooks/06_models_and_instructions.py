@@ -60,7 +60,7 @@ from analysis import datasets, plots
 from analysis import instructions as I
 from analysis import models as M
 from analysis.contracts import ContractError, FinetunedModels
-from analysis.provenance import data_banner, start_chapter
+from analysis.provenance import data_banner, portable_path, start_chapter
 
 chapter = start_chapter(
     "models",
@@ -323,7 +323,7 @@ for k, v in {**M.main_texts(main, entries),
 # %%
 results["timings_s"] = step.seconds
 path = chapter.save(**results)
-print(f"results written to {path}")
+print(f"results written to {portable_path(path)}")
 print("seconds per step:", step.seconds)
 
 # %% [markdown]
