@@ -205,6 +205,7 @@ def finetuned_entries(tuned, level=0.95, n_boot=10000, seed=0):
         Named ``"<base model name> + <task>"``; empty when ``tuned`` is None.
     """
     from .lm import resolve_model
+    from .provenance import portable_path
 
     if tuned is None:
         return []
@@ -214,7 +215,8 @@ def finetuned_entries(tuned, level=0.95, n_boot=10000, seed=0):
         out.append(ModelEntry(
             f"{base} + {task}", str(rec["model_dir"]), "finetuned",
             f"{base} fine-tuned on {task} (multiple choice) by the fine-tuning chapter",
-            "as the base model", f"this book's fine-tuning chapter ({rec['model_dir']})",
+            "as the base model",
+            f"this book's fine-tuning chapter ({portable_path(rec['model_dir'])})",
             "as the base model", True, task,
             accuracy_summary(rec, level=level, n_boot=n_boot, seed=seed)))
     return out
