@@ -1203,8 +1203,9 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
         (percent better / worse / same per window); ``delta_mse`` ((n_words, n_windows):
         base minus fine-tuned error, both over the BASE model's significant channels, so
         the two errors average the same channels); ``category`` (from
-        :func:`analysis.stats.category_ttest` plus ``q``, Benjamini–Hochberg over the
-        windows; or None).
+        :func:`analysis.stats.category_ttest` of ``delta_mse`` in percent of the base
+        model's mean error in each window, plus ``q``, Benjamini–Hochberg over the
+        windows, and ``units``; or None).
     """
     from analysis import encoding, stats
 
@@ -1220,9 +1221,14 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
     mse_base, _ = encoding.word_errors(base.predictions, dataset.responses, base.significant)
     mse_ft, _ = encoding.word_errors(tuned.predictions, dataset.responses, base.significant)
     delta = mse_base - mse_ft
+    # in percent of the base model's mean error in each window: a per-window scale, so
+    # the t-test per window is unchanged and windows of different error become comparable
+    with np.errstate(invalid="ignore", divide="ignore"):
+        delta_pct = 100.0 * delta / np.nanmean(mse_base, axis=0)[None, :]
     cat = None
     if category and category in dataset.categories and dataset.categories[category].any():
-        cat = stats.category_ttest(delta, dataset.categories[category])
+        cat = stats.category_ttest(delta_pct, dataset.categories[category])
+        cat["units"] = "% of the base model's mean error"
         cat["q"] = stats.fdr_bh(cat["p"], q)[1]  # Benjamini-Hochberg over the windows
         cat["category"] = category
     return {"base": base, "ft": tuned, "test": test, "classes": classes, "shares": shares,

@@ -420,7 +420,11 @@ def plot_category_effect(cat, times, title="", alpha=0.05, ax=None):
         ax.plot(np.asarray(times)[sig], np.full(sig.sum(), top * 1.1 if top > 0 else 0),
                 "k*", label=f"q < {alpha:g} (BH over windows)" if "q" in cat else f"p < {alpha:g}")
     ax.axhline(0, color="k", lw=0.5)
-    ax.set(xlabel="window start (ms)", ylabel="ΔMSE (base − fine-tuned)", title=title)
+    units = cat.get("units")
+    ylabel = "ΔMSE, % of base error" if units else "ΔMSE (base − fine-tuned)"
+    ax.set(xlabel="window start (ms)", ylabel=ylabel, title=title)
+    ax.text(0.01, 0.02, "bands: ± 1 s.e. over words", transform=ax.transAxes, fontsize=8,
+            color="0.35")
     ax.legend(fontsize="small")
     return ax
 

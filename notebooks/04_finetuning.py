@@ -302,7 +302,8 @@ for key, text in ft.retest_texts(summaries).items():
 # The Social IQa model predicts better on {glue:text}`better_siqa` % and worse on
 # {glue:text}`worse_siqa` % of the tests; the PIQA model on {glue:text}`better_piqa` % and
 # {glue:text}`worse_piqa` %. Their category effects (emotion words for Social IQa, physical
-# words for PIQA; Welch t-test of ΔMSE = base error − model error, category words
+# words for PIQA; Welch t-test of ΔMSE = base error − model error, in percent of the
+# base model's mean error in each window, category words
 # against the rest, Benjamini–Hochberg over windows): {glue:text}`cat_sig_siqa` and
 # {glue:text}`cat_sig_piqa`. On the simulated study the planted knowledge is a
 # sentence-embedding read-out, not Social IQa or PIQA knowledge, so the fine-tuned models
