@@ -7,9 +7,11 @@ command line (``-p ft_lr 1e-4``) or by a profile are converted to that type befo
 any chapter runs, and refused with a message naming the parameter, the value and the
 expected type when they cannot be.
 
-Command-line values are read as YAML with the 1.2 rules for numbers, so ``1e-4``,
-``1E-3`` and ``.5`` are floats (YAML 1.1, which PyYAML follows, reads ``1e-4`` as
-text); ``null`` is None; ``[a, b]`` and ``{k: v}`` are lists and dicts. A text
+Command-line values are read as YAML with the 1.2 core schema, so ``1e-4``,
+``1E-3`` and ``.5`` are floats and ``0100`` is 100 (YAML 1.1, which PyYAML follows,
+reads ``1e-4`` as text, ``0100`` as octal 64 and ``1:30`` as 90); only ``true`` and
+``false`` are booleans (``yes``/``no``/``on``/``off`` are text); ``null`` is None;
+``[a, b]`` and ``{k: v}`` are lists and dicts. A text
 parameter takes the text as typed (``-p model 123`` is the string ``"123"``).
 
 Supported annotations: ``int``, ``float``, ``bool``, ``str``, ``list``, ``dict``,
@@ -53,22 +55,69 @@ class Parameter:
 
 _FLOAT_12 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 
+# The YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution). PyYAML
+# implements YAML 1.1, whose implicit types surprise on the command line: 0100 is octal
+# (64), 1:30 is sexagesimal (90), yes/no/on/off are booleans, 2024-01-02 is a date.
+_CORE_12 = {
+    "tag:yaml.org,2002:bool": re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    "tag:yaml.org,2002:int": re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+    "tag:yaml.org,2002:float": re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+}
+_KEPT_11 = ("tag:yaml.org,2002:null", "tag:yaml.org,2002:merge")
+
+
+def _int_12(loader, node):
+    text = loader.construct_scalar(node)
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text, 10)  # a leading zero is decimal in 1.2 (0100 -> 100)
+
+
+def _float_12(loader, node):
+    text = loader.construct_scalar(node)
+    lowered = text.lower()
+    if lowered.endswith(".inf"):
+        return float("-inf") if lowered.startswith("-") else float("inf")
+    if lowered == ".nan":
+        return float("nan")
+    return float(text)
+
+
+def _bool_12(loader, node):
+    return loader.construct_scalar(node).lower() == "true"
+
 
 def _yaml_loader():
+    """A safe YAML loader with the 1.2 core schema's implicit types (no 1.1 leftovers)."""
     import yaml
 
     class Loader(yaml.SafeLoader):
-        """SafeLoader with YAML 1.2 floats (``1e-4``, ``.5``)."""
+        """SafeLoader resolving plain scalars as YAML 1.2 core: null, true/false, ints, floats."""
 
-    Loader.add_implicit_resolver(
-        "tag:yaml.org,2002:float",
-        re.compile(r"^[-+]?(\.[0-9]+|[0-9]+\.[0-9]*|[0-9]+)[eE][-+]?[0-9]+$|^[-+]?\.[0-9]+$"),
-        list("-+0123456789."))
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag in _KEPT_11]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    firsts = {"tag:yaml.org,2002:bool": "tTfF", "tag:yaml.org,2002:int": "-+0123456789",
+              "tag:yaml.org,2002:float": "-+0123456789."}
+    for tag, rx in _CORE_12.items():
+        Loader.add_implicit_resolver(tag, rx, list(firsts[tag]))
+    Loader.add_constructor("tag:yaml.org,2002:int", _int_12)
+    Loader.add_constructor("tag:yaml.org,2002:float", _float_12)
+    Loader.add_constructor("tag:yaml.org,2002:bool", _bool_12)
     return Loader
 
 
 def parse_text(text):
-    """Read a command-line value as YAML (1.2 number rules).
+    """Read a command-line value as YAML with the 1.2 core schema.
+
+    Only ``true``/``false`` (any of their three spellings) are booleans, ``null``/``~``
+    is None, integers are decimal, ``0o17`` (octal) or ``0x1F`` (hex), floats are
+    decimal with an optional exponent or ``.inf``/``-.inf``/``.nan``; everything else
+    is text (``yes``, ``off``, ``1:30``, ``0100`` is 100, ``2024-01-02`` stays text).
 
     Parameters
     ----------

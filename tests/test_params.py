@@ -93,3 +93,48 @@ def test_every_chapter_parameter_has_one_type_and_profiles_fit_them():
     with pytest.raises(P.ParameterError, match="has type int in chapter 'a' but float"):
         P.check_types_agree({"a": P.declared_parameters("x = 1\n"),
                              "b": P.declared_parameters("x = 1.0\n")})
+
+
+@pytest.mark.parametrize("text, value", [
+    ("0100", 100), ("0o17", 15), ("0x1F", 31), ("-0100", -100), ("1:30", "1:30"),
+    ("yes", "yes"), ("no", "no"), ("on", "on"), ("off", "off"), ("Y", "Y"),
+    ("TRUE", True), ("False", False), ("2024-01-02", "2024-01-02"), ("1_000", "1_000"),
+    (".inf", float("inf")), ("-.Inf", float("-inf")), ("~", None),
+    ("[0100, yes]", [100, "yes"]), ("{a: 1:30}", {"a": "1:30"}),
+])
+def test_values_follow_the_yaml_12_core_schema_not_yaml_11(text, value):
+    got = P.parse_text(text)
+    assert got == value and type(got) is type(value)
+
+
+def test_nan_is_read_as_a_float_nan():
+    import math
+
+    assert math.isnan(P.parse_text(".nan"))
+    assert P.parse_text("nan") == "nan"  # not a 1.2 float spelling
+
+
+@pytest.mark.parametrize("name, text, expected", [
+    ("n_words", "0100", 100), ("n_words", "0x1F", 31), ("ft_lr", "0100", 100.0),
+    ("model", "0100", "0100"),
+])
+def test_leading_zeros_are_decimal_for_typed_parameters(name, text, expected):
+    got = P.coerce(P.declared_parameters(CELL)[name], P.parse_text(text), text)
+    assert got == expected and type(got) is type(expected)
+
+
+@pytest.mark.parametrize("name, text", [("n_words", "1:30"), ("flag", "yes"), ("flag", "off")])
+def test_yaml_11_spellings_fail_the_declared_type_clearly(name, text):
+    param = P.declared_parameters(CELL)[name]
+    with pytest.raises(P.ParameterError, match=rf"parameter '{name}': value {text} \(str\) is "
+                                               rf"not of type {param.type}"):
+        P.coerce(param, P.parse_text(text), text)
+
+
+def test_the_runner_reads_n_words_0100_as_100(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr(run, "run_chapter", lambda name, path, params, out, log=print:
+                        seen.update(params))
+    assert run.main(["--only", "data", "-p", "n_words", "0100", "--no-book",
+                     "--out", str(tmp_path / "out")]) == 0
+    assert seen["n_words"] == 100
