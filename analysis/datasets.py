@@ -33,7 +33,7 @@ __all__ = [
     "DatasetSpec", "DatasetRecord", "register_dataset", "dataset_spec", "dataset_names",
     "open_dataset", "dataset_record", "window_of_interest", "channels_of_interest",
     "load_simulated", "registry_table", "LANGUAGE_WINDOW_MS", "open_for_chapter", "describe",
-    "cv_groups",
+    "cv_groups", "check_dataset_options", "loader_function",
 ]
 
 #: The "language" window of the paper's MEG analyses (SPEC §4): 300-425 ms after onset.
@@ -293,8 +293,9 @@ def open_dataset(name="simulated", path=None, n_words=0, **options):
         Unknown name, missing files, and every error of the loader.
     """
     spec = dataset_spec(name)
-    resolved = spec.resolve_path(path)
     runtime = {k: options.pop(k) for k in _RUNTIME_OPTIONS if k in options}
+    check_dataset_options(name, options)
+    resolved = spec.resolve_path(path)
     if name == "simulated":
         ds = spec.loader(resolved, n_words=n_words, **options, **runtime)
     else:  # device/progress do not concern file loaders
@@ -511,7 +512,34 @@ def _lazy(module, function):
         return getattr(importlib.import_module(module), function)(path, **options)
     call.__name__ = function
     call.__doc__ = f"``{module}.{function}``"
+    call.target = (module, function)
     return call
+
+
+def loader_function(spec):
+    """The function behind a source's loader (importing it when it is lazy)."""
+    import importlib
+
+    target = getattr(spec.loader, "target", None)
+    return spec.loader if target is None else getattr(importlib.import_module(target[0]),
+                                                      target[1])
+
+
+def check_dataset_options(name, options):
+    """Check options against the loader's signature and documented types (before loading).
+
+    Raises
+    ------
+    DataError
+        Unknown dataset, unknown option, or a value not of the documented type (the
+        message names the option, the value and the expected type).
+    """
+    from .params import OptionError, check_loader_options
+
+    try:
+        check_loader_options(loader_function(dataset_spec(name)), options, f"dataset {name!r}")
+    except OptionError as err:
+        raise DataError(str(err)) from None
 
 
 _FRANK_HOWTO = ("Get all_measures.csv from the public repository 'prediction-resource' of "

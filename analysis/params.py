@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = ["Parameter", "ParameterError", "declared_parameters", "parse_text", "coerce",
-           "check_types_agree"]
+           "check_types_agree", "OptionError", "check_loader_options", "declared_option_types"]
 
 
 class ParameterError(ValueError):
@@ -322,3 +322,141 @@ def check_types_agree(declared_by_chapter):
             merged.setdefault(name, p)
             seen.setdefault(name, chapter)
     return merged
+
+
+# --------------------------------------------------------------------------- loader options
+def declared_option_types(function):
+    """The option types a function declares in its numpy-style ``Parameters`` section.
+
+    The loaders of :mod:`analysis.datasets` document each option as ``name : type``
+    (``measures : str | list of str | None``, ``edge : {"drop", "error"}``); that
+    declaration is what dataset options are checked against (the signatures carry no
+    annotations, and a default of None says nothing about the type).
+
+    Parameters
+    ----------
+    function : callable
+
+    Returns
+    -------
+    dict of str to str
+        Option name to its declared type, as written.
+    """
+    import inspect
+
+    doc = inspect.getdoc(function) or ""
+    match = re.search(r"^Parameters\n-+\n(.*?)(?:^\w[\w ]*\n-+\n|\Z)", doc, re.S | re.M)
+    out = {}
+    lines = (match.group(1) if match else "").splitlines()
+    for k, line in enumerate(lines):
+        m = re.match(r"^([A-Za-z_][\w, ]*?) : (.+)$", line)
+        if m:
+            for name in m.group(1).split(","):
+                out[name.strip()] = m.group(2).strip()
+            continue
+        # "window_ms, tmin\n    As in :func:`load_mne_epochs`." borrows those types
+        m = re.match(r"^([A-Za-z_][\w, ]*)$", line)
+        ref = re.search(r"As in :func:`~?([\w.]+)`", " ".join(lines[k + 1:k + 3]))
+        other = function.__globals__.get(ref.group(1).split(".")[-1]) if m and ref else None
+        if other is not None and other is not function:
+            theirs = declared_option_types(other)
+            for name in m.group(1).split(","):
+                if name.strip() in theirs:
+                    out[name.strip()] = theirs[name.strip()]
+    return out
+
+
+def _doc_member_accepts(member, value):
+    """Whether ``value`` (read from YAML) fits one member of a documented type.
+
+    Returns True, False, or None for a type a YAML value cannot be (``mne.Info``).
+    """
+    member = member.strip()
+    if member.startswith("{") and member.endswith("}"):
+        choices = [_literal(c) for c in member[1:-1].split(",")]
+        return any(value == c and type(value) is type(c) for c in choices)
+    if member[:1] in "\"'" and member[-1:] == member[:1]:
+        return value == member[1:-1]
+    if member in ("None", "True", "False"):
+        return value is {"None": None, "True": True, "False": False}[member]
+    if member in ("str", "Path", "path"):
+        return isinstance(value, str)
+    if member == "bool":
+        return isinstance(value, bool)
+    if member == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if member == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if member == "dict":
+        return isinstance(value, dict)
+    m = re.fullmatch(r"(list|sequence|tuple)(?: of (.+))?", member)
+    if m:
+        if not isinstance(value, list):
+            return False
+        if not m.group(2):
+            return True
+        inner = [p for p in re.split(r"\s+or\s+|\s*\|\s*", m.group(2)) if p]
+        inner = [p[:-1] if p.endswith("s") and p[:-1] in ("str", "int", "float") else p
+                 for p in inner]
+        return all(any(_doc_member_accepts(p, v) for p in inner) for v in value)
+    return None
+
+
+def _literal(text):
+    text = text.strip()
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _doc_type_accepts(declared, value):
+    """Whether ``value`` fits a documented type (True when the type cannot be checked)."""
+    verdicts = [_doc_member_accepts(m, value) for m in _split_union(declared)]
+    if all(v is None for v in verdicts):
+        return True
+    return any(verdicts)
+
+
+class OptionError(ParameterError):
+    """A dataset option that the loader does not take, or of the wrong type."""
+
+
+def check_loader_options(function, options, what="dataset"):
+    """Check keyword options against a loader's signature and documented types.
+
+    Parameters
+    ----------
+    function : callable
+        The loader (``loader(path, **options)``).
+    options : dict
+        Options as read from ``dataset_options``.
+    what : str
+        For messages (``"dataset 'table'"``).
+
+    Raises
+    ------
+    OptionError
+        An option the loader does not take (listing those it takes), or a value not of
+        the loader's documented type (naming the option, the value, its type and the
+        expected type).
+    """
+    import inspect
+
+    if not isinstance(options, dict):
+        raise OptionError(f"{what}: dataset_options is {options!r} ({_type_of(options)}); "
+                          "expected a mapping such as {name: value}.")
+    params = list(inspect.signature(function).parameters.values())
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params)
+    names = [p.name for p in params[1:]  # the first argument is the data's path
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = sorted(str(k) for k in options if k not in names)
+    if unknown and not takes_any:
+        raise OptionError(f"{what}: unknown option(s) {unknown} in dataset_options; the "
+                          f"loader takes {names}.")
+    declared = declared_option_types(function)
+    for name, value in options.items():
+        kind = declared.get(name)
+        if kind is not None and not _doc_type_accepts(kind, value):
+            raise OptionError(f"{what}: option {name!r} is {value!r} ({_type_of(value)}); "
+                              f"expected {kind}.")

@@ -352,8 +352,9 @@ def typed_parameters(selected, profile, overrides):
     ------
     ParameterError
         An override no selected chapter declares, a value of the wrong type (naming the
-        parameter, the value and the type), or a parameter whose type differs between
-        chapters.
+        parameter, the value and the type), a parameter whose type differs between
+        chapters, an unknown dataset, or a dataset option the loader does not take or
+        of the wrong type (:func:`analysis.datasets.check_dataset_options`).
     """
     declared = check_types_agree({name: notebook_parameters(path)
                                   for name, path in selected.items()})
@@ -369,7 +370,24 @@ def typed_parameters(selected, profile, overrides):
             out[name] = coerce(every[name], value)
     for name, text in overrides:
         out[name] = coerce(declared[name], parse_text(text), text)
+    _check_dataset(out, declared)
     return out
+
+
+def _check_dataset(values, declared):
+    """Refuse an unknown dataset or loader options of the wrong type before any chapter runs."""
+    from ._utils import DataError
+    from .datasets import check_dataset_options
+
+    if "dataset" not in declared:
+        return
+    name = values.get("dataset", declared["dataset"].default)
+    options = values.get("dataset_options", declared["dataset_options"].default
+                         if "dataset_options" in declared else {})
+    try:
+        check_dataset_options(name, dict(options or {}))
+    except DataError as err:
+        raise ParameterError(f"parameter 'dataset'/'dataset_options': {err}") from None
 
 
 def _is_glue_only(node):

@@ -138,3 +138,58 @@ def test_the_runner_reads_n_words_0100_as_100(monkeypatch, tmp_path):
     assert run.main(["--only", "data", "-p", "n_words", "0100", "--no-book",
                      "--out", str(tmp_path / "out")]) == 0
     assert seen["n_words"] == 100
+
+
+# --------------------------------------------------------------------------- dataset options
+@pytest.mark.parametrize("options, message", [
+    ("{measures: 5}", "option 'measures' is 5 (int); expected str | list of str | None"),
+    ("{window_ms: fast}", "option 'window_ms' is 'fast' (str); expected float | None"),
+    ("{context: paragraph}", "option 'context' is 'paragraph' (str); expected "
+                             '{"running", "sentence", "story"} | None'),
+    ("{measures: [rt, 3]}", "option 'measures' is ['rt', 3] (list); expected"),
+])
+def test_dataset_options_of_the_wrong_type_are_refused_before_any_chapter(options, message,
+                                                                         tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run.main(["--only", "data", "-p", "dataset", "table", "-p", "data_path", "x.tsv",
+                     "-p", "dataset_options", options, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "dataset 'table': " + message in err
+    assert not out.exists()  # nothing ran
+
+
+def test_dataset_options_are_checked_against_each_loaders_declaration():
+    from analysis import datasets as D
+
+    with pytest.raises(ValueError, match=r"dataset 'moth': unknown option\(s\) \['sfrq'\].*'sfreq'"):
+        D.check_dataset_options("moth", {"sfrq": 1000})
+    with pytest.raises(ValueError, match="dataset 'moth': option 'edge' is 'keep'"):
+        D.check_dataset_options("moth", {"sfreq": 1000, "edge": "keep"})
+    with pytest.raises(ValueError, match="option 'chapter' is 11 .int.; expected {9, 10}"):
+        D.check_dataset_options("harry_potter", {"chapter": 11})
+    D.check_dataset_options("moth", {"sfreq": 1000, "stories": ["a"], "edge": "drop"})
+    D.check_dataset_options("table", {"word": "token", "measures": ["rt"], "story": False})
+
+
+def test_every_loader_documents_types_its_own_defaults_fit():
+    import inspect
+
+    from analysis import datasets as D
+
+    for name in D.dataset_names():
+        fn = D.loader_function(D.dataset_spec(name))
+        declared = P.declared_option_types(fn)
+        options = {}
+        for p in list(inspect.signature(fn).parameters.values())[1:]:
+            if p.default is not inspect.Parameter.empty:
+                assert p.name in declared, (name, p.name)  # every option has a declared type
+                options[p.name] = list(p.default) if isinstance(p.default, tuple) else p.default
+        P.check_loader_options(fn, options, name)
+
+
+def test_open_dataset_checks_options_before_reading_the_file(tmp_path):
+    from analysis._utils import DataError
+    from analysis.datasets import open_dataset
+
+    with pytest.raises(DataError, match="option 'measures' is 5"):
+        open_dataset("table", tmp_path / "missing.tsv", measures=5)
