@@ -62,6 +62,19 @@ def _require(mapping, keys, path, chapter):
                             f"the {chapter} chapter of this version. Re-run that chapter.")
 
 
+def _read_json(path, chapter):
+    """A JSON object file handed between chapters; a damaged one names the file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ContractError(f"{path}: not valid JSON ({err}); expected the file written by the "
+                            f"{chapter} chapter. Re-run that chapter.") from None
+    if not isinstance(data, dict):
+        raise ContractError(f"{path}: holds a JSON {type(data).__name__}; expected an object "
+                            f"written by the {chapter} chapter. Re-run that chapter.")
+    return data
+
+
 # --------------------------------------------------------------------------- encoding
 @dataclass
 class EncodingOutputs:
@@ -148,16 +161,32 @@ class EncodingOutputs:
         path = Path(results_dir) / ENCODING_FILE
         if not path.is_file():
             raise _missing(path, "encoding")
+        key = None
         try:
             with np.load(path, allow_pickle=False) as npz:
                 files = set(npz.files)
                 _require(files, ("meta",) + cls._ARRAYS, path, "encoding")
+                key = "meta"
                 meta = json.loads(str(npz["meta"]))
-                arrays = {k: npz[k] for k in cls._ARRAYS}
-        except (OSError, ValueError) as err:
-            raise ContractError(f"{path}: unreadable ({err}); re-run the encoding chapter.") from None
+                arrays = {}
+                for key in cls._ARRAYS:
+                    arrays[key] = npz[key]
+        except ContractError:
+            raise
+        except Exception as err:  # zip, CRC, truncation, JSON: any read failure is a bad file
+            field_ = f" field '{key}'" if key else ""
+            raise ContractError(f"{path}:{field_} unreadable ({type(err).__name__}: {err}); "
+                                "expected the file written by the encoding chapter. Re-run "
+                                "that chapter.") from None
+        if not isinstance(meta, dict):
+            raise ContractError(f"{path}: field 'meta' is {type(meta).__name__}; expected a "
+                                "JSON object written by the encoding chapter. Re-run that "
+                                "chapter.")
         _require(meta, cls._META, path, "encoding")
-        return cls(**meta, **arrays)
+        try:
+            return cls(**{k: meta[k] for k in cls._META}, **arrays)
+        except ContractError as err:
+            raise ContractError(f"{path}: {err} Re-run the encoding chapter.") from None
 
     def reopen_dataset(self, **runtime):
         """The very dataset that was fitted (:meth:`analysis.datasets.DatasetRecord.reopen`)."""
@@ -263,11 +292,16 @@ class HypothesisResults:
             path = results_dir / HYPOTHESIS_FILES[key]
             if not path.is_file():
                 raise _missing(path, "hypotheses")
-            frames[key] = pd.read_csv(path)
+            try:
+                frames[key] = pd.read_csv(path)
+            except (ValueError, UnicodeDecodeError) as err:  # empty or malformed CSV
+                raise ContractError(f"{path}: unreadable ({type(err).__name__}: {err}); "
+                                    "expected the CSV written by the hypotheses chapter. "
+                                    "Re-run that chapter.") from None
         meta_path = results_dir / HYPOTHESIS_FILES["meta"]
         if not meta_path.is_file():
             raise _missing(meta_path, "hypotheses")
-        meta = json.loads(meta_path.read_text())
+        meta = _read_json(meta_path, "hypotheses")
         table = frames["table"]
         if "significant" in table.columns:
             table["significant"] = table["significant"].astype(bool)
@@ -321,9 +355,19 @@ class FinetunedModels:
         path = Path(results_dir) / FINETUNED_FILE
         if not path.is_file():
             raise _missing(path, "finetuning")
-        data = json.loads(path.read_text())
+        data = _read_json(path, "finetuning")
         _require(data, ("base_model", "layer", "models"), path, "finetuning")
-        out = cls(data["base_model"], int(data["layer"]), dict(data["models"]))
+        if not isinstance(data["models"], dict) or not all(
+                isinstance(rec, dict) for rec in data["models"].values()):
+            raise ContractError(f"{path}: field 'models' is not a mapping of task to record; "
+                                "expected the file written by the finetuning chapter. Re-run "
+                                "that chapter.")
+        try:
+            layer = int(data["layer"])
+        except (TypeError, ValueError):
+            raise ContractError(f"{path}: field 'layer' is {data['layer']!r}; expected an "
+                                "integer. Re-run the finetuning chapter.") from None
+        out = cls(data["base_model"], layer, dict(data["models"]))
         for task, rec in out.models.items():
             if not (Path(rec["model_dir"]) / "config.json").is_file():
                 raise ContractError(f"{path}: the {task} checkpoint {rec['model_dir']} is gone "
