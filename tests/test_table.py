@@ -199,6 +199,11 @@ def test_small_table_is_understood(tmp_path, capsys):
     # an infinite value
     (lambda r: edited(r, 7, "rt", "inf"), r"column 'rt' line 7, word 'away\.' is 'inf'; "
                                           r"expected a finite number"),
+    # a value beyond float32 (it would become inf in the responses)
+    (lambda r: edited(r, 6, "rt", "1e300"), r"column 'rt' line 6, word 'ran' is '1e300'; "
+                                            r"expected a finite number of magnitude at most "
+                                            r"3\.403e\+38 \(the measures are stored in float32\)"),
+    (lambda r: edited(r, 6, "rt", "-4e38"), r"column 'rt' line 6, word 'ran' is '-4e38'"),
 ])
 def test_malformed_tables_name_file_column_and_line(tmp_path, edit, message):
     path = write_text_table(tmp_path / "bad.tsv", HEADER, edit(small_rows()))

@@ -360,12 +360,16 @@ def _numbers(table, column, allow_missing=True, word=None):
     text = table.frame[column].astype(str).str.strip()
     missing = text.str.lower().isin(_MISSING).to_numpy()
     values = pd.to_numeric(text.where(~missing, None), errors="coerce").to_numpy(dtype=float)
-    bad = (np.isnan(values) & ~missing) | np.isinf(values)
+    # measures are stored as float32: a value beyond its range would become inf there
+    too_big = np.abs(np.nan_to_num(values, nan=0.0)) > np.finfo(np.float32).max
+    bad = (np.isnan(values) & ~missing) | too_big
     if not allow_missing:
         bad |= missing
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        what = ("a finite number" if np.isinf(values[i]) else "a number" if not allow_missing
+        what = (f"a finite number of magnitude at most {np.finfo(np.float32).max:.4g} (the "
+                "measures are stored in float32)" if too_big[i]
+                else "a number" if not allow_missing
                 else "a number (blank, NA or NaN for a missing value)")
         said = f", word {word[i]!r}" if word is not None else ""
         raise DataError(f"{table.path}: column '{column}' {table.at(i)}{said} is "
