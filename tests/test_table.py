@@ -650,3 +650,19 @@ def test_preceding_words_change_the_language_models_features(tmp_path, tiny_dir)
                                .sentence, context="sentence", model=lm, cache_dir=False,
                                progress=False)
     np.testing.assert_allclose(a.hidden[-1], whole.hidden[-1][[6, 10, 12]], atol=1e-4)
+
+
+def test_book_page_critical_word_options_open_such_a_table(tmp_path, capsys):
+    _, commands = _page_commands()
+    lines = [c for c in commands if "critical.tsv" in c]
+    assert len(lines) == 2 and "analysis.loaders.table" in lines[0] and "-p dataset table" \
+        in lines[1]
+    check = parse_text(re.search(r"--options '([^']*)'", lines[0]).group(1))
+    run = parse_text(re.search(r"-p dataset_options '([^']*)'", lines[1]).group(1))
+    assert check == run and run["context_column"] == "preceding"
+    path = write_text_table(tmp_path / "critical.tsv", CRITICAL_HEADER, critical_rows()[:2])
+    ds = load_word_table(path, **check)
+    printed = capsys.readouterr().out
+    assert ds.presented().words == "The old man sat on the bench. She read the book".split()
+    assert "analysed:     2 of 11 presented words (9 context only)" in printed
+    assert_same(ds, D.open_for_chapter("table", str(path), run), subjects=True)
