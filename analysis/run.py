@@ -162,10 +162,12 @@ def _is_marked(folder):
 
 
 def _not_ours(folder, what="output folder"):
+    legacy = (" (a _build from a version of the runner that did not mark its folders: "
+              "`make clean` removes it)" if Path(folder) == REPO_ROOT / "_build" else "")
     return OutputError(
         f"{what} {folder} is not empty and was not made by this runner (it has no "
         f"{OUTPUT_MARKER} file), so the runner will not replace what it holds. Choose an "
-        "empty or new folder with --out, or move or remove that folder yourself.")
+        f"empty or new folder with --out, or move or remove that folder yourself{legacy}.")
 
 
 def _unwritable(folder, err):

@@ -1364,7 +1364,9 @@ def main(argv=None):
             if not isinstance(options, dict):
                 raise DataError(f"--options {args.options!r}; expected a mapping such as "
                                 "'{word: token, measures: [rt]}'.")
-            ds = load_word_table(args.path, **options)
+            with warnings.catch_warnings():  # the printed summary holds the warning
+                warnings.simplefilter("ignore", UserWarning)
+                ds = load_word_table(args.path, **options)
             print(ds)
     except (DataError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
