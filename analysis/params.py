@@ -16,6 +16,10 @@ parameter takes the text as typed (``-p model 123`` is the string ``"123"``).
 
 Supported annotations: ``int``, ``float``, ``bool``, ``str``, ``list``, ``dict``,
 ``list[T]``, ``dict[str, T]``, ``None`` and unions of them (``X | None``).
+
+Dataset options (``dataset_options``) are checked against the loader they go to
+(:func:`check_loader_options`): option names against its signature, values against
+the types its numpy docstring declares (``measures : str | list of str | None``).
 """
 
 from __future__ import annotations
