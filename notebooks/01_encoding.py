@@ -22,7 +22,7 @@
 # and responses, and keep the per-word errors for the next chapter, which looks for
 # the sentences the model predicts worst.
 #
-# What differs from the public code (SPEC §3): folds are contiguous and the
+# What differs from the public code ({ref}`methods-encoding`): folds are contiguous and the
 # standardisation uses the training fold only; the penalty is chosen per channel
 # and window by nested cross-validation over a wide grid (the public code tries two
 # values shared by all channels); significance masks are boolean (the public code

@@ -16,7 +16,7 @@
 #
 # The encoding chapter left, for every word, how badly the language model's features
 # predicted the brain's response. Here we turn those errors into sentences and ask
-# *what* the worst-predicted sentences share. Following the paper (SPEC §4): each
+# *what* the worst-predicted sentences share. Following the paper ({ref}`methods-hypotheses`): each
 # word's error is averaged over the window of interest (300 to 425 ms in the paper's
 # MEG analyses; the dataset registry says which window a source uses), each sentence's
 # over its words; the most **divergent** sentences (group A) and the most

@@ -24,7 +24,7 @@
 # ranking is right, people should pick the divergent sentence more often for the
 # top hypotheses than for the bottom ones.
 #
-# This chapter is a kit and an analysis (SPEC §5). It writes a survey that runs in
+# This chapter is a kit and an analysis ({ref}`methods-validation`). It writes a survey that runs in
 # any browser without a server, and a trial file for Qualtrics; it imports the
 # answers from both; and it tests the top-versus-bottom difference with participants
 # as the unit. Until human answers exist, **simulated raters** (the verifier's

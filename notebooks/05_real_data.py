@@ -174,7 +174,7 @@ else:
 # time, leaving out sentence-initial words, divided by a split-half ceiling of the readers
 # (0.858, Spearman–Brown corrected; the per-reader times needed to recompute it are not in
 # the shared data, so the published value is used). We compute our surprisal with the
-# preceding words of the story as context (SPEC §8), read in windows of
+# preceding words of the story as context ({ref}`methods-real`), read in windows of
 # {glue:text}`ns_window` tokens that overlap by half, so every word past the first window
 # sees at least half a window of its story; Brain-Score runs the ten stories as one text
 # truncated at the model's maximum length. Beside ours: the GPT-3 log-probabilities shipped
