@@ -304,7 +304,7 @@ def category_text(words, categories, names=("emotion", "physical", "sound"), max
     shown = [n for n in names if n in categories]
     n = len(words) if max_words is None else min(len(words), max_words)
     legend = " ".join(f'<span style="background:{CATEGORY_COLOURS.get(k, "#ddd")};'
-                      f'padding:0 4px">{k}</span>' for k in shown)
+                      f'padding:0 4px">{_html.escape(str(k))}</span>' for k in shown)
     spans = []
     for i in range(n):
         colour = next((CATEGORY_COLOURS.get(k, "#ddd") for k in shown if categories[k][i]),

@@ -56,10 +56,11 @@ profile = "default"
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import HTML, Markdown, display
+from IPython.display import Markdown, display
 from myst_nb import glue
 
 from analysis import datasets, encoding, plots, stats
+from analysis import display as show
 from analysis.features import extract_features
 from analysis.provenance import data_banner, portable_path, start_chapter
 
@@ -91,7 +92,7 @@ for m in models:
     chapter.record_model(m)
 glue("cv_note", f"folds never split a {group_name}" if group_name else
      "folds follow the word order")
-display(HTML(data_banner(ds)))
+display(show.fragment(data_banner(ds)))
 ds
 
 # %% [markdown]
@@ -226,7 +227,7 @@ else:
 # %%
 word_mse, fallback = encoding.errors_of_interest(best, ds.responses, channel_mask, window_mask)
 word_err = np.nanmean(word_mse[:, window_mask], axis=1)
-display(HTML(plots.coloured_text(ds.words, word_err, cmap="Reds", max_words=300)))
+display(show.fragment(plots.coloured_text(ds.words, word_err, cmap="Reds", max_words=300)))
 ratio = encoding.category_error_ratio(word_err, ds.categories)
 glue("err_ratio", f"{ratio:.2f}" if np.isfinite(ratio) else "n/a (no word labels)",
      display=False)

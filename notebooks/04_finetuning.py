@@ -60,11 +60,12 @@ seed = 0
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import HTML, Markdown, display
+from IPython.display import Markdown, display
 from myst_nb import glue
 
 from analysis import controls as ctl
 from analysis import finetune as ft
+from analysis import display as show
 from analysis import plots
 from analysis.encoding import fit_encoding
 from analysis.features import extract_features
@@ -101,7 +102,7 @@ fit_kw = enc.fit_kwargs(ds, backend="torch" if chapter.device.startswith("cuda")
 base_features = extract_features(ds, model=base_name, device=chapter.device)
 base_hidden = base_features.layer(layer)
 chapter.record_model(base_name).record_dataset(ds_full)
-display(HTML(data_banner(ds_full)))
+display(show.fragment(data_banner(ds_full)))
 glue("layer", layer)
 glue("n_words", f"{n_use:,}")
 glue("base_name", base_name)
@@ -126,9 +127,10 @@ display(pd.DataFrame([{"task": TASK_NAMES[t], "source": d[2]["source"], "split":
                        "chance": f"{d[2]['chance']:.2f}"} for t, d in data.items()]
                      ).set_index("task"))
 first = data[ft_tasks[0]][0][0]
-display(Markdown(f"Example ({TASK_NAMES[ft_tasks[0]]}): *{first.question}* — options: "
-                 + "; ".join(f"**{o}**" if i == first.label else o
-                             for i, o in enumerate(first.options))))
+display(Markdown(f"Example ({TASK_NAMES[ft_tasks[0]]}): *{show.escape_markdown(first.question)}* — "
+                 "options: " + "; ".join(f"**{show.escape_markdown(o)}**" if i == first.label
+                                         else show.escape_markdown(o)
+                                         for i, o in enumerate(first.options))))
 
 # %% [markdown]
 # ## Fine-tuning, and whether the model learnt

@@ -61,6 +61,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from analysis import datasets, plots, real_data
+from analysis import display as show
 from analysis import finetune as ft
 from analysis import hypotheses as H
 from analysis.contracts import ContractError, FinetunedModels
@@ -86,7 +87,7 @@ results = {}
 
 
 def missing(name, err):
-    display(Markdown(f"**{name}: data not found.** {err}"))
+    display(Markdown(f"**{name}: data not found.** {show.escape_markdown(err)}"))
 
 
 try:
@@ -364,10 +365,10 @@ if enc_table is not None:
     scores = embedder.score(groups["text"].tolist(), proposals["hypothesis"].tolist())
     chain = H.evaluate(proposals, scores, groups, fdr_q=fdr_q, n_confirm=n_confirm)
     enrich = H.domain_enrichment(chain, n_confirm)
-    display(chain.head(n_confirm)[["rank", "hypothesis", "proposer", "domain", "V", "q",
-                                   "V_validation", "q_validation", "confirmed"]]
-            .style.format({"V": "{:.3f}", "q": "{:.2g}", "V_validation": "{:.3f}",
-                           "q_validation": "{:.2g}"}).hide(axis="index"))
+    display(show.table(chain.head(n_confirm)[["rank", "hypothesis", "proposer", "domain", "V",
+                                              "q", "V_validation", "q_validation", "confirmed"]],
+                       {"V": "{:.3f}", "q": "{:.2g}", "V_validation": "{:.3f}",
+                        "q_validation": "{:.2g}"}, index=False))
     glue("chain_n_group", n_group)
     glue("chain_n_sentences", n_scored)
     glue("chain_group_note", group_note)
@@ -414,7 +415,7 @@ try:
     tuned = FinetunedModels.read(chapter.results_dir)
 except ContractError as err:
     tuned = None
-    display(Markdown(f"*No fine-tuned models to test ({err}).*"))
+    display(Markdown(f"*No fine-tuned models to test ({show.escape_markdown(err)}).*"))
 if tuned is not None and enc_table is not None:
     layer = int(enc_table.loc["N400", "best layer"])
     n400 = erp.pick(["N400"])

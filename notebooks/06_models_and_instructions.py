@@ -54,9 +54,10 @@ profile = "default"
 
 # %%
 import numpy as np
-from IPython.display import HTML, Markdown, display
+from IPython.display import Markdown, display
 
 from analysis import datasets, plots
+from analysis import display as show
 from analysis import instructions as I
 from analysis import models as M
 from analysis.contracts import ContractError, FinetunedModels
@@ -100,7 +101,7 @@ try:
     tuned = FinetunedModels.read(chapter.results_dir)
 except ContractError as err:
     tuned = None
-    display(Markdown(f"*No fine-tuned models to compare ({err}).*"))
+    display(Markdown(f"*No fine-tuned models to compare ({show.escape_markdown(err)}).*"))
 entries = M.model_registry(tuned, hub=hub_models, seed=seed)
 for e in M.swept_entries(entries):  # the models that are not fine-tuned
     chapter.record_model(e.source)
@@ -131,10 +132,10 @@ try:
         fr = M.frank_setup(frank_path, real_n_words, dict(fit_kw, backend=backend),
                            device=chapter.device)
     chapter.record_dataset(fr.dataset)
-    display(HTML(data_banner(fr.dataset)))
+    display(show.fragment(data_banner(fr.dataset)))
 except datasets.DataError as err:
     fr = None
-    display(Markdown(f"**Frank et al. (2015): data not found.** {err} The real-data parts "
+    display(Markdown(f"**Frank et al. (2015): data not found.** {show.escape_markdown(err)} The real-data parts "
                      "of this chapter are skipped."))
 
 frank_comp = None
@@ -186,10 +187,10 @@ try:
         sim = M.simulated_setup(chapter.results_dir, fit_kw, map_channels, seed, backend,
                                 device=chapter.device)
     chapter.record_dataset(sim.dataset)
-    display(HTML(data_banner(sim.dataset)))
+    display(show.fragment(data_banner(sim.dataset)))
 except ContractError as err:
     sim = None
-    display(Markdown(f"*The encoding chapter's outputs are missing ({err}); the simulated "
+    display(Markdown(f"*The encoding chapter's outputs are missing ({show.escape_markdown(err)}); the simulated "
                      "parts are skipped.*"))
 
 sim_comp = None
