@@ -16,8 +16,11 @@ silently empty row.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from .display import escape_markdown
 
 __all__ = ["GlanceRow", "BLOCKS", "glance_rows", "claim_answers", "at_a_glance"]
 
@@ -92,6 +95,12 @@ def _read(results_dir, name):
                          "chapter or remove the file.") from None
 
 
+def _plain(name):
+    """A name from a results file as it may stand in a question (a link's text): letters,
+    digits, spaces and ``_ . + -`` only, so that no markup survives."""
+    return re.sub(r"[^\w .+-]", "", str(name))
+
+
 def _p(x):
     """A p-value as shown: never a bare 0."""
     if x is None:
@@ -161,7 +170,7 @@ def _finding_rows(real, models):
                               f"{gain:+.3f} in r", ev, "real_data"))
     for name, fut in (real.opt("futrell2018") or {}).items():
         ci = fut.get("normalised_ci")
-        rows.append(GlanceRow("finding", f"reading times, Brain-Score Futrell2018 ({name})",
+        rows.append(GlanceRow("finding", f"reading times, Brain-Score Futrell2018 ({_plain(name)})",
                               f"{fut['normalised']:.3f} of the ceiling",
                               f"raw r {fut['raw_r']:.3f}" + (f", {_ci(*ci)}" if ci else "")
                               + f", {fut['n_words']:,} words; Natural Stories", "real_data"))
@@ -180,7 +189,7 @@ def _finding_rows(real, models):
             name, s = max(summary.items(), key=lambda kv: abs(kv[1]["mean_delta"]))
             q = s["q_mean_better"] if s["mean_delta"] > 0 else s["q_mean_worse"]
             rows.append(GlanceRow("finding", "does a task instruction change alignment",
-                                  f"{s['mean_delta']:+.4f} in mean r ('{name}')",
+                                  f"{s['mean_delta']:+.4f} in mean r ('{escape_markdown(name)}')",
                                   f"{_ci(s['delta_ci_low'], s['delta_ci_high'], 4)}, q "
                                   f"{_p(q)[2:]}; largest of {len(summary)} instructions",
                                   "models"))
@@ -228,7 +237,7 @@ def _claim_rows(enc, val, fin, real, hyp):
         for task, acc in fin["accuracy"].items():
             lo, hi = acc["gain_ci"]
             learned = lo > 0
-            question = f"fine-tuning on {task} improves brain prediction"
+            question = f"fine-tuning on {_plain(task)} improves brain prediction"
             if not learned:
                 rows.append(GlanceRow(
                     "claim", question, "untestable here",

@@ -101,3 +101,12 @@ def test_a_missing_field_names_the_file(tmp_path):
 
 def test_no_results_yet(tmp_path):
     assert "No chapter" in at_a_glance(tmp_path)
+
+
+def test_names_from_results_carry_no_markup(tmp_path):
+    _book(tmp_path)
+    fin = json.loads((tmp_path / "finetuning.json").read_text())
+    fin["results"]["accuracy"] = {"<img src=x onerror=alert(1)>`": fin["results"]["accuracy"]["siqa"]}
+    (tmp_path / "finetuning.json").write_text(json.dumps(fin))
+    text = at_a_glance(tmp_path)
+    assert "<img" not in text and "img srcx onerroralert1" in text
