@@ -48,16 +48,21 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the client timed out (/slow)
             pass
 
-    def _drip(self, every=0.3, n_bytes=40, max_seconds=6.0):
-        """A valid reply sent one byte every ``every`` s (at most ``n_bytes``, ``max_seconds``)."""
+    def _drip(self, head=False, every=0.3, n_bytes=40, max_seconds=6.0):
+        """A valid reply sent one byte every ``every`` s (at most ``n_bytes``, ``max_seconds``).
+
+        ``head``: the status line and headers trickle too, else only the body.
+        """
         data = json.dumps({"choices": []}).encode().ljust(n_bytes)
         start = time.monotonic()
         try:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            for i in range(len(data)):
+            headers = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: %d\r\n\r\n" % len(data))
+            if head:
+                data = headers + data
+            else:
+                self.wfile.write(headers)
+            for i in range(min(len(data), n_bytes)):
                 if time.monotonic() - start > max_seconds:
                     break
                 self.wfile.write(data[i:i + 1])
@@ -93,8 +98,8 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "slow":
             time.sleep(2.0)
             return self._send(200, {"choices": []})
-        if mode == "drip":
-            return self._drip()
+        if mode in ("drip", "driphead"):
+            return self._drip(head=mode == "driphead")
         if mode == "canned":
             return self._send(200, self._canned(body))
         message = {"role": "assistant", "content": "Yes"}
@@ -251,11 +256,13 @@ def test_logprob_fallback_and_api_key(server, tmp_path, monkeypatch):
         OpenAIBackend("127.0.0.1:8000", "m")
 
 
-def test_trickling_server_hits_the_deadline_over_the_whole_reply(canned_server, tmp_path):
-    # one byte every 0.3 s: every single wait is short, so only a deadline stops it
-    llm = LLM(OpenAIBackend(canned_server + "/drip/v1", "m", timeout=1.0), cache_dir=tmp_path)
+@pytest.mark.parametrize("mode", ["drip", "driphead"])
+def test_trickling_server_hits_the_deadline_over_the_whole_reply(canned_server, tmp_path, mode):
+    # one byte every 0.3 s (of the body, or of the whole reply): every single wait is
+    # short, so only a deadline over the whole reply stops it
+    llm = LLM(OpenAIBackend(canned_server + f"/{mode}/v1", "m", timeout=1.0), cache_dir=tmp_path)
     start = time.monotonic()
-    with pytest.raises(LLMError, match=r"LLM endpoint http://127\.0\.0\.1:\d+/drip/v1/chat/"
+    with pytest.raises(LLMError, match=rf"LLM endpoint http://127\.0\.0\.1:\d+/{mode}/v1/chat/"
                                        r"completions \(model 'm'\) did not answer within 1 s "
                                        r"\(the deadline for the whole reply"):
         llm.generate("hello", max_tokens=4)
