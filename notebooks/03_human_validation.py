@@ -244,9 +244,7 @@ glue("minutes_per_list", validation.expected_minutes(list_length))
 glue("seconds_per_trial", validation.SECONDS_PER_TRIAL)
 glue("contact_txt", f'"{survey_contact or validation.DEFAULT_CONTACT}"'
      + ("" if survey_contact else " (the default)"))
-print(f"survey page: {portable_path(page)} ({page.stat().st_size / 1024:.0f} kB, survey id "
-      f"{validation.survey_id(trials)})")
-print(f"Qualtrics loop-and-merge table, trial file and lists: {portable_path(page.parent)}")
+print("\n".join(validation.survey_kit_summary(kit, trials)))
 print("\nInformation before consent (list of this length):")
 for heading, text in validation.consent_sections(survey_post_url, survey_contact, list_length):
     print(f"  {heading} {text}")
