@@ -65,11 +65,20 @@ fold is predicted with its training fold's mean and some overfitting survives th
 inner search. This makes the one-sided test conservative; it is not corrected.
 
 Layer sweep (:func:`layer_sweep`): every layer (or a list) is fitted with the
-same settings. Chosen layer = argmax over layers of the mean r over ALL channels
-and windows (ties: the lower layer). All-target mean is used rather than the mean
-over significant targets because it does not depend on the threshold and cannot
-favour a layer with few but lucky significant targets; the per-layer means, the
-runner-up and the margin are reported with the choice.
+same settings. ``chosen_layer`` = argmax over layers of the mean r over ALL channels
+and windows (ties: the lower layer): a DESCRIPTION of the sweep. All-target mean is
+used rather than the mean over significant targets because it does not depend on the
+threshold and cannot favour a layer with few but lucky significant targets; the
+per-layer means, the runner-up and the margin are reported with it. Its r is a maximum
+over layers computed on every word, so it is biased upward and is never tested.
+
+Layer selection (:func:`nested_layer_oof`, :func:`nested_layer_choice`): the layer is
+chosen like the penalty, inside each outer fold, by the inner cross-validated error on
+that fold's training words; the stitched out-of-fold predictions are what is reported
+and tested, and the layer handed to later chapters is the modal fold choice
+(:meth:`LayerSweep.layer_decision`). Gains between two out-of-fold models are computed
+on r within folds (:func:`centre_within_folds`), which removes the between-fold term
+behind the negative bias below.
 
 Reference mode (:func:`fit_encoding_reference`): the public code's choices,
 for comparison only (never the default).
@@ -1431,7 +1440,8 @@ def category_error_ratio(word_error, categories, names=("emotion", "physical")):
     return float(np.nanmean(word_error[labelled]) / np.nanmean(word_error[~labelled]))
 
 
-def encoding_outputs(result, dataset, model, model_identity, fit, window, channels, mse):
+def encoding_outputs(result, dataset, model, model_identity, fit, window, channels, mse,
+                     layer_decision=None):
     """The :class:`~analysis.contracts.EncodingOutputs` later chapters start from.
 
     Parameters
@@ -1450,6 +1460,9 @@ def encoding_outputs(result, dataset, model, model_identity, fit, window, channe
         Channels of interest.
     mse : ndarray, shape (n_words, n_windows)
         Per-word errors over them (:func:`errors_of_interest`).
+    layer_decision : dict | None
+        How ``result.layer`` was decided (:meth:`LayerSweep.layer_decision`); ``None``
+        records a layer given by the caller, not chosen here.
 
     Returns
     -------
@@ -1466,4 +1479,7 @@ def encoding_outputs(result, dataset, model, model_identity, fit, window, channe
         channels=[c for c, k in zip(dataset.ch_names, channels) if k],
         words=list(dataset.words), sentence=dataset.sentence, times=result.times,
         ch_names=list(result.ch_names), mse=mse, cosine=result.cosine, r=result.r,
-        p=result.p, significant=result.significant)
+        p=result.p, significant=result.significant,
+        layer_decision=layer_decision or {"layer": int(result.layer), "fold_layers": None,
+                                          "rule": "given by the caller (not chosen here)",
+                                          "sweep_argmax": None})

@@ -113,3 +113,31 @@ def test_futrell2018_table_intervals():
 def test_abs_interval_spanning_zero_starts_at_zero():
     assert real_data._abs_interval([-0.1, 0.3]) == [0.0, 0.3]
     assert real_data._abs_interval([-0.4, -0.2]) == [0.2, 0.4]
+
+
+def test_layer_decisions_travel_through_the_contracts(tmp_path):
+    from analysis.contracts import ContractError, EncodingOutputs, RealDataLayer
+
+    rec = RealDataLayer(model="default", component="N400", layer=12, rule="modal fold layer",
+                        fold_layers=[12, 12, 9, 12], best_layer_description=18, n_words=1487)
+    rec.write(tmp_path)
+    back = RealDataLayer.read(tmp_path)
+    assert back == rec
+    with pytest.raises(ContractError, match="not among the fold layers"):
+        RealDataLayer("default", "N400", 18, "x", [12, 12], 18, 10)
+    with pytest.raises(ContractError, match="real_data_layer.json not found: run the real_data"):
+        RealDataLayer.read(tmp_path / "nowhere")
+    # the encoding contract refuses a decision that names another layer
+    kw = dict(dataset={}, model="m", model_identity="i", layer=3,
+              fit=dict(n_folds=2, n_inner=2, p_threshold=1e-3, cv_groups=None, alphas=[1.0]),
+              window=None, channels=[], words=["a"], sentence=[0], times=[0.0],
+              ch_names=["c"], mse=np.zeros((1, 1)), cosine=np.zeros((1, 1)),
+              r=np.zeros((1, 1)), p=np.ones((1, 1)), significant=np.zeros((1, 1), bool))
+    ok = EncodingOutputs(**kw, layer_decision={"layer": 3, "rule": "r", "fold_layers": [3, 3],
+                                               "sweep_argmax": 5})
+    assert ok.layer_decision["sweep_argmax"] == 5
+    with pytest.raises(ContractError, match="layer 3 but layer_decision says 5"):
+        EncodingOutputs(**kw, layer_decision={"layer": 5, "rule": "r", "fold_layers": None,
+                                              "sweep_argmax": 5})
+    with pytest.raises(ContractError, match="layer_decision"):
+        EncodingOutputs(**kw)
