@@ -407,7 +407,8 @@ if enc_table is not None:
 # On the N400 the baseline of length, frequency and position reaches r =
 # {glue:text}`n400_base` and the nested model r = {glue:text}`n400_joint`: a gain of
 # {glue:text}`n400_gain` over that baseline (95 % interval over sentences; permutation p =
-# {glue:text}`n400_gain_p`), {glue:text}`n400_share` of the ceiling. Much of it is
+# {glue:text}`n400_gain_p`), {glue:text}`n400_share` of the ceiling (the interval comes
+# from the resampled r, the ceiling held fixed). Much of it is
 # lexical: surprisal and the static embedding alone, with no context, reach r =
 # {glue:text}`n400_lex`, and the gain of the layers over **that** baseline is
 # {glue:text}`n400_gain_lex` (p = {glue:text}`n400_gain_lex_p`). The folds chose layers
