@@ -159,7 +159,9 @@ def gain_test(y, pred_a, pred_b, n_permutations=1000, seed=0):
     """Permutation test of the gain in r of ``pred_b`` over ``pred_a`` (one place to switch).
 
     Every test of a gain in this module goes through here, so a change of permutation
-    scheme (e.g. one that respects sentences) is made once.
+    scheme (e.g. one that respects sentences) is made once. Shuffling single words treats
+    them as exchangeable, which words of one sentence are not; the intervals beside each
+    gain resample whole sentences.
 
     Parameters
     ----------
