@@ -903,12 +903,13 @@ class FrankSetup(_DatasetSetup):
     model = "default"
 
     def choose_layer(self, results_dir, layer_step=1, rsa_words=1000, seed=0, timer=None):
-        """The real-data chapter's best layer for the N400, or one chosen by a sweep here.
+        """The real-data chapter's layer decision for the N400, or one chosen by a sweep here.
 
         Parameters
         ----------
         results_dir : str | Path
-            Where ``real_data.json`` is looked for (:func:`previous_result`).
+            Where ``real_data_layer.json`` is looked for
+            (:class:`analysis.contracts.RealDataLayer`).
         layer_step : int
             Every n-th layer is swept when the real-data chapter has not run.
         rsa_words, seed : int
@@ -921,10 +922,16 @@ class FrankSetup(_DatasetSetup):
         int
             Also stored in ``layer``, with ``layer_source``.
         """
-        layer = previous_result(results_dir, "real_data", "encoding", "N400", "best_layer")
-        self.layer_source = ("the layer the real-data chapter found best for the N400"
-                             if layer is not None else "the best layer for the N400 in a "
-                             "sweep here, as the real-data chapter has not run")
+        from .contracts import ContractError, RealDataLayer
+
+        try:
+            layer = RealDataLayer.read(results_dir).layer
+        except ContractError:
+            layer = None
+        self.layer_source = ("the layer the real-data chapter decided for the N400: the "
+                             "most frequent of the layers chosen inside its folds"
+                             if layer is not None else "the peak layer for the N400 in a "
+                             "sweep here (a description), as the real-data chapter has not run")
         if layer is None:
             with timed(timer, "Frank: N400 layer"):
                 layer = profile_model(

@@ -330,6 +330,7 @@ results = {
     "llm": None if llm is None else repr(llm),
     "embedding_calibration": cal,
     "encoding_layer": enc.layer,
+    "encoding_layer_decision": enc.layer_decision,
     "n_hypotheses": len(table),
     "n_significant": len(sig),
     "n_confirmed": int(table.confirmed.sum()),

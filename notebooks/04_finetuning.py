@@ -90,8 +90,9 @@ TASK_NAMES = ft.TASK_NAMES
 # %% [markdown]
 # ## The encoding study we compare against
 #
-# The comparison re-uses the encoding chapter's dataset, language model, chosen layer
-# and fit settings (read from its outputs), and fits the same encoding models.
+# The comparison re-uses the encoding chapter's dataset, language model, layer and fit
+# settings (read from its outputs), and fits the same encoding models. The layer is the
+# encoding chapter's one decision ({glue:text}`layer_rule`), not chosen again here.
 
 # %%
 enc, ds_full = ft.reopen_encoding_study(chapter.results_dir, chapter.device)
@@ -104,6 +105,7 @@ base_hidden = base_features.layer(layer)
 chapter.record_model(base_name).record_dataset(ds_full)
 display(show.fragment(data_banner(ds_full)))
 glue("layer", layer)
+glue("layer_rule", enc.layer_decision["rule"])
 glue("n_words", f"{n_use:,}")
 glue("base_name", base_name)
 ds

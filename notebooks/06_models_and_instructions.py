@@ -254,7 +254,9 @@ for k, v in M.profile_texts(profiles, entries[0].name, sim).items():
 # layer step, the nearest swept layer is the best it can do). RSA peaks at
 # {glue:text}`sim_rsa`. On the Frank data the mean over the nine targets peaks at layer
 # {glue:text}`fr_peak` (relative depth {glue:text}`fr_depth`) and the N400 at layer
-# {glue:text}`fr_n400_peak`; RSA peaks at {glue:text}`fr_rsa`. There the two methods weigh
+# {glue:text}`fr_n400_peak`; RSA peaks at {glue:text}`fr_rsa`. These peaks describe the
+# sweeps on all words and are not tested; the layer used for the comparisons of this
+# chapter is the one decided inside the folds of an earlier chapter. There the two methods weigh
 # different things: the ridge models keep word length, frequency and position in an
 # unpenalized baseline, so a layer has to add to them, while RSA compares whole
 # dissimilarity patterns with nothing removed, so lexical properties that the embeddings
