@@ -22,7 +22,63 @@ from __future__ import annotations
 import html
 import re
 
-__all__ = ["escape_text", "escape_markdown", "quote_block", "table", "table_html", "fragment"]
+__all__ = ["escape_text", "escape_markdown", "quote_block", "table", "table_html", "fragment",
+           "MISSING", "format_number"]
+
+#: How a missing value (None, NaN) is shown in every table of the book.
+MISSING = "–"
+
+#: Table styles of the book: cells padded apart, long text wrapped, numbers right-aligned.
+_TABLE_STYLES = [
+    {"selector": "", "props": "border-collapse: collapse; font-size: 90%; margin-bottom: 1em;"},
+    {"selector": "th, td", "props": "padding: 0.25em 0.7em; vertical-align: top; "
+                                    "white-space: normal; overflow-wrap: anywhere;"},
+    {"selector": "td", "props": "max-width: 32em;"},
+    {"selector": "thead th", "props": "border-bottom: 1px solid #999;"},
+]
+
+
+def format_number(x):
+    """A number as the book's tables show it: rounded to what a reader can use.
+
+    Integers (and floats that are whole) get thousands separators; other numbers three
+    significant digits, or no decimals from 100 up; p-values and other small numbers
+    two significant digits; missing values :data:`MISSING`.
+
+    Parameters
+    ----------
+    x : object
+        A number; anything else is returned as ``str(x)``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    ``22.352941 -> "22.4"``, ``9775.0 -> "9,775"``, ``0.00042 -> "0.00042"``,
+    ``nan -> "–"``.
+    """
+    import math
+    import numbers
+
+    if x is None:
+        return MISSING
+    if isinstance(x, bool) or not isinstance(x, numbers.Number):
+        return str(x)
+    x = float(x)
+    if math.isnan(x):
+        return MISSING
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    if x.is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}"
+    a = abs(x)
+    if a >= 100:
+        return f"{x:,.0f}"
+    if a >= 0.01:
+        return f"{x:.3g}"
+    return f"{x:.2g}"
 
 
 def escape_text(text):
@@ -113,7 +169,8 @@ def table(df, formats=None, precision=None, caption=None, index=True):
         Number formats, as ``Styler.format`` takes them (``"{:.1%}"`` or
         ``{"column": "{:.3f}"}``); columns not named keep pandas' default format.
     precision : int | None
-        Decimal places of floats in the columns ``formats`` does not name.
+        Decimal places of floats in the columns ``formats`` does not name; ``None``
+        rounds them with :func:`format_number`. Missing values show as :data:`MISSING`.
     caption : str | None
         Caption above the table (escaped).
     index : bool
@@ -128,15 +185,16 @@ def table(df, formats=None, precision=None, caption=None, index=True):
         labels = getattr(df, axis)
         setattr(df, axis, labels.set_names([None if n is None else escape_text(n)
                                             for n in labels.names]))
-    styler = df.style.format(precision=precision, escape="html")
+    default = format_number if precision is None else None
+    styler = df.style.format(default, precision=precision, escape="html", na_rep=MISSING)
     if formats is not None:
-        styler = styler.format(formats, precision=precision, escape="html")
+        styler = styler.format(formats, precision=precision, escape="html", na_rep=MISSING)
     styler = styler.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
     if caption is not None:
         styler = styler.set_caption(escape_text(caption))
     if not index:
         styler = styler.hide(axis="index")
-    return styler
+    return styler.set_table_styles(_TABLE_STYLES, overwrite=False)
 
 
 def table_html(df, **to_html_kwargs):

@@ -137,3 +137,19 @@ def test_data_chapter_escapes_a_tables_words(tmp_path):
     assert "Traceback" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and "&lt;unk&gt;" in page
     assert "<img src=x" not in page and "<unk>" not in page
+
+
+@pytest.mark.parametrize("value, shown", [(22.352941, "22.4"), (9775.0, "9,775"), (0.00042, "0.00042"),
+                                          (float("nan"), "–"), (None, "–"), (0.2034, "0.203"),
+                                          (1234.56, "1,235"), (-0.0123, "-0.0123"), ("text", "text")])
+def test_numbers_are_rounded_to_what_a_reader_uses(value, shown):
+    assert show.format_number(value) == shown
+
+
+def test_tables_pad_cells_and_show_one_missing_notation():
+    df = pd.DataFrame({"V": [0.203, float("nan")], "p": [0.00042, None], "q": [0.016, 0.5],
+                       "words": [9775.0, 3.0]})
+    html_out = show.table(df).to_html()
+    assert "0.203" in html_out and "0.00042" in html_out and "9,775" in html_out
+    assert "nan" not in html_out.lower() and "None" not in html_out and html_out.count("–") == 2
+    assert "padding" in html_out and "white-space: normal" in html_out
