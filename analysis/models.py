@@ -371,6 +371,12 @@ class ModelProfile:
     predictions: np.ndarray
     params: dict = field(default_factory=dict)
 
+    def _max_target(self):
+        """Where the largest r lies: target channel, window and layer, in words."""
+        li, wi, ci = np.unravel_index(int(np.nanargmax(self.r)), self.r.shape)
+        where = f"{self.ch_names[ci]}, layer {self.layers[li]}"
+        return where + (f", {self.times[wi]:g} ms" if self.r.shape[1] > 1 else "")
+
     def layer_time_map(self):
         """Mean r over channels per layer and window, shape (len(layers), n_windows)."""
         return np.nanmean(self.r, axis=2)
@@ -413,6 +419,7 @@ class ModelProfile:
                "peak_layer": self.chosen_layer,
                "relative_depth": self.relative_depth(self.chosen_layer),
                "max_r": float(np.nanmax(self.r)),
+               "max_r_target": self._max_target(),
                "mean_r_by_layer": [float(v) for v in np.nanmean(self.r, axis=(1, 2))],
                "peak_window_ms": float(self.times[int(np.nanargmax(ltm[i]))]),
                "rsa_peak": None, "rsa_by_layer": None}
@@ -645,6 +652,7 @@ def comparison_table(profiles, alignment=None, channel=None):
         s = prof.summary(channel=channel if channel in prof.ch_names else None)
         row = {"layers_fitted": len(prof.layers), "peak_layer": s["peak_layer"],
                "relative_depth": s["relative_depth"], "max_r": s["max_r"],
+               "max_r_target": s["max_r_target"],
                "rsa_peak_layer": (s["rsa_peak"] or {}).get("layer", np.nan),
                "rsa_peak": (s["rsa_peak"] or {}).get("rsa", np.nan)}
         if channel is not None:
@@ -741,14 +749,15 @@ def describe_row(table, model):
     parts = []
     if pd.notna(r.get("peak_layer", np.nan)):
         parts.append(f"peak layer {int(r['peak_layer'])} (relative depth "
-                     f"{r['relative_depth']:.2f}), max r {r['max_r']:.3f}")
+                     f"{r['relative_depth']:.2f}), max r {r['max_r']:.3f} "
+                     f"({r['max_r_target']})")
         if pd.notna(r.get("rsa_peak", np.nan)):
             parts[-1] += f", RSA peak {r['rsa_peak']:.3f} at layer {int(r['rsa_peak_layer'])}"
     if pd.notna(r.get("accuracy_gain", np.nan)):
         parts.append(f"difference in mean r from the base {r['delta_r']:+.4f} "
                      f"[{r['delta_r_ci_low']:+.4f}, {r['delta_r_ci_high']:+.4f}] beside an "
-                     f"accuracy gain of {r['accuracy_gain']:+.3f} [{r['gain_ci_low']:+.3f}, "
-                     f"{r['gain_ci_high']:+.3f}]")
+                     f"accuracy gain of {100 * r['accuracy_gain']:+.1f} points "
+                     f"[{100 * r['gain_ci_low']:+.1f}, {100 * r['gain_ci_high']:+.1f}]")
     return "; ".join(parts) or "n/a"
 
 
@@ -1391,7 +1400,8 @@ def finetuned_texts(entries, simulated=None, n_words=0):
 
 
 #: Columns of the main table that the chapter shows (those present).
-MAIN_COLUMNS = ["layers_fitted", "peak_layer", "relative_depth", "max_r", "rsa_peak_layer",
+MAIN_COLUMNS = ["layers_fitted", "peak_layer", "relative_depth", "max_r", "max_r_target",
+                "rsa_peak_layer",
                 "rsa_peak", "N400_peak_layer", "mean_r", "delta_r", "delta_r_ci_low",
                 "delta_r_ci_high", "accuracy", "accuracy_gain", "gain_ci_low", "gain_ci_high"]
 

@@ -15,7 +15,7 @@
 # # Real brains: the chain on EEG and reading times, held against published numbers
 #
 # Every chapter so far could run on real data, but the book's default study is
-# simulated, with answers we planted. This chapter runs the chain on three real
+# simulated, with answers we planted. This chapter runs the chain on two real
 # word-level datasets and reads each result against what others published from the
 # same files, recomputed here in the same run:
 #

@@ -54,6 +54,7 @@ profile = "default"
 
 # %%
 import numpy as np
+import pandas as pd
 from IPython.display import Markdown, display
 
 from analysis import datasets, plots
@@ -280,7 +281,7 @@ for k, v in M.profile_texts(profiles, entries[0].name, sim).items():
 align = M.finetuned_alignments(entries, sim, fr, ft_n_words, n_boot=n_boot, seed=seed,
                                device=chapter.device, timer=step)
 for name, table in align.items():
-    display(Markdown(f"**{name}**"), table.round(4))
+    display(Markdown(f"**{show.escape_markdown(name)}**"), show.table(table))
 for k, v in M.finetuned_texts(entries, sim, ft_n_words).items():
     glue(k, v)
 
@@ -298,7 +299,7 @@ fig = plots.plot_alignment_vs_accuracy(align)
 # %%
 main = M.main_tables(profiles, align)
 if main:
-    display(M.main_display(main))
+    display(show.table(M.main_display(main)))
 results.update(M.models_results(main, profiles, entries))
 for k, v in {**M.main_texts(main, entries),
              **I.instruction_lines({"Frank": frank_comp, "simulated": sim_comp})}.items():
@@ -327,7 +328,8 @@ for k, v in {**M.main_texts(main, entries),
 results["timings_s"] = step.seconds
 path = chapter.save(**results)
 print(f"results written to {portable_path(path)}")
-print("seconds per step:", step.seconds)
+display(show.table(pd.DataFrame({"seconds": step.seconds}).rename_axis("step"),
+                   caption="Time per step of this chapter"))
 
 # %% [markdown]
 # ## Provenance
