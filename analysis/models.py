@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ._utils import DataError, check_array
+from .provenance import StepTimer, timed  # noqa: F401  (re-exported: the chapter's timer)
 
 __all__ = ["ModelEntry", "HUB_MODELS", "default_entry", "finetuned_entries", "model_registry",
            "registry_table", "accuracy_summary", "rsa_layers", "ModelProfile", "profile_model",
@@ -471,9 +472,9 @@ def profile_model(name, hidden, data, layers=None, n_hidden=None, windows=None,
     ModelProfile
     """
     from .encoding import CHOICE_RULE, fit_encoding
-    from .instructions import _targets
+    from .instructions import select_targets
 
-    y, times, ch_names = _targets(data, windows, channels)
+    y, times, ch_names = select_targets(data, windows, channels)
     if isinstance(hidden, dict):
         layers = sorted(hidden) if layers is None else [int(l) for l in layers]
         get = hidden.__getitem__
@@ -759,42 +760,6 @@ def describe_row(table, model):
                      f"accuracy gain of {100 * r['accuracy_gain']:+.1f} points "
                      f"[{100 * r['gain_ci_low']:+.1f}, {100 * r['gain_ci_high']:+.1f}]")
     return "; ".join(parts) or "n/a"
-
-
-class StepTimer:
-    """Wall time of the named steps of a chapter, without the time of nested steps.
-
-    Use ``with timer("name"): ...``; ``timer.seconds`` maps each name to its own time
-    (a step's time excludes steps opened inside it, e.g. loading a model during a
-    feature step), and each step prints its time when it ends.
-    """
-
-    def __init__(self):
-        self.seconds = {}
-        self._open = []
-
-    def __call__(self, name):
-        timer = self
-
-        class _Step:
-            def __enter__(self):
-                self.t0, self.nested = time.perf_counter(), 0.0
-                timer._open.append(self)
-
-            def __exit__(self, *exc):
-                timer._open.pop()
-                total = time.perf_counter() - self.t0
-                if timer._open:
-                    timer._open[-1].nested += total
-                timer.seconds[name] = round(timer.seconds.get(name, 0.0) + total - self.nested, 1)
-                print(f"[{name}: {round(total - self.nested, 1)} s]")
-
-        return _Step()
-
-
-def timed(timer, name):
-    """``timer(name)`` for a :class:`StepTimer`, or a context that does nothing for None."""
-    return contextlib.nullcontext() if timer is None else timer(name)
 
 
 class LazyModel:
