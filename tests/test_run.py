@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import run
+from analysis import bookcheck, run
 
 ROOT = Path(__file__).resolve().parent.parent
 def _own_cache(tmp_path):
@@ -135,6 +135,27 @@ def test_quick_profile_builds_the_book(tmp_path):
         assert real["futrell2018"]["default"]["n_words"] > 500
     for section in CHAPTER_FILES:
         check_glued_numbers(out, section)
+    # every link and image resolves, no page cites a file outside the repository, and
+    # every figure fits the page column at 150 dpi or more
+    assert bookcheck.check_book(out / "html") == []
+    # a chapter executed again matches its stored outputs (nbval), with what may differ
+    # between runs sanitised (tests/nbval_sanitize.cfg)
+    check_reexecution(out, ["00_data", "03_human_validation"], tmp_path)
+
+
+def check_reexecution(out, notebooks, tmp_path):
+    """Run executed notebooks of a book through nbval: same outputs on a second run."""
+    import os
+
+    paths = [str(out / "executed" / f"{name}.ipynb") for name in notebooks]
+    env = {**_own_cache(tmp_path), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval", *paths, "--nbval-current-env",
+                           "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"),
+                           "-p", "no:cacheprovider", "-p", "no:xdist", "-q",
+                           "--rootdir", str(out)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=900, env={**env, "OMP_NUM_THREADS": os.environ.get(
+                              "OMP_NUM_THREADS", "1")})
+    assert proc.returncode == 0, proc.stdout[-4000:]
 
 
 CHAPTER_FILES = {"data": "00_data", "encoding": "01_encoding", "hypotheses": "02_hypotheses",
