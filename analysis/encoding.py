@@ -48,7 +48,9 @@ Outputs (:class:`EncodingResult`)
 --------------------------------
 * ``predictions`` in the responses' units, ``(n_words, n_channels, n_windows)``;
 * ``r``, ``p`` per window x channel: Pearson r between out-of-fold prediction and
-  response and its one-sided p-value (:func:`analysis.stats.r_pvalue`);
+  response and its one-sided p-value (:func:`analysis.stats.r_and_pvalue`: Student t
+  with the effective n of two autocorrelated series, from the lag-1 autocorrelations
+  of prediction and response within the CV groups);
 * ``significant``: BOOLEAN mask ``p < p_threshold`` (0.001);
 * ``alphas``: chosen penalty per outer fold, window and channel;
 * ``mse`` per word and window: mean squared error over the significant channels
@@ -83,7 +85,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._utils import DataError, check_array
-from .stats import (pearson_columns, r_pvalue, significance_mask, split_half_reliability)
+from .stats import (pearson_columns, r_and_pvalue, r_pvalue, significance_mask,
+                    split_half_reliability)
 
 __all__ = [
     "DEFAULT_ALPHAS",
@@ -788,7 +791,9 @@ def fit_encoding(features, data, alphas=None, n_folds=10, n_inner=5, p_threshold
     seconds = time.perf_counter() - t0
     pred = pred.reshape(n, n_ch, n_win)
     r = pearson_columns(pred, resp).T  # (n_windows, n_channels)
-    p = r_pvalue(r, n)
+    # p with the effective n of two autocorrelated series (lag-1 within the CV groups)
+    dep = r_and_pvalue(pred, resp, groups)
+    p = dep["p"].T
     sig = significance_mask(p, p_threshold)
     use = sig if error_channels is None else sig & np.asarray(error_channels, bool)[None, :]
     mse, cosine = word_errors(pred, resp, use)
@@ -804,6 +809,9 @@ def fit_encoding(features, data, alphas=None, n_folds=10, n_inner=5, p_threshold
                 "p_threshold": p_threshold, "backend": backend, "device": device,
                 "n_words": n, "d": features.shape[1], "seconds": round(seconds, 3),
                 "grouped_cv": groups is not None,
+                "p_value": "one-sided t, effective n from lag-1 autocorrelations",
+                "median_lag1_response": float(np.nanmedian(dep["lag1_response"])),
+                "median_lag1_prediction": float(np.nanmedian(dep["lag1_prediction"])),
                 "baseline_columns": 0 if baseline is None else int(baseline.shape[1]),
                 "mode": "default" if baseline is None else "nested",
                 **({"second_band_columns": int(second_band.shape[1]),

@@ -152,6 +152,7 @@ def component_encoding(dataset, hidden, baseline, layers, n_permutations=1000, s
         component: r of the baseline, of baseline + LM, the gain, its permutation p and
         BH q over components, the best layer).
     """
+    from .datasets import null_design
     from .encoding import fit_baseline, fit_encoding
     from .stats import fdr_bh, permutation_r_difference
 
@@ -170,7 +171,8 @@ def component_encoding(dataset, hidden, baseline, layers, n_permutations=1000, s
         y = dataset.responses[:, j:j + 1, 0]
         test = permutation_r_difference(y, base.predictions[:, j:j + 1, 0],
                                         joint[c].predictions[:, j:j + 1, 0],
-                                        n_permutations=n_permutations, seed=seed)
+                                        n_permutations=n_permutations, seed=seed,
+                                        **null_design(dataset))
         rows.append({"component": c, "r baseline": float(base.r[0, j]),
                      "r baseline + LM": float(joint[c].r[0, j]),
                      "gain": float(test["delta"][0]), "p gain": float(test["p_greater"][0]),
