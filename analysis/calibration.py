@@ -207,7 +207,7 @@ def word_errors_difference(y, pred_a, pred_b):
     return ((pred_a - mu) / sd - z) ** 2 - ((pred_b - mu) / sd - z) ** 2
 
 
-def fpr_category(values, in_category, alpha=0.05, level=0.99):
+def fpr_category(values, in_category, alpha=0.05, level=0.99, n_permutations=0, **null):
     """Rejection rate of the two-sided category t-test, one draw per column.
 
     Parameters
@@ -217,13 +217,17 @@ def fpr_category(values, in_category, alpha=0.05, level=0.99):
     in_category : ndarray of bool, shape (n_words,)
     alpha : float
     level : float
+    n_permutations : int
+        0: Welch's t distribution; otherwise the permutation p of
+        :func:`analysis.stats.category_ttest` under ``null`` (``scheme``, ``groups``,
+        ``block_length``, ``seed``).
 
     Returns
     -------
     dict
         :func:`rate_entry` plus ``n_in``.
     """
-    res = category_ttest(values, in_category)
+    res = category_ttest(values, in_category, n_permutations=n_permutations, **null)
     out = rate_entry(np.nan_to_num(res["p"], nan=1.0) < alpha, alpha, level)
     out["n_in"] = int(np.asarray(in_category, bool).sum())
     return out

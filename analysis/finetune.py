@@ -1204,8 +1204,10 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
         base minus fine-tuned error, both over the BASE model's significant channels, so
         the two errors average the same channels); ``category`` (from
         :func:`analysis.stats.category_ttest` of ``delta_mse`` in percent of the base
-        model's mean error in each window, plus ``q``, Benjamini–Hochberg over the
-        windows, and ``units``; or None).
+        model's mean error in each window, two-sided, its p from the same permutation
+        null as the r test, plus ``q``, Benjamini–Hochberg over the windows,
+        ``direction`` (+1 the category gains more, -1 it loses more, 0 neither) and
+        ``units``; or None).
     """
     from analysis import encoding, stats
 
@@ -1214,9 +1216,9 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
     tuned = encoding.fit_encoding(ft_features, dataset, **fit_kw)
     from analysis.datasets import null_design
 
+    null = null_design(dataset)  # permutations that keep the serial dependence
     test = stats.permutation_r_difference(dataset.responses, base.predictions,
-                                          tuned.predictions, n_permutations, seed=seed,
-                                          **null_design(dataset))
+                                          tuned.predictions, n_permutations, seed=seed, **null)
     # (n_windows, n_channels) like EncodingResult; "null" (the scheme used) stays a dict
     test = {k: (v.T if isinstance(v, np.ndarray) else v) for k, v in test.items()}
     classes = stats.better_worse_same(test["p_greater"], test["p_less"], q)
@@ -1231,7 +1233,8 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
         delta_pct = 100.0 * delta / np.nanmean(mse_base, axis=0)[None, :]
     cat = None
     if category and category in dataset.categories and dataset.categories[category].any():
-        cat = stats.category_ttest(delta_pct, dataset.categories[category])
+        cat = stats.category_ttest(delta_pct, dataset.categories[category],
+                                   n_permutations=n_permutations, seed=seed, **null)
         cat["units"] = "% of the base model's mean error"
         cat["q"] = stats.fdr_bh(cat["p"], q)[1]  # Benjamini-Hochberg over the windows
         # two-sided: +1 category words gain more than the rest, -1 they lose more

@@ -1269,7 +1269,40 @@ def better_worse_same(p_greater, p_less, q=0.05):
     return out
 
 
-def category_ttest(values, in_category, alternative="two-sided"):
+def _welch_t_columns(values, cat):
+    """Welch t per column of category rows against the rest, NaN left out (vectorised)."""
+    out = []
+    for rows in (values[cat], values[~cat]):
+        ok = np.isfinite(rows)
+        k = ok.sum(0)
+        x = np.where(ok, rows, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = x.sum(0) / k
+            var = (np.where(ok, rows - mean, 0.0) ** 2).sum(0) / (k - 1)
+        out.append((mean, var / k))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (out[0][0] - out[1][0]) / np.sqrt(out[0][1] + out[1][1])
+
+
+def _category_permutation_p(values, cat, t_obs, alternative, n_permutations, scheme, groups,
+                            block_length, seed):
+    """p of :func:`category_ttest` from permutations of the values' rows."""
+    ge = np.zeros(values.shape[1])
+    for perms in dependence_preserving_permutations(values.shape[0], scheme, groups,
+                                                    n_permutations, seed, block_length):
+        for perm in perms:
+            t = _welch_t_columns(values[perm], cat)
+            if alternative == "two-sided":
+                ge += np.abs(t) >= np.abs(t_obs) - 1e-12
+            elif alternative == "greater":
+                ge += t >= t_obs - 1e-12
+            else:
+                ge += t <= t_obs + 1e-12
+    return np.where(np.isfinite(t_obs), (ge + 1) / (n_permutations + 1), np.nan)
+
+
+def category_ttest(values, in_category, alternative="two-sided", n_permutations=0,
+                   scheme="blocks", groups=None, block_length=DEFAULT_BLOCK_LENGTH, seed=0):
     """Welch t-test per column: category words against the other words.
 
     Parameters
@@ -1282,6 +1315,17 @@ def category_ttest(values, in_category, alternative="two-sided"):
         H1. Two-sided by default: a category can gain or lose from a change of model
         (the null control of the book makes the planted words worse), and a one-sided
         test calls no window for an effect in the other direction however large.
+    n_permutations : int
+        0: p from Welch's t distribution (independent words). Otherwise p from the
+        permutation distribution of the same t when the values move under a null that
+        keeps their serial dependence (``scheme``, ``groups``, ``block_length`` as in
+        :func:`dependence_preserving_permutations`; the category labels stay with the
+        words): per-word errors of neighbouring words are correlated, and category
+        words cluster in passages, so the t distribution is too narrow (measured in
+        :mod:`analysis.calibration`). ``p = (#{|t_perm| >= |t|} + 1) / (N + 1)`` for
+        two-sided tests, one tail otherwise.
+    scheme, groups, block_length, seed
+        The permutation null (with ``n_permutations``).
 
     Returns
     -------
@@ -1299,6 +1343,9 @@ def category_ttest(values, in_category, alternative="two-sided"):
                         "expected (n_words, n_windows) and (n_words,).")
     a, b = values[cat].T, values[~cat].T  # (n_windows, n)
     t, p = welch_ttest(a, b, axis=1, alternative=alternative)
+    if n_permutations:
+        p = _category_permutation_p(values, cat, t, alternative, n_permutations, scheme,
+                                    groups, block_length, seed)
     n_in, n_out = np.isfinite(a).sum(1), np.isfinite(b).sum(1)
     ok = (n_in >= 2) & (n_out >= 2)
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
