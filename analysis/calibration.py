@@ -166,8 +166,9 @@ def fpr_encoding(y, pred, alpha=0.05, groups=None, corrected=True, level=0.99):
     groups : array_like | None
         Sentences or stories (for the lag-1 autocorrelations).
     corrected : bool
-        True: :func:`analysis.stats.r_and_pvalue` (effective n from both lag-1
-        autocorrelations); False: ``n - 2`` degrees of freedom (independent words).
+        True: :func:`analysis.stats.r_and_pvalue` (Bartlett's effective n from the
+        autocorrelations of both series); False: ``n - 2`` degrees of freedom
+        (independent words).
     level : float
 
     Returns
@@ -184,7 +185,7 @@ def fpr_encoding(y, pred, alpha=0.05, groups=None, corrected=True, level=0.99):
 
         p = r_pvalue(pearson_columns(pred, y), y.shape[0])
     out = rate_entry(np.nan_to_num(p, nan=1.0) < alpha, alpha, level)
-    out["method"] = "effective n (lag-1)" if corrected else "n - 2"
+    out["method"] = "effective n (Bartlett)" if corrected else "n - 2"
     return out
 
 

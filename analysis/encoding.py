@@ -49,7 +49,7 @@ Outputs (:class:`EncodingResult`)
 * ``predictions`` in the responses' units, ``(n_words, n_channels, n_windows)``;
 * ``r``, ``p`` per window x channel: Pearson r between out-of-fold prediction and
   response and its one-sided p-value (:func:`analysis.stats.r_and_pvalue`: Student t
-  with the effective n of two autocorrelated series, from the lag-1 autocorrelations
+  with Bartlett's effective n of two autocorrelated series, from the autocorrelations
   of prediction and response within the CV groups);
 * ``significant``: BOOLEAN mask ``p < p_threshold`` (0.001);
 * ``alphas``: chosen penalty per outer fold, window and channel;
@@ -791,7 +791,7 @@ def fit_encoding(features, data, alphas=None, n_folds=10, n_inner=5, p_threshold
     seconds = time.perf_counter() - t0
     pred = pred.reshape(n, n_ch, n_win)
     r = pearson_columns(pred, resp).T  # (n_windows, n_channels)
-    # p with the effective n of two autocorrelated series (lag-1 within the CV groups)
+    # p with the effective n of two autocorrelated series (lags within the CV groups)
     dep = r_and_pvalue(pred, resp, groups)
     p = dep["p"].T
     sig = significance_mask(p, p_threshold)
@@ -809,7 +809,7 @@ def fit_encoding(features, data, alphas=None, n_folds=10, n_inner=5, p_threshold
                 "p_threshold": p_threshold, "backend": backend, "device": device,
                 "n_words": n, "d": features.shape[1], "seconds": round(seconds, 3),
                 "grouped_cv": groups is not None,
-                "p_value": "one-sided t, effective n from lag-1 autocorrelations",
+                "p_value": "one-sided t, Bartlett effective n (autocorrelations, 10 lags)",
                 "median_lag1_response": float(np.nanmedian(dep["lag1_response"])),
                 "median_lag1_prediction": float(np.nanmedian(dep["lag1_prediction"])),
                 "baseline_columns": 0 if baseline is None else int(baseline.shape[1]),

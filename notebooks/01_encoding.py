@@ -181,7 +181,7 @@ if ds.info is not None:
 
 # %% [markdown]
 # A channel and window counts as significant when the one-sided p-value of its r is
-# below {glue:text}`p_thr` (Student t with the effective number of words of two
+# below {glue:text}`p_thr` (Student t with Bartlett's effective number of words of two
 # autocorrelated series). With {glue:text}`n_tests` tests, chance alone would call at
 # most about {glue:text}`chance_bound` of them significant: the 95th percentile of the
 # count over 100 permutations of the responses that keep their serial dependence (a

@@ -188,3 +188,50 @@ def test_null_count_replaces_the_binomial_bound():
     assert res["counts"].shape == (60,) and res["bound"] >= np.quantile(res["counts"], 0.95)
     binomial = stats.binomial_false_positive_bound(300, 0.05, 0.95)
     assert res["bound"] > binomial  # all targets move together under the null
+
+
+def test_each_source_declares_its_null():
+    from analysis import datasets as D
+    from analysis.data import WordDataset
+
+    def ds(name, **groups):
+        n = 40
+        return WordDataset(words=["w"] * n, sentence=np.repeat(np.arange(8), 5),
+                           responses=np.zeros((n, 1, 1)), times=[0.0], ch_names=["x"],
+                           provenance={"dataset": name}, groups=groups)
+
+    frank = D.null_design(ds("frank2015"))
+    assert frank["scheme"] == "sentences" and np.array_equal(frank["groups"],
+                                                             np.repeat(np.arange(8), 5))
+    story = D.null_design(ds("naturalstories", story=np.repeat([0, 1], 20)))
+    assert story["scheme"] == "circular" and np.array_equal(story["groups"],
+                                                            np.repeat([0, 1], 20))
+    sim = D.null_design(ds("simulated"))
+    assert sim == {"scheme": "blocks", "groups": None, "block_length": 20}
+    assert D.null_design(ds("simulated"), scheme="words")["scheme"] == "words"
+    assert set(D.registry_table()["null"]) <= {"blocks of 20", "circular", "sentences"}
+
+
+def test_torch_backend_uses_the_same_dependence_preserving_permutations():
+    pytest.importorskip("torch")
+    g = _sentences(120)
+    y, a, b = (C.ar1_targets(120, 6, 0.8, g, seed=s) for s in (1, 2, 3))
+    kw = dict(n_permutations=64, seed=2, scheme="sentences", groups=g, perm_block=16)
+    ref = stats.permutation_r_difference(y, a, b, **kw)
+    got = stats.permutation_r_difference(y, a, b, backend="torch", device="cpu", **kw)
+    assert np.allclose(ref["p_greater"], got["p_greater"], atol=2 / 65)
+    assert np.allclose(ref["p_less"], got["p_less"], atol=2 / 65)
+
+
+def test_bartlett_effective_n_holds_where_the_lag1_form_under_corrects():
+    """Predictions with long memory (as ridge predictions from hidden states have)."""
+    slow = C.ar1_targets(N_WORDS, 300, 0.98, seed=11)
+    pred = 0.7 * slow + 0.71 * np.random.default_rng(12).standard_normal((N_WORDS, 300))
+    y = C.ar1_targets(N_WORDS, 300, 0.8, seed=13)
+    r = stats.pearson_columns(pred, y)
+    lag1 = stats.r_pvalue(r, N_WORDS, stats.lag1_autocorrelation(pred),
+                          stats.lag1_autocorrelation(y))
+    old = C.rate_entry(lag1 < 0.05, 0.05)
+    new = C.fpr_encoding(y, pred, 0.05)
+    print("lag-1 form", old["rate"], "Bartlett", new["rate"], new["range"])
+    assert old["rate"] > old["range"][1] and new["inside"], (old, new)
