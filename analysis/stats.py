@@ -5,10 +5,16 @@ models live in :mod:`analysis.encoding`). Conventions:
 
 * Pearson r is computed per column (axis 0 = observations).
 * p-values of encoding r are one-sided (H1: r > 0) from the t distribution with
-  ``n - 2`` degrees of freedom. Out-of-fold predictions are not strictly independent
-  of each other, so these p-values are the usual approximation used in the field; the
-  null-simulation test in ``tests/test_encoding.py`` checks that the false-positive
-  rate stays within the binomial range expected by chance.
+  ``n_eff - 2`` degrees of freedom, ``n_eff`` Bartlett's effective number of words of
+  two autocorrelated series (:func:`r_and_pvalue`); words read in order are not
+  independent, and ``n - 2`` makes the test liberal.
+* Permutation tests move the responses under a null that keeps their serial
+  dependence (whole sentences, blocks, circular shifts within stories:
+  :func:`dependence_preserving_permutations`; each dataset declares its scheme in
+  :mod:`analysis.datasets`). The free word shuffle of the paper is kept only as
+  ``scheme="words"`` for the calibration benchmark (:mod:`analysis.calibration`,
+  ``benchmarks/bench_calibration.py``), which measures every test's false-positive
+  rate on autocorrelated nulls.
 * RDMs are condensed (upper triangle, ``scipy.spatial.distance.pdist`` order) and use
   correlation distance ``1 - r``; RSA compares RDMs with Spearman's rank correlation.
 """
@@ -141,9 +147,10 @@ def r_and_pvalue(pred, y, groups=None, max_lag=None):
     (:func:`effective_n_bartlett`), not the AR(1) closed form of the lag-1
     autocorrelations: ridge predictions from LM hidden states keep much of their
     autocorrelation over many words (measured on the default model's layer 12: 0.7 at
-    lag 1, still 0.5 at lag 10), so the lag-1 form under-corrects (a 5 % test rejected
-    9 % of null targets with lag-1 autocorrelation 0.8; 5-7 % with 10 lags; the
-    calibration benchmark).
+    lag 1, still 0.5 at lag 10), so the lag-1 form under-corrects: on null targets with
+    lag-1 autocorrelation 0.8 and such predictions, a 5 % test rejected 9.3 % of 300
+    draws with the lag-1 form and 5.0 % with 10 lags (``n - 2``: 25.7 %;
+    ``benchmarks/results/calibration.json``).
 
     Parameters
     ----------
