@@ -819,9 +819,9 @@ def autocorrelations(x, groups=None, max_lag=1):
     Returns
     -------
     ndarray, shape (max_lag,) + x.shape[1:]
-        Pearson correlation of ``x[t]`` with ``x[t+k]`` over the pairs of lag ``k``
-        (NaN for a constant column or fewer than three pairs). Columns are centred on
-        their overall mean, not per group: group means of short sentences bias the
+        Correlation of ``x[t]`` with ``x[t+k]`` over the pairs of lag ``k`` (NaN for a
+        constant column or fewer than three pairs). Columns are centred once, on their
+        overall mean, not per group or per lag: group means of short sentences bias the
         estimate down (by about (1 + 4 rho) / length), while offsets between groups
         bias it up, which only makes an effective n smaller (conservative).
     """
@@ -831,16 +831,15 @@ def autocorrelations(x, groups=None, max_lag=1):
     flat = x.reshape(n, -1)
     _, _, run = _runs(groups, n)
     xc = flat - flat.mean(axis=0, dtype=np.float64).astype(flat.dtype)
+    sq = xc * xc
     out = np.full((int(max_lag), flat.shape[1]), np.nan)
-    for k in range(1, int(max_lag) + 1):
-        same = np.flatnonzero(run[k:] == run[:-k]) if k < n else np.zeros(0, int)
-        if same.size < 3:
+    for k in range(1, min(int(max_lag), n - 1) + 1):
+        w = (run[k:] == run[:-k]).astype(flat.dtype)  # 1 for a pair inside one group
+        if w.sum() < 3:
             continue
-        a, b = (xc[:-k], xc[k:]) if same.size == n - k else (xc[same], xc[same + k])
-        a, b = a - a.mean(0), b - b.mean(0)
-        num = np.einsum("nc,nc->c", a, b, dtype=np.float64)
-        den = np.sqrt(np.einsum("nc,nc->c", a, a, dtype=np.float64)
-                      * np.einsum("nc,nc->c", b, b, dtype=np.float64))
+        # weighted sums instead of copies of the paired rows (fast at 5,000 x 6,000)
+        num = np.einsum("n,nc,nc->c", w, xc[:-k], xc[k:]).astype(np.float64)
+        den = np.sqrt((w @ sq[:-k]).astype(np.float64) * (w @ sq[k:]).astype(np.float64))
         with np.errstate(invalid="ignore", divide="ignore"):
             out[k - 1] = np.where(den > 0, num / den, np.nan)
     return out.reshape((int(max_lag),) + tail)
