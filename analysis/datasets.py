@@ -33,7 +33,7 @@ __all__ = [
     "DatasetSpec", "DatasetRecord", "register_dataset", "dataset_spec", "dataset_names",
     "open_dataset", "dataset_record", "window_of_interest", "channels_of_interest",
     "load_simulated", "registry_table", "LANGUAGE_WINDOW_MS", "open_for_chapter", "describe",
-    "cv_groups", "check_dataset_options", "loader_function",
+    "cv_groups", "check_dataset_options", "loader_function", "null_design",
 ]
 
 #: The "language" window of the paper's MEG analyses (SPEC §4): 300-425 ms after onset.
@@ -74,6 +74,14 @@ class DatasetSpec:
         ``"sentence"``); ``None``: contiguous folds over the word order.
     focus_channels : tuple of str | None
         Channels the divergence analysis follows (``None``: every significant channel).
+    null_scheme : {"blocks", "circular", "sentences"}
+        How permutation tests move the responses so that the null keeps the serial
+        dependence of word series (:func:`analysis.stats.dependence_preserving_permutations`):
+        ``"sentences"`` for isolated sentences (sentences of equal length trade
+        places), ``"circular"`` shifts within each story (sources with several
+        stories), ``"blocks"`` of ``null_block`` words within a continuous text.
+    null_block : int
+        Block length in words (``"blocks"``).
     howto : str
         Where to get the data (shown when they are missing).
     reference : str
@@ -92,6 +100,8 @@ class DatasetSpec:
     env: str | None = None
     cv_groups: str | None = None
     focus_channels: tuple | None = None
+    null_scheme: str = "blocks"
+    null_block: int = 20
     howto: str = ""
     reference: str = ""
 
@@ -168,7 +178,9 @@ def registry_table():
                      "window (ms)": "all" if s.window is None else f"{s.window[0]:g}-{s.window[1]:g}",
                      "sensor geometry": s.geometry, "subjects": s.subjects,
                      "CV groups": s.cv_groups or "contiguous",
-                     "focus": ", ".join(s.focus_channels) if s.focus_channels else "all"})
+                     "focus": ", ".join(s.focus_channels) if s.focus_channels else "all",
+                     "null": s.null_scheme + (f" of {s.null_block}" if s.null_scheme == "blocks"
+                                              else "")})
     return pd.DataFrame(rows).set_index("dataset")
 
 
@@ -445,6 +457,34 @@ def cv_groups(ds, name=None):
     return name, ds.group_labels(name)
 
 
+def null_design(ds, scheme=None):
+    """The permutation null of a dataset, as keywords of the tests in :mod:`analysis.stats`.
+
+    Parameters
+    ----------
+    ds : WordDataset
+    scheme : str | None
+        Override the source's ``null_scheme`` (``"words"`` only for calibration).
+
+    Returns
+    -------
+    dict
+        ``scheme``, ``groups`` (sentence labels for ``"sentences"``; the labels of the
+        source's CV grouping, e.g. stories, or None for one series, otherwise) and
+        ``block_length``: pass as ``**null_design(ds)`` to
+        :func:`analysis.stats.permutation_r_difference` or
+        :func:`analysis.stats.null_significant_count`.
+    """
+    src = ds.provenance.get("dataset") if hasattr(ds, "provenance") else None
+    spec = dataset_spec(src) if src in _REGISTRY else DatasetSpec("?", None, "")
+    scheme = scheme or spec.null_scheme
+    if scheme == "sentences":
+        groups = ds.sentence
+    else:
+        groups = cv_groups(ds)[1]
+    return {"scheme": scheme, "groups": groups, "block_length": int(spec.null_block)}
+
+
 # --------------------------------------------------------------------------- sources
 def load_simulated(path=None, n_words=0, n_subjects=4, seed=0, model="default",
                    device="auto", progress=True, truth_layer=None, cache_dir=None,
@@ -557,6 +597,7 @@ for _spec in (
                 reference="Wehbe et al. (2014), PLoS ONE 9(11): e112575"),
     DatasetSpec("moth", _lazy("analysis.loaders.moth", "load_moth"),
                 "Moth MEG, one listener, six stories", cv_groups="story",
+                null_scheme="circular",
                 howto="Give the folder of the Moth_*.pkl pickles and dataset_options {sfreq: ...}."),
     DatasetSpec("mne", _lazy("analysis.loaders.mne_data", "load_mne_epochs"),
                 "any word-locked MNE epochs file (*-epo.fif) with words in its metadata",
@@ -568,7 +609,8 @@ for _spec in (
                 "Frank et al. (2015) EEG: six ERP components per word, 24 readers, "
                 "205 isolated sentences", context="sentence", window=None,
                 default_path="frank2015/all_measures.csv", env="FRANK2015_PATH",
-                cv_groups="sentence", focus_channels=("N400",), howto=_FRANK_HOWTO,
+                cv_groups="sentence", null_scheme="sentences", focus_channels=("N400",),
+                howto=_FRANK_HOWTO,
                 reference="Frank, Otten, Galli & Vigliocco (2015), Brain and Language "
                           "140:1-11; de Varda, Marelli & Amenta (2023), BRM"),
     DatasetSpec("saved", _load_saved, "a dataset written by WordDataset.save (.npz)",
@@ -577,7 +619,7 @@ for _spec in (
                 "Frank et al. (2015) EEG trial by trial: N400 per reader and word, 24 readers, "
                 "205 isolated sentences", context="sentence", window=None, subjects=True,
                 default_path="frank2015/single_trials/data_EEG.csv", env="FRANK2015_TRIALS_PATH",
-                cv_groups="sentence", focus_channels=("N400",),
+                cv_groups="sentence", null_scheme="sentences", focus_channels=("N400",),
                 howto="Get data_EEG.csv and subjects.csv from the 'analysis' folder of the public "
                       "repository 'AurnhammerFrank_CogSci2019'; pass the file or its folder, or "
                       "set FRANK2015_TRIALS_PATH.",
@@ -587,7 +629,8 @@ for _spec in (
                 "eye tracking on the Frank sentences: first-pass gaze duration per reader and "
                 "word, 35 of 43 readers kept, 205 isolated sentences", context="sentence",
                 window=None, subjects=True, default_path="frank2015/single_trials/data_ET.csv",
-                env="FRANK2015_ET_PATH", cv_groups="sentence", focus_channels=("RTfirstpass",),
+                env="FRANK2015_ET_PATH", cv_groups="sentence", null_scheme="sentences",
+                focus_channels=("RTfirstpass",),
                 howto="Get data_ET.csv and subjects.csv from the 'analysis' folder of the public "
                       "repository 'AurnhammerFrank_CogSci2019'; pass the file or its folder, or "
                       "set FRANK2015_ET_PATH.",
@@ -597,7 +640,7 @@ for _spec in (
     DatasetSpec("naturalstories", _lazy("analysis.loaders.naturalstories", "load_naturalstories"),
                 "Natural Stories self-paced reading: mean reading time per word, 10 stories, "
                 "10,256 words", context="story", window=None, default_path="naturalstories",
-                env="NATURALSTORIES_PATH", cv_groups="story",
+                env="NATURALSTORIES_PATH", cv_groups="story", null_scheme="circular",
                 howto="Get all_stories.tok, processed_wordinfo.tsv and all_stories_gpt3.csv from "
                       "the public repository 'languageMIT/naturalstories' into one folder; pass "
                       "its path or set NATURALSTORIES_PATH.",
@@ -611,7 +654,7 @@ register_dataset(DatasetSpec(
     "table", _lazy("analysis.loaders.table", "load_word_table"),
     "any word-level table (CSV, TSV, Parquet): measures per word or per participant and "
     "word; the context follows its columns", context="sentence", window=None,
-    needs_path=True, cv_groups="sentence",
+    needs_path=True, cv_groups="sentence", null_scheme="sentences",
     howto="Give the path of the table and dataset_options naming its columns, e.g. "
           "{word: token, measures: [rt]} (see the book page 'Your own data'); "
           "python -m analysis.loaders.table FILE --options '{...}' shows what is understood.",

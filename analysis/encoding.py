@@ -48,7 +48,9 @@ Outputs (:class:`EncodingResult`)
 --------------------------------
 * ``predictions`` in the responses' units, ``(n_words, n_channels, n_windows)``;
 * ``r``, ``p`` per window x channel: Pearson r between out-of-fold prediction and
-  response and its one-sided p-value (:func:`analysis.stats.r_pvalue`);
+  response and its one-sided p-value (:func:`analysis.stats.r_and_pvalue`: Student t
+  with Bartlett's effective n of two autocorrelated series, from the autocorrelations
+  of prediction and response within the CV groups);
 * ``significant``: BOOLEAN mask ``p < p_threshold`` (0.001);
 * ``alphas``: chosen penalty per outer fold, window and channel;
 * ``mse`` per word and window: mean squared error over the significant channels
@@ -92,7 +94,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._utils import DataError, check_array
-from .stats import (pearson_columns, r_pvalue, significance_mask, split_half_reliability)
+from .stats import (pearson_columns, r_and_pvalue, r_pvalue, significance_mask,
+                    split_half_reliability)
 
 __all__ = [
     "DEFAULT_ALPHAS",
@@ -748,15 +751,18 @@ def _checked_features(features, n, words, name="features"):
                        col_name=lambda j: f"column {j}")
 
 
-def _scores(pred, resp, p_threshold, error_channels, splits):
-    """r, p, significance, per-word errors and per-fold r of out-of-fold predictions."""
+def _scores(pred, resp, p_threshold, error_channels, splits, groups=None):
+    """r, p, significance, per-word errors, per-fold r of out-of-fold predictions, and the
+    dependence measures behind p (:func:`analysis.stats.r_and_pvalue`)."""
     r = pearson_columns(pred, resp).T  # (n_windows, n_channels)
-    p = r_pvalue(r, resp.shape[0])
+    # p with the effective n of two autocorrelated series (lags within the CV groups)
+    dep = r_and_pvalue(pred, resp, groups)
+    p = dep["p"].T
     sig = significance_mask(p, p_threshold)
     use = sig if error_channels is None else sig & np.asarray(error_channels, bool)[None, :]
     mse, cosine = word_errors(pred, resp, use)
     fold_r = np.stack([pearson_columns(pred[test], resp[test]).T for _, test in splits])
-    return r, p, sig, mse, cosine, fold_r
+    return r, p, sig, mse, cosine, fold_r, dep
 
 
 def fit_encoding(features, data, alphas=None, n_folds=10, n_inner=5, p_threshold=1e-3,
@@ -843,8 +849,8 @@ def fit_encoding(features, data, alphas=None, n_folds=10, n_inner=5, p_threshold
                                                        ).transpose(0, 2, 1)
     seconds = time.perf_counter() - t0
     pred = pred.reshape(n, n_ch, n_win)
-    r, p, sig, mse, cosine, fold_r = _scores(pred, resp, p_threshold, error_channels,
-                                             cv_splits(n, n_folds, groups, cv))
+    r, p, sig, mse, cosine, fold_r, dep = _scores(pred, resp, p_threshold, error_channels,
+                                                  cv_splits(n, n_folds, groups, cv), groups)
     return EncodingResult(
         fold_r=fold_r, band_scales=chosen_scales, inner_error=inner_error,
         predictions=pred, r=r, p=p, significant=sig,
@@ -855,6 +861,9 @@ def fit_encoding(features, data, alphas=None, n_folds=10, n_inner=5, p_threshold
                 "p_threshold": p_threshold, "backend": backend, "device": device,
                 "n_words": n, "d": features.shape[1], "seconds": round(seconds, 3),
                 "grouped_cv": groups is not None,
+                "p_value": "one-sided t, Bartlett effective n (autocorrelations, 10 lags)",
+                "median_lag1_response": float(np.nanmedian(dep["lag1_response"])),
+                "median_lag1_prediction": float(np.nanmedian(dep["lag1_prediction"])),
                 "baseline_columns": 0 if baseline is None else int(baseline.shape[1]),
                 "mode": "default" if baseline is None else "nested",
                 **({"second_band_columns": int(second_band.shape[1]),
@@ -1150,7 +1159,8 @@ def nested_layer_choice(fits, data, per_target=True, n_folds=10, groups=None, cv
     chosen_alpha = np.take_along_axis(alphas, index[None], axis=0)[0].reshape(
         first.alphas.shape)
     chosen = np.asarray(layers)[index].reshape(first.alphas.shape)
-    r, p, sig, mse, cosine, fold_r = _scores(pred, resp, p_threshold, error_channels, splits)
+    r, p, sig, mse, cosine, fold_r, _ = _scores(pred, resp, p_threshold, error_channels, splits,
+                                                groups)
     return EncodingResult(
         predictions=pred, r=r, p=p, significant=sig, alphas=chosen_alpha,
         alpha_grid=first.alpha_grid, mse=mse, cosine=cosine, times=times, ch_names=ch_names,

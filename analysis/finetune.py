@@ -1204,17 +1204,23 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
         base minus fine-tuned error, both over the BASE model's significant channels, so
         the two errors average the same channels); ``category`` (from
         :func:`analysis.stats.category_ttest` of ``delta_mse`` in percent of the base
-        model's mean error in each window, plus ``q``, Benjamini–Hochberg over the
-        windows, and ``units``; or None).
+        model's mean error in each window, two-sided, its p from the same permutation
+        null as the r test, plus ``q``, Benjamini–Hochberg over the windows,
+        ``direction`` (+1 the category gains more, -1 it loses more, 0 neither) and
+        ``units``; or None).
     """
     from analysis import encoding, stats
 
     base = (base_features if isinstance(base_features, encoding.EncodingResult)
             else encoding.fit_encoding(base_features, dataset, **fit_kw))
     tuned = encoding.fit_encoding(ft_features, dataset, **fit_kw)
+    from analysis.datasets import null_design
+
+    null = null_design(dataset)  # permutations that keep the serial dependence
     test = stats.permutation_r_difference(dataset.responses, base.predictions,
-                                          tuned.predictions, n_permutations, seed=seed)
-    test = {k: v.T for k, v in test.items()}  # (n_windows, n_channels) like EncodingResult
+                                          tuned.predictions, n_permutations, seed=seed, **null)
+    # (n_windows, n_channels) like EncodingResult; "null" (the scheme used) stays a dict
+    test = {k: (v.T if isinstance(v, np.ndarray) else v) for k, v in test.items()}
     classes = stats.better_worse_same(test["p_greater"], test["p_less"], q)
     shares = {name: 100.0 * (classes == v).mean(axis=1)
               for name, v in (("better", 1), ("worse", -1), ("same", 0))}
@@ -1227,9 +1233,12 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
         delta_pct = 100.0 * delta / np.nanmean(mse_base, axis=0)[None, :]
     cat = None
     if category and category in dataset.categories and dataset.categories[category].any():
-        cat = stats.category_ttest(delta_pct, dataset.categories[category])
+        cat = stats.category_ttest(delta_pct, dataset.categories[category],
+                                   n_permutations=n_permutations, seed=seed, **null)
         cat["units"] = "% of the base model's mean error"
         cat["q"] = stats.fdr_bh(cat["p"], q)[1]  # Benjamini-Hochberg over the windows
+        # two-sided: +1 category words gain more than the rest, -1 they lose more
+        cat["direction"] = np.where(np.nan_to_num(cat["q"], nan=1) < q, np.sign(cat["t"]), 0)
         cat["category"] = category
     return {"base": base, "ft": tuned, "test": test, "classes": classes, "shares": shares,
             "delta_mse": delta, "category": cat}
@@ -1251,15 +1260,19 @@ def retest_summary(retest, times):
         ``percent_better``, ``percent_worse`` (over all channel x window tests),
         ``percent_better_per_window``, ``percent_worse_per_window``, ``mean_r_base``,
         ``mean_r_finetuned``, ``category_effect`` (the t-test per window as lists, or
-        None) and ``category_windows_ms`` (windows where its q over windows < 0.05).
+        None), ``category_windows_ms`` (windows where its two-sided q over windows is
+        below 0.05 and the category words gain more than the rest),
+        ``category_worse_windows_ms`` (q < 0.05, the category words lose more) and
+        ``null`` (the permutation scheme and lag-1 autocorrelations of the test).
     """
     classes = retest["classes"]
     cat = retest["category"]
-    category, sig_windows = None, []
+    category, sig_windows, worse_windows = None, [], []
     if cat is not None:
         category = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in cat.items()}
-        sig_windows = [float(times[w])
-                       for w in np.flatnonzero(np.nan_to_num(cat["q"], nan=1) < 0.05)]
+        sig = np.nan_to_num(cat["q"], nan=1) < 0.05
+        sig_windows = [float(times[w]) for w in np.flatnonzero(sig & (cat["t"] > 0))]
+        worse_windows = [float(times[w]) for w in np.flatnonzero(sig & (cat["t"] < 0))]
     return {
         "percent_better": float(100 * (classes == 1).mean()),
         "percent_worse": float(100 * (classes == -1).mean()),
@@ -1269,12 +1282,18 @@ def retest_summary(retest, times):
         "mean_r_finetuned": float(np.nanmean(retest["ft"].r)),
         "category_effect": category,
         "category_windows_ms": sig_windows,
+        "category_worse_windows_ms": worse_windows,
+        "null": retest["test"].get("null"),
     }
 
 
 def _windows_text(summary, none="no window"):
-    wins = summary["category_windows_ms"]
-    return (", ".join(f"{t:g}" for t in wins) + " ms") if wins else none
+    """Windows of a category effect: gains as "300, 325 ms", losses marked "(... worse)"."""
+    parts = [", ".join(f"{t:g}" for t in wins) + " ms" + label
+             for wins, label in ((summary["category_windows_ms"], ""),
+                                 (summary.get("category_worse_windows_ms", []),
+                                  " (category words worse)")) if wins]
+    return "; ".join(parts) or none
 
 
 def retest_texts(summaries, tasks=tuple(TASKS)):

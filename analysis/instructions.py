@@ -19,8 +19,9 @@ The comparison (:func:`compare_instructions`), for one layer:
   each band with its own penalty (the banded ridge of :func:`analysis.encoding.ridge_oof`,
   ``second_band``): what the instruction adds beyond the plain features;
 * every instruction and two-band model is tested against the plain model with
-  :func:`analysis.stats.permutation_r_difference` (the word order of the responses
-  shuffled, the same permutations for every instruction: one ``seed``), per target
+  :func:`analysis.stats.permutation_r_difference` (the responses permuted by the
+  dataset's null scheme, :func:`analysis.datasets.null_design`, which keeps their serial
+  dependence; the same permutations for every instruction: one ``seed``), per target
   (channel x window, or component) and for the mean over targets; Benjamini–Hochberg
   over instructions x targets;
 * the mean difference in r over targets has a bootstrap interval over words (or over
@@ -340,6 +341,7 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
     DataError
         Features whose rows do not match the responses, an empty ``by_instruction``.
     """
+    from .datasets import null_design
     from .encoding import fit_encoding
     from .stats import (better_worse_same, bootstrap_mean_r, fdr_bh,
                         permutation_r_difference)
@@ -370,13 +372,14 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
                                       band_scales=list(band_scales))
     t0 = time.perf_counter()
     tests, tests_both = {}, {}
+    null = null_design(data) if hasattr(data, "responses") else {}  # keeps serial dependence
     for name in by_instruction:  # the same seed: the same permutations for every model
         tests[name] = permutation_r_difference(
             y, fits["plain"].predictions, fits[name].predictions, n_permutations,
-            seed=seed, mean_over_columns=True)
+            seed=seed, mean_over_columns=True, **null)
         tests_both[name] = permutation_r_difference(
             y, fits["plain"].predictions, fits[f"{name} + plain"].predictions,
-            n_permutations, seed=seed, mean_over_columns=True)
+            n_permutations, seed=seed, mean_over_columns=True, **null)
     seconds["permutations"] = round(time.perf_counter() - t0, 2)
     names = list(by_instruction)
     # (instructions, words, channels, windows) -> per instruction (channels, windows)

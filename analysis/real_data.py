@@ -155,19 +155,22 @@ def futrell2018_table(ns, surprisal_nats, groups=None, n_boot=0, seed=0):
 
 
 # --------------------------------------------------------------------------- encoding
-def gain_test(y, pred_a, pred_b, n_permutations=1000, seed=0):
-    """Permutation test of the gain in r of ``pred_b`` over ``pred_a`` (one place to switch).
+def gain_test(y, pred_a, pred_b, n_permutations=1000, seed=0, **null):
+    """Permutation test of the gain in r of ``pred_b`` over ``pred_a``.
 
-    Every test of a gain in this module goes through here, so a change of permutation
-    scheme (e.g. one that respects sentences) is made once. Shuffling single words treats
-    them as exchangeable, which words of one sentence are not; the intervals beside each
-    gain resample whole sentences.
+    Every test of a gain in this module goes through here. The permutations keep the
+    serial dependence of the words (whole sentences or stories trade places, as the
+    dataset's registry entry declares: :func:`analysis.datasets.null_design`); the
+    intervals beside each gain resample whole sentences.
 
     Parameters
     ----------
     y, pred_a, pred_b : ndarray, shape (n_words, n_columns)
         Responses and two out-of-fold predictions (here centred within folds).
     n_permutations, seed : int
+    **null
+        The null's scheme and groups (:func:`analysis.datasets.null_design`); without
+        them, blocks of words (:func:`analysis.stats.permutation_r_difference`).
 
     Returns
     -------
@@ -177,7 +180,7 @@ def gain_test(y, pred_a, pred_b, n_permutations=1000, seed=0):
     from .stats import permutation_r_difference
 
     return permutation_r_difference(y, pred_a, pred_b, n_permutations=n_permutations,
-                                    seed=seed)
+                                    seed=seed, **null)
 
 
 def r_interval(x, y, groups=None, n_boot=1000, seed=0, level=0.95):
@@ -274,6 +277,7 @@ def component_encoding(dataset, hidden, baseline, layers, n_permutations=1000, s
     ``q gain over lexical``; ``layers per fold``, ``layer (modal)`` and
     ``best layer (description)``.
     """
+    from .datasets import null_design
     from .encoding import (centre_within_folds, cv_splits, fit_baseline, fit_encoding,
                            modal_layer, nested_layer_choice)
     from .stats import bootstrap_mean_r, fdr_bh, pearson_columns
@@ -301,17 +305,18 @@ def component_encoding(dataset, hidden, baseline, layers, n_permutations=1000, s
                            **fit_kw)
         preds["lexical"] = c(lex.predictions)
     rows = []
+    null = null_design(dataset)
     for j, name in enumerate(names):
         col = {k: v[:, j:j + 1] for k, v in preds.items()}
         yj = y[:, j:j + 1]
         chosen = [int(v) for v in nested.chosen_layers[:, 0, j]]
-        test = gain_test(yj, col["baseline"], col["nested"], n_permutations, seed)
+        test = gain_test(yj, col["baseline"], col["nested"], n_permutations, seed, **null)
         row = {"component": name,
                "r baseline": float(pearson_columns(col["baseline"], yj)[0]),
                "r baseline + LM": float(pearson_columns(col["nested"], yj)[0]),
                "gain": float(test["delta"][0]), "p gain": float(test["p_greater"][0])}
         if lex is not None:
-            lt = gain_test(yj, col["lexical"], col["nested"], n_permutations, seed)
+            lt = gain_test(yj, col["lexical"], col["nested"], n_permutations, seed, **null)
             row.update({"r lexical": float(pearson_columns(col["lexical"], yj)[0]),
                         "gain over lexical": float(lt["delta"][0]),
                         "p gain over lexical": float(lt["p_greater"][0])})

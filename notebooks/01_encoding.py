@@ -194,13 +194,17 @@ if ds.info is not None:
 
 # %% [markdown]
 # A channel and window counts as significant when the one-sided p-value of its r is
-# below {glue:text}`p_thr`. With {glue:text}`n_tests` tests, chance alone would call
-# at most about {glue:text}`chance_bound` of them significant (99.9 % binomial bound);
+# below {glue:text}`p_thr` (Student t with Bartlett's effective number of words of two
+# autocorrelated series). With {glue:text}`n_tests` tests, chance alone would call at
+# most about {glue:text}`chance_bound` of them significant: the 95th percentile of the
+# count over 100 permutations of the responses that keep their serial dependence (a
+# binomial bound would assume independent channels and windows, which they are not);
 # the chosen layer has {glue:text}`n_sig` significant tests.
 
 # %%
 n_sig_window = best.significant.sum(axis=1)
-bound = stats.binomial_false_positive_bound(best.significant.size, p_threshold)
+bound = stats.null_significant_count(best.predictions, ds.responses, p_threshold,
+                                     **datasets.null_design(ds))["bound"]
 glue("p_thr", f"{p_threshold:g}")
 glue("n_tests", int(best.significant.size))
 glue("chance_bound", int(bound))

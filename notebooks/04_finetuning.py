@@ -243,10 +243,11 @@ glue("lm_tokens", f"{lm_rows[0]['n_tokens']:,}")
 # Features of a model at layer {glue:text}`layer` (the encoding chapter's choice for
 # {glue:text}`base_name`) for {glue:text}`n_words` words feed the same encoding models as
 # the base features. For every channel and window, Δ = r(model) − r(base). The null
-# distribution permutes the word order of the responses ({glue:text}`n_perm`
-# permutations, the same ones for both models); p = (#{Δ_perm ≥ Δ} + 1)/(n + 1),
-# Benjamini–Hochberg over all channel × window tests; "better" is q < 0.05, "worse" the
-# same test in the other direction.
+# distribution moves the responses in whole blocks of words, sentences or story shifts,
+# as the dataset declares, so that it keeps their serial dependence ({glue:text}`n_perm`
+# permutations, the same ones for both models); p = (#{Δ_perm ≥ Δ} + 1)/(n + 1) in
+# each direction, doubled for a two-sided test, and one Benjamini–Hochberg family over
+# all channel × window tests; "better" is q < 0.05 with Δ > 0, "worse" with Δ < 0.
 #
 # **Controls.** The simulated study plants, on the emotion and physical words, a
 # component that is a fixed function of each word: a read-out of another model's
@@ -306,9 +307,10 @@ for key, text in ft.retest_texts(summaries).items():
 # The Social IQa model predicts better on {glue:text}`better_siqa` % and worse on
 # {glue:text}`worse_siqa` % of the tests; the PIQA model on {glue:text}`better_piqa` % and
 # {glue:text}`worse_piqa` %. Their category effects (emotion words for Social IQa, physical
-# words for PIQA; Welch t-test of ΔMSE = base error − model error, in percent of the
-# base model's mean error in each window, category words
-# against the rest, Benjamini–Hochberg over windows): {glue:text}`cat_sig_siqa` and
+# words for PIQA; two-sided Welch t of ΔMSE = base error − model error, in percent of the
+# base model's mean error in each window, category words against the rest, its p from
+# permutations that keep the serial dependence of the words, Benjamini–Hochberg over
+# windows; losses are marked "worse"): {glue:text}`cat_sig_siqa` and
 # {glue:text}`cat_sig_piqa`. On the simulated study the planted knowledge is a
 # sentence-embedding read-out, not Social IQa or PIQA knowledge, so the fine-tuned models
 # have no reason to find it: what they show is the honest answer for these models and

@@ -121,7 +121,8 @@ for k, v in M.registry_texts(entries).items():
 # self-paced reading, first-pass and go-past times, averaged over readers). Every model keeps the
 # nuisance baseline (length, frequency, position) as an unpenalized band, uses the same
 # sentence-grouped folds, and is compared with the **plain** model (no instruction) by
-# permuting the word order ({glue:text}`instr_perm` permutations, the same for every
+# permuting the responses in whole units ({glue:text}`instr_perm` permutations under the
+# dataset's null, which keeps the serial dependence of the words; the same for every
 # instruction), with Benjamini–Hochberg over instructions × targets. The **two-band**
 # model puts the plain and the instruction-conditioned features side by side, each with
 # its own penalty (their ratio chosen per target among {glue:text}`band_scales_txt`): it

@@ -325,13 +325,11 @@ def test_permutation_test_matches_a_direct_implementation():
     rng, y, a = _encoding_like(n=60, cols=4)
     b = 0.5 * y + rng.standard_normal(y.shape)
     res = stats.permutation_r_difference(y, a, b, n_permutations=200, seed=5, perm_block=64,
-                                         col_block=3, n_threads=2)
-    # direct: the same permutations, one pearson per permutation and column
-    perms = []
-    g = np.random.default_rng(5)
-    for b0 in range(0, 200, 64):
-        c = min(64, 200 - b0)
-        perms.extend(g.permuted(np.broadcast_to(np.arange(60), (c, 60)), axis=1))
+                                         col_block=3, n_threads=2, scheme="blocks",
+                                         block_length=6)
+    # direct: the same permutations (drawn in other chunks), one pearson per permutation
+    perms = np.concatenate(list(stats.dependence_preserving_permutations(
+        60, "blocks", None, 200, seed=5, block_length=6, chunk=7)))
     for j in range(4):
         obs = np.corrcoef(y[:, j], b[:, j])[0, 1] - np.corrcoef(y[:, j], a[:, j])[0, 1]
         null = np.array([np.corrcoef(y[p, j], b[:, j])[0, 1] - np.corrcoef(y[p, j], a[:, j])[0, 1]
@@ -383,7 +381,10 @@ def test_category_ttest_detects_a_planted_category_effect():
     cat = np.zeros(400, bool)
     cat[:60] = True
     values[cat, 3] += 1.0
+    values[cat, 1] -= 1.0  # two-sided: a loss of the category is found too
     res = stats.category_ttest(values, cat)
-    assert res["p"][3] < 1e-6 and np.all(res["p"][[0, 1, 2, 4]] > 0.001)
+    assert res["p"][3] < 1e-5 and res["t"][3] > 0
+    assert res["p"][1] < 1e-5 and res["t"][1] < 0
+    assert np.all(res["p"][[0, 2, 4]] > 0.001)
     assert res["mean_in"][3] - res["mean_out"][3] == pytest.approx(
         values[cat, 3].mean() - values[~cat, 3].mean())

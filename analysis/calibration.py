@@ -1,0 +1,256 @@
+"""Calibration of the book's tests on realistic nulls: measured false-positive rates.
+
+Words read in order are not independent observations: neighbouring hidden states
+share most of their context, EEG/MEG drift slowly, reading times spill over to the
+next word. A test that treats words as exchangeable then rejects a true null more
+often than its nominal rate. This module measures that rate for each test the book
+reports, on null targets with the serial dependence of real data:
+
+* the targets are AR(1) noise (lag-1 autocorrelation ``rho``) restarted in each
+  sentence or story (:func:`ar1_targets`), independent of the words, so every
+  rejection is a false positive;
+* the predictions come from the same encoding models as in the chapters
+  (:func:`analysis.encoding.fit_encoding`, out of fold) fitted to those targets on
+  features of the user's choice (the benchmark uses real hidden states of the
+  project's default model), or from any arrays given;
+* each column of the targets is one null draw; the rate of rejections over the
+  draws is compared with the binomial range of the nominal rate
+  (:func:`binomial_range`).
+
+A test is calibrated here when its rate lies inside the 99 % binomial range of its
+nominal alpha over the draws (at least 200). A positive control (:func:`plant`) adds a
+real effect so that the power of the same tests is measured beside their
+false-positive rate.
+
+``benchmarks/bench_calibration.py`` runs the whole grid (every test, rho in
+{0, 0.5, 0.8}, the dependence-preserving null beside the paper's word shuffle) and
+writes ``benchmarks/results/calibration.json``; ``tests/test_calibration.py`` runs a
+small version.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as _st
+
+from ._utils import DataError
+from .stats import (category_ttest, permutation_r_difference, r_pvalue, two_sided_p,
+                    DEFAULT_BLOCK_LENGTH)
+
+__all__ = ["ar1_targets", "binomial_range", "rate_entry", "fpr_r_difference",
+           "fpr_encoding", "fpr_category", "word_errors_difference", "plant"]
+
+
+def ar1_targets(n_words, n_draws, rho, groups=None, seed=0):
+    """Independent AR(1) series of unit variance, restarted in each group.
+
+    Parameters
+    ----------
+    n_words, n_draws : int
+        Rows (words in order) and columns (null draws).
+    rho : float
+        Lag-1 autocorrelation, in [0, 1).
+    groups : array_like, shape (n_words,) | None
+        Contiguous sentence or story labels: the series starts afresh (from its
+        stationary distribution) at each new label. None = one series.
+    seed : int
+
+    Returns
+    -------
+    ndarray of float64, shape (n_words, n_draws)
+    """
+    if not 0 <= rho < 1:
+        raise DataError(f"ar1_targets: rho={rho!r}; expected 0 <= rho < 1.")
+    rng = np.random.default_rng(seed)
+    e = rng.standard_normal((n_words, n_draws))
+    new = np.ones(n_words, bool) if n_words == 0 else np.r_[True, np.diff(
+        np.zeros(n_words) if groups is None else np.asarray(groups)) != 0]
+    out = np.empty_like(e)
+    c = np.sqrt(1 - rho ** 2)
+    for t in range(n_words):
+        out[t] = e[t] if new[t] else rho * out[t - 1] + c * e[t]
+    return out
+
+
+def binomial_range(n_draws, alpha, level=0.99):
+    """Range of false-positive rates a calibrated test shows over ``n_draws`` draws.
+
+    Parameters
+    ----------
+    n_draws : int
+    alpha : float
+        Nominal rate.
+    level : float
+        Central probability of Binomial(n_draws, alpha) covered.
+
+    Returns
+    -------
+    tuple of float
+        ``(low, high)`` rates (counts from ``scipy.stats.binom.ppf`` divided by
+        ``n_draws``).
+    """
+    lo = _st.binom.ppf((1 - level) / 2, n_draws, alpha)
+    hi = _st.binom.ppf(1 - (1 - level) / 2, n_draws, alpha)
+    return float(lo / n_draws), float(hi / n_draws)
+
+
+def rate_entry(reject, alpha, level=0.99):
+    """Rejection rate of a set of null draws and whether it is inside the binomial range.
+
+    Parameters
+    ----------
+    reject : array_like of bool
+        One entry per draw (NaN-free).
+    alpha : float
+    level : float
+
+    Returns
+    -------
+    dict
+        ``rate``, ``count``, ``n_draws``, ``alpha``, ``range`` ([low, high]) and
+        ``inside`` (bool).
+    """
+    reject = np.asarray(reject, dtype=bool).ravel()
+    n = int(reject.size)
+    lo, hi = binomial_range(n, alpha, level)
+    rate = float(reject.mean()) if n else float("nan")
+    return {"rate": rate, "count": int(reject.sum()), "n_draws": n, "alpha": float(alpha),
+            "range": [lo, hi], "inside": bool(lo <= rate <= hi)}
+
+
+def fpr_r_difference(y, pred_a, pred_b, alpha=0.05, scheme="blocks", groups=None,
+                     block_length=DEFAULT_BLOCK_LENGTH, n_permutations=1000, seed=0,
+                     level=0.99):
+    """Rejection rate of the permutation test of an r difference, one draw per column.
+
+    The test is :func:`analysis.stats.permutation_r_difference` (the component gain,
+    the base vs fine-tuned re-test and the instruction vs plain comparison all use it);
+    a draw rejects when its two-sided p-value (:func:`analysis.stats.two_sided_p`,
+    the p that :func:`analysis.stats.better_worse_same` corrects) is below ``alpha``.
+
+    Parameters
+    ----------
+    y, pred_a, pred_b : ndarray, shape (n_words, n_draws)
+    alpha : float
+    scheme, groups, block_length
+        The null of the permutations (``"words"``: the paper's free shuffle).
+    n_permutations, seed : int
+    level : float
+        Coverage of the binomial range.
+
+    Returns
+    -------
+    dict
+        :func:`rate_entry` plus ``scheme``, the rate of the one-sided "better" test
+        (``rate_better``), and the median lag-1 autocorrelation of the targets and of
+        the prediction differences.
+    """
+    res = permutation_r_difference(y, pred_a, pred_b, n_permutations, seed=seed,
+                                   scheme=scheme, groups=groups, block_length=block_length)
+    p2 = two_sided_p(res["p_greater"], res["p_less"])
+    out = rate_entry(np.nan_to_num(p2, nan=1.0) < alpha, alpha, level)
+    out.update(scheme=scheme, rate_better=float(np.mean(res["p_greater"] < alpha)),
+               lag1_y=res["null"]["median_lag1_y"],
+               lag1_difference=res["null"]["median_lag1_difference"])
+    return out
+
+
+def fpr_encoding(y, pred, alpha=0.05, groups=None, corrected=True, level=0.99):
+    """Rejection rate of the encoding test (one-sided p of r), one draw per column.
+
+    Parameters
+    ----------
+    y, pred : ndarray, shape (n_words, n_draws)
+        Targets and out-of-fold predictions.
+    alpha : float
+    groups : array_like | None
+        Sentences or stories (for the lag-1 autocorrelations).
+    corrected : bool
+        True: :func:`analysis.stats.r_and_pvalue` (Bartlett's effective n from the
+        autocorrelations of both series); False: ``n - 2`` degrees of freedom
+        (independent words).
+    level : float
+
+    Returns
+    -------
+    dict
+        :func:`rate_entry` plus ``method``.
+    """
+    from .stats import r_and_pvalue
+
+    if corrected:
+        p = r_and_pvalue(pred, y, groups)["p"]
+    else:
+        from .stats import pearson_columns
+
+        p = r_pvalue(pearson_columns(pred, y), y.shape[0])
+    out = rate_entry(np.nan_to_num(p, nan=1.0) < alpha, alpha, level)
+    out["method"] = "effective n (Bartlett)" if corrected else "n - 2"
+    return out
+
+
+def word_errors_difference(y, pred_a, pred_b):
+    """Per-word squared error of model a minus that of model b (each column a draw).
+
+    Parameters
+    ----------
+    y, pred_a, pred_b : ndarray, shape (n_words, n_draws)
+
+    Returns
+    -------
+    ndarray, shape (n_words, n_draws)
+        ``(y - a)^2 - (y - b)^2`` on columns z-scored with the targets' mean and sd
+        (the error of the brain re-test, one channel per draw).
+    """
+    mu, sd = y.mean(0), y.std(0)
+    sd = np.where(sd > 0, sd, 1.0)
+    z = (y - mu) / sd
+    return ((pred_a - mu) / sd - z) ** 2 - ((pred_b - mu) / sd - z) ** 2
+
+
+def fpr_category(values, in_category, alpha=0.05, level=0.99, n_permutations=0, **null):
+    """Rejection rate of the two-sided category t-test, one draw per column.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_words, n_draws)
+        E.g. :func:`word_errors_difference`.
+    in_category : ndarray of bool, shape (n_words,)
+    alpha : float
+    level : float
+    n_permutations : int
+        0: Welch's t distribution; otherwise the permutation p of
+        :func:`analysis.stats.category_ttest` under ``null`` (``scheme``, ``groups``,
+        ``block_length``, ``seed``).
+
+    Returns
+    -------
+    dict
+        :func:`rate_entry` plus ``n_in``.
+    """
+    res = category_ttest(values, in_category, n_permutations=n_permutations, **null)
+    out = rate_entry(np.nan_to_num(res["p"], nan=1.0) < alpha, alpha, level)
+    out["n_in"] = int(np.asarray(in_category, bool).sum())
+    return out
+
+
+def plant(y, signal, share):
+    """Targets with a planted effect: ``sqrt(1 - share) y + sqrt(share) z(signal)``.
+
+    Parameters
+    ----------
+    y : ndarray, shape (n_words, n_draws)
+        Null targets (unit variance).
+    signal : ndarray, shape (n_words,) or (n_words, n_draws)
+        What the effect adds (e.g. a projection of the features); z-scored per column.
+    share : float
+        Variance share of the signal, in [0, 1].
+
+    Returns
+    -------
+    ndarray, shape (n_words, n_draws)
+    """
+    s = np.asarray(signal, dtype=np.float64)
+    s = s[:, None] if s.ndim == 1 else s
+    s = (s - s.mean(0)) / np.where(s.std(0) > 0, s.std(0), 1.0)
+    return np.sqrt(1 - share) * y + np.sqrt(share) * np.broadcast_to(s, y.shape)
