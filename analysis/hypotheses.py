@@ -847,9 +847,16 @@ def domain_table(table, n_top=10):
     }).reindex(list(DOMAINS)).fillna(0).astype(int)
 
 
-#: Words that name the unnamed planted category (sound, silence, listening) in a
-#: hypothesis, besides the category's own word forms.
-SOUND_TERMS = ("sound", "noise", "silen", "quiet", "listen", "hear", "loud")
+#: Word forms that name the unnamed planted category (sound, silence, listening) in a
+#: hypothesis, besides the category's own word forms. Each is matched as a whole word
+#: (so "heartfelt" does not name hearing), case-insensitively.
+SOUND_TERMS = (
+    "sound", "sounds", "sounded", "sounding", "noise", "noises", "noisy", "noisily",
+    "silence", "silences", "silent", "silently", "quiet", "quietly", "quieter", "quietness",
+    "listen", "listens", "listened", "listening", "listener", "listeners",
+    "hear", "hears", "heard", "hearing", "loud", "louder", "loudly", "loudness",
+    "auditory", "acoustic",
+)
 
 
 def unnamed_category_check(table, vocabulary, n_top=10, terms=SOUND_TERMS):
@@ -864,7 +871,9 @@ def unnamed_category_check(table, vocabulary, n_top=10, terms=SOUND_TERMS):
     n_top : int
         Hypotheses looked at, from the top of the ranking.
     terms : sequence of str
-        Word stems that name the category in a hypothesis.
+        Word forms that name the category in a hypothesis. They and ``vocabulary`` are
+        matched against whole words of the hypothesis (its :func:`tokenize` tokens),
+        case-insensitively, never as substrings.
 
     Returns
     -------
@@ -873,14 +882,12 @@ def unnamed_category_check(table, vocabulary, n_top=10, terms=SOUND_TERMS):
         rank, V and confirmed), ``n_top``, ``significant`` (whether one of them is
         significant on the research sentences).
     """
-    vocab = {v.lower() for v in vocabulary}
+    names = {str(v).lower() for v in vocabulary} | {str(t).lower() for t in terms}
     hits = []
     for _, row in table.head(n_top).iterrows():
         if row["proposer"] == "bank":
             continue
-        words = set(tokenize(row["hypothesis"]))
-        text = str(row["hypothesis"]).lower()
-        if words & vocab or any(t in text for t in terms):
+        if set(tokenize(row["hypothesis"])) & names:
             hits.append({"rank": int(row["rank"]), "hypothesis": row["hypothesis"],
                          "proposer": row["proposer"], "V": float(row["V"]),
                          "significant": bool(row["significant"]),

@@ -294,6 +294,19 @@ def test_unnamed_category_check_on_a_hand_made_table():
     assert not H.unnamed_category_check(table.iloc[[0, 2]], ["bang"])["found"]
 
 
+def test_unnamed_category_check_matches_whole_words_only():
+    """'heartfelt' contains 'hear' but does not name hearing; 'Loud' and 'heard' do."""
+    table = pd.DataFrame({
+        "hypothesis": ["expresses heartfelt emotion", "mentions soundly sleeping people",
+                       "describes what someone Heard", "contains LOUD words"],
+        "proposer": ["llm"] * 4, "rank": [1, 2, 3, 4], "V": [0.4, 0.3, 0.2, 0.1],
+        "significant": [True, True, False, False], "confirmed": [False] * 4})
+    out = H.unnamed_category_check(table, ["bang"])
+    assert [h["rank"] for h in out["hypotheses"]] == [3, 4]
+    assert not out["significant"]
+    assert not H.unnamed_category_check(table.iloc[:2], ["bang"])["found"]
+
+
 def test_unnamed_sound_category_found_only_where_it_drives_the_divergence():
     """States what the offline proposer does with the planted sound words.
 
