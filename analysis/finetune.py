@@ -34,6 +34,11 @@ token is scored too). If the tokenizer has a BOS token it is prepended, as for t
 features. Cross-entropy over the options' scores is the loss. Sequences longer than
 ``max_length`` lose tokens from the start of the question.
 
+Held-out accuracy is reported with the summed score and, beside it, with the
+length-normalised score (mean log-probability per token), since a sum favours short
+options; the "pick the shorter option" baseline is reported with them
+(:func:`choice_correctness`, :func:`shorter_option_correct`).
+
 Training uses the Hugging Face :class:`transformers.Trainer` (AdamW, linear schedule,
 bf16 autocast on GPUs, gradient accumulation, a checkpoint per epoch) with a custom loss
 and evaluation, so the same code runs on one CPU or, through an ``accelerate`` config
@@ -90,13 +95,14 @@ __all__ = [
     "FINETUNE_VERSION", "TASKS", "CHANCE", "MCItem", "FinetuneResult",
     "load_siqa", "load_piqa", "load_demo", "load_hf", "default_data_path", "task_data",
     "encode_item", "collate", "option_scores", "accuracy", "finetune", "lm_loss",
+    "SCORING_RULES", "choice_correctness", "shorter_option_correct",
     "default_cache_dir", "demo_dir", "reopen_encoding_study", "brain_retest",
     "retest_summary", "retest_texts", "accuracy_table", "finetuned_for_later",
     "CATEGORY_OF_TASK", "TASK_NAMES",
 ]
 
 #: Version of the fine-tuning code; part of every cache key.
-FINETUNE_VERSION = "2"
+FINETUNE_VERSION = "3"  # 3: records hold the per-token (length-normalised) correctness
 #: Tasks and the number of options of each.
 TASKS = {"siqa": 3, "piqa": 2}
 #: Chance accuracy of each task.
@@ -523,8 +529,8 @@ def _as_causal_lm(model):
     return model if inner is model else _WrappedLM(model, inner)
 
 
-def option_scores(model, batch):
-    """Sum of the option tokens' log-probabilities, per item and option.
+def option_scores(model, batch, per_token=False):
+    """Sum (or mean) of the option tokens' log-probabilities, per item and option.
 
     Parameters
     ----------
@@ -534,12 +540,21 @@ def option_scores(model, batch):
         called as it is so that gradients are synchronised and shards gathered.
     batch : dict
         From :func:`collate` (tensors on the model's device).
+    per_token : bool
+        Divide each option's sum by its number of tokens (the length-normalised score;
+        see :func:`choice_correctness`).
 
     Returns
     -------
     torch.Tensor, shape (items, options), float32
         Differentiable when gradients are on.
     """
+    total, n_tokens = _option_logprob_sums(model, batch)
+    return total / n_tokens if per_token else total
+
+
+def _option_logprob_sums(model, batch):
+    """Summed log-probability of each option and its number of tokens, (items, options)."""
     import torch
 
     model = _as_causal_lm(model)
@@ -562,10 +577,96 @@ def option_scores(model, batch):
     next_ids = torch.take_along_dim(ids, (keep + 1).clamp(max=ids.shape[1] - 1), dim=1)
     token_logp = torch.take_along_dim(logp, next_ids.to(logp.device)[..., None], dim=2)[..., 0]
     per_row = torch.where(valid.to(logp.device), token_logp, 0.0).sum(dim=1)
-    return per_row.view(-1, int(batch["n_options"]))
+    count = valid.sum(dim=1).clamp(min=1).to(per_row.device, per_row.dtype)
+    n_opt = int(batch["n_options"])
+    return per_row.view(-1, n_opt), count.view(-1, n_opt)
 
 
-def accuracy(model, encoded, batch_size=8, pad_id=0, per_item=False):
+#: How an option's score is made from its tokens' log-probabilities: the sum (the
+#: training objective, and the accuracy the paper reports) or the mean per token.
+SCORING_RULES = ("sum", "per_token")
+
+
+def choice_correctness(model, encoded, batch_size=8, pad_id=0):
+    """0/1 correctness of every item under each scoring rule (:data:`SCORING_RULES`).
+
+    The summed log-probability of an option falls with every token it has, so it favours
+    short options (each PIQA item has two solutions of often very different length).
+    The length-normalised rule divides the sum by the option's number of tokens: the
+    mean log-probability per token. The lm-evaluation-harness (Gao et al., 2021/2024,
+    "acc_norm") normalises by the option's length in characters (bytes in its first
+    versions) instead; per token is chosen here because the scores compared are of one
+    model and one tokenizer, the options' token counts are what is summed, and it needs
+    no text beyond the encoded items.
+
+    Parameters
+    ----------
+    model : transformers causal LM
+        Or the same model inside a data-parallel wrapper (see :func:`option_scores`).
+        Every process of a multi-process run scores ALL the items (the same items in the
+        same order, so the wrappers' collective calls match).
+    encoded : list of dict
+        From :func:`encode_item`.
+    batch_size : int
+    pad_id : int
+
+    Returns
+    -------
+    dict of str to list of int
+        ``"sum"`` and ``"per_token"``: 1 where the correct option has the highest score,
+        in the order of ``encoded``. Both come from one forward pass per batch.
+    """
+    import torch
+
+    device = _as_causal_lm(model).get_input_embeddings().weight.device
+    was_training = model.training
+    model.eval()
+    # score items in order of length (less padding), then put the answers back in order
+    order = sorted(range(len(encoded)), key=lambda i: max(len(r[0]) for r in encoded[i]["rows"]))
+    correct = {rule: [0] * len(encoded) for rule in SCORING_RULES}
+    with torch.no_grad():
+        for s in range(0, len(order), batch_size):
+            idx = order[s:s + batch_size]
+            batch = collate([encoded[i] for i in idx], pad_id)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            total, n_tokens = _option_logprob_sums(model, batch)
+            labels = batch["mc_labels"].to(total.device)
+            for rule, scores in (("sum", total), ("per_token", total / n_tokens)):
+                for i, ok in zip(idx, (scores.argmax(1) == labels).tolist()):
+                    correct[rule][i] = int(ok)
+    model.train(was_training)
+    return correct
+
+
+def shorter_option_correct(encoded, seed=0):
+    """The "pick the shorter option" baseline: 0/1 correctness of every item.
+
+    Each item's answer is its option with the fewest tokens (the tokens its score sums;
+    ties broken at random, seeded). A model whose summed-score accuracy is near this
+    baseline may be doing little more than preferring short options.
+
+    Parameters
+    ----------
+    encoded : list of dict
+        From :func:`encode_item`.
+    seed : int
+        Seed of the tie-breaks.
+
+    Returns
+    -------
+    list of int
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for e in encoded:
+        n_tokens = np.array([len(ids) - start for ids, start in e["rows"]])
+        shortest = np.flatnonzero(n_tokens == n_tokens.min())
+        pick = shortest[0] if len(shortest) == 1 else rng.choice(shortest)
+        out.append(int(pick == e["label"]))
+    return out
+
+
+def accuracy(model, encoded, batch_size=8, pad_id=0, per_item=False, rule="sum"):
     """Share of items whose correct option has the highest score.
 
     Parameters
@@ -581,28 +682,16 @@ def accuracy(model, encoded, batch_size=8, pad_id=0, per_item=False):
     pad_id : int
     per_item : bool
         Return the 0/1 correctness of every item instead of the share.
+    rule : {"sum", "per_token"}
+        Scoring rule (:func:`choice_correctness`).
 
     Returns
     -------
     float, or list of int (``per_item``)
     """
-    import torch
-
-    device = _as_causal_lm(model).get_input_embeddings().weight.device
-    was_training = model.training
-    model.eval()
-    # score items in order of length (less padding), then put the answers back in order
-    order = sorted(range(len(encoded)), key=lambda i: max(len(r[0]) for r in encoded[i]["rows"]))
-    correct = [0] * len(encoded)
-    with torch.no_grad():
-        for s in range(0, len(order), batch_size):
-            idx = order[s:s + batch_size]
-            batch = collate([encoded[i] for i in idx], pad_id)
-            batch = {k: v.to(device) for k, v in batch.items()}
-            scores = option_scores(model, batch)
-            for i, ok in zip(idx, (scores.argmax(1) == batch["mc_labels"]).tolist()):
-                correct[i] = int(ok)
-    model.train(was_training)
+    if rule not in SCORING_RULES:
+        raise ValueError(f"rule={rule!r}; expected one of {SCORING_RULES}.")
+    correct = choice_correctness(model, encoded, batch_size, pad_id)[rule]
     return correct if per_item else sum(correct) / max(1, len(encoded))
 
 
@@ -680,6 +769,12 @@ class FinetuneResult:
     correct_base, correct_final : list of int
         0/1 correctness of every held-out item before training and for the kept
         checkpoint (paired: the same items), for confidence intervals.
+    correct_base_per_token, correct_final_per_token : list of int
+        The same with the length-normalised score (mean log-probability per token; see
+        :func:`choice_correctness`).
+    correct_shorter : list of int
+        The "pick the shorter option" baseline on the same items
+        (:func:`shorter_option_correct`).
     reused : bool
         True when the record was read from the cache (no training in this call).
     """
@@ -694,6 +789,9 @@ class FinetuneResult:
     best_step: int | None = None
     correct_base: list = field(default_factory=list)
     correct_final: list = field(default_factory=list)
+    correct_base_per_token: list = field(default_factory=list)
+    correct_final_per_token: list = field(default_factory=list)
+    correct_shorter: list = field(default_factory=list)
     reused: bool = False
 
     @property
@@ -709,19 +807,39 @@ class FinetuneResult:
         Returns
         -------
         dict
-            ``base`` and ``fine_tuned`` (accuracy), their Wilson score intervals
-            (``base_ci``, ``ci``), ``gain`` (fine-tuned minus base, the same items) with a
-            paired bootstrap interval over items (``gain_ci``), ``n``.
+            ``base`` and ``fine_tuned`` (accuracy with the summed score), their Wilson
+            score intervals (``base_ci``, ``ci``), ``gain`` (fine-tuned minus base, the
+            same items) with a paired bootstrap interval over items (``gain_ci``), ``n``,
+            ``chance``; ``per_token``: the same keys for the length-normalised score, and
+            ``shorter``: ``{"accuracy", "ci"}`` of the pick-the-shorter-option baseline
+            (both None for a record without them).
         """
-        from .stats import paired_accuracy_gain, wilson_interval
+        from .stats import wilson_interval
 
-        n = len(self.correct_final)
-        base, final = np.asarray(self.correct_base), np.asarray(self.correct_final)
-        gain = paired_accuracy_gain(base, final, level=level, n_boot=n_boot, seed=seed)
-        return {"base": float(base.mean()), "fine_tuned": float(final.mean()),
-                "base_ci": wilson_interval(int(base.sum()), n, level),
-                "ci": wilson_interval(int(final.sum()), n, level), "gain": gain["gain"],
-                "gain_ci": gain["ci"], "n": n, "chance": self.chance}
+        out = _paired_accuracies(self.correct_base, self.correct_final, level, n_boot, seed)
+        out.update(chance=self.chance, per_token=None, shorter=None)
+        if len(self.correct_final_per_token) == out["n"] > 0:
+            out["per_token"] = _paired_accuracies(self.correct_base_per_token,
+                                                  self.correct_final_per_token, level,
+                                                  n_boot, seed)
+        if len(self.correct_shorter) == out["n"] > 0:
+            k = int(np.sum(self.correct_shorter))
+            out["shorter"] = {"accuracy": k / out["n"],
+                              "ci": wilson_interval(k, out["n"], level)}
+        return out
+
+
+def _paired_accuracies(correct_base, correct_final, level, n_boot, seed):
+    """Accuracies with Wilson intervals and the paired-bootstrap gain of two 0/1 lists."""
+    from .stats import paired_accuracy_gain, wilson_interval
+
+    n = len(correct_final)
+    base, final = np.asarray(correct_base), np.asarray(correct_final)
+    gain = paired_accuracy_gain(base, final, level=level, n_boot=n_boot, seed=seed)
+    return {"base": float(base.mean()), "fine_tuned": float(final.mean()),
+            "base_ci": wilson_interval(int(base.sum()), n, level),
+            "ci": wilson_interval(int(final.sum()), n, level), "gain": gain["gain"],
+            "gain_ci": gain["ci"], "n": n}
 
 
 def default_cache_dir():
@@ -812,11 +930,12 @@ def _make_trainer_class():
 
         def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
             data = eval_dataset if eval_dataset is not None else self.eval_dataset
-            correct = accuracy(self.model_wrapped, data.encoded,
-                               self.args.per_device_eval_batch_size, self.pad_id,
-                               per_item=True)
+            correct = choice_correctness(self.model_wrapped, data.encoded,
+                                         self.args.per_device_eval_batch_size, self.pad_id)
             self.per_item[self.state.global_step] = correct
-            metrics = {f"{metric_key_prefix}_accuracy": sum(correct) / max(1, len(correct))}
+            n = max(1, len(data.encoded))
+            metrics = {f"{metric_key_prefix}_accuracy": sum(correct["sum"]) / n,
+                       f"{metric_key_prefix}_accuracy_per_token": sum(correct["per_token"]) / n}
             self.log(metrics)
             self.control = self.callback_handler.on_evaluate(self.args, self.state,
                                                              self.control, metrics)
@@ -1062,11 +1181,11 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
     if epoch0_file.exists():
         correct0 = json.loads(epoch0_file.read_text())["correct"]
     else:
-        correct0 = accuracy(net.to(args.device), enc_held.encoded, eval_batch_size, pad_id,
-                            per_item=True)
+        correct0 = choice_correctness(net.to(args.device), enc_held.encoded, eval_batch_size,
+                                      pad_id)
         if args.process_index == 0:
             atomic_write(epoch0_file, lambda p: p.write_text(json.dumps({"correct": correct0})))
-    acc0 = sum(correct0) / len(correct0)
+    acc0 = sum(correct0["sum"]) / len(correct0["sum"])
     trainer = _make_trainer_class()(
         model=net, args=args, train_dataset=enc_train, eval_dataset=enc_held,
         data_collator=lambda batch: collate(batch, pad_id), pad_id=pad_id,
@@ -1078,29 +1197,33 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
     last = get_last_checkpoint(str(run_dir)) if run_dir.exists() else None
     trainer.train(resume_from_checkpoint=last)
 
-    history = [{"epoch": 0.0, "step": 0, "items": 0, "accuracy": acc0}]
+    history = [{"epoch": 0.0, "step": 0, "items": 0, "accuracy": acc0,
+                "accuracy_per_token": sum(correct0["per_token"]) / len(correct0["per_token"])}]
     for entry in trainer.state.log_history:
         if "eval_accuracy" in entry:
             history.append({"epoch": round(float(entry["epoch"]), 3), "step": int(entry["step"]),
                             "items": int(entry["step"]) * items_per_step,
-                            "accuracy": float(entry["eval_accuracy"])})
+                            "accuracy": float(entry["eval_accuracy"]),
+                            "accuracy_per_token": float(entry["eval_accuracy_per_token"])})
     if keep == "best":
         best_entry = max(history[1:], key=lambda h: (h["accuracy"], -h["step"]))
     else:
         last_step = int(trainer.state.global_step)
         if history[-1]["step"] != last_step:  # no evaluation at the very end: add one
-            correct = accuracy(trainer.model_wrapped, enc_held.encoded, eval_batch_size,
-                               pad_id, per_item=True)
+            correct = choice_correctness(trainer.model_wrapped, enc_held.encoded,
+                                         eval_batch_size, pad_id)
             trainer.per_item[last_step] = correct
             history.append({"epoch": round(float(trainer.state.epoch or epochs), 3),
                             "step": last_step, "items": last_step * items_per_step,
-                            "accuracy": sum(correct) / len(correct)})
+                            "accuracy": sum(correct["sum"]) / len(correct["sum"]),
+                            "accuracy_per_token": (sum(correct["per_token"])
+                                                   / len(correct["per_token"]))})
         best_entry = history[-1]
     best, best_step = best_entry["epoch"], best_entry["step"]
     correct_best = trainer.per_item.get(best_step)
     if correct_best is None:  # resumed after that evaluation: score the kept model again
-        correct_best = accuracy(trainer.model_wrapped, enc_held.encoded, eval_batch_size,
-                                pad_id, per_item=True)
+        correct_best = choice_correctness(trainer.model_wrapped, enc_held.encoded,
+                                          eval_batch_size, pad_id)
 
     model_dir = root / "model"
     tmp = root / ".model.tmp"
@@ -1125,7 +1248,11 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
     os.replace(tmp, model_dir)
     result = FinetuneResult(
         task=task, model_dir=str(model_dir), accuracy=history, best_epoch=best,
-        best_step=best_step, correct_base=list(correct0), correct_final=list(correct_best),
+        best_step=best_step, correct_base=list(correct0["sum"]),
+        correct_final=list(correct_best["sum"]),
+        correct_base_per_token=list(correct0["per_token"]),
+        correct_final_per_token=list(correct_best["per_token"]),
+        correct_shorter=shorter_option_correct(enc_held.encoded, seed=seed),
         chance=CHANCE[task],
         params={"model": spec.name, "model_identity": spec.identity, "key": key,
                 "n_train": len(enc_train), "n_eval": len(enc_held), "data": data_info,
@@ -1326,19 +1453,28 @@ def accuracy_table(accuracy, runs):
     Returns
     -------
     pandas.DataFrame
-        Items, chance, base and fine-tuned accuracy with 95 % Wilson intervals, the
-        paired-bootstrap gain interval and the training time (s).
+        Items, chance, base and fine-tuned accuracy with 95 % Wilson intervals and the
+        paired-bootstrap gain interval, for the summed score and (``per token``
+        columns) the length-normalised one; the pick-the-shorter-option baseline with its
+        Wilson interval; the training time (s). "n/a" where a record lacks a score.
     """
     import pandas as pd
 
     def ci(v, lo, hi, sign=""):
         return f"{v:{sign}.3f} [{lo:{sign}.3f}, {hi:{sign}.3f}]"
 
-    return pd.DataFrame({TASK_NAMES.get(t, t): {
-        "held-out items": a["n"], "chance": round(a["chance"], 3),
-        "base": ci(a["base"], *a["base_ci"]), "fine-tuned": ci(a["fine_tuned"], *a["ci"]),
-        "gain": ci(a["gain"], *a["gain_ci"], sign="+"),
-        "training (s)": round(runs[t].seconds, 1)} for t, a in accuracy.items()}).T
+    def row(t, a):
+        out = {"held-out items": a["n"], "chance": round(a["chance"], 3)}
+        for suffix, s in (("", a), (" (per token)", a.get("per_token"))):
+            out.update({f"base{suffix}": ci(s["base"], *s["base_ci"]) if s else "n/a",
+                        f"fine-tuned{suffix}": ci(s["fine_tuned"], *s["ci"]) if s else "n/a",
+                        f"gain{suffix}": ci(s["gain"], *s["gain_ci"], sign="+") if s else "n/a"})
+        short = a.get("shorter")
+        out["shorter option"] = ci(short["accuracy"], *short["ci"]) if short else "n/a"
+        out["training (s)"] = round(runs[t].seconds, 1)
+        return out
+
+    return pd.DataFrame({TASK_NAMES.get(t, t): row(t, a) for t, a in accuracy.items()}).T
 
 
 def finetuned_for_later(runs, base_model, layer):

@@ -30,7 +30,10 @@
 # Each question is a multiple choice. An option's score is the sum of the
 # log-probabilities of its tokens given the question, with the usual shift (the logits at
 # position *t* predict token *t + 1*; the public code used unshifted raw logits); the
-# loss is the cross-entropy over the options.
+# loss is the cross-entropy over the options. A sum falls with every token, so it favours
+# short options: the accuracy is also shown length-normalised (mean log-probability per
+# token, the "per token" columns; the lm-evaluation-harness's `acc_norm` divides by
+# characters instead), beside the accuracy of always picking the shorter option.
 
 # %% tags=["parameters"]
 ft_tasks = ["siqa", "piqa"]  # siqa: Social IQa; piqa: PIQA

@@ -179,6 +179,87 @@ def test_scores_do_not_depend_on_batch_padding(tokenizer):
     assert torch.allclose(alone[0], together[0], atol=1e-4)
 
 
+class _BigramLM:
+    """A causal LM whose next-token log-probabilities depend on the current token only."""
+
+    def __init__(self, logp):
+        import torch
+
+        self.logp = torch.as_tensor(logp, dtype=torch.float32)
+        self.embed = torch.nn.Embedding(len(logp), 1)
+        self.training = False
+
+    def get_input_embeddings(self):
+        return self.embed
+
+    def eval(self):
+        return self
+
+    def train(self, mode=True):
+        return self
+
+    def forward(self, input_ids, attention_mask=None, position_ids=None, **kwargs):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(logits=self.logp[input_ids])
+
+    __call__ = forward
+
+
+def test_summed_score_picks_the_short_wrong_option_and_per_token_the_right_one():
+    """PIQA-like item: a 1-token wrong option and a 4-token right one.
+
+    Tokens: 0 BOS, 1 the question, 2 the short option, 3 4 4 4 the long one.
+    log P(2|1) = log 0.2 = -1.61; log P(3|1) + log P(4|3) + 2 log P(4|4) =
+    log 0.3 + 3 log 0.6 = -2.74. Summed, the short option wins (wrong); per token
+    (-1.61 against -0.69) the long one (right); the shorter-option baseline is wrong.
+    """
+    import torch
+
+    p = np.full((5, 5), np.nan)
+    p[1, 2], p[1, 3], p[3, 4], p[4, 4] = 0.2, 0.3, 0.6, 0.6
+    for row in p:  # the rest of each row shares what is left: rows sum to 1
+        row[np.isnan(row)] = (1 - np.nansum(row)) / np.isnan(row).sum()
+    model = _BigramLM(np.log(p))
+    item = {"rows": [([0, 1, 2], 2), ([0, 1, 3, 4, 4, 4], 2)], "label": 1}
+    with torch.no_grad():
+        total = ft.option_scores(model, ft.collate([item]))[0]
+        mean = ft.option_scores(model, ft.collate([item]), per_token=True)[0]
+    assert torch.allclose(total, torch.log(torch.tensor([0.2, 0.3 * 0.6 ** 3])), atol=1e-5)
+    assert torch.allclose(mean, total / torch.tensor([1.0, 4.0]))
+    assert ft.choice_correctness(model, [item]) == {"sum": [0], "per_token": [1]}
+    assert ft.accuracy(model, [item]) == 0 and ft.accuracy(model, [item], rule="per_token") == 1
+    assert ft.shorter_option_correct([item]) == [0]
+    with pytest.raises(ValueError, match="rule='bytes'"):
+        ft.accuracy(model, [item], rule="bytes")
+
+
+def test_shorter_option_baseline_breaks_ties_with_a_seed():
+    tie = {"rows": [([0, 1, 2], 2), ([0, 1, 3], 2), ([0, 1, 3, 4], 2)], "label": 0}
+    picks = [ft.shorter_option_correct([tie] * 200, seed=s) for s in (0, 0, 1)]
+    assert picks[0] == picks[1] and picks[0] != picks[2]
+    assert 0.4 < np.mean(picks[0]) < 0.6  # the right option is one of two shortest
+
+
+def test_accuracy_interval_reports_per_token_and_shorter_baseline():
+    res = ft.FinetuneResult("piqa", "x", [{"epoch": 0, "accuracy": 0.5}], 1, 0.5,
+                            correct_base=[0, 1, 0, 1], correct_final=[1, 1, 0, 1],
+                            correct_base_per_token=[1, 1, 1, 0],
+                            correct_final_per_token=[1, 1, 1, 1], correct_shorter=[0, 0, 1, 0])
+    a = res.accuracy_interval(n_boot=200)
+    assert a["fine_tuned"] == 0.75 and a["per_token"]["base"] == 0.75
+    assert a["per_token"]["gain"] == 0.25 and a["shorter"]["accuracy"] == 0.25
+    lo, hi = a["shorter"]["ci"]
+    assert lo < 0.25 < hi
+    table = ft.accuracy_table({"piqa": a}, {"piqa": res})
+    assert table.loc["PIQA", "shorter option"].startswith("0.250 [")
+    assert table.loc["PIQA", "fine-tuned (per token)"].startswith("1.000 [")
+    old = ft.FinetuneResult("piqa", "x", [], 1, 0.5, correct_base=[0, 1],
+                            correct_final=[1, 1]).accuracy_interval(n_boot=100)
+    assert old["per_token"] is None and old["shorter"] is None
+    assert ft.accuracy_table({"piqa": old}, {"piqa": res}).loc["PIQA", "gain (per token)"] == "n/a"
+
+
 def test_truncation_keeps_bos_and_the_option(tokenizer):
     item = ft.MCItem("word " * 100, ("the answer", "no"), 0)
     enc = ft.encode_item(tokenizer, item, max_length=20)
@@ -216,6 +297,8 @@ def test_training_learns_a_planted_rule_saves_and_reloads(tokenizer, tmp_path, m
               cache_dir=tmp_path / "cache", progress=False)
     res = ft.finetune("siqa", train, held, **kw)
     accs = [a["accuracy"] for a in res.accuracy]
+    assert len(res.correct_final_per_token) == len(res.correct_shorter) == len(held)
+    assert res.accuracy[-1]["accuracy_per_token"] == np.mean(res.correct_final_per_token)
     assert [a["epoch"] for a in res.accuracy] == [0, 1, 2, 3]
     assert accs[0] < 0.6 and res.final_accuracy >= 0.9, accs
     assert res.best_epoch == 3 and res.final_accuracy == accs[-1]  # the last model is kept
