@@ -98,7 +98,7 @@ __all__ = [
     "SCORING_RULES", "choice_correctness", "shorter_option_correct",
     "default_cache_dir", "demo_dir", "reopen_encoding_study", "brain_retest",
     "retest_summary", "retest_texts", "accuracy_table", "finetuned_for_later",
-    "CATEGORY_OF_TASK", "TASK_NAMES",
+    "CATEGORY_OF_TASK", "TASK_NAMES", "RETEST_DTYPE", "retest_features", "fit_base",
 ]
 
 #: Version of the fine-tuning code; part of every cache key.
@@ -1268,6 +1268,83 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
 CATEGORY_OF_TASK = {"siqa": "emotion", "piqa": "physical"}
 #: Display names of the tasks.
 TASK_NAMES = {"siqa": "Social IQa", "piqa": "PIQA"}
+#: Compute dtype of every model's features in the brain re-test, on every device: the
+#: default of :func:`analysis.features.extract_features` is bfloat16 on GPUs, while the
+#: fine-tuned checkpoints are float32, and a re-test must not compare precisions.
+RETEST_DTYPE = "float32"
+
+
+def retest_features(dataset, model, layer, device="auto", dtype=RETEST_DTYPE,
+                    cache_dir=None, progress=False):
+    """One layer's features for the brain re-test, computed in ``dtype`` on every device.
+
+    Parameters
+    ----------
+    dataset : WordDataset
+    model : str | Path | analysis.lm.LoadedModel
+        The base model or a fine-tuned checkpoint; a loaded model must have been loaded
+        in ``dtype``.
+    layer : int
+        Hidden state to keep.
+    device : str
+        Used when the model has to be loaded.
+    dtype : str
+        Compute dtype (:data:`RETEST_DTYPE`).
+    cache_dir, progress
+        Passed to :func:`analysis.features.extract_features`.
+
+    Returns
+    -------
+    analysis.features.Features
+        Float32 arrays of the one layer (surprisal not computed); ``params["dtype"]``
+        is the compute dtype.
+
+    Raises
+    ------
+    ValueError
+        A loaded model in another dtype.
+    """
+    from .features import extract_features
+    from .lm import LoadedModel
+
+    if isinstance(model, LoadedModel) and model.dtype != dtype:
+        raise ValueError(f"retest_features: {model.spec.name} was loaded in {model.dtype}; "
+                         f"the brain re-test computes every model in {dtype} (load it with "
+                         f"dtype={dtype!r}).")
+    return extract_features(dataset, model=model, layers=[int(layer)], surprisal=False,
+                            device=device, dtype=dtype, cache_dir=cache_dir,
+                            progress=progress)
+
+
+def _features_dtype(features):
+    """Compute dtype recorded with features or a fitted result; None for a plain array."""
+    params = getattr(features, "params", None) or {}
+    return params.get("dtype") or params.get("features_dtype")
+
+
+def fit_base(features, dataset, layer, **fit_kw):
+    """The base model's encoding fit for :func:`brain_retest`, remembering its dtype.
+
+    Parameters
+    ----------
+    features : analysis.features.Features
+        The base model's features (e.g. from :func:`retest_features`).
+    dataset : WordDataset
+    layer : int
+    **fit_kw
+        Passed to :func:`analysis.encoding.fit_encoding`.
+
+    Returns
+    -------
+    analysis.encoding.EncodingResult
+        With ``params["features_dtype"]``, which :func:`brain_retest` checks against
+        the fine-tuned model's.
+    """
+    from .encoding import fit_encoding
+
+    fit = fit_encoding(features.layer(layer), dataset, layer=layer, **fit_kw)
+    fit.params["features_dtype"] = _features_dtype(features)
+    return fit
 
 
 def reopen_encoding_study(results_dir, device="auto", progress=False):
@@ -1300,17 +1377,20 @@ def reopen_encoding_study(results_dir, device="auto", progress=False):
 
 
 def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed=0,
-                 category=None, q=0.05, **fit_kw):
+                 category=None, q=0.05, layer=None, **fit_kw):
     """Compare the encoding models of a base and a fine-tuned LM (SPEC §6).
 
     Parameters
     ----------
     dataset : WordDataset
-    base_features : ndarray, shape (n_words, d) | EncodingResult
+    base_features : ndarray, shape (n_words, d) | Features | EncodingResult
         The base model's features at the chosen layer, or its encoding result already
-        fitted with the same settings (to fit it once for several fine-tuned models).
-    ft_features : ndarray, shape (n_words, d)
-        The same layer of the fine-tuned model.
+        fitted with the same settings (to fit it once for several fine-tuned models;
+        :func:`fit_base` records the features' dtype in it).
+    ft_features : ndarray, shape (n_words, d) | Features
+        The same layer of the fine-tuned model (or of a control).
+    layer : int | None
+        The layer taken from :class:`~analysis.features.Features` arguments.
     n_permutations : int
         Permutations of the word order (the same for both models).
     seed : int
@@ -1333,12 +1413,32 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
         :func:`analysis.stats.category_ttest` of ``delta_mse`` in percent of the base
         model's mean error in each window, plus ``q``, Benjamini–Hochberg over the
         windows, and ``units``; or None).
+
+    Raises
+    ------
+    ValueError
+        When both feature sets record their compute dtype and the dtypes differ (the
+        re-test would compare numerical precisions, not models), or a
+        :class:`~analysis.features.Features` comes without ``layer``.
     """
     from analysis import encoding, stats
 
+    dtypes = (_features_dtype(base_features), _features_dtype(ft_features))
+    if None not in dtypes and dtypes[0] != dtypes[1]:
+        raise ValueError(f"brain_retest: the base model's features were computed in "
+                         f"{dtypes[0]} and the other model's in {dtypes[1]}; compute both "
+                         f"in one dtype (retest_features, dtype={RETEST_DTYPE!r}).")
+
+    def values(features):
+        if hasattr(features, "layer") and callable(features.layer):
+            if layer is None:
+                raise ValueError("brain_retest: Features given without layer=.")
+            return features.layer(layer)
+        return features
+
     base = (base_features if isinstance(base_features, encoding.EncodingResult)
-            else encoding.fit_encoding(base_features, dataset, **fit_kw))
-    tuned = encoding.fit_encoding(ft_features, dataset, **fit_kw)
+            else encoding.fit_encoding(values(base_features), dataset, **fit_kw))
+    tuned = encoding.fit_encoding(values(ft_features), dataset, **fit_kw)
     test = stats.permutation_r_difference(dataset.responses, base.predictions,
                                           tuned.predictions, n_permutations, seed=seed)
     test = {k: v.T for k, v in test.items()}  # (n_windows, n_channels) like EncodingResult

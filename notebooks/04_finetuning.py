@@ -69,7 +69,6 @@ from myst_nb import glue
 from analysis import controls as ctl
 from analysis import finetune as ft
 from analysis import plots
-from analysis.encoding import fit_encoding
 from analysis.features import extract_features
 from analysis.lm import load_model
 from analysis.provenance import data_banner, portable_path, start_chapter
@@ -101,8 +100,10 @@ layer, base_name = enc.layer, enc.model
 n_use = ft_n_words if ft_n_words and ft_n_words < ds_full.n_words else ds_full.n_words
 ds = ds_full.subset(np.arange(n_use))  # a prefix: each word keeps its context
 fit_kw = enc.fit_kwargs(ds, backend="torch" if chapter.device.startswith("cuda") else "numpy")
-base_features = extract_features(ds, model=base_name, device=chapter.device)
-base_hidden = base_features.layer(layer)
+# every model's features in the re-test are computed in one dtype (float32), also on a
+# GPU, where the default would be bfloat16 for the base model only
+base_features = extract_features(ds, model=base_name, device=chapter.device,
+                                 dtype=ft.RETEST_DTYPE)
 chapter.record_model(base_name).record_dataset(ds_full)
 display(HTML(data_banner(ds_full)))
 glue("layer", layer)
@@ -219,13 +220,12 @@ lm_rows = [dict(model=f"base ({base_name})", **ft.lm_loss(base_lm.model, base_lm
                                                         text))]
 ft_hidden = {}
 for task, res in runs.items():
-    tuned = load_model(res.model_dir, device=chapter.device, dtype="float32")
+    tuned = load_model(res.model_dir, device=chapter.device, dtype=ft.RETEST_DTYPE)
     lm_rows.append(dict(model=f"fine-tuned on {TASK_NAMES[task]}",
                         **ft.lm_loss(tuned.model, tuned.tokenizer, text)))
     # the same model gives the features for the brain re-test below (only the blocks up
     # to the chosen layer are run: no surprisal is needed)
-    ft_hidden[task] = extract_features(ds, model=tuned, layers=[layer],
-                                       surprisal=False).layer(layer)
+    ft_hidden[task] = ft.retest_features(ds, tuned, layer)
     del tuned
 lm_table = pd.DataFrame(lm_rows).set_index("model")
 display(lm_table.round(3))
@@ -258,7 +258,7 @@ glue("lm_tokens", f"{lm_rows[0]['n_tokens']:,}")
 # layer, whatever layer the encoding chapter chose. {glue:text}`controls_note`
 
 # %%
-base_fit = fit_encoding(base_hidden, ds, layer=layer, **fit_kw)
+base_fit = ft.fit_base(base_features, ds, layer, **fit_kw)
 truth = ds.provenance.get("truth") or {}
 ctl_run = (ctl.run_controls(ds, base_features, n_permutations=ft_n_permutations, seed=seed,
                             **fit_kw) if controls else
@@ -270,7 +270,8 @@ glue("truth_layer", truth.get("truth_layer", "n/a"))
 glue("knowledge_ms", f"{planted[0]:g}–{planted[1]:g}" if planted else "n/a")
 retest = {}
 for task, hidden in ft_hidden.items():
-    retest[task] = ft.brain_retest(ds, base_fit, hidden, n_permutations=ft_n_permutations,
+    retest[task] = ft.brain_retest(ds, base_fit, hidden, layer=layer,
+                                   n_permutations=ft_n_permutations,
                                    seed=seed, category=ft.CATEGORY_OF_TASK[task], **fit_kw)
 tests = {**ctl_run["tests"], **{f"fine-tuned on {TASK_NAMES[t]}": rt
                                 for t, rt in retest.items()}}

@@ -470,3 +470,57 @@ def test_category_ttest_detects_a_planted_category_effect():
     assert res["p"][3] < 1e-6 and np.all(res["p"][[0, 1, 2, 4]] > 0.001)
     assert res["mean_in"][3] - res["mean_out"][3] == pytest.approx(
         values[cat, 3].mean() - values[~cat, 3].mean())
+
+
+# ------------------------------------------------------------ one dtype in the re-test
+@pytest.fixture(scope="module")
+def small_study():
+    from analysis.data import WordDataset
+
+    rng = np.random.default_rng(0)
+    words = ("The cup is blue and the door is red . " * 12).split()
+    n = len(words)
+    return WordDataset(words=words, sentence=np.arange(n) // 10,
+                       responses=rng.standard_normal((n, 4, 3)).astype(np.float32),
+                       times=np.arange(3) * 25.0, ch_names=[f"c{i}" for i in range(4)])
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tokenizer, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tiny_llama(tokenizer).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_retest_features_share_one_dtype_and_a_mismatch_is_refused(small_study, tiny_model_dir):
+    """On a GPU the base model's default features are bfloat16 and a fine-tuned float32
+    checkpoint's are float32: the re-test computes both in float32 and refuses a mix."""
+    from analysis.features import extract_features
+    from analysis.lm import load_model
+
+    ds = small_study
+    base = ft.retest_features(ds, str(tiny_model_dir), 1, device="cpu", cache_dir=False)
+    tuned = ft.retest_features(ds, load_model(str(tiny_model_dir), device="cpu", dtype="float32"),
+                               1, cache_dir=False)
+    assert base.params["dtype"] == tuned.params["dtype"] == ft.RETEST_DTYPE == "float32"
+    assert base.hidden.dtype == tuned.hidden.dtype == np.float32
+    with pytest.raises(ValueError, match="loaded in bfloat16.*dtype='float32'"):
+        ft.retest_features(ds, load_model(str(tiny_model_dir), device="cpu", dtype="bfloat16"), 1)
+    # what a GPU run used to compare: a bfloat16 base against float32 fine-tuned features
+    half = extract_features(ds, model=str(tiny_model_dir), layers=[1], surprisal=False,
+                            device="cpu", dtype="bfloat16", cache_dir=False, progress=False)
+    fit_kw = dict(n_folds=3, n_inner=2)
+    with pytest.raises(ValueError, match="computed in bfloat16 and the other model's in float32"):
+        ft.brain_retest(ds, half, tuned, layer=1, n_permutations=5, **fit_kw)
+    base_fit = ft.fit_base(half, ds, 1, **fit_kw)
+    assert base_fit.params["features_dtype"] == "bfloat16"
+    with pytest.raises(ValueError, match="computed in bfloat16"):
+        ft.brain_retest(ds, base_fit, tuned, layer=1, n_permutations=5, **fit_kw)
+    with pytest.raises(ValueError, match="without layer="):
+        ft.brain_retest(ds, base, tuned, n_permutations=5, **fit_kw)
+    out = ft.brain_retest(ds, ft.fit_base(base, ds, 1, **fit_kw), tuned, layer=1,
+                          n_permutations=5, **fit_kw)
+    # the same model in the same dtype: identical predictions, nothing better or worse
+    assert np.array_equal(out["base"].predictions, out["ft"].predictions)
+    assert (out["classes"] == 0).all()
