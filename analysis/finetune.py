@@ -99,6 +99,8 @@ __all__ = [
     "default_cache_dir", "demo_dir", "reopen_encoding_study", "brain_retest",
     "retest_summary", "retest_texts", "accuracy_table", "finetuned_for_later",
     "CATEGORY_OF_TASK", "TASK_NAMES", "RETEST_DTYPE", "retest_features", "fit_base",
+    "SHUFFLED_CONTROL", "shuffle_labels", "VERDICTS", "RetestVerdict",
+    "retest_verdict", "retest_verdicts", "verdict_table",
 ]
 
 #: Version of the fine-tuning code; part of every cache key.
@@ -1022,10 +1024,42 @@ def _read_result(path):
         return None
 
 
+def shuffle_labels(items, seed=0):
+    """The same items with their answers permuted across items (seeded).
+
+    Item ``i`` gets the label of item ``perm[i]``: the questions and options (the text a
+    model is trained on) and the share of each answer position stay the same, but which
+    option is called right no longer depends on the question. Training on such items
+    follows the recipe without teaching the task's knowledge (the shuffled-answer
+    control of the fine-tuning chapter; cf. the random-label training of Zhang et al.,
+    2017, "Understanding deep learning requires rethinking generalization").
+
+    Parameters
+    ----------
+    items : list of MCItem
+        All with the same number of options.
+    seed : int
+
+    Returns
+    -------
+    list of MCItem
+        ``source`` gains ``" (answer shuffled)"``.
+    """
+    from dataclasses import replace
+
+    n_opt = {len(it.options) for it in items}
+    if len(n_opt) > 1:
+        raise ValueError(f"shuffle_labels: items with {sorted(n_opt)} options; a label of "
+                         "one item may not exist in another.")
+    perm = np.random.default_rng([int(seed), 101]).permutation(len(items))
+    return [replace(it, label=int(items[j].label), source=f"{it.source} (answer shuffled)")
+            for it, j in zip(items, perm)]
+
+
 def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_size=4,
              grad_accum=1, lora=False, lora_rank=8, max_length=256, seed=0, device="auto",
              bf16=None, cache_dir=None, eval_batch_size=16, progress=True, data_info=None,
-             eval_every=None, lora_layers=None, keep="last"):
+             eval_every=None, lora_layers=None, keep="last", label_shuffle=False):
     """Fine-tune a causal LM on multiple-choice items; keep the last (or best) model.
 
     Parameters
@@ -1078,11 +1112,17 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
         items makes its accuracy optimistic: measured on Social IQa (1,200 items, three
         evaluations), the kept model's gain over the base was +5.0 points at 400 items
         while the last was +2.7.
+    label_shuffle : bool
+        Train on ``train`` with its answers permuted across items
+        (:func:`shuffle_labels`, seeded by ``seed``): the shuffled-answer control, which
+        sees the same text with the same budget but learns no knowledge of the task. The
+        held-out items keep their true answers. Part of the cache key.
 
     Returns
     -------
     FinetuneResult | None
         ``None`` on processes other than the main one of a multi-process run.
+        ``params["label_shuffle"]`` says whether the answers were shuffled.
     """
     import torch
     from transformers import TrainingArguments, set_seed
@@ -1111,6 +1151,8 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
         raise ValueError(f"keep={keep!r}; expected 'last' or 'best'.")
     if keep == "best":  # left out for "last", so that earlier cache keys stay valid
         hyper["keep"] = "best"
+    if label_shuffle:  # left out when off, like "keep"
+        hyper["label_shuffle"] = True
     n_proc, rank = _launch_world()
     if n_proc > 1:
         # Several data-parallel processes train with a global batch of n_proc x
@@ -1121,7 +1163,7 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
     key = _run_key(spec.identity, task, train, held_out, hyper)
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     slug = "".join(c if c.isalnum() or c in "._-" else "-" for c in spec.name)[:40]
-    root = folder / f"{task}-{slug}-{key[:16]}"
+    root = folder / f"{task}{'-shuffled' if label_shuffle else ''}-{slug}-{key[:16]}"
     record = root / "result.json"
     done = _read_result(record)
     if done is not None and Path(done.model_dir, "config.json").is_file():
@@ -1149,6 +1191,8 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
                                              lora_dropout=0.0, task_type="CAUSAL_LM",
                                              **where))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    if label_shuffle:
+        train = shuffle_labels(train, seed)
     enc_train = _EncodedItems(_encode_fitting(tokenizer, train, max_length, "training"))
     enc_held = _EncodedItems(_encode_fitting(tokenizer, held_out, max_length, "held-out"))
 
@@ -1256,7 +1300,7 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
         chance=CHANCE[task],
         params={"model": spec.name, "model_identity": spec.identity, "key": key,
                 "n_train": len(enc_train), "n_eval": len(enc_held), "data": data_info,
-                **hyper},
+                "label_shuffle": bool(label_shuffle), **hyper},
         seconds=round(time.time() - t0, 1))
     atomic_write(record, lambda p: p.write_text(json.dumps(asdict(result), indent=2)))
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -1264,10 +1308,15 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
 
 
 # ------------------------------------------------------------------- brain re-test
-#: Word category whose errors each task's fine-tuning should reduce (SPEC §6).
-CATEGORY_OF_TASK = {"siqa": "emotion", "piqa": "physical"}
-#: Display names of the tasks.
-TASK_NAMES = {"siqa": "Social IQa", "piqa": "PIQA"}
+#: Name of the shuffled-answer control run: Social IQa's items, recipe and budget with
+#: the answers permuted across items (``finetune("siqa", ..., label_shuffle=True)``).
+SHUFFLED_CONTROL = "siqa_shuffled"
+#: Word category whose errors each task's fine-tuning should reduce (SPEC §6); the
+#: control is tested on its task's category.
+CATEGORY_OF_TASK = {"siqa": "emotion", "piqa": "physical", SHUFFLED_CONTROL: "emotion"}
+#: Display names of the tasks (and of the control run).
+TASK_NAMES = {"siqa": "Social IQa", "piqa": "PIQA",
+              SHUFFLED_CONTROL: "Social IQa, shuffled answers"}
 #: Compute dtype of every model's features in the brain re-test, on every device: the
 #: default of :func:`analysis.features.extract_features` is bfloat16 on GPUs, while the
 #: fine-tuned checkpoints are float32, and a re-test must not compare precisions.
@@ -1439,6 +1488,7 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
     base = (base_features if isinstance(base_features, encoding.EncodingResult)
             else encoding.fit_encoding(values(base_features), dataset, **fit_kw))
     tuned = encoding.fit_encoding(values(ft_features), dataset, **fit_kw)
+    tuned.params["features_dtype"] = dtypes[1]  # a later re-test against this model checks it
     test = stats.permutation_r_difference(dataset.responses, base.predictions,
                                           tuned.predictions, n_permutations, seed=seed)
     test = {k: v.T for k, v in test.items()}  # (n_windows, n_channels) like EncodingResult
@@ -1499,12 +1549,201 @@ def retest_summary(retest, times):
     }
 
 
+#: The answers :func:`retest_verdict` gives.
+VERDICTS = ("uninformative at this budget", "closer to the brain", "further from the brain",
+            "mixed", "no different from the controls", "control")
+
+
+@dataclass(frozen=True)
+class RetestVerdict:
+    """What one model's brain re-test says, given what its training did.
+
+    Attributes
+    ----------
+    model : str
+        Display name.
+    answer : str
+        One of :data:`VERDICTS`.
+    learnt : bool
+        The held-out accuracy gain's interval lies above 0.
+    gain : float
+        Held-out accuracy gain over the base model (proportion).
+    gain_ci : tuple of float
+        Its paired bootstrap interval.
+    percent_better, percent_worse : float
+        Channel x window tests where the model predicts better / worse than the base.
+    null_better, null_worse : float | None
+        The same for the null control (the test's rate with extra columns and no
+        knowledge); None when it was not run.
+    vs_shuffled_better, vs_shuffled_worse : float | None
+        Tests where the model predicts better / worse than the shuffled-answer control
+        (a direct re-test against it); None when there is no control.
+    reason : str
+        One sentence that says why.
+    """
+
+    model: str
+    answer: str
+    learnt: bool
+    gain: float
+    gain_ci: tuple
+    percent_better: float
+    percent_worse: float
+    null_better: float | None = None
+    null_worse: float | None = None
+    vs_shuffled_better: float | None = None
+    vs_shuffled_worse: float | None = None
+    reason: str = ""
+
+    @property
+    def informative(self):
+        """Whether the re-test answers the question for this model."""
+        return self.answer not in ("uninformative at this budget", "control")
+
+
+def retest_verdict(model, accuracy, vs_base, null=None, vs_shuffled=None, control=False):
+    """The verdict of one model's brain re-test, following the evidence.
+
+    A re-test can only say whether knowledge of a task brings a model closer to the brain
+    if the model learnt the task: when the held-out accuracy gain's interval includes 0,
+    the answer is "uninformative at this budget", whatever the brain test shows. A model
+    that learnt is "closer to the brain" only when it predicts better than the base in
+    more channel x window tests than the null control does (a model with extra columns
+    and no knowledge) AND better than the shuffled-answer control in at least one test (a
+    direct re-test against it: the same training without the knowledge); "further from
+    the brain" in the mirror case; "mixed" when both hold; else "no different from the
+    controls". Each "better"/"worse" is a test at the false discovery rate of
+    :func:`brain_retest` (q < 0.05, Benjamini-Hochberg over all channel x window tests).
+
+    Parameters
+    ----------
+    model : str
+        Display name.
+    accuracy : dict
+        :meth:`FinetuneResult.accuracy_interval` of the model (``gain``, ``gain_ci``).
+    vs_base : dict
+        :func:`retest_summary` of the model against the base model.
+    null : dict | None
+        :func:`retest_summary` of the null control (None: not run; the reference rate is
+        then 0 %).
+    vs_shuffled : dict | None
+        :func:`retest_summary` of the model against the shuffled-answer control (its fit
+        as the reference of :func:`brain_retest`); None when there is no control, and
+        the verdict then rests on the null control alone (said in ``reason``).
+    control : bool
+        The model IS the shuffled-answer control: answer "control" (it is a reference).
+
+    Returns
+    -------
+    RetestVerdict
+    """
+    lo, hi = (float(v) for v in accuracy["gain_ci"])
+    gain = float(accuracy["gain"])
+    pb, pw = float(vs_base["percent_better"]), float(vs_base["percent_worse"])
+    nb = None if null is None else float(null["percent_better"])
+    nw = None if null is None else float(null["percent_worse"])
+    sb = None if vs_shuffled is None else float(vs_shuffled["percent_better"])
+    sw = None if vs_shuffled is None else float(vs_shuffled["percent_worse"])
+    learnt = lo > 0
+    gain_txt = f"{100 * gain:+.1f} points (95 % CI {100 * lo:+.1f} to {100 * hi:+.1f})"
+    common = dict(model=model, learnt=learnt, gain=gain, gain_ci=(lo, hi),
+                  percent_better=pb, percent_worse=pw, null_better=nb, null_worse=nw,
+                  vs_shuffled_better=sb, vs_shuffled_worse=sw)
+    if control:
+        return RetestVerdict(answer="control", reason=(
+            f"the shuffled-answer control (accuracy gain {gain_txt}): what the recipe "
+            "changes without the task's knowledge"), **common)
+    if not learnt:
+        return RetestVerdict(answer="uninformative at this budget", reason=(
+            f"its held-out accuracy gain, {gain_txt}, does not exclude 0: the training did "
+            "not measurably teach the task, so the brain re-test cannot say whether the "
+            "task's knowledge helps"), **common)
+    closer = pb > (nb or 0.0) and (sb is None or sb > 0)
+    further = pw > (nw or 0.0) and (sw is None or sw > 0)
+    answer = ("mixed" if closer and further else "closer to the brain" if closer
+              else "further from the brain" if further else "no different from the controls")
+    refs = (f"better / worse than the base in {pb:.1f} / {pw:.1f} % of the tests (null "
+            + ("control not run" if nb is None else f"control {nb:.1f} / {nw:.1f} %") + ")")
+    refs += ("; no shuffled-answer control was run" if sb is None else
+             f"; better / worse than the shuffled-answer control in {sb:.1f} / {sw:.1f} %")
+    return RetestVerdict(answer=answer, reason=f"it learnt the task (gain {gain_txt}); {refs}",
+                         **common)
+
+
+def retest_verdicts(dataset, retests, features, accuracy, summaries, layer=None,
+                    n_permutations=10000, seed=0, **fit_kw):
+    """Verdicts of every fine-tuned model, with its direct re-test against the control.
+
+    Parameters
+    ----------
+    dataset : WordDataset
+    retests : dict of str to dict
+        :func:`brain_retest` against the base model, per run (task or
+        :data:`SHUFFLED_CONTROL`).
+    features : dict of str to Features | ndarray
+        Each run's features (as given to :func:`brain_retest`).
+    accuracy : dict of str to dict
+        :meth:`FinetuneResult.accuracy_interval` per run.
+    summaries : dict of str to dict
+        :func:`retest_summary` by test name; ``"null control"`` is used when present.
+    layer, n_permutations, seed, **fit_kw
+        For the re-tests against the shuffled-answer control (:func:`brain_retest`,
+        with the control's fit as the reference).
+
+    Returns
+    -------
+    dict of str to RetestVerdict
+    """
+    control = retests.get(SHUFFLED_CONTROL)
+    out = {}
+    for run, rt in retests.items():
+        vs_shuffled = None
+        if control is not None and run != SHUFFLED_CONTROL:
+            direct = brain_retest(dataset, control["ft"], features[run], layer=layer,
+                                  n_permutations=n_permutations, seed=seed, **fit_kw)
+            vs_shuffled = retest_summary(direct, dataset.times)
+        out[run] = retest_verdict(TASK_NAMES.get(run, run), accuracy[run],
+                                  retest_summary(rt, dataset.times),
+                                  null=summaries.get("null control"), vs_shuffled=vs_shuffled,
+                                  control=run == SHUFFLED_CONTROL)
+    return out
+
+
+def verdict_table(verdicts):
+    """The verdicts as a table, one row per model.
+
+    Parameters
+    ----------
+    verdicts : dict of str to RetestVerdict
+
+    Returns
+    -------
+    pandas.DataFrame
+        Verdict, learnt, gain with interval, % better / worse than the base, the null
+        control and the shuffled-answer control, and the reason.
+    """
+    import pandas as pd
+
+    def pair(b, w):
+        return "n/a" if b is None else f"{b:.1f} / {w:.1f}"
+
+    return pd.DataFrame({v.model: {
+        "verdict": v.answer, "learnt (gain CI > 0)": v.learnt,
+        "gain (points)": f"{100 * v.gain:+.1f} [{100 * v.gain_ci[0]:+.1f}, "
+                         f"{100 * v.gain_ci[1]:+.1f}]",
+        "% better / worse than base": pair(v.percent_better, v.percent_worse),
+        "null control vs base": pair(v.null_better, v.null_worse),
+        "% better / worse than shuffled control": pair(v.vs_shuffled_better,
+                                                       v.vs_shuffled_worse),
+        "why": v.reason} for v in verdicts.values()}).T
+
+
 def _windows_text(summary, none="no window"):
     wins = summary["category_windows_ms"]
     return (", ".join(f"{t:g}" for t in wins) + " ms") if wins else none
 
 
-def retest_texts(summaries, tasks=tuple(TASKS)):
+def retest_texts(summaries, tasks=tuple(TASK_NAMES)):
     """The short texts a chapter shows for the controls and the fine-tuned models.
 
     Parameters
@@ -1583,21 +1822,27 @@ def finetuned_for_later(runs, base_model, layer):
     Parameters
     ----------
     runs : dict of str to FinetuneResult
+        Keyed by task, or :data:`SHUFFLED_CONTROL` for the shuffled-answer control.
     base_model : str
     layer : int
 
     Returns
     -------
     analysis.contracts.FinetunedModels
+        One entry per run, with ``task`` (the task trained on), ``name`` (for display)
+        and ``control`` (``"shuffled answers"`` for the control, else None).
     """
     from .contracts import FinetunedModels
 
     models = {}
-    for task, res in runs.items():
-        models[task] = {"model_dir": res.model_dir, "accuracy": res.final_accuracy,
-                        "accuracy_base": res.accuracy[0]["accuracy"],
-                        "n_eval": int(res.params["n_eval"]), "chance": res.chance,
-                        "category": CATEGORY_OF_TASK[task], "params": res.params}
+    for run, res in runs.items():
+        shuffled = bool(res.params.get("label_shuffle"))
+        models[run] = {"model_dir": res.model_dir, "accuracy": res.final_accuracy,
+                       "accuracy_base": res.accuracy[0]["accuracy"],
+                       "n_eval": int(res.params["n_eval"]), "chance": res.chance,
+                       "category": CATEGORY_OF_TASK[run], "params": res.params,
+                       "task": res.task, "name": TASK_NAMES.get(run, run),
+                       "control": "shuffled answers" if shuffled else None}
     return FinetunedModels(str(base_model), int(layer), models)
 
 

@@ -179,6 +179,19 @@ def test_scores_do_not_depend_on_batch_padding(tokenizer):
     assert torch.allclose(alone[0], together[0], atol=1e-4)
 
 
+def test_shuffle_labels_permutes_answers_across_items_with_a_seed():
+    items = _planted_items(60, 0)
+    a, b, c = (ft.shuffle_labels(items, seed=s) for s in (0, 0, 1))
+    assert a == b and a != c
+    assert [(x.question, x.options) for x in a] == [(x.question, x.options) for x in items]
+    assert sorted(x.label for x in a) == sorted(x.label for x in items)
+    agree = np.mean([x.label == y.label for x, y in zip(a, items)])
+    assert agree < 0.6  # about a third by chance with three options
+    assert a[0].source.endswith("(answer shuffled)")
+    with pytest.raises(ValueError, match="options"):
+        ft.shuffle_labels([items[0], ft.MCItem("q", ("a", "b"), 0)])
+
+
 class _BigramLM:
     """A causal LM whose next-token log-probabilities depend on the current token only."""
 
@@ -313,6 +326,16 @@ def test_training_learns_a_planted_rule_saves_and_reloads(tokenizer, tmp_path, m
     again = ft.finetune("siqa", train, held, **kw)
     assert again.model_dir == res.model_dir and not calls
     monkeypatch.undo()
+    # the shuffled-answer control: same items, recipe and budget, its own cache key, and
+    # the planted rule is not learnt from permuted answers
+    shuffled = ft.finetune("siqa", train, held, label_shuffle=True, **kw)
+    assert shuffled.model_dir != res.model_dir and "siqa-shuffled-" in shuffled.model_dir
+    assert shuffled.params["label_shuffle"] and not res.params["label_shuffle"]
+    assert shuffled.final_accuracy < 0.6, shuffled.accuracy
+    later = ft.finetuned_for_later({"siqa": res, ft.SHUFFLED_CONTROL: shuffled}, "tiny", 1)
+    assert later.models[ft.SHUFFLED_CONTROL]["control"] == "shuffled answers"
+    assert later.models[ft.SHUFFLED_CONTROL]["task"] == "siqa"
+    assert later.models["siqa"]["control"] is None
     best = ft.finetune("siqa", train, held, keep="best", **kw)  # its own cache key
     b_accs = [a["accuracy"] for a in best.accuracy]
     assert best.model_dir != res.model_dir
@@ -524,3 +547,67 @@ def test_retest_features_share_one_dtype_and_a_mismatch_is_refused(small_study, 
     # the same model in the same dtype: identical predictions, nothing better or worse
     assert np.array_equal(out["base"].predictions, out["ft"].predictions)
     assert (out["classes"] == 0).all()
+
+
+# ------------------------------------------------------------------------- verdicts
+def _summary(better, worse):
+    return {"percent_better": better, "percent_worse": worse}
+
+
+def test_retest_counts_only_when_the_accuracy_gain_excludes_zero():
+    """A brain re-test that looks 'better' is uninformative when the model did not learn."""
+    flat = {"gain": 0.01, "gain_ci": (-0.02, 0.04)}
+    v = ft.retest_verdict("Social IQa", flat, _summary(12.0, 0.0), null=_summary(0.0, 0.0),
+                          vs_shuffled=_summary(5.0, 0.0))
+    assert v.answer == "uninformative at this budget" and not v.learnt and not v.informative
+    assert "does not exclude 0" in v.reason and "+1.0 points" in v.reason
+    learnt = {"gain": 0.08, "gain_ci": (0.03, 0.13)}
+    v = ft.retest_verdict("Social IQa", learnt, _summary(12.0, 0.0), null=_summary(0.0, 0.0),
+                          vs_shuffled=_summary(5.0, 0.0))
+    assert v.answer == "closer to the brain" and v.learnt and v.informative
+
+
+def test_verdict_compares_with_the_null_and_the_shuffled_answer_controls():
+    learnt = {"gain": 0.08, "gain_ci": (0.03, 0.13)}
+    null = _summary(4.0, 1.0)
+
+    def answer(vs_base, vs_shuffled):
+        return ft.retest_verdict("m", learnt, vs_base, null=null, vs_shuffled=vs_shuffled).answer
+
+    # better than the base, but no more often than the null control: no different
+    assert answer(_summary(3.0, 0.0), _summary(2.0, 0.0)) == "no different from the controls"
+    # better than base beyond the null control, but not better than the shuffled control
+    assert answer(_summary(10.0, 0.0), _summary(0.0, 0.0)) == "no different from the controls"
+    assert answer(_summary(10.0, 0.0), _summary(1.0, 0.0)) == "closer to the brain"
+    assert answer(_summary(0.0, 9.0), _summary(0.0, 3.0)) == "further from the brain"
+    assert answer(_summary(10.0, 9.0), _summary(2.0, 3.0)) == "mixed"
+    # without a shuffled-answer control the null control alone decides, and it says so
+    v = ft.retest_verdict("m", learnt, _summary(10.0, 0.0), null=null)
+    assert v.answer == "closer to the brain" and "no shuffled-answer control" in v.reason
+    ctl = ft.retest_verdict("c", learnt, _summary(10.0, 0.0), null=null, control=True)
+    assert ctl.answer == "control" and not ctl.informative
+    table = ft.verdict_table({"m": v, "c": ctl})
+    assert table.loc["m", "verdict"] == "closer to the brain"
+    assert table.loc["m", "% better / worse than shuffled control"] == "n/a"
+    assert table.loc["c", "gain (points)"] == "+8.0 [+3.0, +13.0]"
+    assert set(table["verdict"]) <= set(ft.VERDICTS)
+
+
+def test_retest_verdicts_retest_each_model_against_the_shuffled_control(small_study):
+    ds = small_study
+    rng = np.random.default_rng(3)
+    feats = {run: rng.standard_normal((ds.n_words, 6)) for run in ("siqa", ft.SHUFFLED_CONTROL)}
+    fit_kw = dict(n_folds=3, n_inner=2)
+    base = rng.standard_normal((ds.n_words, 6))
+    retests = {run: ft.brain_retest(ds, base, f, n_permutations=20, **fit_kw)
+               for run, f in feats.items()}
+    acc = {"siqa": {"gain": 0.1, "gain_ci": (0.05, 0.15)},
+           ft.SHUFFLED_CONTROL: {"gain": 0.0, "gain_ci": (-0.05, 0.05)}}
+    out = ft.retest_verdicts(ds, retests, feats, acc, {"null control": _summary(0.0, 0.0)},
+                             n_permutations=20, **fit_kw)
+    assert out[ft.SHUFFLED_CONTROL].answer == "control"
+    assert out[ft.SHUFFLED_CONTROL].vs_shuffled_better is None
+    v = out["siqa"]
+    assert v.vs_shuffled_better is not None and v.model == "Social IQa"
+    # random features, no signal: neither model differs from the other at q < 0.05
+    assert v.answer == "no different from the controls", v
