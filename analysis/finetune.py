@@ -1868,6 +1868,8 @@ def main(argv=None):
     ap.add_argument("--device", default="auto")
     ap.add_argument("--bf16", action="store_true", default=None)
     ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--label-shuffle", action="store_true",
+                    help="the shuffled-answer control (answers permuted across items)")
     a = ap.parse_args(argv)
     train, held, info = task_data(a.task, a.source, a.data, a.n_train, a.n_eval, a.seed)
     print(f"{a.task}: {info['split']}; training on {len(train)}, evaluating on {len(held)}",
@@ -1875,7 +1877,8 @@ def main(argv=None):
     res = finetune(a.task, train, held, model=a.model, epochs=a.epochs, lr=a.lr,
                    batch_size=a.batch_size, grad_accum=a.grad_accum, lora=a.lora,
                    lora_rank=a.lora_rank, max_length=a.max_length, seed=a.seed,
-                   device=a.device, bf16=a.bf16, cache_dir=a.cache_dir, data_info=info)
+                   device=a.device, bf16=a.bf16, cache_dir=a.cache_dir, data_info=info,
+                   label_shuffle=a.label_shuffle)
     if res is not None:
         print(json.dumps(asdict(res), indent=2))
     return 0

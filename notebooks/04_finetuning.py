@@ -370,7 +370,7 @@ results = {
     "verdicts": {run: asdict(v) for run, v in verdicts.items()},
     "lm_loss": lm_rows,
     "times": ds.times.tolist(),
-    "tasks": {task: {"data": data[task][2], "learning_curve": res.accuracy,
+    "tasks": {task: {"data": data[res.task][2], "learning_curve": res.accuracy,
                      "best_step": res.best_step, "chance": res.chance,
                      "model_dir": portable_path(res.model_dir), "training_seconds": res.seconds,
                      "reused_checkpoint": res.reused}
