@@ -359,9 +359,14 @@ class FinetunedModels:
     layer : int
         The encoding chapter's layer used for the brain re-test.
     models : dict of str to dict
-        Per task: ``model_dir`` (a Hugging Face folder), ``accuracy`` (held-out, of the
+        Per run: ``model_dir`` (a Hugging Face folder), ``accuracy`` (held-out, of the
         kept checkpoint), ``accuracy_base``, ``n_eval``, ``chance``, ``category`` (the
-        word category the task targets), ``params``.
+        word category the task targets), ``params``; written since the shuffled-answer
+        control also ``task`` (the task trained on), ``name`` (for display) and
+        ``control`` (None, or ``"shuffled answers"``). Runs are keyed by task
+        (``"siqa"``, ``"piqa"``) and ``"siqa_shuffled"`` for the control: Social IQa's
+        items, recipe and budget with the answers permuted across items
+        (:data:`analysis.finetune.SHUFFLED_CONTROL`).
     """
 
     base_model: str

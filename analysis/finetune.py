@@ -34,6 +34,11 @@ token is scored too). If the tokenizer has a BOS token it is prepended, as for t
 features. Cross-entropy over the options' scores is the loss. Sequences longer than
 ``max_length`` lose tokens from the start of the question.
 
+Held-out accuracy is reported with the summed score and, beside it, with the
+length-normalised score (mean log-probability per token), since a sum favours short
+options; the "pick the shorter option" baseline is reported with them
+(:func:`choice_correctness`, :func:`shorter_option_correct`).
+
 Training uses the Hugging Face :class:`transformers.Trainer` (AdamW, linear schedule,
 bf16 autocast on GPUs, gradient accumulation, a checkpoint per epoch) with a custom loss
 and evaluation, so the same code runs on one CPU or, through an ``accelerate`` config
@@ -90,13 +95,16 @@ __all__ = [
     "FINETUNE_VERSION", "TASKS", "CHANCE", "MCItem", "FinetuneResult",
     "load_siqa", "load_piqa", "load_demo", "load_hf", "default_data_path", "task_data",
     "encode_item", "collate", "option_scores", "accuracy", "finetune", "lm_loss",
+    "SCORING_RULES", "choice_correctness", "shorter_option_correct",
     "default_cache_dir", "demo_dir", "reopen_encoding_study", "brain_retest",
     "retest_summary", "retest_texts", "accuracy_table", "finetuned_for_later",
-    "CATEGORY_OF_TASK", "TASK_NAMES",
+    "CATEGORY_OF_TASK", "TASK_NAMES", "RETEST_DTYPE", "retest_features", "fit_base",
+    "SHUFFLED_CONTROL", "shuffle_labels", "VERDICTS", "RetestVerdict",
+    "retest_verdict", "retest_verdicts", "verdict_table",
 ]
 
 #: Version of the fine-tuning code; part of every cache key.
-FINETUNE_VERSION = "2"
+FINETUNE_VERSION = "3"  # 3: records hold the per-token (length-normalised) correctness
 #: Tasks and the number of options of each.
 TASKS = {"siqa": 3, "piqa": 2}
 #: Chance accuracy of each task.
@@ -523,8 +531,8 @@ def _as_causal_lm(model):
     return model if inner is model else _WrappedLM(model, inner)
 
 
-def option_scores(model, batch):
-    """Sum of the option tokens' log-probabilities, per item and option.
+def option_scores(model, batch, per_token=False):
+    """Sum (or mean) of the option tokens' log-probabilities, per item and option.
 
     Parameters
     ----------
@@ -534,12 +542,21 @@ def option_scores(model, batch):
         called as it is so that gradients are synchronised and shards gathered.
     batch : dict
         From :func:`collate` (tensors on the model's device).
+    per_token : bool
+        Divide each option's sum by its number of tokens (the length-normalised score;
+        see :func:`choice_correctness`).
 
     Returns
     -------
     torch.Tensor, shape (items, options), float32
         Differentiable when gradients are on.
     """
+    total, n_tokens = _option_logprob_sums(model, batch)
+    return total / n_tokens if per_token else total
+
+
+def _option_logprob_sums(model, batch):
+    """Summed log-probability of each option and its number of tokens, (items, options)."""
     import torch
 
     model = _as_causal_lm(model)
@@ -562,10 +579,96 @@ def option_scores(model, batch):
     next_ids = torch.take_along_dim(ids, (keep + 1).clamp(max=ids.shape[1] - 1), dim=1)
     token_logp = torch.take_along_dim(logp, next_ids.to(logp.device)[..., None], dim=2)[..., 0]
     per_row = torch.where(valid.to(logp.device), token_logp, 0.0).sum(dim=1)
-    return per_row.view(-1, int(batch["n_options"]))
+    count = valid.sum(dim=1).clamp(min=1).to(per_row.device, per_row.dtype)
+    n_opt = int(batch["n_options"])
+    return per_row.view(-1, n_opt), count.view(-1, n_opt)
 
 
-def accuracy(model, encoded, batch_size=8, pad_id=0, per_item=False):
+#: How an option's score is made from its tokens' log-probabilities: the sum (the
+#: training objective, and the accuracy the paper reports) or the mean per token.
+SCORING_RULES = ("sum", "per_token")
+
+
+def choice_correctness(model, encoded, batch_size=8, pad_id=0):
+    """0/1 correctness of every item under each scoring rule (:data:`SCORING_RULES`).
+
+    The summed log-probability of an option falls with every token it has, so it favours
+    short options (each PIQA item has two solutions of often very different length).
+    The length-normalised rule divides the sum by the option's number of tokens: the
+    mean log-probability per token. The lm-evaluation-harness (Gao et al., 2021/2024,
+    "acc_norm") normalises by the option's length in characters (bytes in its first
+    versions) instead; per token is chosen here because the scores compared are of one
+    model and one tokenizer, the options' token counts are what is summed, and it needs
+    no text beyond the encoded items.
+
+    Parameters
+    ----------
+    model : transformers causal LM
+        Or the same model inside a data-parallel wrapper (see :func:`option_scores`).
+        Every process of a multi-process run scores ALL the items (the same items in the
+        same order, so the wrappers' collective calls match).
+    encoded : list of dict
+        From :func:`encode_item`.
+    batch_size : int
+    pad_id : int
+
+    Returns
+    -------
+    dict of str to list of int
+        ``"sum"`` and ``"per_token"``: 1 where the correct option has the highest score,
+        in the order of ``encoded``. Both come from one forward pass per batch.
+    """
+    import torch
+
+    device = _as_causal_lm(model).get_input_embeddings().weight.device
+    was_training = model.training
+    model.eval()
+    # score items in order of length (less padding), then put the answers back in order
+    order = sorted(range(len(encoded)), key=lambda i: max(len(r[0]) for r in encoded[i]["rows"]))
+    correct = {rule: [0] * len(encoded) for rule in SCORING_RULES}
+    with torch.no_grad():
+        for s in range(0, len(order), batch_size):
+            idx = order[s:s + batch_size]
+            batch = collate([encoded[i] for i in idx], pad_id)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            total, n_tokens = _option_logprob_sums(model, batch)
+            labels = batch["mc_labels"].to(total.device)
+            for rule, scores in (("sum", total), ("per_token", total / n_tokens)):
+                for i, ok in zip(idx, (scores.argmax(1) == labels).tolist()):
+                    correct[rule][i] = int(ok)
+    model.train(was_training)
+    return correct
+
+
+def shorter_option_correct(encoded, seed=0):
+    """The "pick the shorter option" baseline: 0/1 correctness of every item.
+
+    Each item's answer is its option with the fewest tokens (the tokens its score sums;
+    ties broken at random, seeded). A model whose summed-score accuracy is near this
+    baseline may be doing little more than preferring short options.
+
+    Parameters
+    ----------
+    encoded : list of dict
+        From :func:`encode_item`.
+    seed : int
+        Seed of the tie-breaks.
+
+    Returns
+    -------
+    list of int
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for e in encoded:
+        n_tokens = np.array([len(ids) - start for ids, start in e["rows"]])
+        shortest = np.flatnonzero(n_tokens == n_tokens.min())
+        pick = shortest[0] if len(shortest) == 1 else rng.choice(shortest)
+        out.append(int(pick == e["label"]))
+    return out
+
+
+def accuracy(model, encoded, batch_size=8, pad_id=0, per_item=False, rule="sum"):
     """Share of items whose correct option has the highest score.
 
     Parameters
@@ -581,28 +684,16 @@ def accuracy(model, encoded, batch_size=8, pad_id=0, per_item=False):
     pad_id : int
     per_item : bool
         Return the 0/1 correctness of every item instead of the share.
+    rule : {"sum", "per_token"}
+        Scoring rule (:func:`choice_correctness`).
 
     Returns
     -------
     float, or list of int (``per_item``)
     """
-    import torch
-
-    device = _as_causal_lm(model).get_input_embeddings().weight.device
-    was_training = model.training
-    model.eval()
-    # score items in order of length (less padding), then put the answers back in order
-    order = sorted(range(len(encoded)), key=lambda i: max(len(r[0]) for r in encoded[i]["rows"]))
-    correct = [0] * len(encoded)
-    with torch.no_grad():
-        for s in range(0, len(order), batch_size):
-            idx = order[s:s + batch_size]
-            batch = collate([encoded[i] for i in idx], pad_id)
-            batch = {k: v.to(device) for k, v in batch.items()}
-            scores = option_scores(model, batch)
-            for i, ok in zip(idx, (scores.argmax(1) == batch["mc_labels"]).tolist()):
-                correct[i] = int(ok)
-    model.train(was_training)
+    if rule not in SCORING_RULES:
+        raise ValueError(f"rule={rule!r}; expected one of {SCORING_RULES}.")
+    correct = choice_correctness(model, encoded, batch_size, pad_id)[rule]
     return correct if per_item else sum(correct) / max(1, len(encoded))
 
 
@@ -680,6 +771,12 @@ class FinetuneResult:
     correct_base, correct_final : list of int
         0/1 correctness of every held-out item before training and for the kept
         checkpoint (paired: the same items), for confidence intervals.
+    correct_base_per_token, correct_final_per_token : list of int
+        The same with the length-normalised score (mean log-probability per token; see
+        :func:`choice_correctness`).
+    correct_shorter : list of int
+        The "pick the shorter option" baseline on the same items
+        (:func:`shorter_option_correct`).
     reused : bool
         True when the record was read from the cache (no training in this call).
     """
@@ -694,6 +791,9 @@ class FinetuneResult:
     best_step: int | None = None
     correct_base: list = field(default_factory=list)
     correct_final: list = field(default_factory=list)
+    correct_base_per_token: list = field(default_factory=list)
+    correct_final_per_token: list = field(default_factory=list)
+    correct_shorter: list = field(default_factory=list)
     reused: bool = False
 
     @property
@@ -709,19 +809,39 @@ class FinetuneResult:
         Returns
         -------
         dict
-            ``base`` and ``fine_tuned`` (accuracy), their Wilson score intervals
-            (``base_ci``, ``ci``), ``gain`` (fine-tuned minus base, the same items) with a
-            paired bootstrap interval over items (``gain_ci``), ``n``.
+            ``base`` and ``fine_tuned`` (accuracy with the summed score), their Wilson
+            score intervals (``base_ci``, ``ci``), ``gain`` (fine-tuned minus base, the
+            same items) with a paired bootstrap interval over items (``gain_ci``), ``n``,
+            ``chance``; ``per_token``: the same keys for the length-normalised score, and
+            ``shorter``: ``{"accuracy", "ci"}`` of the pick-the-shorter-option baseline
+            (both None for a record without them).
         """
-        from .stats import paired_accuracy_gain, wilson_interval
+        from .stats import wilson_interval
 
-        n = len(self.correct_final)
-        base, final = np.asarray(self.correct_base), np.asarray(self.correct_final)
-        gain = paired_accuracy_gain(base, final, level=level, n_boot=n_boot, seed=seed)
-        return {"base": float(base.mean()), "fine_tuned": float(final.mean()),
-                "base_ci": wilson_interval(int(base.sum()), n, level),
-                "ci": wilson_interval(int(final.sum()), n, level), "gain": gain["gain"],
-                "gain_ci": gain["ci"], "n": n, "chance": self.chance}
+        out = _paired_accuracies(self.correct_base, self.correct_final, level, n_boot, seed)
+        out.update(chance=self.chance, per_token=None, shorter=None)
+        if len(self.correct_final_per_token) == out["n"] > 0:
+            out["per_token"] = _paired_accuracies(self.correct_base_per_token,
+                                                  self.correct_final_per_token, level,
+                                                  n_boot, seed)
+        if len(self.correct_shorter) == out["n"] > 0:
+            k = int(np.sum(self.correct_shorter))
+            out["shorter"] = {"accuracy": k / out["n"],
+                              "ci": wilson_interval(k, out["n"], level)}
+        return out
+
+
+def _paired_accuracies(correct_base, correct_final, level, n_boot, seed):
+    """Accuracies with Wilson intervals and the paired-bootstrap gain of two 0/1 lists."""
+    from .stats import paired_accuracy_gain, wilson_interval
+
+    n = len(correct_final)
+    base, final = np.asarray(correct_base), np.asarray(correct_final)
+    gain = paired_accuracy_gain(base, final, level=level, n_boot=n_boot, seed=seed)
+    return {"base": float(base.mean()), "fine_tuned": float(final.mean()),
+            "base_ci": wilson_interval(int(base.sum()), n, level),
+            "ci": wilson_interval(int(final.sum()), n, level), "gain": gain["gain"],
+            "gain_ci": gain["ci"], "n": n}
 
 
 def default_cache_dir():
@@ -812,11 +932,12 @@ def _make_trainer_class():
 
         def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
             data = eval_dataset if eval_dataset is not None else self.eval_dataset
-            correct = accuracy(self.model_wrapped, data.encoded,
-                               self.args.per_device_eval_batch_size, self.pad_id,
-                               per_item=True)
+            correct = choice_correctness(self.model_wrapped, data.encoded,
+                                         self.args.per_device_eval_batch_size, self.pad_id)
             self.per_item[self.state.global_step] = correct
-            metrics = {f"{metric_key_prefix}_accuracy": sum(correct) / max(1, len(correct))}
+            n = max(1, len(data.encoded))
+            metrics = {f"{metric_key_prefix}_accuracy": sum(correct["sum"]) / n,
+                       f"{metric_key_prefix}_accuracy_per_token": sum(correct["per_token"]) / n}
             self.log(metrics)
             self.control = self.callback_handler.on_evaluate(self.args, self.state,
                                                              self.control, metrics)
@@ -903,10 +1024,42 @@ def _read_result(path):
         return None
 
 
+def shuffle_labels(items, seed=0):
+    """The same items with their answers permuted across items (seeded).
+
+    Item ``i`` gets the label of item ``perm[i]``: the questions and options (the text a
+    model is trained on) and the share of each answer position stay the same, but which
+    option is called right no longer depends on the question. Training on such items
+    follows the recipe without teaching the task's knowledge (the shuffled-answer
+    control of the fine-tuning chapter; cf. the random-label training of Zhang et al.,
+    2017, "Understanding deep learning requires rethinking generalization").
+
+    Parameters
+    ----------
+    items : list of MCItem
+        All with the same number of options.
+    seed : int
+
+    Returns
+    -------
+    list of MCItem
+        ``source`` gains ``" (answer shuffled)"``.
+    """
+    from dataclasses import replace
+
+    n_opt = {len(it.options) for it in items}
+    if len(n_opt) > 1:
+        raise ValueError(f"shuffle_labels: items with {sorted(n_opt)} options; a label of "
+                         "one item may not exist in another.")
+    perm = np.random.default_rng([int(seed), 101]).permutation(len(items))
+    return [replace(it, label=int(items[j].label), source=f"{it.source} (answer shuffled)")
+            for it, j in zip(items, perm)]
+
+
 def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_size=4,
              grad_accum=1, lora=False, lora_rank=8, max_length=256, seed=0, device="auto",
              bf16=None, cache_dir=None, eval_batch_size=16, progress=True, data_info=None,
-             eval_every=None, lora_layers=None, keep="last"):
+             eval_every=None, lora_layers=None, keep="last", label_shuffle=False):
     """Fine-tune a causal LM on multiple-choice items; keep the last (or best) model.
 
     Parameters
@@ -959,11 +1112,17 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
         items makes its accuracy optimistic: measured on Social IQa (1,200 items, three
         evaluations), the kept model's gain over the base was +5.0 points at 400 items
         while the last was +2.7.
+    label_shuffle : bool
+        Train on ``train`` with its answers permuted across items
+        (:func:`shuffle_labels`, seeded by ``seed``): the shuffled-answer control, which
+        sees the same text with the same budget but learns no knowledge of the task. The
+        held-out items keep their true answers. Part of the cache key.
 
     Returns
     -------
     FinetuneResult | None
         ``None`` on processes other than the main one of a multi-process run.
+        ``params["label_shuffle"]`` says whether the answers were shuffled.
     """
     import torch
     from transformers import TrainingArguments, set_seed
@@ -992,6 +1151,8 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
         raise ValueError(f"keep={keep!r}; expected 'last' or 'best'.")
     if keep == "best":  # left out for "last", so that earlier cache keys stay valid
         hyper["keep"] = "best"
+    if label_shuffle:  # left out when off, like "keep"
+        hyper["label_shuffle"] = True
     n_proc, rank = _launch_world()
     if n_proc > 1:
         # Several data-parallel processes train with a global batch of n_proc x
@@ -1002,7 +1163,7 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
     key = _run_key(spec.identity, task, train, held_out, hyper)
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     slug = "".join(c if c.isalnum() or c in "._-" else "-" for c in spec.name)[:40]
-    root = folder / f"{task}-{slug}-{key[:16]}"
+    root = folder / f"{task}{'-shuffled' if label_shuffle else ''}-{slug}-{key[:16]}"
     record = root / "result.json"
     done = _read_result(record)
     if done is not None and Path(done.model_dir, "config.json").is_file():
@@ -1030,6 +1191,8 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
                                              lora_dropout=0.0, task_type="CAUSAL_LM",
                                              **where))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    if label_shuffle:
+        train = shuffle_labels(train, seed)
     enc_train = _EncodedItems(_encode_fitting(tokenizer, train, max_length, "training"))
     enc_held = _EncodedItems(_encode_fitting(tokenizer, held_out, max_length, "held-out"))
 
@@ -1062,11 +1225,11 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
     if epoch0_file.exists():
         correct0 = json.loads(epoch0_file.read_text())["correct"]
     else:
-        correct0 = accuracy(net.to(args.device), enc_held.encoded, eval_batch_size, pad_id,
-                            per_item=True)
+        correct0 = choice_correctness(net.to(args.device), enc_held.encoded, eval_batch_size,
+                                      pad_id)
         if args.process_index == 0:
             atomic_write(epoch0_file, lambda p: p.write_text(json.dumps({"correct": correct0})))
-    acc0 = sum(correct0) / len(correct0)
+    acc0 = sum(correct0["sum"]) / len(correct0["sum"])
     trainer = _make_trainer_class()(
         model=net, args=args, train_dataset=enc_train, eval_dataset=enc_held,
         data_collator=lambda batch: collate(batch, pad_id), pad_id=pad_id,
@@ -1078,29 +1241,33 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
     last = get_last_checkpoint(str(run_dir)) if run_dir.exists() else None
     trainer.train(resume_from_checkpoint=last)
 
-    history = [{"epoch": 0.0, "step": 0, "items": 0, "accuracy": acc0}]
+    history = [{"epoch": 0.0, "step": 0, "items": 0, "accuracy": acc0,
+                "accuracy_per_token": sum(correct0["per_token"]) / len(correct0["per_token"])}]
     for entry in trainer.state.log_history:
         if "eval_accuracy" in entry:
             history.append({"epoch": round(float(entry["epoch"]), 3), "step": int(entry["step"]),
                             "items": int(entry["step"]) * items_per_step,
-                            "accuracy": float(entry["eval_accuracy"])})
+                            "accuracy": float(entry["eval_accuracy"]),
+                            "accuracy_per_token": float(entry["eval_accuracy_per_token"])})
     if keep == "best":
         best_entry = max(history[1:], key=lambda h: (h["accuracy"], -h["step"]))
     else:
         last_step = int(trainer.state.global_step)
         if history[-1]["step"] != last_step:  # no evaluation at the very end: add one
-            correct = accuracy(trainer.model_wrapped, enc_held.encoded, eval_batch_size,
-                               pad_id, per_item=True)
+            correct = choice_correctness(trainer.model_wrapped, enc_held.encoded,
+                                         eval_batch_size, pad_id)
             trainer.per_item[last_step] = correct
             history.append({"epoch": round(float(trainer.state.epoch or epochs), 3),
                             "step": last_step, "items": last_step * items_per_step,
-                            "accuracy": sum(correct) / len(correct)})
+                            "accuracy": sum(correct["sum"]) / len(correct["sum"]),
+                            "accuracy_per_token": (sum(correct["per_token"])
+                                                   / len(correct["per_token"]))})
         best_entry = history[-1]
     best, best_step = best_entry["epoch"], best_entry["step"]
     correct_best = trainer.per_item.get(best_step)
     if correct_best is None:  # resumed after that evaluation: score the kept model again
-        correct_best = accuracy(trainer.model_wrapped, enc_held.encoded, eval_batch_size,
-                                pad_id, per_item=True)
+        correct_best = choice_correctness(trainer.model_wrapped, enc_held.encoded,
+                                          eval_batch_size, pad_id)
 
     model_dir = root / "model"
     tmp = root / ".model.tmp"
@@ -1125,11 +1292,15 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
     os.replace(tmp, model_dir)
     result = FinetuneResult(
         task=task, model_dir=str(model_dir), accuracy=history, best_epoch=best,
-        best_step=best_step, correct_base=list(correct0), correct_final=list(correct_best),
+        best_step=best_step, correct_base=list(correct0["sum"]),
+        correct_final=list(correct_best["sum"]),
+        correct_base_per_token=list(correct0["per_token"]),
+        correct_final_per_token=list(correct_best["per_token"]),
+        correct_shorter=shorter_option_correct(enc_held.encoded, seed=seed),
         chance=CHANCE[task],
         params={"model": spec.name, "model_identity": spec.identity, "key": key,
                 "n_train": len(enc_train), "n_eval": len(enc_held), "data": data_info,
-                **hyper},
+                "label_shuffle": bool(label_shuffle), **hyper},
         seconds=round(time.time() - t0, 1))
     atomic_write(record, lambda p: p.write_text(json.dumps(asdict(result), indent=2)))
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -1137,10 +1308,92 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
 
 
 # ------------------------------------------------------------------- brain re-test
-#: Word category whose errors each task's fine-tuning should reduce (SPEC §6).
-CATEGORY_OF_TASK = {"siqa": "emotion", "piqa": "physical"}
-#: Display names of the tasks.
-TASK_NAMES = {"siqa": "Social IQa", "piqa": "PIQA"}
+#: Name of the shuffled-answer control run: Social IQa's items, recipe and budget with
+#: the answers permuted across items (``finetune("siqa", ..., label_shuffle=True)``).
+SHUFFLED_CONTROL = "siqa_shuffled"
+#: Word category whose errors each task's fine-tuning should reduce (SPEC §6); the
+#: control is tested on its task's category.
+CATEGORY_OF_TASK = {"siqa": "emotion", "piqa": "physical", SHUFFLED_CONTROL: "emotion"}
+#: Display names of the tasks (and of the control run).
+TASK_NAMES = {"siqa": "Social IQa", "piqa": "PIQA",
+              SHUFFLED_CONTROL: "Social IQa, shuffled answers"}
+#: Compute dtype of every model's features in the brain re-test, on every device: the
+#: default of :func:`analysis.features.extract_features` is bfloat16 on GPUs, while the
+#: fine-tuned checkpoints are float32, and a re-test must not compare precisions.
+RETEST_DTYPE = "float32"
+
+
+def retest_features(dataset, model, layer, device="auto", dtype=RETEST_DTYPE,
+                    cache_dir=None, progress=False):
+    """One layer's features for the brain re-test, computed in ``dtype`` on every device.
+
+    Parameters
+    ----------
+    dataset : WordDataset
+    model : str | Path | analysis.lm.LoadedModel
+        The base model or a fine-tuned checkpoint; a loaded model must have been loaded
+        in ``dtype``.
+    layer : int
+        Hidden state to keep.
+    device : str
+        Used when the model has to be loaded.
+    dtype : str
+        Compute dtype (:data:`RETEST_DTYPE`).
+    cache_dir, progress
+        Passed to :func:`analysis.features.extract_features`.
+
+    Returns
+    -------
+    analysis.features.Features
+        Float32 arrays of the one layer (surprisal not computed); ``params["dtype"]``
+        is the compute dtype.
+
+    Raises
+    ------
+    ValueError
+        A loaded model in another dtype.
+    """
+    from .features import extract_features
+    from .lm import LoadedModel
+
+    if isinstance(model, LoadedModel) and model.dtype != dtype:
+        raise ValueError(f"retest_features: {model.spec.name} was loaded in {model.dtype}; "
+                         f"the brain re-test computes every model in {dtype} (load it with "
+                         f"dtype={dtype!r}).")
+    return extract_features(dataset, model=model, layers=[int(layer)], surprisal=False,
+                            device=device, dtype=dtype, cache_dir=cache_dir,
+                            progress=progress)
+
+
+def _features_dtype(features):
+    """Compute dtype recorded with features or a fitted result; None for a plain array."""
+    params = getattr(features, "params", None) or {}
+    return params.get("dtype") or params.get("features_dtype")
+
+
+def fit_base(features, dataset, layer, **fit_kw):
+    """The base model's encoding fit for :func:`brain_retest`, remembering its dtype.
+
+    Parameters
+    ----------
+    features : analysis.features.Features
+        The base model's features (e.g. from :func:`retest_features`).
+    dataset : WordDataset
+    layer : int
+    **fit_kw
+        Passed to :func:`analysis.encoding.fit_encoding`.
+
+    Returns
+    -------
+    analysis.encoding.EncodingResult
+        With ``params["features_dtype"]``, which :func:`brain_retest` checks against
+        the fine-tuned model's.
+    """
+    from .encoding import fit_encoding
+
+    fit = fit_encoding(features.layer(layer), dataset, layer=layer, **fit_kw)
+    fit.params["features_dtype"] = _features_dtype(features)
+    return fit
 
 
 def reopen_encoding_study(results_dir, device="auto", progress=False):
@@ -1173,17 +1426,20 @@ def reopen_encoding_study(results_dir, device="auto", progress=False):
 
 
 def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed=0,
-                 category=None, q=0.05, **fit_kw):
+                 category=None, q=0.05, layer=None, **fit_kw):
     """Compare the encoding models of a base and a fine-tuned LM (SPEC §6).
 
     Parameters
     ----------
     dataset : WordDataset
-    base_features : ndarray, shape (n_words, d) | EncodingResult
+    base_features : ndarray, shape (n_words, d) | Features | EncodingResult
         The base model's features at the chosen layer, or its encoding result already
-        fitted with the same settings (to fit it once for several fine-tuned models).
-    ft_features : ndarray, shape (n_words, d)
-        The same layer of the fine-tuned model.
+        fitted with the same settings (to fit it once for several fine-tuned models;
+        :func:`fit_base` records the features' dtype in it).
+    ft_features : ndarray, shape (n_words, d) | Features
+        The same layer of the fine-tuned model (or of a control).
+    layer : int | None
+        The layer taken from :class:`~analysis.features.Features` arguments.
     n_permutations : int
         Permutations of the word order (the same for both models).
     seed : int
@@ -1208,12 +1464,33 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
         null as the r test, plus ``q``, Benjamini–Hochberg over the windows,
         ``direction`` (+1 the category gains more, -1 it loses more, 0 neither) and
         ``units``; or None).
+
+    Raises
+    ------
+    ValueError
+        When both feature sets record their compute dtype and the dtypes differ (the
+        re-test would compare numerical precisions, not models), or a
+        :class:`~analysis.features.Features` comes without ``layer``.
     """
     from analysis import encoding, stats
 
+    dtypes = (_features_dtype(base_features), _features_dtype(ft_features))
+    if None not in dtypes and dtypes[0] != dtypes[1]:
+        raise ValueError(f"brain_retest: the base model's features were computed in "
+                         f"{dtypes[0]} and the other model's in {dtypes[1]}; compute both "
+                         f"in one dtype (retest_features, dtype={RETEST_DTYPE!r}).")
+
+    def values(features):
+        if hasattr(features, "layer") and callable(features.layer):
+            if layer is None:
+                raise ValueError("brain_retest: Features given without layer=.")
+            return features.layer(layer)
+        return features
+
     base = (base_features if isinstance(base_features, encoding.EncodingResult)
-            else encoding.fit_encoding(base_features, dataset, **fit_kw))
-    tuned = encoding.fit_encoding(ft_features, dataset, **fit_kw)
+            else encoding.fit_encoding(values(base_features), dataset, **fit_kw))
+    tuned = encoding.fit_encoding(values(ft_features), dataset, **fit_kw)
+    tuned.params["features_dtype"] = dtypes[1]  # a later re-test against this model checks it
     from analysis.datasets import null_design
 
     null = null_design(dataset)  # permutations that keep the serial dependence
@@ -1287,6 +1564,195 @@ def retest_summary(retest, times):
     }
 
 
+#: The answers :func:`retest_verdict` gives.
+VERDICTS = ("uninformative at this budget", "closer to the brain", "further from the brain",
+            "mixed", "no different from the controls", "control")
+
+
+@dataclass(frozen=True)
+class RetestVerdict:
+    """What one model's brain re-test says, given what its training did.
+
+    Attributes
+    ----------
+    model : str
+        Display name.
+    answer : str
+        One of :data:`VERDICTS`.
+    learnt : bool
+        The held-out accuracy gain's interval lies above 0.
+    gain : float
+        Held-out accuracy gain over the base model (proportion).
+    gain_ci : tuple of float
+        Its paired bootstrap interval.
+    percent_better, percent_worse : float
+        Channel x window tests where the model predicts better / worse than the base.
+    null_better, null_worse : float | None
+        The same for the null control (the test's rate with extra columns and no
+        knowledge); None when it was not run.
+    vs_shuffled_better, vs_shuffled_worse : float | None
+        Tests where the model predicts better / worse than the shuffled-answer control
+        (a direct re-test against it); None when there is no control.
+    reason : str
+        One sentence that says why.
+    """
+
+    model: str
+    answer: str
+    learnt: bool
+    gain: float
+    gain_ci: tuple
+    percent_better: float
+    percent_worse: float
+    null_better: float | None = None
+    null_worse: float | None = None
+    vs_shuffled_better: float | None = None
+    vs_shuffled_worse: float | None = None
+    reason: str = ""
+
+    @property
+    def informative(self):
+        """Whether the re-test answers the question for this model."""
+        return self.answer not in ("uninformative at this budget", "control")
+
+
+def retest_verdict(model, accuracy, vs_base, null=None, vs_shuffled=None, control=False):
+    """The verdict of one model's brain re-test, following the evidence.
+
+    A re-test can only say whether knowledge of a task brings a model closer to the brain
+    if the model learnt the task: when the held-out accuracy gain's interval includes 0,
+    the answer is "uninformative at this budget", whatever the brain test shows. A model
+    that learnt is "closer to the brain" only when it predicts better than the base in
+    more channel x window tests than the null control does (a model with extra columns
+    and no knowledge) AND better than the shuffled-answer control in at least one test (a
+    direct re-test against it: the same training without the knowledge); "further from
+    the brain" in the mirror case; "mixed" when both hold; else "no different from the
+    controls". Each "better"/"worse" is a test at the false discovery rate of
+    :func:`brain_retest` (q < 0.05, Benjamini-Hochberg over all channel x window tests).
+
+    Parameters
+    ----------
+    model : str
+        Display name.
+    accuracy : dict
+        :meth:`FinetuneResult.accuracy_interval` of the model (``gain``, ``gain_ci``).
+    vs_base : dict
+        :func:`retest_summary` of the model against the base model.
+    null : dict | None
+        :func:`retest_summary` of the null control (None: not run; the reference rate is
+        then 0 %).
+    vs_shuffled : dict | None
+        :func:`retest_summary` of the model against the shuffled-answer control (its fit
+        as the reference of :func:`brain_retest`); None when there is no control, and
+        the verdict then rests on the null control alone (said in ``reason``).
+    control : bool
+        The model IS the shuffled-answer control: answer "control" (it is a reference).
+
+    Returns
+    -------
+    RetestVerdict
+    """
+    lo, hi = (float(v) for v in accuracy["gain_ci"])
+    gain = float(accuracy["gain"])
+    pb, pw = float(vs_base["percent_better"]), float(vs_base["percent_worse"])
+    nb = None if null is None else float(null["percent_better"])
+    nw = None if null is None else float(null["percent_worse"])
+    sb = None if vs_shuffled is None else float(vs_shuffled["percent_better"])
+    sw = None if vs_shuffled is None else float(vs_shuffled["percent_worse"])
+    learnt = lo > 0
+    gain_txt = f"{100 * gain:+.1f} points (95 % CI {100 * lo:+.1f} to {100 * hi:+.1f})"
+    common = dict(model=model, learnt=learnt, gain=gain, gain_ci=(lo, hi),
+                  percent_better=pb, percent_worse=pw, null_better=nb, null_worse=nw,
+                  vs_shuffled_better=sb, vs_shuffled_worse=sw)
+    if control:
+        return RetestVerdict(answer="control", reason=(
+            f"the shuffled-answer control (accuracy gain {gain_txt}): what the recipe "
+            "changes without the task's knowledge"), **common)
+    if not learnt:
+        return RetestVerdict(answer="uninformative at this budget", reason=(
+            f"its held-out accuracy gain, {gain_txt}, does not exclude 0: the training did "
+            "not measurably teach the task, so the brain re-test cannot say whether the "
+            "task's knowledge helps"), **common)
+    closer = pb > (nb or 0.0) and (sb is None or sb > 0)
+    further = pw > (nw or 0.0) and (sw is None or sw > 0)
+    answer = ("mixed" if closer and further else "closer to the brain" if closer
+              else "further from the brain" if further else "no different from the controls")
+    refs = (f"better / worse than the base in {pb:.1f} / {pw:.1f} % of the tests (null "
+            + ("control not run" if nb is None else f"control {nb:.1f} / {nw:.1f} %") + ")")
+    refs += ("; no shuffled-answer control was run" if sb is None else
+             f"; better / worse than the shuffled-answer control in {sb:.1f} / {sw:.1f} %")
+    return RetestVerdict(answer=answer, reason=f"it learnt the task (gain {gain_txt}); {refs}",
+                         **common)
+
+
+def retest_verdicts(dataset, retests, features, accuracy, summaries, layer=None,
+                    n_permutations=10000, seed=0, **fit_kw):
+    """Verdicts of every fine-tuned model, with its direct re-test against the control.
+
+    Parameters
+    ----------
+    dataset : WordDataset
+    retests : dict of str to dict
+        :func:`brain_retest` against the base model, per run (task or
+        :data:`SHUFFLED_CONTROL`).
+    features : dict of str to Features | ndarray
+        Each run's features (as given to :func:`brain_retest`).
+    accuracy : dict of str to dict
+        :meth:`FinetuneResult.accuracy_interval` per run.
+    summaries : dict of str to dict
+        :func:`retest_summary` by test name; ``"null control"`` is used when present.
+    layer, n_permutations, seed, **fit_kw
+        For the re-tests against the shuffled-answer control (:func:`brain_retest`,
+        with the control's fit as the reference).
+
+    Returns
+    -------
+    dict of str to RetestVerdict
+    """
+    control = retests.get(SHUFFLED_CONTROL)
+    out = {}
+    for run, rt in retests.items():
+        vs_shuffled = None
+        if control is not None and run != SHUFFLED_CONTROL:
+            direct = brain_retest(dataset, control["ft"], features[run], layer=layer,
+                                  n_permutations=n_permutations, seed=seed, **fit_kw)
+            vs_shuffled = retest_summary(direct, dataset.times)
+        out[run] = retest_verdict(TASK_NAMES.get(run, run), accuracy[run],
+                                  retest_summary(rt, dataset.times),
+                                  null=summaries.get("null control"), vs_shuffled=vs_shuffled,
+                                  control=run == SHUFFLED_CONTROL)
+    return out
+
+
+def verdict_table(verdicts):
+    """The verdicts as a table, one row per model.
+
+    Parameters
+    ----------
+    verdicts : dict of str to RetestVerdict
+
+    Returns
+    -------
+    pandas.DataFrame
+        Verdict, learnt, gain with interval, % better / worse than the base, the null
+        control and the shuffled-answer control, and the reason.
+    """
+    import pandas as pd
+
+    def pair(b, w):
+        return "n/a" if b is None else f"{b:.1f} / {w:.1f}"
+
+    return pd.DataFrame({v.model: {
+        "verdict": v.answer, "learnt (gain CI > 0)": v.learnt,
+        "gain (points)": f"{100 * v.gain:+.1f} [{100 * v.gain_ci[0]:+.1f}, "
+                         f"{100 * v.gain_ci[1]:+.1f}]",
+        "% better / worse than base": pair(v.percent_better, v.percent_worse),
+        "null control vs base": pair(v.null_better, v.null_worse),
+        "% better / worse than shuffled control": pair(v.vs_shuffled_better,
+                                                       v.vs_shuffled_worse),
+        "why": v.reason} for v in verdicts.values()}).T
+
+
 def _windows_text(summary, none="no window"):
     """Windows of a category effect: gains as "300, 325 ms", losses marked "(... worse)"."""
     parts = [", ".join(f"{t:g}" for t in wins) + " ms" + label
@@ -1296,7 +1762,7 @@ def _windows_text(summary, none="no window"):
     return "; ".join(parts) or none
 
 
-def retest_texts(summaries, tasks=tuple(TASKS)):
+def retest_texts(summaries, tasks=tuple(TASK_NAMES)):
     """The short texts a chapter shows for the controls and the fine-tuned models.
 
     Parameters
@@ -1345,19 +1811,28 @@ def accuracy_table(accuracy, runs):
     Returns
     -------
     pandas.DataFrame
-        Items, chance, base and fine-tuned accuracy with 95 % Wilson intervals, the
-        paired-bootstrap gain interval and the training time (s).
+        Items, chance, base and fine-tuned accuracy with 95 % Wilson intervals and the
+        paired-bootstrap gain interval, for the summed score and (``per token``
+        columns) the length-normalised one; the pick-the-shorter-option baseline with its
+        Wilson interval; the training time (s). "n/a" where a record lacks a score.
     """
     import pandas as pd
 
     def ci(v, lo, hi, sign=""):
         return f"{v:{sign}.3f} [{lo:{sign}.3f}, {hi:{sign}.3f}]"
 
-    return pd.DataFrame({TASK_NAMES.get(t, t): {
-        "held-out items": a["n"], "chance": round(a["chance"], 3),
-        "base": ci(a["base"], *a["base_ci"]), "fine-tuned": ci(a["fine_tuned"], *a["ci"]),
-        "gain": ci(a["gain"], *a["gain_ci"], sign="+"),
-        "training (s)": round(runs[t].seconds, 1)} for t, a in accuracy.items()}).T
+    def row(t, a):
+        out = {"held-out items": a["n"], "chance": round(a["chance"], 3)}
+        for suffix, s in (("", a), (" (per token)", a.get("per_token"))):
+            out.update({f"base{suffix}": ci(s["base"], *s["base_ci"]) if s else "n/a",
+                        f"fine-tuned{suffix}": ci(s["fine_tuned"], *s["ci"]) if s else "n/a",
+                        f"gain{suffix}": ci(s["gain"], *s["gain_ci"], sign="+") if s else "n/a"})
+        short = a.get("shorter")
+        out["shorter option"] = ci(short["accuracy"], *short["ci"]) if short else "n/a"
+        out["training (s)"] = round(runs[t].seconds, 1)
+        return out
+
+    return pd.DataFrame({TASK_NAMES.get(t, t): row(t, a) for t, a in accuracy.items()}).T
 
 
 def finetuned_for_later(runs, base_model, layer):
@@ -1366,21 +1841,27 @@ def finetuned_for_later(runs, base_model, layer):
     Parameters
     ----------
     runs : dict of str to FinetuneResult
+        Keyed by task, or :data:`SHUFFLED_CONTROL` for the shuffled-answer control.
     base_model : str
     layer : int
 
     Returns
     -------
     analysis.contracts.FinetunedModels
+        One entry per run, with ``task`` (the task trained on), ``name`` (for display)
+        and ``control`` (``"shuffled answers"`` for the control, else None).
     """
     from .contracts import FinetunedModels
 
     models = {}
-    for task, res in runs.items():
-        models[task] = {"model_dir": res.model_dir, "accuracy": res.final_accuracy,
-                        "accuracy_base": res.accuracy[0]["accuracy"],
-                        "n_eval": int(res.params["n_eval"]), "chance": res.chance,
-                        "category": CATEGORY_OF_TASK[task], "params": res.params}
+    for run, res in runs.items():
+        shuffled = bool(res.params.get("label_shuffle"))
+        models[run] = {"model_dir": res.model_dir, "accuracy": res.final_accuracy,
+                       "accuracy_base": res.accuracy[0]["accuracy"],
+                       "n_eval": int(res.params["n_eval"]), "chance": res.chance,
+                       "category": CATEGORY_OF_TASK[run], "params": res.params,
+                       "task": res.task, "name": TASK_NAMES.get(run, run),
+                       "control": "shuffled answers" if shuffled else None}
     return FinetunedModels(str(base_model), int(layer), models)
 
 
@@ -1406,6 +1887,8 @@ def main(argv=None):
     ap.add_argument("--device", default="auto")
     ap.add_argument("--bf16", action="store_true", default=None)
     ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--label-shuffle", action="store_true",
+                    help="the shuffled-answer control (answers permuted across items)")
     a = ap.parse_args(argv)
     train, held, info = task_data(a.task, a.source, a.data, a.n_train, a.n_eval, a.seed)
     print(f"{a.task}: {info['split']}; training on {len(train)}, evaluating on {len(held)}",
@@ -1413,7 +1896,8 @@ def main(argv=None):
     res = finetune(a.task, train, held, model=a.model, epochs=a.epochs, lr=a.lr,
                    batch_size=a.batch_size, grad_accum=a.grad_accum, lora=a.lora,
                    lora_rank=a.lora_rank, max_length=a.max_length, seed=a.seed,
-                   device=a.device, bf16=a.bf16, cache_dir=a.cache_dir, data_info=info)
+                   device=a.device, bf16=a.bf16, cache_dir=a.cache_dir, data_info=info,
+                   label_shuffle=a.label_shuffle)
     if res is not None:
         print(json.dumps(asdict(res), indent=2))
     return 0

@@ -4,7 +4,9 @@ Steps, each a function:
 
 1. :func:`sentence_scores` averages each word's error (from the encoding chapter's
    :class:`~analysis.contracts.EncodingOutputs`) over the window of interest (300–425 ms
-   for the paper's MEG data; the dataset registry says) and each sentence's words;
+   for the paper's MEG data; the dataset registry says) and each sentence's words, and
+   standardises the sentence mean by its standard error so that short sentences do not
+   fill both tails;
    :func:`group_size` scales the groups with the data; :func:`select_groups` takes the
    most divergent (A) and most convergent (B) sentences and gives each sentence of each
    group, separately and with a seed, one of three roles: *proposal* (shown to the
@@ -39,7 +41,7 @@ from ._utils import DataError, welch_ttest
 
 __all__ = [
     "RESOURCES", "PROMPTS", "DOMAINS", "ROLES",
-    "sentence_scores", "group_size", "select_groups", "role_texts", "category_shares",
+    "sentence_scores", "LENGTH_CORRECTIONS", "group_size", "select_groups", "role_texts", "category_shares",
     "load_bank", "coarse_domain", "tokenize", "log_odds_dirichlet", "distinguishing_words",
     "propose_offline", "diverse_sample", "clean_hypothesis", "parse_bullets",
     "goal_paragraph", "propose_llm",
@@ -61,8 +63,27 @@ TABLE_COLUMNS = ["rank", "hypothesis", "proposer", "domain", "V", "t", "p", "q",
 
 
 # --------------------------------------------------------------------------- groups
-def sentence_scores(mse, times, words, sentence, window=None):
+#: How :func:`sentence_scores` corrects a sentence's mean for its length.
+LENGTH_CORRECTIONS = ("standardise", None)
+
+
+def sentence_scores(mse, times, words, sentence, window=None, length_correction="standardise"):
     """Word and sentence scores: per-word MSE averaged over the window of interest.
+
+    A sentence's mean of ``n`` word scores has variance ``sd**2 / n`` when the word
+    scores are independent with SD ``sd``: ranking sentences by their plain mean (the
+    paper's choice) puts short sentences in both tails, the divergent and the convergent
+    group, for no reason but their length. With ``length_correction="standardise"``
+    (default) the score is the mean's z-value against all words,
+    ``(mean - mu) / (sd / sqrt(n))``, with ``mu`` and ``sd`` the mean and SD of every
+    finite word score and ``n`` the sentence's words with a score: under independent
+    word scores every sentence's score then has variance 1, whatever its length (the
+    one-sample z statistic). This is chosen over regressing the mean on ``1 / n``, which
+    corrects a length-dependent *mean* but not the length-dependent *spread* that puts
+    short sentences in both tails. Where neighbouring words' scores are positively
+    correlated, the mean's variance falls more slowly than ``1 / n`` and this correction
+    favours long sentences somewhat; ``n_scored`` is returned so that a chapter can
+    show the groups' lengths.
 
     Parameters
     ----------
@@ -76,20 +97,28 @@ def sentence_scores(mse, times, words, sentence, window=None):
     window : (float, float) | None
         Window of interest in ms (the paper: 300-425 ms); ``None``: every window (data
         with a single window, such as ERP components or reading times).
+    length_correction : {"standardise", None}
+        ``None``: the score is the plain mean (the paper's).
 
     Returns
     -------
     word_score : ndarray, shape (n_words,)
         NaN where a word has no finite error in the window.
     sentences : DataFrame
-        ``sentence_id``, ``text``, ``score`` (mean of its words' finite scores; NaN if
-        none), ``n_words``; one row per sentence.
+        One row per sentence: ``sentence_id``, ``text``, ``score`` (the length-corrected
+        score, or the mean; NaN where no word has a score), ``n_words``, ``mean_score``
+        (mean of its words' finite scores), ``n_scored`` (words with a score).
 
     Raises
     ------
     DataError
         When no window starts inside ``window``.
+    ValueError
+        An unknown ``length_correction``.
     """
+    if length_correction not in LENGTH_CORRECTIONS:
+        raise ValueError(f"length_correction={length_correction!r}; expected one of "
+                         f"{LENGTH_CORRECTIONS}.")
     times = np.asarray(times, float)
     sel = np.ones(times.size, bool) if window is None else \
         (times >= window[0]) & (times <= window[1])
@@ -104,8 +133,16 @@ def sentence_scores(mse, times, words, sentence, window=None):
     frame = pd.DataFrame({"sentence_id": sentence.astype(int), "word": list(words),
                           "score": word_score})
     grouped = frame.groupby("sentence_id", sort=True)
-    out = pd.DataFrame({"text": grouped["word"].agg(" ".join), "score": grouped["score"].mean(),
-                        "n_words": grouped.size()}).reset_index()
+    mean, n_scored = grouped["score"].mean(), grouped["score"].count()
+    score = mean
+    if length_correction == "standardise":
+        finite = word_score[np.isfinite(word_score)]
+        sd = finite.std(ddof=1) if finite.size > 1 else 0.0
+        score = ((mean - finite.mean()) * np.sqrt(n_scored) / sd if sd > 0
+                 else mean - mean)  # all word scores equal: every sentence alike
+    out = pd.DataFrame({"text": grouped["word"].agg(" ".join), "score": score,
+                        "n_words": grouped.size(), "mean_score": mean,
+                        "n_scored": n_scored}).reset_index()
     return word_score, out
 
 
@@ -847,9 +884,16 @@ def domain_table(table, n_top=10):
     }).reindex(list(DOMAINS)).fillna(0).astype(int)
 
 
-#: Words that name the unnamed planted category (sound, silence, listening) in a
-#: hypothesis, besides the category's own word forms.
-SOUND_TERMS = ("sound", "noise", "silen", "quiet", "listen", "hear", "loud")
+#: Word forms that name the unnamed planted category (sound, silence, listening) in a
+#: hypothesis, besides the category's own word forms. Each is matched as a whole word
+#: (so "heartfelt" does not name hearing), case-insensitively.
+SOUND_TERMS = (
+    "sound", "sounds", "sounded", "sounding", "noise", "noises", "noisy", "noisily",
+    "silence", "silences", "silent", "silently", "quiet", "quietly", "quieter", "quietness",
+    "listen", "listens", "listened", "listening", "listener", "listeners",
+    "hear", "hears", "heard", "hearing", "loud", "louder", "loudly", "loudness",
+    "auditory", "acoustic",
+)
 
 
 def unnamed_category_check(table, vocabulary, n_top=10, terms=SOUND_TERMS):
@@ -864,7 +908,9 @@ def unnamed_category_check(table, vocabulary, n_top=10, terms=SOUND_TERMS):
     n_top : int
         Hypotheses looked at, from the top of the ranking.
     terms : sequence of str
-        Word stems that name the category in a hypothesis.
+        Word forms that name the category in a hypothesis. They and ``vocabulary`` are
+        matched against whole words of the hypothesis (its :func:`tokenize` tokens),
+        case-insensitively, never as substrings.
 
     Returns
     -------
@@ -873,14 +919,12 @@ def unnamed_category_check(table, vocabulary, n_top=10, terms=SOUND_TERMS):
         rank, V and confirmed), ``n_top``, ``significant`` (whether one of them is
         significant on the research sentences).
     """
-    vocab = {v.lower() for v in vocabulary}
+    names = {str(v).lower() for v in vocabulary} | {str(t).lower() for t in terms}
     hits = []
     for _, row in table.head(n_top).iterrows():
         if row["proposer"] == "bank":
             continue
-        words = set(tokenize(row["hypothesis"]))
-        text = str(row["hypothesis"]).lower()
-        if words & vocab or any(t in text for t in terms):
+        if set(tokenize(row["hypothesis"])) & names:
             hits.append({"rank": int(row["rank"]), "hypothesis": row["hypothesis"],
                          "proposer": row["proposer"], "V": float(row["V"]),
                          "significant": bool(row["significant"]),

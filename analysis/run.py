@@ -68,6 +68,7 @@ PROFILES = {
         "ft_n_words": 150,
         "ft_lm_tokens": 256,
         "ft_eval_every": 0,
+        "ft_control": False,  # the shuffled-answer fine-tune adds ~50 s per quick book
         "controls": False,  # 150 words are too few to detect them (tests/test_controls.py)
         "real_n_words": 400,  # real data: about 50 Frank sentences, one Natural Stories story
         "ns_stories": 1,

@@ -174,7 +174,9 @@ if ds.info is not None:
 # * the **predictable part** is a random linear read-out of the whitened hidden
 #   states of language-model layer {glue:text}`truth_layer` (of
 #   {glue:text}`n_layers`), spread over four sources whose combined time course
-#   peaks at {glue:text}`lm_peak_ms` ms;
+#   peaks at {glue:text}`lm_peak_ms` ms; the read-out skips the layer's top principal
+#   components, which every layer of the model shares, so that the planted layer can
+#   be told apart from the others;
 # * an early **visual** response follows word length;
 # * the **divergence**: social/emotional and physical words carry an extra response
 #   between 300 and 425 ms whose sign and size change at random from word to word,
@@ -191,7 +193,9 @@ if ds.info is not None:
 #   linearly but a model that knows what the other one knows could: the fine-tuning
 #   chapter's positive control;
 # * noise from {glue:text}`noise_sources` random brain sources and the sensors,
-#   correlated over time, independent across the {glue:text}`n_subj` readers.
+#   correlated over time and across consecutive words (lag-one correlation
+#   {glue:text}`noise_word_ar` along the story), independent across the
+#   {glue:text}`n_subj` readers.
 
 # %%
 if truth:
@@ -201,6 +205,7 @@ if truth:
     glue("n_layers", truth["n_layers"] - 1)
     glue("lm_peak_ms", f"{truth['lm_peak_ms']:g}")
     glue("noise_sources", truth["noise"]["sources"])
+    glue("noise_word_ar", f"{truth['noise'].get('ar1_words', 0):g}")
     glue("n_subj", truth["n_subjects"])
     unnamed = truth["unnamed_category"]
     glue("n_sound", unnamed["n_words"])
@@ -217,8 +222,8 @@ if truth:
 else:  # real data: no planted truth
     glue("truth_intro", "Real data have no planted truth: the items below do not apply "
          "to this run.")
-    for key in ("truth_layer", "n_layers", "lm_peak_ms", "noise_sources", "n_subj",
-                "n_sound", "sound_examples", "knowledge_dims", "knowledge_r"):
+    for key in ("truth_layer", "n_layers", "lm_peak_ms", "noise_sources", "noise_word_ar",
+                "n_subj", "n_sound", "sound_examples", "knowledge_dims", "knowledge_r"):
         glue(key, "n/a")
 
 # %% [markdown]

@@ -94,6 +94,12 @@ print(f"{len(enc.words)} words in {len(all_sentences)} sentences; {n_group_used}
 # Of {glue:text}`n_sentences` sentences ({glue:text}`n_scored` with a score), the
 # {glue:text}`n_group` with the highest mean error form the divergent group and the
 # {glue:text}`n_group` with the lowest the convergent group ({glue:text}`group_note`).
+# A mean of few words varies more than a mean of many, so a plain mean would put short
+# sentences in both groups; each sentence's mean is therefore standardised by its
+# standard error under independent word scores, (mean − mean of all words) × √n / SD
+# of all words, n its words with a score (the paper ranks by the plain mean). Mean
+# length: {glue:text}`len_divergent` words (divergent), {glue:text}`len_convergent`
+# (convergent), {glue:text}`len_all` (all sentences).
 # Within each group, with seed {glue:text}`seed`, {glue:text}`n_proposal` sentences
 # are *proposal* sentences, {glue:text}`n_research` *research* and
 # {glue:text}`n_validation` *validation* sentences. The text below is shaded by each
@@ -103,6 +109,10 @@ print(f"{len(enc.words)} words in {len(all_sentences)} sentences; {n_group_used}
 glue("n_sentences", len(all_sentences))
 glue("n_scored", n_scored)
 glue("n_group", n_group_used)
+lengths = all_sentences.set_index("sentence_id")["n_scored"]
+for g in ("divergent", "convergent"):
+    glue(f"len_{g}", f"{lengths[groups[groups.group == g]['sentence_id']].mean():.1f}")
+glue("len_all", f"{lengths[lengths > 0].mean():.1f}")
 glue("group_note", group_note)
 for r in H.ROLES:
     glue(f"n_{r}", int(role_counts.get(r, 0)))
@@ -119,7 +129,7 @@ fig, ax = plt.subplots(figsize=(6, 2.8))
 ax.hist(all_sentences["score"].dropna(), bins=30, color="0.7")
 for g, colour in (("divergent", "C3"), ("convergent", "C0")):
     ax.hist(groups[groups.group == g]["score"], bins=30, color=colour, alpha=0.8, label=g)
-ax.set(xlabel=f"sentence score (mean word MSE, {window_txt})", ylabel="sentences")
+ax.set(xlabel=f"sentence score (z of the mean word MSE, {window_txt})", ylabel="sentences")
 ax.legend()
 fig.tight_layout()
 

@@ -30,10 +30,14 @@
 # Each question is a multiple choice. An option's score is the sum of the
 # log-probabilities of its tokens given the question, with the usual shift (the logits at
 # position *t* predict token *t + 1*; the public code used unshifted raw logits); the
-# loss is the cross-entropy over the options.
+# loss is the cross-entropy over the options. A sum falls with every token, so it favours
+# short options: the accuracy is also shown length-normalised (mean log-probability per
+# token, the "per token" columns; the lm-evaluation-harness's `acc_norm` divides by
+# characters instead), beside the accuracy of always picking the shorter option.
 
 # %% tags=["parameters"]
 ft_tasks = ["siqa", "piqa"]  # siqa: Social IQa; piqa: PIQA
+ft_control = True  # also train on Social IQa with shuffled answers (same items and budget)
 ft_source = "auto"  # auto (official files when found, else the demo set) | official | demo | hf
 siqa_path: str | None = None  # socialiqa-train-dev.zip or its folder; None: $SIQA_PATH or ../shared/data
 piqa_path: str | None = None  # folder with valid.jsonl (+ train.jsonl); None: $PIQA_PATH or ../shared/data
@@ -57,6 +61,8 @@ profile = "default"
 seed = 0
 
 # %%
+from dataclasses import asdict
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -67,14 +73,13 @@ from analysis import controls as ctl
 from analysis import finetune as ft
 from analysis import display as show
 from analysis import plots
-from analysis.encoding import fit_encoding
 from analysis.features import extract_features
 from analysis.lm import load_model
 from analysis.provenance import data_banner, portable_path, start_chapter
 
 chapter = start_chapter(
     "finetuning",
-    dict(ft_tasks=ft_tasks, ft_source=ft_source, siqa_path=siqa_path, piqa_path=piqa_path,
+    dict(ft_tasks=ft_tasks, ft_control=ft_control, ft_source=ft_source, siqa_path=siqa_path, piqa_path=piqa_path,
          ft_n_train=ft_n_train, ft_n_eval=ft_n_eval, ft_epochs=ft_epochs, ft_lr=ft_lr,
          ft_batch_size=ft_batch_size, ft_grad_accum=ft_grad_accum, ft_lora=ft_lora,
          ft_lora_rank=ft_lora_rank, ft_max_length=ft_max_length, ft_eval_every=ft_eval_every,
@@ -100,8 +105,10 @@ layer, base_name = enc.layer, enc.model
 n_use = ft_n_words if ft_n_words and ft_n_words < ds_full.n_words else ds_full.n_words
 ds = ds_full.subset(np.arange(n_use))  # a prefix: each word keeps its context
 fit_kw = enc.fit_kwargs(ds, backend="torch" if chapter.device.startswith("cuda") else "numpy")
-base_features = extract_features(ds, model=base_name, device=chapter.device)
-base_hidden = base_features.layer(layer)
+# every model's features in the re-test are computed in one dtype (float32), also on a
+# GPU, where the default would be bfloat16 for the base model only
+base_features = extract_features(ds, model=base_name, device=chapter.device,
+                                 dtype=ft.RETEST_DTYPE)
 chapter.record_model(base_name).record_dataset(ds_full)
 display(show.fragment(data_banner(ds_full)))
 glue("layer", layer)
@@ -151,14 +158,18 @@ display(Markdown(f"Example ({TASK_NAMES[ft_tasks[0]]}): *{show.escape_markdown(f
 
 # %%
 base_lm = load_model(base_name, device="cpu", dtype="float32")
+recipe = dict(model=base_lm, epochs=ft_epochs, lr=ft_lr, batch_size=ft_batch_size,
+              grad_accum=ft_grad_accum, lora=ft_lora, lora_rank=ft_lora_rank,
+              max_length=ft_max_length, seed=seed, device=chapter.device, progress=False,
+              eval_every=ft_eval_every or None)
 runs = {}
 for task in ft_tasks:
     train, held, info = data[task]
-    runs[task] = ft.finetune(task, train, held, model=base_lm, epochs=ft_epochs, lr=ft_lr,
-                             batch_size=ft_batch_size, grad_accum=ft_grad_accum,
-                             lora=ft_lora, lora_rank=ft_lora_rank, max_length=ft_max_length,
-                             seed=seed, device=chapter.device, data_info=info, progress=False,
-                             eval_every=ft_eval_every or None)
+    runs[task] = ft.finetune(task, train, held, data_info=info, **recipe)
+if ft_control and "siqa" in data:  # the shuffled-answer control: same text, no knowledge
+    train, held, info = data["siqa"]
+    runs[ft.SHUFFLED_CONTROL] = ft.finetune("siqa", train, held, data_info=info,
+                                            label_shuffle=True, **recipe)
 accuracy = {task: res.accuracy_interval(seed=seed) for task, res in runs.items()}
 glue("lr", f"{ft_lr:g}")
 glue("epochs", ft_epochs)
@@ -176,7 +187,7 @@ for task, a in accuracy.items():
     glue(f"acc_{task}", f"{a['fine_tuned']:.3f}")
     glue(f"gain_{task}", f"{100 * a['gain']:+.1f} points ({100 * a['gain_ci'][0]:+.1f} to "
          f"{100 * a['gain_ci'][1]:+.1f})")
-for task in ("siqa", "piqa"):
+for task in ("siqa", "piqa", ft.SHUFFLED_CONTROL):
     if task not in accuracy:
         for key in ("acc0", "acc", "gain"):
             glue(f"{key}_{task}", "n/a (not run)")
@@ -187,6 +198,13 @@ for task in ("siqa", "piqa"):
 # {glue:text}`acc_siqa` of the held-out items (base {glue:text}`acc0_siqa`; gain
 # {glue:text}`gain_siqa`); on PIQA {glue:text}`acc_piqa` (base {glue:text}`acc0_piqa`;
 # gain {glue:text}`gain_piqa`). {glue:text}`reused_txt`
+#
+# **The shuffled-answer control** is trained like the Social IQa model, on the same items
+# with the same budget, but with the answers permuted across items (seeded): the same text,
+# and no Social IQa knowledge to learn. Its held-out accuracy (true answers) is
+# {glue:text}`acc_siqa_shuffled` (base {glue:text}`acc0_siqa_shuffled`; gain
+# {glue:text}`gain_siqa_shuffled`). Whatever it changes in the brain re-test below, the
+# training did without knowledge.
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
@@ -220,13 +238,12 @@ lm_rows = [dict(model=f"base ({base_name})", **ft.lm_loss(base_lm.model, base_lm
                                                         text))]
 ft_hidden = {}
 for task, res in runs.items():
-    tuned = load_model(res.model_dir, device=chapter.device, dtype="float32")
+    tuned = load_model(res.model_dir, device=chapter.device, dtype=ft.RETEST_DTYPE)
     lm_rows.append(dict(model=f"fine-tuned on {TASK_NAMES[task]}",
                         **ft.lm_loss(tuned.model, tuned.tokenizer, text)))
     # the same model gives the features for the brain re-test below (only the blocks up
     # to the chosen layer are run: no surprisal is needed)
-    ft_hidden[task] = extract_features(ds, model=tuned, layers=[layer],
-                                       surprisal=False).layer(layer)
+    ft_hidden[task] = ft.retest_features(ds, tuned, layer)
     del tuned
 lm_table = pd.DataFrame(lm_rows).set_index("model")
 display(lm_table.round(3))
@@ -260,7 +277,7 @@ glue("lm_tokens", f"{lm_rows[0]['n_tokens']:,}")
 # layer, whatever layer the encoding chapter chose. {glue:text}`controls_note`
 
 # %%
-base_fit = fit_encoding(base_hidden, ds, layer=layer, **fit_kw)
+base_fit = ft.fit_base(base_features, ds, layer, **fit_kw)
 truth = ds.provenance.get("truth") or {}
 ctl_run = (ctl.run_controls(ds, base_features, n_permutations=ft_n_permutations, seed=seed,
                             **fit_kw) if controls else
@@ -272,7 +289,8 @@ glue("truth_layer", truth.get("truth_layer", "n/a"))
 glue("knowledge_ms", f"{planted[0]:g}–{planted[1]:g}" if planted else "n/a")
 retest = {}
 for task, hidden in ft_hidden.items():
-    retest[task] = ft.brain_retest(ds, base_fit, hidden, n_permutations=ft_n_permutations,
+    retest[task] = ft.brain_retest(ds, base_fit, hidden, layer=layer,
+                                   n_permutations=ft_n_permutations,
                                    seed=seed, category=ft.CATEGORY_OF_TASK[task], **fit_kw)
 tests = {**ctl_run["tests"], **{f"fine-tuned on {TASK_NAMES[t]}": rt
                                 for t, rt in retest.items()}}
@@ -311,7 +329,10 @@ for key, text in ft.retest_texts(summaries).items():
 # base model's mean error in each window, category words against the rest, its p from
 # permutations that keep the serial dependence of the words, Benjamini–Hochberg over
 # windows; losses are marked "worse"): {glue:text}`cat_sig_siqa` and
-# {glue:text}`cat_sig_piqa`. On the simulated study the planted knowledge is a
+# {glue:text}`cat_sig_piqa`. The shuffled-answer control predicts better on
+# {glue:text}`better_siqa_shuffled` % and worse on {glue:text}`worse_siqa_shuffled` % (emotion
+# words: {glue:text}`cat_sig_siqa_shuffled`): what the recipe does without knowledge.
+# On the simulated study the planted knowledge is a
 # sentence-embedding read-out, not Social IQa or PIQA knowledge, so the fine-tuned models
 # have no reason to find it: what they show is the honest answer for these models and
 # settings, next to a test shown able to answer "yes".
@@ -321,6 +342,25 @@ for name, rt in tests.items():
     if rt["category"] is not None:
         plots.plot_category_effect(rt["category"], ds.times,
                                    title=f"{name}: {rt['category']['category']} words vs others")
+
+# %% [markdown]
+# ## Verdicts
+#
+# A re-test answers whether a task's knowledge brings the model closer to the brain only
+# if the model learnt the task: when the interval of its accuracy gain includes 0, its
+# re-test is **uninformative at this budget**, whatever it shows. A model that learnt is
+# compared with both controls, not only with the base model: it is "closer to the brain"
+# when it is better than the base in more tests than the null control is, and better
+# than the shuffled-answer control (re-tested against that model directly, with the
+# same permutations) in at least one test; "further from the brain" in the mirror case.
+# Social IQa: **{glue:text}`verdict_siqa`**; PIQA: **{glue:text}`verdict_piqa`**.
+
+# %%
+verdicts = ft.retest_verdicts(ds, retest, ft_hidden, accuracy, summaries, layer=layer,
+                              n_permutations=ft_n_permutations, seed=seed, **fit_kw)
+display(ft.verdict_table(verdicts))
+for run in ("siqa", "piqa", ft.SHUFFLED_CONTROL):
+    glue(f"verdict_{run}", verdicts[run].answer if run in verdicts else "n/a (not run)")
 
 # %%
 ft.finetuned_for_later(runs, base_name, layer).write(chapter.results_dir)
@@ -333,9 +373,10 @@ results = {
     "positive_control": summaries.get("positive control"),
     "null_control": summaries.get("null control"),
     "better_worse": {task: summaries[f"fine-tuned on {TASK_NAMES[task]}"] for task in retest},
+    "verdicts": {run: asdict(v) for run, v in verdicts.items()},
     "lm_loss": lm_rows,
     "times": ds.times.tolist(),
-    "tasks": {task: {"data": data[task][2], "learning_curve": res.accuracy,
+    "tasks": {task: {"data": data[res.task][2], "learning_curve": res.accuracy,
                      "best_step": res.best_step, "chance": res.chance,
                      "model_dir": portable_path(res.model_dir), "training_seconds": res.seconds,
                      "reused_checkpoint": res.reused}

@@ -179,6 +179,100 @@ def test_scores_do_not_depend_on_batch_padding(tokenizer):
     assert torch.allclose(alone[0], together[0], atol=1e-4)
 
 
+def test_shuffle_labels_permutes_answers_across_items_with_a_seed():
+    items = _planted_items(60, 0)
+    a, b, c = (ft.shuffle_labels(items, seed=s) for s in (0, 0, 1))
+    assert a == b and a != c
+    assert [(x.question, x.options) for x in a] == [(x.question, x.options) for x in items]
+    assert sorted(x.label for x in a) == sorted(x.label for x in items)
+    agree = np.mean([x.label == y.label for x, y in zip(a, items)])
+    assert agree < 0.6  # about a third by chance with three options
+    assert a[0].source.endswith("(answer shuffled)")
+    with pytest.raises(ValueError, match="options"):
+        ft.shuffle_labels([items[0], ft.MCItem("q", ("a", "b"), 0)])
+
+
+class _BigramLM:
+    """A causal LM whose next-token log-probabilities depend on the current token only."""
+
+    def __init__(self, logp):
+        import torch
+
+        self.logp = torch.as_tensor(logp, dtype=torch.float32)
+        self.embed = torch.nn.Embedding(len(logp), 1)
+        self.training = False
+
+    def get_input_embeddings(self):
+        return self.embed
+
+    def eval(self):
+        return self
+
+    def train(self, mode=True):
+        return self
+
+    def forward(self, input_ids, attention_mask=None, position_ids=None, **kwargs):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(logits=self.logp[input_ids])
+
+    __call__ = forward
+
+
+def test_summed_score_picks_the_short_wrong_option_and_per_token_the_right_one():
+    """PIQA-like item: a 1-token wrong option and a 4-token right one.
+
+    Tokens: 0 BOS, 1 the question, 2 the short option, 3 4 4 4 the long one.
+    log P(2|1) = log 0.2 = -1.61; log P(3|1) + log P(4|3) + 2 log P(4|4) =
+    log 0.3 + 3 log 0.6 = -2.74. Summed, the short option wins (wrong); per token
+    (-1.61 against -0.69) the long one (right); the shorter-option baseline is wrong.
+    """
+    import torch
+
+    p = np.full((5, 5), np.nan)
+    p[1, 2], p[1, 3], p[3, 4], p[4, 4] = 0.2, 0.3, 0.6, 0.6
+    for row in p:  # the rest of each row shares what is left: rows sum to 1
+        row[np.isnan(row)] = (1 - np.nansum(row)) / np.isnan(row).sum()
+    model = _BigramLM(np.log(p))
+    item = {"rows": [([0, 1, 2], 2), ([0, 1, 3, 4, 4, 4], 2)], "label": 1}
+    with torch.no_grad():
+        total = ft.option_scores(model, ft.collate([item]))[0]
+        mean = ft.option_scores(model, ft.collate([item]), per_token=True)[0]
+    assert torch.allclose(total, torch.log(torch.tensor([0.2, 0.3 * 0.6 ** 3])), atol=1e-5)
+    assert torch.allclose(mean, total / torch.tensor([1.0, 4.0]))
+    assert ft.choice_correctness(model, [item]) == {"sum": [0], "per_token": [1]}
+    assert ft.accuracy(model, [item]) == 0 and ft.accuracy(model, [item], rule="per_token") == 1
+    assert ft.shorter_option_correct([item]) == [0]
+    with pytest.raises(ValueError, match="rule='bytes'"):
+        ft.accuracy(model, [item], rule="bytes")
+
+
+def test_shorter_option_baseline_breaks_ties_with_a_seed():
+    tie = {"rows": [([0, 1, 2], 2), ([0, 1, 3], 2), ([0, 1, 3, 4], 2)], "label": 0}
+    picks = [ft.shorter_option_correct([tie] * 200, seed=s) for s in (0, 0, 1)]
+    assert picks[0] == picks[1] and picks[0] != picks[2]
+    assert 0.4 < np.mean(picks[0]) < 0.6  # the right option is one of two shortest
+
+
+def test_accuracy_interval_reports_per_token_and_shorter_baseline():
+    res = ft.FinetuneResult("piqa", "x", [{"epoch": 0, "accuracy": 0.5}], 1, 0.5,
+                            correct_base=[0, 1, 0, 1], correct_final=[1, 1, 0, 1],
+                            correct_base_per_token=[1, 1, 1, 0],
+                            correct_final_per_token=[1, 1, 1, 1], correct_shorter=[0, 0, 1, 0])
+    a = res.accuracy_interval(n_boot=200)
+    assert a["fine_tuned"] == 0.75 and a["per_token"]["base"] == 0.75
+    assert a["per_token"]["gain"] == 0.25 and a["shorter"]["accuracy"] == 0.25
+    lo, hi = a["shorter"]["ci"]
+    assert lo < 0.25 < hi
+    table = ft.accuracy_table({"piqa": a}, {"piqa": res})
+    assert table.loc["PIQA", "shorter option"].startswith("0.250 [")
+    assert table.loc["PIQA", "fine-tuned (per token)"].startswith("1.000 [")
+    old = ft.FinetuneResult("piqa", "x", [], 1, 0.5, correct_base=[0, 1],
+                            correct_final=[1, 1]).accuracy_interval(n_boot=100)
+    assert old["per_token"] is None and old["shorter"] is None
+    assert ft.accuracy_table({"piqa": old}, {"piqa": res}).loc["PIQA", "gain (per token)"] == "n/a"
+
+
 def test_truncation_keeps_bos_and_the_option(tokenizer):
     item = ft.MCItem("word " * 100, ("the answer", "no"), 0)
     enc = ft.encode_item(tokenizer, item, max_length=20)
@@ -216,6 +310,8 @@ def test_training_learns_a_planted_rule_saves_and_reloads(tokenizer, tmp_path, m
               cache_dir=tmp_path / "cache", progress=False)
     res = ft.finetune("siqa", train, held, **kw)
     accs = [a["accuracy"] for a in res.accuracy]
+    assert len(res.correct_final_per_token) == len(res.correct_shorter) == len(held)
+    assert res.accuracy[-1]["accuracy_per_token"] == np.mean(res.correct_final_per_token)
     assert [a["epoch"] for a in res.accuracy] == [0, 1, 2, 3]
     assert accs[0] < 0.6 and res.final_accuracy >= 0.9, accs
     assert res.best_epoch == 3 and res.final_accuracy == accs[-1]  # the last model is kept
@@ -230,6 +326,16 @@ def test_training_learns_a_planted_rule_saves_and_reloads(tokenizer, tmp_path, m
     again = ft.finetune("siqa", train, held, **kw)
     assert again.model_dir == res.model_dir and not calls
     monkeypatch.undo()
+    # the shuffled-answer control: same items, recipe and budget, its own cache key, and
+    # the planted rule is not learnt from permuted answers
+    shuffled = ft.finetune("siqa", train, held, label_shuffle=True, **kw)
+    assert shuffled.model_dir != res.model_dir and "siqa-shuffled-" in shuffled.model_dir
+    assert shuffled.params["label_shuffle"] and not res.params["label_shuffle"]
+    assert shuffled.final_accuracy < 0.6, shuffled.accuracy
+    later = ft.finetuned_for_later({"siqa": res, ft.SHUFFLED_CONTROL: shuffled}, "tiny", 1)
+    assert later.models[ft.SHUFFLED_CONTROL]["control"] == "shuffled answers"
+    assert later.models[ft.SHUFFLED_CONTROL]["task"] == "siqa"
+    assert later.models["siqa"]["control"] is None
     best = ft.finetune("siqa", train, held, keep="best", **kw)  # its own cache key
     b_accs = [a["accuracy"] for a in best.accuracy]
     assert best.model_dir != res.model_dir
@@ -388,3 +494,121 @@ def test_category_ttest_detects_a_planted_category_effect():
     assert np.all(res["p"][[0, 2, 4]] > 0.001)
     assert res["mean_in"][3] - res["mean_out"][3] == pytest.approx(
         values[cat, 3].mean() - values[~cat, 3].mean())
+
+
+# ------------------------------------------------------------ one dtype in the re-test
+@pytest.fixture(scope="module")
+def small_study():
+    from analysis.data import WordDataset
+
+    rng = np.random.default_rng(0)
+    words = ("The cup is blue and the door is red . " * 12).split()
+    n = len(words)
+    return WordDataset(words=words, sentence=np.arange(n) // 10,
+                       responses=rng.standard_normal((n, 4, 3)).astype(np.float32),
+                       times=np.arange(3) * 25.0, ch_names=[f"c{i}" for i in range(4)])
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tokenizer, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tiny_llama(tokenizer).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_retest_features_share_one_dtype_and_a_mismatch_is_refused(small_study, tiny_model_dir):
+    """On a GPU the base model's default features are bfloat16 and a fine-tuned float32
+    checkpoint's are float32: the re-test computes both in float32 and refuses a mix."""
+    from analysis.features import extract_features
+    from analysis.lm import load_model
+
+    ds = small_study
+    base = ft.retest_features(ds, str(tiny_model_dir), 1, device="cpu", cache_dir=False)
+    tuned = ft.retest_features(ds, load_model(str(tiny_model_dir), device="cpu", dtype="float32"),
+                               1, cache_dir=False)
+    assert base.params["dtype"] == tuned.params["dtype"] == ft.RETEST_DTYPE == "float32"
+    assert base.hidden.dtype == tuned.hidden.dtype == np.float32
+    with pytest.raises(ValueError, match="loaded in bfloat16.*dtype='float32'"):
+        ft.retest_features(ds, load_model(str(tiny_model_dir), device="cpu", dtype="bfloat16"), 1)
+    # what a GPU run used to compare: a bfloat16 base against float32 fine-tuned features
+    half = extract_features(ds, model=str(tiny_model_dir), layers=[1], surprisal=False,
+                            device="cpu", dtype="bfloat16", cache_dir=False, progress=False)
+    fit_kw = dict(n_folds=3, n_inner=2)
+    with pytest.raises(ValueError, match="computed in bfloat16 and the other model's in float32"):
+        ft.brain_retest(ds, half, tuned, layer=1, n_permutations=5, **fit_kw)
+    base_fit = ft.fit_base(half, ds, 1, **fit_kw)
+    assert base_fit.params["features_dtype"] == "bfloat16"
+    with pytest.raises(ValueError, match="computed in bfloat16"):
+        ft.brain_retest(ds, base_fit, tuned, layer=1, n_permutations=5, **fit_kw)
+    with pytest.raises(ValueError, match="without layer="):
+        ft.brain_retest(ds, base, tuned, n_permutations=5, **fit_kw)
+    out = ft.brain_retest(ds, ft.fit_base(base, ds, 1, **fit_kw), tuned, layer=1,
+                          n_permutations=5, **fit_kw)
+    # the same model in the same dtype: identical predictions, nothing better or worse
+    assert np.array_equal(out["base"].predictions, out["ft"].predictions)
+    assert (out["classes"] == 0).all()
+
+
+# ------------------------------------------------------------------------- verdicts
+def _summary(better, worse):
+    return {"percent_better": better, "percent_worse": worse}
+
+
+def test_retest_counts_only_when_the_accuracy_gain_excludes_zero():
+    """A brain re-test that looks 'better' is uninformative when the model did not learn."""
+    flat = {"gain": 0.01, "gain_ci": (-0.02, 0.04)}
+    v = ft.retest_verdict("Social IQa", flat, _summary(12.0, 0.0), null=_summary(0.0, 0.0),
+                          vs_shuffled=_summary(5.0, 0.0))
+    assert v.answer == "uninformative at this budget" and not v.learnt and not v.informative
+    assert "does not exclude 0" in v.reason and "+1.0 points" in v.reason
+    learnt = {"gain": 0.08, "gain_ci": (0.03, 0.13)}
+    v = ft.retest_verdict("Social IQa", learnt, _summary(12.0, 0.0), null=_summary(0.0, 0.0),
+                          vs_shuffled=_summary(5.0, 0.0))
+    assert v.answer == "closer to the brain" and v.learnt and v.informative
+
+
+def test_verdict_compares_with_the_null_and_the_shuffled_answer_controls():
+    learnt = {"gain": 0.08, "gain_ci": (0.03, 0.13)}
+    null = _summary(4.0, 1.0)
+
+    def answer(vs_base, vs_shuffled):
+        return ft.retest_verdict("m", learnt, vs_base, null=null, vs_shuffled=vs_shuffled).answer
+
+    # better than the base, but no more often than the null control: no different
+    assert answer(_summary(3.0, 0.0), _summary(2.0, 0.0)) == "no different from the controls"
+    # better than base beyond the null control, but not better than the shuffled control
+    assert answer(_summary(10.0, 0.0), _summary(0.0, 0.0)) == "no different from the controls"
+    assert answer(_summary(10.0, 0.0), _summary(1.0, 0.0)) == "closer to the brain"
+    assert answer(_summary(0.0, 9.0), _summary(0.0, 3.0)) == "further from the brain"
+    assert answer(_summary(10.0, 9.0), _summary(2.0, 3.0)) == "mixed"
+    # without a shuffled-answer control the null control alone decides, and it says so
+    v = ft.retest_verdict("m", learnt, _summary(10.0, 0.0), null=null)
+    assert v.answer == "closer to the brain" and "no shuffled-answer control" in v.reason
+    ctl = ft.retest_verdict("c", learnt, _summary(10.0, 0.0), null=null, control=True)
+    assert ctl.answer == "control" and not ctl.informative
+    table = ft.verdict_table({"m": v, "c": ctl})
+    assert table.loc["m", "verdict"] == "closer to the brain"
+    assert table.loc["m", "% better / worse than shuffled control"] == "n/a"
+    assert table.loc["c", "gain (points)"] == "+8.0 [+3.0, +13.0]"
+    assert set(table["verdict"]) <= set(ft.VERDICTS)
+
+
+def test_retest_verdicts_retest_each_model_against_the_shuffled_control(small_study):
+    ds = small_study
+    rng = np.random.default_rng(3)
+    feats = {run: rng.standard_normal((ds.n_words, 6)) for run in ("siqa", ft.SHUFFLED_CONTROL)}
+    fit_kw = dict(n_folds=3, n_inner=2)
+    base = rng.standard_normal((ds.n_words, 6))
+    retests = {run: ft.brain_retest(ds, base, f, n_permutations=20, **fit_kw)
+               for run, f in feats.items()}
+    acc = {"siqa": {"gain": 0.1, "gain_ci": (0.05, 0.15)},
+           ft.SHUFFLED_CONTROL: {"gain": 0.0, "gain_ci": (-0.05, 0.05)}}
+    out = ft.retest_verdicts(ds, retests, feats, acc, {"null control": _summary(0.0, 0.0)},
+                             n_permutations=20, **fit_kw)
+    assert out[ft.SHUFFLED_CONTROL].answer == "control"
+    assert out[ft.SHUFFLED_CONTROL].vs_shuffled_better is None
+    v = out["siqa"]
+    assert v.vs_shuffled_better is not None and v.model == "Social IQa"
+    # random features, no signal: neither model differs from the other at q < 0.05
+    assert v.answer == "no different from the controls", v

@@ -2,8 +2,10 @@
 
 The planted-truth tests build the two groups from the simulated story's sentences
 ranked by their share of planted words (the `emotion` and `physical` annotations that
-carry the simulated divergence), not from a real encoding fit: extracting features and
-fitting the encoding model would take minutes. The chapter itself checks the real
+carry the simulated divergence; the plain mean, ``length_correction=None``, since these
+noiseless 0/1 word scores have no sampling noise for the length correction to remove),
+not from a real encoding fit: extracting features and fitting the encoding model would
+take minutes. The chapter itself checks the real
 quick-run encoding outputs against the same truth (its "planted category" table).
 """
 
@@ -34,7 +36,9 @@ def story():
     planted = (cats["emotion"] | cats["physical"]).astype(float)
     # tiny, word-order tie-breaker so that the ranking is strict
     mse = np.repeat(planted[:, None], 3, axis=1) + 1e-3 * np.arange(len(words))[:, None] / len(words)
-    _, sentences = H.sentence_scores(mse, np.array([300.0, 400.0, 450.0]), words, sentence)
+    # ranked by the share itself (no noise to correct for length: see the module notes)
+    _, sentences = H.sentence_scores(mse, np.array([300.0, 400.0, 450.0]), words, sentence,
+                                     length_correction=None)
     return words, sentence, sentences
 
 
@@ -55,12 +59,44 @@ def test_sentence_scores_use_the_window_of_interest_and_skip_nan():
     np.testing.assert_allclose(word_score[[0, 1, 3]], [3.0, 2.0, 4.0])
     assert np.isnan(word_score[2])
     assert table["text"].tolist() == ["a b", "c d"]
-    np.testing.assert_allclose(table["score"], [2.5, 4.0])  # NaN word ignored
+    np.testing.assert_allclose(table["mean_score"], [2.5, 4.0])  # NaN word ignored
+    assert table["n_scored"].tolist() == [2, 1] and table["n_words"].tolist() == [2, 2]
+    # word scores 3, 2, 4: mean 3, SD 1; z = (mean - 3) * sqrt(n) / 1
+    np.testing.assert_allclose(table["score"], [-0.5 * np.sqrt(2), 1.0])
+    plain = H.sentence_scores(mse, times, words, sentence, (300, 425), length_correction=None)
+    np.testing.assert_allclose(plain[1]["score"], [2.5, 4.0])
+    with pytest.raises(ValueError, match="length_correction='ols'"):
+        H.sentence_scores(mse, times, words, sentence, (300, 425), length_correction="ols")
     # a single-window dataset (ERP components, reading times): every window counts
     one, _ = H.sentence_scores(mse[:, [2]], [0.0], words, sentence, None)
     np.testing.assert_allclose(one[[0, 1, 3]], [3, 2, 4])
     with pytest.raises(H.DataError, match="no window starts within 500-600 ms"):
         H.sentence_scores(mse, times, words, sentence, (500, 600))
+
+
+def test_short_sentences_do_not_fill_both_tails_once_corrected_for_length():
+    """iid word scores (gamma, skewed like squared errors) in sentences of 3 to 30 words.
+
+    The plain mean of few words varies more, so the shortest sentences (a fifth of
+    them) fill both groups about twice as often as their share; standardised by the
+    mean's standard error, their share of each tail is their share of all sentences.
+    """
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 31, size=1500)
+    sentence = np.repeat(np.arange(lengths.size), lengths)
+    mse = rng.gamma(4.0, 1.0, size=(sentence.size, 1))
+    words = ["w"] * sentence.size
+    short = lengths <= np.quantile(lengths, 0.2)
+
+    def tail_shares(table, k=150):
+        order = table.sort_values("score")["sentence_id"].to_numpy()
+        return short[order[-k:]].mean() / short.mean(), short[order[:k]].mean() / short.mean()
+
+    plain = tail_shares(H.sentence_scores(mse, [0.0], words, sentence, None,
+                                          length_correction=None)[1])
+    fixed = tail_shares(H.sentence_scores(mse, [0.0], words, sentence, None)[1])
+    assert min(plain) > 1.8, plain  # over-represented in both tails
+    assert all(0.6 < r < 1.4 for r in fixed), fixed
 
 
 def test_group_size_scales_with_the_data():
@@ -292,6 +328,19 @@ def test_unnamed_category_check_on_a_hand_made_table():
     assert out["found"] and [h["rank"] for h in out["hypotheses"]] == [2]  # bank rows skipped
     assert not out["significant"]
     assert not H.unnamed_category_check(table.iloc[[0, 2]], ["bang"])["found"]
+
+
+def test_unnamed_category_check_matches_whole_words_only():
+    """'heartfelt' contains 'hear' but does not name hearing; 'Loud' and 'heard' do."""
+    table = pd.DataFrame({
+        "hypothesis": ["expresses heartfelt emotion", "mentions soundly sleeping people",
+                       "describes what someone Heard", "contains LOUD words"],
+        "proposer": ["llm"] * 4, "rank": [1, 2, 3, 4], "V": [0.4, 0.3, 0.2, 0.1],
+        "significant": [True, True, False, False], "confirmed": [False] * 4})
+    out = H.unnamed_category_check(table, ["bang"])
+    assert [h["rank"] for h in out["hypotheses"]] == [3, 4]
+    assert not out["significant"]
+    assert not H.unnamed_category_check(table.iloc[:2], ["bang"])["found"]
 
 
 def test_unnamed_sound_category_found_only_where_it_drives_the_divergence():

@@ -109,3 +109,46 @@ def test_bad_inputs(story, hidden):
         simulate_study(story[0][:-1], hidden, story[1])
     with pytest.raises(ValueError, match="truth_layer=9 outside"):
         simulate_study(story[0], hidden, story[1], SimulationConfig(truth_layer=9))
+
+
+def _shared_stream_hidden(n_words, n_layers=4, d=160, seed=3):
+    """Layers like a transformer's residual stream: the top 64 principal components are
+    one component common to every layer; each layer adds its own weaker part."""
+    rng = np.random.default_rng(seed)
+    shared = rng.standard_normal((n_words, 64)) @ rng.standard_normal((64, d)) * 0.5
+    return np.stack([shared + rng.standard_normal((n_words, d)) for _ in range(n_layers)])
+
+
+def test_planted_layer_is_identifiable_when_layers_share_their_top_components(story):
+    """A read-out of the top components (the old simulation) is predicted as well by every
+    layer; skipping them plants what only the truth layer has."""
+    hidden = _shared_stream_hidden(len(story[0]))
+
+    def layer_r(**kw):
+        cfg = SimulationConfig(seed=7, n_subjects=2, truth_layer=2, **kw)
+        ds = simulate_study(story[0], hidden, story[1], cfg)
+        peak = ds.provenance["truth"]["lm_peak_window"]
+        z = ds.responses / ds.responses.std(axis=(0, 2), keepdims=True)
+        return np.array([_cv_r(hidden[l], z[:, :, peak]).mean() for l in range(4)]), ds
+
+    old, _ = layer_r(pc_skip=0, n_pcs=64)
+    new, ds = layer_r()
+    assert ds.provenance["truth"]["lm_principal_components"] == {"first": 32, "stop": 128,
+                                                                 "skipped_top": 32}
+    others = np.delete(new, 2)
+    assert int(np.argmax(new)) == 2 and new[2] - others.max() > 0.3 * new[2], new
+    assert abs(old[2] - np.delete(old, 2).max()) < 0.1 * old[2], old  # no better than a tie
+
+
+def test_noise_is_autocorrelated_across_words(story, hidden, study):
+    """Window 0 (0-25 ms) holds almost only noise: its lag-one correlation across words
+    follows ``word_ar`` (0.5 by default, scaled by the noise share; 0 when switched off)."""
+    def lag_one(ds):
+        x = ds.responses[:, :, 0] / ds.responses[:, :, 0].std(axis=0)
+        x = x - x.mean(axis=0)
+        return float(((x[1:] * x[:-1]).sum(0) / (x ** 2).sum(0)).mean())
+
+    assert study.provenance["truth"]["noise"]["ar1_words"] == 0.5
+    white = simulate_study(story[0], hidden, story[1],
+                           SimulationConfig(seed=7, n_subjects=3, truth_layer=3, word_ar=0.0))
+    assert 0.3 < lag_one(study) < 0.55 and abs(lag_one(white)) < 0.1
