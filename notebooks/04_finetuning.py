@@ -295,21 +295,18 @@ for task, hidden in ft_hidden.items():
 tests = {**ctl_run["tests"], **{f"fine-tuned on {TASK_NAMES[t]}": rt
                                 for t, rt in retest.items()}}
 summaries = {name: ft.retest_summary(rt, ds.times) for name, rt in tests.items()}
-display(pd.DataFrame({name: {"% better": v["percent_better"], "% worse": v["percent_worse"],
-                             "mean r base": v["mean_r_base"], "mean r model": v["mean_r_finetuned"],
-                             "category windows (q < 0.05)": ", ".join(f"{t:g}" for t in
-                                                                      v["category_windows_ms"])
-                             or "none"}
-                      for name, v in summaries.items()}).T.round(4))
+display(show.table(pd.DataFrame(
+    {name: {"% better": v["percent_better"], "% worse": v["percent_worse"],
+            "mean r base": v["mean_r_base"], "mean r model": v["mean_r_finetuned"],
+            "category better (q < 0.05)": ", ".join(f"{t:g}" for t in v["category_windows_ms"])
+            or "none",
+            "category worse (q < 0.05)": ", ".join(
+                f"{t:g}" for t in v["category_worse_windows_ms"]) or "none"}
+     for name, v in summaries.items()}).T))
 
 # %%
-fig, axes = plt.subplots(1, len(tests), figsize=(4.2 * len(tests), 3), squeeze=False,
-                         sharey=True)
-for ax, (name, rt) in zip(axes[0], tests.items()):
-    plots.plot_better_worse(rt["shares"], ds.times, title=name, ax=ax)
-    if planted and name.endswith("control"):
-        ax.axvspan(*planted, color="0.85", zorder=0, label="planted")
-fig.tight_layout()
+fig = plots.plot_better_worse_grid({name: rt["shares"] for name, rt in tests.items()}, ds.times,
+                                   window=planted or None)
 for key, text in ft.retest_texts(summaries).items():
     glue(key, text)
 

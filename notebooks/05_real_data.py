@@ -259,7 +259,7 @@ if trials is not None:
                        "ceiling_r": float(np.sqrt(max(sh["mean"], 0))),
                        "interval": [float(np.sqrt(max(v, 0))) for v in sh["interval"]],
                        "n_subjects": sh["n_subjects"], "n_words": trials.n_words}
-    display(pd.DataFrame(ceiling).T[["reliability", "ceiling_r", "n_subjects", "n_words"]])
+    display(show.table(pd.DataFrame(ceiling).T[["reliability", "ceiling_r", "n_subjects", "n_words"]]))
     glue("n400_rel", f"{sh['mean']:.3f}")
     glue("n400_ceiling", f"{ceiling['N400']['ceiling_r']:.2f}")
     glue("n400_ceiling_ci", "{:.2f}-{:.2f}".format(*ceiling["N400"]["interval"]))
@@ -519,7 +519,7 @@ if tuned is not None and enc_table is not None:
                         "category_p": None if rt["category"] is None else
                         float(rt["category"]["p"][0]),
                         "n_category_words": int(cats[rec["category"]].sum())}
-    display(pd.DataFrame(retest).T)
+    display(show.table(pd.DataFrame(retest).T))
     glue("ft_layer", layer)
 else:
     glue("ft_layer", "n/a")

@@ -145,7 +145,7 @@ if fr is not None:
     fr.choose_layer(chapter.results_dir, model_layer_step, rsa_words, seed, timer=step)
     frank_comp = I.run_instruction_study(fr, chosen_instructions, instr_frank_words,
                                          chapter.device, default_lm, step, **compare_kw)
-    display(frank_comp.summary[I.SUMMARY_COLUMNS].round(4))
+    display(show.table(frank_comp.summary[I.SUMMARY_COLUMNS]))
     display(frank_comp.delta_table(fr.targets.ch_names, chosen_instructions).round(3))
     results["instructions"]["frank2015"] = frank_comp.to_results(
         fr.layer, per_target=True, targets=list(fr.targets.ch_names))
@@ -200,7 +200,7 @@ if sim is not None:
     sim_comp = I.run_instruction_study(sim, chosen_instructions, instr_sim_words,
                                        chapter.device, default_lm.loader_for(sim.model),
                                        step, **compare_kw)
-    display(sim_comp.summary[I.SUMMARY_COLUMNS].round(4))
+    display(show.table(sim_comp.summary[I.SUMMARY_COLUMNS]))
     results["instructions"]["simulated"] = sim_comp.to_results(sim.layer, window_ms=sim.window)
 for k, v in I.simulated_texts(sim_comp, sim, fdr_q).items():
     glue(k, v)
