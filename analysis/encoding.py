@@ -754,9 +754,13 @@ def _checked_features(features, n, words, name="features"):
 def _scores(pred, resp, p_threshold, error_channels, splits, groups=None):
     """r, p, significance, per-word errors, per-fold r of out-of-fold predictions, and the
     dependence measures behind p (:func:`analysis.stats.r_and_pvalue`)."""
-    r = pearson_columns(pred, resp).T  # (n_windows, n_channels)
+    # r within folds: each test fold's mean removed from predictions and responses, so that
+    # r has no between-fold term (:func:`centre_within_folds`; with slow drifts across
+    # words the pooled r of a good model is pulled below zero)
+    pc, rc = centre_within_folds(pred, splits), centre_within_folds(resp, splits)
+    r = pearson_columns(pc, rc).T  # (n_windows, n_channels)
     # p with the effective n of two autocorrelated series (lags within the CV groups)
-    dep = r_and_pvalue(pred, resp, groups)
+    dep = r_and_pvalue(pc, rc, groups)
     p = dep["p"].T
     sig = significance_mask(p, p_threshold)
     use = sig if error_channels is None else sig & np.asarray(error_channels, bool)[None, :]
