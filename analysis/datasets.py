@@ -20,7 +20,10 @@ keyword options and returning a :class:`~analysis.data.WordDataset`).
 from __future__ import annotations
 
 import hashlib
+import importlib
+import inspect
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,12 +31,13 @@ import numpy as np
 
 from ._utils import SHARED_DATA, DataError, shared_data_path
 from .data import WordDataset, load_dataset_file
+from .params import ParameterError
 
 __all__ = [
     "DatasetSpec", "DatasetRecord", "register_dataset", "dataset_spec", "dataset_names",
     "open_dataset", "dataset_record", "window_of_interest", "channels_of_interest",
     "load_simulated", "registry_table", "LANGUAGE_WINDOW_MS", "open_for_chapter", "describe",
-    "cv_groups",
+    "cv_groups", "required_options", "check_options", "check_run_parameters",
 ]
 
 #: The "language" window of the paper's MEG analyses (SPEC §4): 300-425 ms after onset.
@@ -78,6 +82,8 @@ class DatasetSpec:
         Where to get the data (shown when they are missing).
     reference : str
         Citation of the data.
+    option_examples : dict
+        Example values of the loader's required options (shown when one is missing).
     """
 
     name: str
@@ -94,6 +100,7 @@ class DatasetSpec:
     focus_channels: tuple | None = None
     howto: str = ""
     reference: str = ""
+    option_examples: dict = field(default_factory=dict, hash=False)
 
     def resolve_path(self, path=None):
         """The data location: ``path``, else ``$env``, else ``../shared/data/<default_path>``.
@@ -151,6 +158,94 @@ def dataset_spec(name):
     if name not in _REGISTRY:
         raise DataError(f"unknown dataset {name!r}; expected one of {dataset_names()}.")
     return _REGISTRY[name]
+
+
+def _loader_function(spec):
+    """The function behind a source's loader (a lazy loader imports its module here)."""
+    target = getattr(spec.loader, "target", None)
+    if target is None:
+        return spec.loader
+    module, function = target
+    return getattr(importlib.import_module(module), function)
+
+
+def _option_help(function, name):
+    """``"name (type): first line of its description"`` from a numpy docstring."""
+    doc = inspect.getdoc(function) or ""
+    match = re.search(rf"^(?:\w+, )*{name}(?:, \w+)* : (.+)\n\s+(.+)$", doc, re.M)
+    if match is None:
+        return name
+    return f"{name} ({match.group(1).strip()}): {match.group(2).strip()}"
+
+
+def required_options(name):
+    """The loader options a source cannot be opened without, read from its signature.
+
+    Parameters
+    ----------
+    name : str
+        A registered source.
+
+    Returns
+    -------
+    list of str
+        Parameters of the loader, after the data path, that have no default value.
+    """
+    params = list(inspect.signature(_loader_function(dataset_spec(name))).parameters.values())
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in params[1:] if p.kind in kinds and p.default is p.empty]
+
+
+def check_options(name, options):
+    """Check that the loader options of a source include every required one.
+
+    Parameters
+    ----------
+    name : str
+        A registered source.
+    options : dict | None
+        The loader options (the chapters' ``dataset_options`` parameter).
+
+    Raises
+    ------
+    DataError
+        Naming each missing option, what it is (from the loader's docstring) and an
+        example of the ``-p dataset_options`` value that supplies it.
+    """
+    missing = [o for o in required_options(name) if o not in (options or {})]
+    if not missing:
+        return
+    spec = dataset_spec(name)
+    function = _loader_function(spec)
+    example = {k: json.dumps(v) for k, v in (options or {}).items()}  # YAML reads JSON
+    example.update({o: json.dumps(spec.option_examples[o]) if o in spec.option_examples
+                    else "..." for o in missing})
+    shown = ", ".join(f"{k}: {v}" for k, v in example.items())
+    what = "; ".join(_option_help(function, o).rstrip(".") for o in missing)
+    raise DataError(f"dataset {name!r} needs the loader option(s) {missing} in "
+                    f"dataset_options; {what}. For example: -p dataset_options '{{{shown}}}'.")
+
+
+def check_run_parameters(params):
+    """The runner's pre-flight check of the dataset parameters, before any chapter runs.
+
+    Parameters
+    ----------
+    params : dict
+        The typed parameters of the run (``dataset``, ``dataset_options`` where the
+        selected chapters declare them).
+
+    Raises
+    ------
+    ParameterError
+        An unknown dataset, or a required loader option missing (:func:`check_options`).
+    """
+    if "dataset" not in params:
+        return
+    try:
+        check_options(params["dataset"], params.get("dataset_options"))
+    except DataError as err:
+        raise ParameterError(str(err)) from None
 
 
 def registry_table():
@@ -290,11 +385,13 @@ def open_dataset(name="simulated", path=None, n_words=0, **options):
     Raises
     ------
     DataError
-        Unknown name, missing files, and every error of the loader.
+        Unknown name, missing files, a missing required loader option
+        (:func:`check_options`), and every error of the loader.
     """
     spec = dataset_spec(name)
     resolved = spec.resolve_path(path)
     runtime = {k: options.pop(k) for k in _RUNTIME_OPTIONS if k in options}
+    check_options(name, options)
     if name == "simulated":
         ds = spec.loader(resolved, n_words=n_words, **options, **runtime)
     else:  # device/progress do not concern file loaders
@@ -511,6 +608,7 @@ def _lazy(module, function):
         return getattr(importlib.import_module(module), function)(path, **options)
     call.__name__ = function
     call.__doc__ = f"``{module}.{function}``"
+    call.target = (module, function)  # read by required_options
     return call
 
 
@@ -529,13 +627,15 @@ for _spec in (
                 reference="Wehbe et al. (2014), PLoS ONE 9(11): e112575"),
     DatasetSpec("moth", _lazy("analysis.loaders.moth", "load_moth"),
                 "Moth MEG, one listener, six stories", cv_groups="story",
-                howto="Give the folder of the Moth_*.pkl pickles and dataset_options {sfreq: ...}."),
+                howto="Give the folder of the Moth_*.pkl pickles and dataset_options {sfreq: ...}.",
+                option_examples={"sfreq": 1000}),
     DatasetSpec("mne", _lazy("analysis.loaders.mne_data", "load_mne_epochs"),
                 "any word-locked MNE epochs file (*-epo.fif) with words in its metadata",
                 geometry=True, howto="Give the path of an -epo.fif file."),
     DatasetSpec("bids", _lazy("analysis.loaders.mne_data", "load_bids"),
                 "one BIDS MEG/EEG recording with word events (mne-bids)", geometry=True,
-                howto="Give the BIDS root and dataset_options {subject: ..., task: ...}."),
+                howto="Give the BIDS root and dataset_options {subject: ..., task: ...}.",
+                option_examples={"subject": "01", "task": "reading"}),
     DatasetSpec("frank2015", _lazy("analysis.loaders.frank2015", "load_frank2015"),
                 "Frank et al. (2015) EEG: six ERP components per word, 24 readers, "
                 "205 isolated sentences", context="sentence", window=None,

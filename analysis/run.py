@@ -32,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+from .datasets import check_run_parameters
 from .params import ParameterError, check_types_agree, coerce, declared_parameters, parse_text
 from .provenance import REPO_ROOT, resolve_device
 
@@ -435,6 +436,7 @@ def main(argv=None):
     out = Path(args.out).resolve()
     try:
         params = typed_parameters(selected, PROFILES[args.profile], args.param)
+        check_run_parameters(params)  # required loader options, before any chapter runs
     except ParameterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
