@@ -253,8 +253,12 @@ def _honest_colorbar(fig, image, axes, vlim, extend, label):
     from matplotlib.ticker import FixedLocator, MaxNLocator
 
     cbar = fig.colorbar(image, ax=axes, shrink=0.85, aspect=18, extend=extend, pad=0.02)
-    ticks = [t for t in MaxNLocator(nbins=5).tick_values(*vlim)
-             if vlim[0] - 1e-12 <= t <= vlim[1] + 1e-12]
+    tol = 1e-9 * (vlim[1] - vlim[0])
+    for nbins in (5, 8):  # at least 4 ticks inside the limits where 5 bins leave fewer
+        ticks = [t for t in MaxNLocator(nbins=nbins).tick_values(*vlim)
+                 if vlim[0] - tol <= t <= vlim[1] + tol]
+        if len(ticks) >= 4:
+            break
     cbar.ax.yaxis.set_major_locator(FixedLocator(ticks))
     cbar.ax.set_yticklabels(tick_labels(ticks))
     cbar.ax.tick_params(labelsize=8)
@@ -323,10 +327,8 @@ def plot_window_topomaps(values, dataset, ch_type="mag", every=2, title=None, ki
                                         cmap=cmap, vlim=vlim, contours=4, sensors=True)
         inside = window is not None and window[0] <= t <= window[1]
         ax.set_title(f"{t:g} ms" + (" (window)" if inside else ""), fontsize=8)
-        if inside:  # MNE turns the axis off, which hides the frame too
-            ax.set_axis_on()
-            ax.set_xticks([])
-            ax.set_yticks([])
+        if inside:  # MNE hides the frame of its maps: show it again, in red
+            ax.set_frame_on(True)
             for spine in ax.spines.values():
                 spine.set_visible(True)
                 spine.set_edgecolor("C3")

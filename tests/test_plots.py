@@ -64,6 +64,8 @@ def test_rms_r_map_of_an_odd_gradiometer_count_is_drawn_and_names_the_unpaired(u
                                      units="RMS r of the pair", window=(300, 425),
                                      title="r per gradiometer pair (RMS)")
     assert "MEG0122" in fig._suptitle.get_text()
+    framed = [ax.get_title() for ax in fig.axes[:-1] if ax.get_frame_on()]
+    assert framed == ["300 ms (window)", "350 ms (window)", "400 ms (window)"]
     assert "MEG0122" in capsys.readouterr().out
     assert fig.dpi >= 150
     cbar = _colorbar_axes(fig)
@@ -71,7 +73,7 @@ def test_rms_r_map_of_an_odd_gradiometer_count_is_drawn_and_names_the_unpaired(u
     assert low == 0.0 and high == pytest.approx(
         plots.topomap_values(r[:, ::2], ds.info, "grad")[1].max())
     labels = [t.get_text() for t in cbar.get_yticklabels()]
-    assert len(labels) >= 3 and len(set(labels)) == len(labels)
+    assert len(labels) >= 4 and len(set(labels)) == len(labels)
     assert all(float(t) >= 0 for t in labels)
     assert _inside(fig, cbar.yaxis.label) and cbar.yaxis.label.get_text() == "RMS r of the pair"
 
