@@ -16,7 +16,13 @@ record                    file(s) in ``results_dir``            written by -> re
                           ``hypotheses_contract.json``
 :class:`FinetunedModels`  ``finetuned_models.json``             fine-tuning -> real data,
                                                                 models
+:class:`RealDataLayer`    ``real_data_layer.json``              real data -> models
 ========================  ====================================  =========================
+
+A layer is decided once per chain, by a selection-aware rule (the layer chosen inside the
+outer folds, :func:`analysis.encoding.nested_layer_choice`), and handed on with how it was
+made (``layer_decision`` of :class:`EncodingOutputs`, :class:`RealDataLayer`); a later
+chapter uses it rather than choosing again.
 
 The dataset a later chapter reopens is the one the encoding chapter used, recorded by
 value (:class:`analysis.datasets.DatasetRecord`), never re-derived from parameter names.
@@ -25,20 +31,22 @@ value (:class:`analysis.datasets.DatasetRecord`), never re-derived from paramete
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
 from ._utils import DataError, atomic_savez, atomic_write, atomic_write_json, json_default
 
-__all__ = ["EncodingOutputs", "HypothesisResults", "FinetunedModels", "ContractError",
-           "ENCODING_FILE", "HYPOTHESIS_FILES", "FINETUNED_FILE"]
+__all__ = ["EncodingOutputs", "HypothesisResults", "FinetunedModels", "RealDataLayer",
+           "ContractError", "ENCODING_FILE", "HYPOTHESIS_FILES", "FINETUNED_FILE",
+           "REAL_DATA_LAYER_FILE"]
 
 ENCODING_FILE = "encoding_outputs.npz"
 HYPOTHESIS_FILES = {"sentences": "hypotheses_sentences.csv", "table": "hypotheses_table.csv",
                     "scores": "hypotheses_scores.csv", "meta": "hypotheses_contract.json"}
 FINETUNED_FILE = "finetuned_models.json"
+REAL_DATA_LAYER_FILE = "real_data_layer.json"
 
 
 class ContractError(DataError, FileNotFoundError):
@@ -55,11 +63,41 @@ def _missing(path, chapter):
                          "and results_dir).")
 
 
+def _read_json(results_dir, name, keys, chapter):
+    """``(path, data)`` of a JSON record, with a missing file or field named."""
+    path = Path(results_dir) / name
+    if not path.is_file():
+        raise _missing(path, chapter)
+    data = _load_json_object(path, chapter)
+    _require(data, keys, path, chapter)
+    return path, data
+
+
+def _write_json(record, results_dir, name):
+    """Write a dataclass record as JSON atomically; returns its path."""
+    path = Path(results_dir) / name
+    atomic_write_json(path, asdict(record))
+    return path
+
+
 def _require(mapping, keys, path, chapter):
     missing = [k for k in keys if k not in mapping]
     if missing:
         raise ContractError(f"{path}: field(s) {missing} missing; expected the file written by "
                             f"the {chapter} chapter of this version. Re-run that chapter.")
+
+
+def _load_json_object(path, chapter):
+    """A JSON object file handed between chapters; a damaged one names the file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ContractError(f"{path}: not valid JSON ({err}); expected the file written by the "
+                            f"{chapter} chapter. Re-run that chapter.") from None
+    if not isinstance(data, dict):
+        raise ContractError(f"{path}: holds a JSON {type(data).__name__}; expected an object "
+                            f"written by the {chapter} chapter. Re-run that chapter.")
+    return data
 
 
 # --------------------------------------------------------------------------- encoding
@@ -76,7 +114,7 @@ class EncodingOutputs:
     model_identity : str
         :attr:`analysis.lm.ModelSpec.identity` of that model.
     layer : int
-        Chosen layer (hidden-state index).
+        Chosen layer (hidden-state index): the chain's one layer decision.
     fit : dict
         Settings every later fit must reuse: ``n_folds``, ``n_inner``, ``p_threshold``,
         ``cv_groups`` (None or a grouping name), ``alphas`` (the grid).
@@ -93,6 +131,11 @@ class EncodingOutputs:
         (NaN where none), cosine similarity over all channels.
     r, p : ndarray, shape (n_windows, n_channels)
     significant : ndarray of bool, shape (n_windows, n_channels)
+    layer_decision : dict
+        How ``layer`` was decided (:meth:`analysis.encoding.LayerSweep.layer_decision`):
+        ``layer`` (equal to the attribute), ``rule`` in words, ``fold_layers`` (the
+        layer chosen in each outer fold, or None) and ``sweep_argmax`` (the sweep's
+        peak, a description only).
     """
 
     dataset: dict
@@ -111,10 +154,12 @@ class EncodingOutputs:
     r: np.ndarray
     p: np.ndarray
     significant: np.ndarray
+    layer_decision: dict = field(default_factory=dict)
 
     _ARRAYS = ("sentence", "times", "mse", "cosine", "r", "p", "significant")
     _META = ("dataset", "model", "model_identity", "layer", "fit", "window", "channels",
-             "words", "ch_names")
+             "words", "ch_names", "layer_decision")
+    _DECISION = ("layer", "rule", "fold_layers", "sweep_argmax")
     _FIT = ("n_folds", "n_inner", "p_threshold", "cv_groups", "alphas")
 
     def __post_init__(self):
@@ -127,6 +172,11 @@ class EncodingOutputs:
                 raise ContractError(f"encoding outputs: '{name}' has shape "
                                     f"{np.shape(getattr(self, name))}; expected {shape}.")
         _require(self.fit, self._FIT, "encoding outputs 'fit'", "encoding")
+        _require(self.layer_decision, self._DECISION, "encoding outputs 'layer_decision'",
+                 "encoding")
+        if int(self.layer_decision["layer"]) != int(self.layer):
+            raise ContractError(f"encoding outputs: layer {self.layer} but layer_decision "
+                                f"says {self.layer_decision['layer']}; expected the same layer.")
 
     def write(self, results_dir):
         """Write ``encoding_outputs.npz`` atomically; returns its path."""
@@ -148,16 +198,32 @@ class EncodingOutputs:
         path = Path(results_dir) / ENCODING_FILE
         if not path.is_file():
             raise _missing(path, "encoding")
+        key = None
         try:
             with np.load(path, allow_pickle=False) as npz:
                 files = set(npz.files)
                 _require(files, ("meta",) + cls._ARRAYS, path, "encoding")
+                key = "meta"
                 meta = json.loads(str(npz["meta"]))
-                arrays = {k: npz[k] for k in cls._ARRAYS}
-        except (OSError, ValueError) as err:
-            raise ContractError(f"{path}: unreadable ({err}); re-run the encoding chapter.") from None
+                arrays = {}
+                for key in cls._ARRAYS:
+                    arrays[key] = npz[key]
+        except ContractError:
+            raise
+        except Exception as err:  # zip, CRC, truncation, JSON: any read failure is a bad file
+            field_ = f" field '{key}'" if key else ""
+            raise ContractError(f"{path}:{field_} unreadable ({type(err).__name__}: {err}); "
+                                "expected the file written by the encoding chapter. Re-run "
+                                "that chapter.") from None
+        if not isinstance(meta, dict):
+            raise ContractError(f"{path}: field 'meta' is {type(meta).__name__}; expected a "
+                                "JSON object written by the encoding chapter. Re-run that "
+                                "chapter.")
         _require(meta, cls._META, path, "encoding")
-        return cls(**meta, **arrays)
+        try:
+            return cls(**{k: meta[k] for k in cls._META}, **arrays)
+        except ContractError as err:
+            raise ContractError(f"{path}: {err} Re-run the encoding chapter.") from None
 
     def reopen_dataset(self, **runtime):
         """The very dataset that was fitted (:meth:`analysis.datasets.DatasetRecord.reopen`)."""
@@ -263,11 +329,16 @@ class HypothesisResults:
             path = results_dir / HYPOTHESIS_FILES[key]
             if not path.is_file():
                 raise _missing(path, "hypotheses")
-            frames[key] = pd.read_csv(path)
+            try:
+                frames[key] = pd.read_csv(path)
+            except (ValueError, UnicodeDecodeError) as err:  # empty or malformed CSV
+                raise ContractError(f"{path}: unreadable ({type(err).__name__}: {err}); "
+                                    "expected the CSV written by the hypotheses chapter. "
+                                    "Re-run that chapter.") from None
         meta_path = results_dir / HYPOTHESIS_FILES["meta"]
         if not meta_path.is_file():
             raise _missing(meta_path, "hypotheses")
-        meta = json.loads(meta_path.read_text())
+        meta = _load_json_object(meta_path, "hypotheses")
         table = frames["table"]
         if "significant" in table.columns:
             table["significant"] = table["significant"].astype(bool)
@@ -305,9 +376,7 @@ class FinetunedModels:
 
     def write(self, results_dir):
         """Write ``finetuned_models.json`` atomically; returns its path."""
-        path = Path(results_dir) / FINETUNED_FILE
-        atomic_write_json(path, asdict(self))
-        return path
+        return _write_json(self, results_dir, FINETUNED_FILE)
 
     @classmethod
     def read(cls, results_dir):
@@ -318,14 +387,74 @@ class FinetunedModels:
         ContractError
             Missing file or field, or a checkpoint folder that no longer exists.
         """
-        path = Path(results_dir) / FINETUNED_FILE
-        if not path.is_file():
-            raise _missing(path, "finetuning")
-        data = json.loads(path.read_text())
-        _require(data, ("base_model", "layer", "models"), path, "finetuning")
-        out = cls(data["base_model"], int(data["layer"]), dict(data["models"]))
+        path, data = _read_json(results_dir, FINETUNED_FILE, ("base_model", "layer", "models"),
+                                "finetuning")
+        if not isinstance(data["models"], dict) or not all(
+                isinstance(rec, dict) for rec in data["models"].values()):
+            raise ContractError(f"{path}: field 'models' is not a mapping of task to record; "
+                                "expected the file written by the finetuning chapter. Re-run "
+                                "that chapter.")
+        try:
+            layer = int(data["layer"])
+        except (TypeError, ValueError):
+            raise ContractError(f"{path}: field 'layer' is {data['layer']!r}; expected an "
+                                "integer. Re-run the finetuning chapter.") from None
+        out = cls(data["base_model"], layer, dict(data["models"]))
         for task, rec in out.models.items():
             if not (Path(rec["model_dir"]) / "config.json").is_file():
                 raise ContractError(f"{path}: the {task} checkpoint {rec['model_dir']} is gone "
                                     "(cache cleared?); re-run the finetuning chapter.")
         return out
+
+
+# --------------------------------------------------------------------------- real data
+@dataclass
+class RealDataLayer:
+    """The real-data chapter's layer decision for one component, for the models chapter.
+
+    Attributes
+    ----------
+    model : str
+        Language model (as named in the chapter's parameters).
+    component : str
+        The response it was decided on (``"N400"``).
+    layer : int
+        The decision: the modal layer over the outer folds of the nested procedure.
+    rule : str
+        How it was made, in words.
+    fold_layers : list of int
+        The layer chosen inside each outer fold (training words only).
+    best_layer_description : int
+        The layer sweep's peak on all words (a description, never tested).
+    n_words : int
+    """
+
+    model: str
+    component: str
+    layer: int
+    rule: str
+    fold_layers: list
+    best_layer_description: int
+    n_words: int
+
+    def __post_init__(self):
+        if not self.fold_layers or int(self.layer) not in [int(v) for v in self.fold_layers]:
+            raise ContractError(f"real-data layer: layer {self.layer} is not among the fold "
+                                f"layers {self.fold_layers}; expected the modal fold layer.")
+
+    def write(self, results_dir):
+        """Write ``real_data_layer.json`` atomically; returns its path."""
+        return _write_json(self, results_dir, REAL_DATA_LAYER_FILE)
+
+    @classmethod
+    def read(cls, results_dir):
+        """Read what :meth:`write` wrote.
+
+        Raises
+        ------
+        ContractError
+            Missing file or field (run the real-data chapter).
+        """
+        names = [f.name for f in fields(cls)]
+        _, data = _read_json(results_dir, REAL_DATA_LAYER_FILE, names, "real_data")
+        return cls(**{k: data[k] for k in names})

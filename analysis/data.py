@@ -528,7 +528,8 @@ def load_dataset_file(path):
     Raises
     ------
     DataError
-        Unreadable file or missing fields.
+        Unreadable file, a missing or damaged field (the message names the file, the
+        field and what was expected).
     """
     import mne
     import pandas as pd
@@ -543,32 +544,68 @@ def load_dataset_file(path):
                    if k not in npz.files]
         if missing:
             raise DataError(f"{path}: missing fields {missing}; not a saved WordDataset.")
-        meta = json.loads(str(npz["meta"]))
-        ch_names = [str(c) for c in npz["ch_names"]]
+
+        def field(key, why=""):
+            if key not in npz.files:
+                raise DataError(f"{path}: field '{key}' missing{why}; expected a file written "
+                                "by WordDataset.save.")
+            try:
+                return npz[key]
+            except Exception as err:  # a damaged member: CRC, truncation, bad header
+                raise DataError(f"{path}: field '{key}' is damaged ({type(err).__name__}: "
+                                f"{err}); expected a file written by WordDataset.save.") from None
+
+        try:
+            meta = json.loads(str(field("meta")))
+        except ValueError as err:
+            raise DataError(f"{path}: field 'meta' is not valid JSON ({err}); expected the "
+                            "dataset's description written by WordDataset.save.") from None
+        lacking = [k for k in ("window_ms", "context", "provenance", "source", "categories")
+                   if not isinstance(meta, dict) or k not in meta]
+        if lacking:
+            raise DataError(f"{path}: field 'meta' lacks key(s) {lacking}; expected the "
+                            "dataset's description written by WordDataset.save.")
+        ch_names = [str(c) for c in field("ch_names")]
         info = None
         if "ch_types" in npz.files:
-            info = mne.create_info(ch_names, 1000.0, [str(t) for t in npz["ch_types"]])
+            info = mne.create_info(ch_names, 1000.0, [str(t) for t in field("ch_types")])
             with info._unlock():
-                for ch, loc in zip(info["chs"], npz["ch_locs"]):
+                for ch, loc in zip(info["chs"], field("ch_locs", " (the file has 'ch_types')")):
                     ch["loc"] = loc
+        listed = " (listed in field 'meta')"
         stim = meta.get("stimulus")
-        return WordDataset(
-            words=[str(w) for w in npz["words"]],
-            sentence=npz["sentence"],
-            responses=npz["responses"],
-            times=npz["times"],
-            ch_names=ch_names,
-            info=info,
-            window_ms=meta["window_ms"],
-            subject_responses=npz["subject_responses"] if "subject_responses" in npz.files else None,
-            categories={k: npz[f"category__{k}"] for k in meta["categories"]},
-            context=meta["context"],
-            provenance=meta["provenance"],
-            source=meta["source"] or str(path),
-            groups={k: npz[f"group__{k}"] for k in meta.get("groups", [])},
-            metadata=None if meta.get("metadata") is None else pd.DataFrame(meta["metadata"]),
-            stimulus=None if stim is None else Stimulus.from_dict(stim),
-        )
+        try:
+            stimulus = None if stim is None else Stimulus.from_dict(stim)
+        except (KeyError, TypeError, ValueError) as err:
+            raise DataError(f"{path}: field 'meta' key 'stimulus' is damaged "
+                            f"({type(err).__name__}: {err}); expected words, sentence and "
+                            "index of the presented text.") from None
+        try:
+            return WordDataset(
+                words=[str(w) for w in field("words")],
+                sentence=field("sentence"),
+                responses=field("responses"),
+                times=field("times"),
+                ch_names=ch_names,
+                info=info,
+                window_ms=meta["window_ms"],
+                subject_responses=field("subject_responses")
+                if "subject_responses" in npz.files else None,
+                categories={k: field(f"category__{k}", listed) for k in meta["categories"]},
+                context=meta["context"],
+                provenance=meta["provenance"],
+                source=meta["source"] or str(path),
+                groups={k: field(f"group__{k}", listed) for k in meta.get("groups", [])},
+                metadata=None if meta.get("metadata") is None else pd.DataFrame(meta["metadata"]),
+                stimulus=stimulus,
+            )
+        except DataError as err:
+            if str(err).startswith(str(path)):
+                raise
+            raise DataError(f"{path}: {err}") from None
+        except (TypeError, ValueError) as err:  # e.g. metadata columns of unequal length
+            raise DataError(f"{path}: inconsistent saved WordDataset ({type(err).__name__}: "
+                            f"{err}); expected a file written by WordDataset.save.") from None
 
 
 def neuromag306_info(sfreq=1000.0):

@@ -20,7 +20,6 @@ keyword options and returning a :class:`~analysis.data.WordDataset`).
 from __future__ import annotations
 
 import hashlib
-import importlib
 import inspect
 import json
 import re
@@ -31,13 +30,13 @@ import numpy as np
 
 from ._utils import SHARED_DATA, DataError, shared_data_path
 from .data import WordDataset, load_dataset_file
-from .params import ParameterError
 
 __all__ = [
     "DatasetSpec", "DatasetRecord", "register_dataset", "dataset_spec", "dataset_names",
     "open_dataset", "dataset_record", "window_of_interest", "channels_of_interest",
     "load_simulated", "registry_table", "LANGUAGE_WINDOW_MS", "open_for_chapter", "describe",
-    "cv_groups", "required_options", "check_options", "check_run_parameters",
+    "cv_groups", "check_dataset_options", "loader_function", "required_options",
+    "check_required_options",
 ]
 
 #: The "language" window of the paper's MEG analyses (SPEC §4): 300-425 ms after onset.
@@ -160,15 +159,6 @@ def dataset_spec(name):
     return _REGISTRY[name]
 
 
-def _loader_function(spec):
-    """The function behind a source's loader (a lazy loader imports its module here)."""
-    target = getattr(spec.loader, "target", None)
-    if target is None:
-        return spec.loader
-    module, function = target
-    return getattr(importlib.import_module(module), function)
-
-
 def _option_help(function, name):
     """``"name (type): first line of its description"`` from a numpy docstring."""
     doc = inspect.getdoc(function) or ""
@@ -191,12 +181,12 @@ def required_options(name):
     list of str
         Parameters of the loader, after the data path, that have no default value.
     """
-    params = list(inspect.signature(_loader_function(dataset_spec(name))).parameters.values())
+    params = list(inspect.signature(loader_function(dataset_spec(name))).parameters.values())
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return [p.name for p in params[1:] if p.kind in kinds and p.default is p.empty]
 
 
-def check_options(name, options):
+def check_required_options(name, options):
     """Check that the loader options of a source include every required one.
 
     Parameters
@@ -216,7 +206,7 @@ def check_options(name, options):
     if not missing:
         return
     spec = dataset_spec(name)
-    function = _loader_function(spec)
+    function = loader_function(spec)
     example = {k: json.dumps(v) for k, v in (options or {}).items()}  # YAML reads JSON
     example.update({o: json.dumps(spec.option_examples[o]) if o in spec.option_examples
                     else "..." for o in missing})
@@ -224,28 +214,6 @@ def check_options(name, options):
     what = "; ".join(_option_help(function, o).rstrip(".") for o in missing)
     raise DataError(f"dataset {name!r} needs the loader option(s) {missing} in "
                     f"dataset_options; {what}. For example: -p dataset_options '{{{shown}}}'.")
-
-
-def check_run_parameters(params):
-    """The runner's pre-flight check of the dataset parameters, before any chapter runs.
-
-    Parameters
-    ----------
-    params : dict
-        The typed parameters of the run (``dataset``, ``dataset_options`` where the
-        selected chapters declare them).
-
-    Raises
-    ------
-    ParameterError
-        An unknown dataset, or a required loader option missing (:func:`check_options`).
-    """
-    if "dataset" not in params:
-        return
-    try:
-        check_options(params["dataset"], params.get("dataset_options"))
-    except DataError as err:
-        raise ParameterError(str(err)) from None
 
 
 def registry_table():
@@ -386,12 +354,12 @@ def open_dataset(name="simulated", path=None, n_words=0, **options):
     ------
     DataError
         Unknown name, missing files, a missing required loader option
-        (:func:`check_options`), and every error of the loader.
+        (:func:`check_dataset_options`), and every error of the loader.
     """
     spec = dataset_spec(name)
-    resolved = spec.resolve_path(path)
     runtime = {k: options.pop(k) for k in _RUNTIME_OPTIONS if k in options}
-    check_options(name, options)
+    check_dataset_options(name, options)
+    resolved = spec.resolve_path(path)
     if name == "simulated":
         ds = spec.loader(resolved, n_words=n_words, **options, **runtime)
     else:  # device/progress do not concern file loaders
@@ -608,8 +576,36 @@ def _lazy(module, function):
         return getattr(importlib.import_module(module), function)(path, **options)
     call.__name__ = function
     call.__doc__ = f"``{module}.{function}``"
-    call.target = (module, function)  # read by required_options
+    call.target = (module, function)
     return call
+
+
+def loader_function(spec):
+    """The function behind a source's loader (importing it when it is lazy)."""
+    import importlib
+
+    target = getattr(spec.loader, "target", None)
+    return spec.loader if target is None else getattr(importlib.import_module(target[0]),
+                                                      target[1])
+
+
+def check_dataset_options(name, options):
+    """Check options against the loader's signature and documented types (before loading).
+
+    Raises
+    ------
+    DataError
+        Unknown dataset, unknown option, a value not of the documented type (the
+        message names the option, the value and the expected type), or a required
+        option missing (:func:`check_required_options`).
+    """
+    from .params import OptionError, check_loader_options
+
+    try:
+        check_loader_options(loader_function(dataset_spec(name)), options, f"dataset {name!r}")
+    except OptionError as err:
+        raise DataError(str(err)) from None
+    check_required_options(name, options)
 
 
 _FRANK_HOWTO = ("Get all_measures.csv from the public repository 'prediction-resource' of "

@@ -594,6 +594,9 @@ def _read_npz(path, key, n_words, n_layers=None):
             layers, meta = npz["layers"], json.loads(str(npz["meta"]))
     except Exception as err:  # noqa: BLE001 - any read failure means a bad file
         raise DataError(f"{path}: unreadable feature cache ({type(err).__name__}: {err})")
+    if not isinstance(meta, dict):
+        raise DataError(f"{path}: bad feature cache: field 'meta' is a JSON "
+                        f"{type(meta).__name__}, expected an object with the cache key")
     problems = []
     if meta.get("key") != key:
         problems.append("its key does not match")

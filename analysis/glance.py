@@ -1,196 +1,313 @@
-"""The book's results at a glance: one table generated from ``_build/results`` at build time.
+"""The book's verdicts at a glance, generated from ``_build/results`` at build time.
 
-Each row says which chapter, what was asked, what came out, and on which data, so that a
-reader sees at once what was planted and recovered on the simulated study and what was
-found on real data. The runner writes it to the staged book (``book/at_a_glance.md``,
-included by the introduction); nothing in it is typed by hand.
+Three short blocks, each row linked to the chapter it comes from and carrying a verdict:
+
+1. **method checks on planted data** (the simulated study): pass or fail;
+2. **findings on real data**: the effect, with its interval where the chapter gives one;
+3. **the paper's claims**: replicated, not replicated, or untestable here, with the reason.
+
+The introduction opens with the answers to the paper's claims in plain words
+(:func:`claim_answers`) and then shows the three tables (:func:`at_a_glance`). Nothing in
+them is typed by hand: every number is read from a chapter's results file, and a field a
+row needs that is missing from a file that exists is an error (the file is named), not a
+silently empty row.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["at_a_glance", "glance_rows"]
+from .display import escape_markdown
+
+__all__ = ["GlanceRow", "BLOCKS", "glance_rows", "claim_answers", "at_a_glance"]
+
+#: Block key -> heading shown above its table.
+BLOCKS = {"method": "Method checks on planted data (simulated study)",
+          "finding": "Findings on real data",
+          "claim": "The paper's claims"}
+
+_CHAPTER_DOCS = {"data": "00_data", "encoding": "01_encoding", "hypotheses": "02_hypotheses",
+                 "human_validation": "03_human_validation", "finetuning": "04_finetuning",
+                 "real_data": "05_real_data", "models": "06_models_and_instructions"}
+
+#: How to get an answer where the CPU budget gives none.
+GPU_HINT = "run the `full` profile on a GPU"
+
+
+@dataclass(frozen=True)
+class GlanceRow:
+    """One row of the glance tables.
+
+    Attributes
+    ----------
+    block : {"method", "finding", "claim"}
+    question : str
+        What was asked, in a few words.
+    verdict : str
+        ``pass``/``fail`` (method checks), the effect (findings), or ``replicated`` /
+        ``not replicated`` / ``untestable here`` (claims).
+    evidence : str
+        The numbers behind the verdict, with the data they come from.
+    chapter : str
+        Results name of the chapter the row links to (``"encoding"``, ...).
+    """
+
+    block: str
+    question: str
+    verdict: str
+    evidence: str
+    chapter: str
+
+
+class _Results:
+    """Read-only view of one chapter's results file that names the file on a missing field."""
+
+    def __init__(self, path, data):
+        self.path, self.data = path, data
+
+    def __getitem__(self, key):
+        try:
+            return self.data[key]
+        except KeyError:
+            raise KeyError(f"{self.path}: results have no field {key!r} (fields: "
+                           f"{', '.join(sorted(self.data))}); the glance table needs it. "
+                           "Re-run that chapter.") from None
+
+    def __contains__(self, key):
+        return key in self.data and self.data[key] is not None
+
+    def opt(self, key):
+        """A field the chapter writes only in some configurations (``None`` when absent)."""
+        return self.data.get(key)
 
 
 def _read(results_dir, name):
     path = Path(results_dir) / f"{name}.json"
-    try:
-        return json.loads(path.read_text())["results"]
-    except (OSError, ValueError, KeyError):
+    if not path.exists():
         return None
+    try:
+        return _Results(path, json.loads(path.read_text())["results"])
+    except (ValueError, KeyError) as err:
+        raise ValueError(f"{path}: not a results file of this book ({err}); re-run the "
+                         "chapter or remove the file.") from None
 
 
-def _fmt(x, digits=3):
-    if x is None:
-        return "n/a"
-    if isinstance(x, float):
-        return f"{x:.{digits}f}"
-    return str(x)
+def _plain(name):
+    """A name from a results file as it may stand in a question (a link's text): letters,
+    digits, spaces and ``_ . + -`` only, so that no markup survives."""
+    return re.sub(r"[^\w .+-]", "", str(name))
 
 
 def _p(x):
-    """A p-value as shown in the table: never a bare 0."""
+    """A p-value as shown: never a bare 0."""
     if x is None:
         return "n/a"
-    return f"< {10 ** -3:g}" if x < 1e-3 else f"= {x:.3f}"
+    return "p < 0.001" if x < 1e-3 else f"p = {x:.3f}"
 
 
-def _data_label(res):
-    src = ((res or {}).get("dataset") or {}).get("source", "")
-    return "simulated (planted)" if "simulated" in src else (src or "n/a")
+def _ci(lo, hi, digits=3, scale=1.0, unit=""):
+    return f"95 % CI {scale * lo:+.{digits}f} to {scale * hi:+.{digits}f}{unit}"
+
+
+def _simulated(res):
+    return res is not None and "simulated" in str(res["dataset"].get("source", ""))
+
+
+def _method_rows(data, enc, hyp, fin):
+    rows = []
+    if enc is not None and "truth_check" in enc:
+        tc = enc["truth_check"]
+        ok = bool(tc["layer_recovered"]) and bool(tc["peak_recovered"])
+        margin = enc.opt("layer_margin") or {}
+        ev = (f"layer {enc['chosen_layer']} (planted {tc['truth_layer']})"
+              + (f", margin over layer {margin['runner_up']} {margin['margin']:+.4f} "
+                 f"({_ci(*margin['ci'], digits=4)})" if margin.get("ci") else "")
+              + f"; peak {enc['peak_ms']:g} ms (planted {tc['truth_peak_ms']:g} ms)")
+        rows.append(GlanceRow("method", "the encoding model finds the planted layer and latency",
+                              "pass" if ok else "fail", ev, "encoding"))
+    if hyp is not None and hyp.opt("planted_truth"):
+        enrich = hyp["domain_enrichment"] or {}
+        p = enrich.get("p")
+        unnamed = hyp.opt("unnamed_category")
+        ok = p is not None and p < 0.05
+        ev = (f"planted domains among the top hypotheses: enrichment {_p(p)}; "
+              f"{hyp['n_significant']} of {hyp['n_hypotheses']} significant, "
+              f"{hyp['n_confirmed']} confirmed on held-out sentences")
+        if unnamed:
+            ev += (f"; the unnamed category was {'found' if unnamed['found'] else 'not found'}"
+                   " by the data-driven proposers")
+        rows.append(GlanceRow("method", "the hypotheses name the planted categories",
+                              "pass" if ok else "fail", ev, "hypotheses"))
+    if fin is not None and "positive_control" in fin and "null_control" in fin:
+        pos, null = fin["positive_control"], fin["null_control"]
+        ok = (pos["percent_better"] > null["percent_better"]
+              and len(pos["category_windows_ms"]) > 0 and len(null["category_windows_ms"]) == 0)
+        ev = (f"positive control {pos['percent_better']:.1f} % of tests better, category "
+              f"windows {', '.join(f'{t:g}' for t in pos['category_windows_ms']) or 'none'}; "
+              f"null control {null['percent_better']:.1f} % better, category windows "
+              f"{', '.join(f'{t:g}' for t in null['category_windows_ms']) or 'none'}")
+        rows.append(GlanceRow("method", "the brain re-test says yes to planted knowledge and "
+                              "no to random columns", "pass" if ok else "fail", ev, "finetuning"))
+    return rows
+
+
+def _finding_rows(real, models):
+    rows = []
+    if real is None:
+        return rows
+    n400 = (real.opt("encoding") or {}).get("N400")
+    if n400:
+        gain = n400["baseline_lm"] - n400["baseline"]
+        ci = n400.get("gain_ci")
+        ev = (f"r {n400['baseline']:.3f} (length, frequency, position) -> "
+              f"{n400['baseline_lm']:.3f} with the language model, {_p(n400['p_gain'])}"
+              + (f", {_ci(*ci)}" if ci else "")
+              + f"; Frank et al. (2015) EEG")
+        rows.append(GlanceRow("finding", "N400: what the language model adds",
+                              f"{gain:+.3f} in r", ev, "real_data"))
+    for name, fut in (real.opt("futrell2018") or {}).items():
+        ci = fut.get("normalised_ci")
+        rows.append(GlanceRow("finding", f"reading times, Brain-Score Futrell2018 ({_plain(name)})",
+                              f"{fut['normalised']:.3f} of the ceiling",
+                              f"raw r {fut['raw_r']:.3f}" + (f", {_ci(*ci)}" if ci else "")
+                              + f", {fut['n_words']:,} words; Natural Stories", "real_data"))
+    chain = real.opt("divergence_chain")
+    if chain:
+        rows.append(GlanceRow("finding", "divergence chain on the N400",
+                              f"{chain['n_confirmed']} confirmed",
+                              f"{chain['n_significant']} of {chain['n_hypotheses']} hypotheses "
+                              "significant on research sentences; Frank et al. (2015) EEG",
+                              "real_data"))
+    if models is not None:
+        for ds, inst in (models.opt("instructions") or {}).items():
+            summary = inst.get("summary") or {}
+            if ds == "simulated" or not summary:
+                continue
+            name, s = max(summary.items(), key=lambda kv: abs(kv[1]["mean_delta"]))
+            q = s["q_mean_better"] if s["mean_delta"] > 0 else s["q_mean_worse"]
+            rows.append(GlanceRow("finding", "does a task instruction change alignment",
+                                  f"{s['mean_delta']:+.4f} in mean r ('{escape_markdown(name)}')",
+                                  f"{_ci(s['delta_ci_low'], s['delta_ci_high'], 4)}, q "
+                                  f"{_p(q)[2:]}; largest of {len(summary)} instructions",
+                                  "models"))
+    return rows
+
+
+def _claim_rows(enc, val, fin, real, hyp):
+    rows = []
+    # 1. language-model states predict word-by-word brain responses
+    n400 = ((real.opt("encoding") or {}).get("N400")) if real is not None else None
+    if n400:
+        yes = n400["p_gain"] < 0.05 and n400["baseline_lm"] > n400["baseline"]
+        rows.append(GlanceRow(
+            "claim", "a language model's states predict word-by-word brain responses",
+            "replicated (EEG)" if yes else "not replicated",
+            f"N400 gain over length, frequency and position {_p(n400['p_gain'])}; the paper "
+            "used MEG, the book's real data are EEG", "real_data"))
+    else:
+        rows.append(GlanceRow("claim", "a language model's states predict word-by-word brain "
+                              "responses", "untestable here", "no real recording in this build",
+                              "real_data"))
+    # 2. the divergent sentences share social/emotional and physical content
+    chain = real.opt("divergence_chain") if real is not None else None
+    if chain:
+        rows.append(GlanceRow(
+            "claim", "poorly predicted sentences share social/emotional and physical content",
+            "replicated" if chain["n_confirmed"] > 0 else "not replicated",
+            f"on the N400 {chain['n_confirmed']} of {chain['n_hypotheses']} hypotheses were "
+            "confirmed on held-out sentences", "real_data"))
+    # 3. people agree with the hypotheses
+    if val is not None:
+        t = val["participant_test"] or {}
+        if val["simulated"]:
+            rows.append(GlanceRow("claim", "people agree with the hypotheses",
+                                  "untestable here", "no human answers yet: the chapter's "
+                                  "raters are simulated; the survey kit is ready",
+                                  "human_validation"))
+        else:
+            rows.append(GlanceRow("claim", "people agree with the hypotheses",
+                                  "replicated" if t.get("p_value", 1) < 0.05 else "not replicated",
+                                  f"top vs bottom hypotheses {_p(t.get('p_value'))}",
+                                  "human_validation"))
+    # 4. commonsense fine-tuning improves brain prediction
+    if fin is not None:
+        for task, acc in fin["accuracy"].items():
+            lo, hi = acc["gain_ci"]
+            learned = lo > 0
+            question = f"fine-tuning on {_plain(task)} improves brain prediction"
+            if not learned:
+                rows.append(GlanceRow(
+                    "claim", question, "untestable here",
+                    f"the model did not learn at this budget (accuracy "
+                    f"{100 * acc['gain']:+.1f} points, {_ci(lo, hi, 1, 100, ' points')}); "
+                    f"{GPU_HINT}", "finetuning"))
+                continue
+            bw = (fin.opt("better_worse") or {}).get(task)
+            better = bw is not None and bw["percent_better"] > bw["percent_worse"]
+            rows.append(GlanceRow(
+                "claim", question, "replicated" if better else "not replicated",
+                f"accuracy {100 * acc['gain']:+.1f} points ({_ci(lo, hi, 1, 100, ' points')}); "
+                + (f"{bw['percent_better']:.1f} % of tests better, {bw['percent_worse']:.1f} % "
+                   "worse" if bw else "no re-test"), "finetuning"))
+    return rows
 
 
 def glance_rows(results_dir):
-    """The rows of the table, from whatever chapters have results.
+    """The rows of the three tables, from whatever chapters have results.
 
     Parameters
     ----------
     results_dir : str | Path
+        The run's ``results`` folder (``_build/results``).
 
     Returns
     -------
-    list of tuple of str
-        ``(chapter, question, result, data)``.
+    list of GlanceRow
+        Method checks first (only when the run used the simulated study), then findings
+        on real data, then the paper's claims.
+
+    Raises
+    ------
+    KeyError
+        A results file exists but lacks a field its row needs (the message names both).
     """
+    names = ("data", "encoding", "hypotheses", "human_validation", "finetuning", "real_data",
+             "models")
+    data, enc, hyp, val, fin, real, models = (_read(results_dir, n) for n in names)
     rows = []
-    data = _read(results_dir, "data")
-    enc = _read(results_dir, "encoding")
-    hyp = _read(results_dir, "hypotheses")
-    val = _read(results_dir, "human_validation")
-    fin = _read(results_dir, "finetuning")
-    real = _read(results_dir, "real_data")
-    models = _read(results_dir, "models")
-    if data:
-        truth = data.get("truth") or {}
-        d = data["dataset"]
-        what = (f"{d['n_words']:,} words, {d['n_channels']} channels x {d['n_windows']} "
-                f"windows, {d['n_subjects'] or 'no'} subjects")
-        if truth:
-            what += (f"; planted: LM layer {truth['truth_layer']}, peak "
-                     f"{truth['lm_peak_ms']:g} ms, divergent categories "
-                     + ", ".join(f"{k} ({v})" for k, v in truth["planted_categories"].items())
-                     + f", unnamed '{truth['unnamed_category']['name']}' "
-                       f"({truth['unnamed_category']['n_words']})")
-        rows.append(("Data", "what was recorded (or planted)", what, _data_label(data)))
-    if enc:
-        tc = enc.get("truth_check")
-        margin = enc.get("layer_margin") or {}
-        res = f"layer {enc['chosen_layer']}"
-        if margin.get("ci"):
-            res += (f" (margin over layer {margin['runner_up']}: {margin['margin']:.4f}, 95 % "
-                    f"CI {margin['ci'][0]:.4f} to {margin['ci'][1]:.4f})")
-        if tc:
-            res += (f"; planted layer {tc['truth_layer']}: "
-                    f"{'recovered' if tc['layer_recovered'] else 'not recovered'}; peak "
-                    f"{enc['peak_ms']:g} ms vs planted {tc['truth_peak_ms']:g} ms")
-        rows.append(("Encoding", "which layer predicts the responses, and when", res,
-                     _data_label(enc)))
-        if enc.get("noise_ceiling_median") is not None:
-            rows.append(("Encoding", "r against what is reachable",
-                         f"median r / ceiling over significant channels "
-                         f"{_fmt(enc.get('share_of_ceiling_median'), 2)}", _data_label(enc)))
-    if hyp:
-        planted = hyp.get("planted_truth") or {}
-        res = (f"{hyp['n_significant']} of {hyp['n_hypotheses']} hypotheses significant "
-               f"(research sentences), {hyp.get('n_confirmed', 'n/a')} confirmed on held-out "
-               f"sentences; domain enrichment of the top ones p "
-               f"{_p((hyp.get('domain_enrichment') or {}).get('p'))}")
-        unnamed = hyp.get("unnamed_category")
-        if unnamed:
-            res += (f"; unnamed planted category "
-                    f"{'found' if unnamed['found'] else 'not found'} by the data-driven proposers")
-        rows.append(("Hypotheses", "what the divergent sentences share", res,
-                     "simulated (planted)" if planted else "see the chapter"))
-    if val:
-        t = val.get("participant_test") or {}
-        rows.append(("Human validation", "do raters see the top hypotheses in divergent "
-                     "sentences more often",
-                     f"difference {_fmt(100 * t['mean_difference'] if t else None, 1)} "
-                     f"points, p {_p(t.get('p_value'))}",
-                     "SIMULATED raters" if val.get("simulated") else "human raters"))
-    if fin:
-        acc = fin.get("accuracy") or {}
-        parts = [f"{task}: {a['base']:.3f} -> {a['fine_tuned']:.3f} (gain "
-                 f"{100 * a['gain']:+.1f} points, 95 % CI {100 * a['gain_ci'][0]:+.1f} to "
-                 f"{100 * a['gain_ci'][1]:+.1f}, n = {a['n']})" for task, a in acc.items()]
-        rows.append(("Fine-tuning", "does the training move the model", "; ".join(parts) or "n/a",
-                     "Social IQa / PIQA"))
-        for key, question in (("positive_control", "can the brain test say yes (positive "
-                                                    "control)"),
-                              ("null_control", "does it stay silent without knowledge (null "
-                                               "control)")):
-            ctl = fin.get(key)
-            if ctl:
-                wins = ", ".join(f"{t:g}" for t in ctl["category_windows_ms"]) or "none"
-                rows.append(("Fine-tuning", question,
-                             f"{ctl['percent_better']:.1f} % of tests better, "
-                             f"{ctl['percent_worse']:.1f} % worse; category windows {wins}",
-                             "simulated (planted)"))
-        for task, bw in (fin.get("better_worse") or {}).items():
-            rows.append(("Fine-tuning", f"does the {task} model predict the brain better",
-                         f"{bw['percent_better']:.1f} % better, {bw['percent_worse']:.1f} % "
-                         "worse", _data_label(enc)))
-    if real:
-        n400 = (real.get("encoding") or {}).get("N400")
-        if n400:
-            rows.append(("Real data", "N400: baseline vs baseline + language model",
-                         f"r {n400['baseline']:.3f} vs {n400['baseline_lm']:.3f} "
-                         f"(gain p = {n400['p_gain']:.2g}); noise ceiling "
-                         f"{_fmt((real.get('noise_ceiling') or {}).get('N400'), 2)}",
-                         "Frank et al. (2015) EEG"))
-        fut = (real.get("futrell2018") or {}).get("default")
-        if fut:
-            rows.append(("Real data", "Natural Stories reading times (Brain-Score Futrell2018)",
-                         f"r {fut['raw_r']:.3f}, normalised {fut['normalised']:.3f} "
-                         f"({fut['n_words']:,} words)", "Natural Stories"))
-        chain = real.get("divergence_chain")
-        if chain:
-            rows.append(("Real data", "divergence chain on the N400",
-                         f"{chain['n_significant']} of {chain['n_hypotheses']} hypotheses "
-                         f"significant, {chain['n_confirmed']} confirmed",
-                         "Frank et al. (2015) EEG"))
-    if models:
-        rows += _model_rows(models)
+    if _simulated(enc) or _simulated(data):
+        rows += _method_rows(data, enc, hyp, fin)
+    rows += _finding_rows(real, models)
+    if any(r is not None for r in (enc, val, fin, real)):
+        rows += _claim_rows(enc, val, fin, real, hyp)
     return rows
 
 
-_MODEL_DATA = {"frank2015": "Frank et al. (2015) EEG and reading", "simulated": "simulated (planted)"}
+def claim_answers(rows):
+    """The book's answer to each of the paper's claims, in plain words (markdown bullets).
+
+    Parameters
+    ----------
+    rows : list of GlanceRow
+
+    Returns
+    -------
+    str
+    """
+    lines = [f"- *{r.question[0].upper() + r.question[1:]}*: **{r.verdict}**. {r.evidence}."
+             for r in rows if r.block == "claim"]
+    return "\n".join(lines) + ("\n" if lines else "")
 
 
-def _model_rows(models):
-    """Rows of the models-and-instructions chapter (instructions, peaks, fine-tuned series)."""
-    rows = []
-    for ds, inst in (models.get("instructions") or {}).items():
-        summary = inst.get("summary") or {}
-        if not summary:
-            continue
-        name, s = max(summary.items(), key=lambda kv: abs(kv[1]["mean_delta"]))
-        rows.append(("Models", "does an instruction change alignment",
-                     f"largest change of mean r: '{name}' {s['mean_delta']:+.4f} (95 % CI "
-                     f"{s['delta_ci_low']:+.4f} to {s['delta_ci_high']:+.4f}, q "
-                     f"{_p(s['q_mean_better'] if s['mean_delta'] > 0 else s['q_mean_worse'])}"
-                     f"; {len(summary)} instruction(s))", _MODEL_DATA.get(ds, ds)))
-    for ds, table in (models.get("models") or {}).items():
-        for name, row in table.items():
-            if row.get("peak_layer") is not None:
-                rows.append(("Models", f"where {name} aligns best (ridge; RSA)",
-                             f"layer {row['peak_layer']:.0f} (relative depth "
-                             f"{row['relative_depth']:.2f}); RSA peak at layer "
-                             f"{_fmt(row.get('rsa_peak_layer'), 0)}", _MODEL_DATA.get(ds, ds)))
-            elif row.get("delta_r") is not None:
-                gain = ("n/a" if row.get("accuracy_gain") is None else
-                        f"{100 * row['accuracy_gain']:+.1f} points")
-                rows.append(("Models", f"{name}: alignment vs base, accuracy gain",
-                             f"mean r {row['delta_r']:+.4f} (95 % CI {row['delta_r_ci_low']:+.4f} "
-                             f"to {row['delta_r_ci_high']:+.4f}); accuracy {gain}",
-                             _MODEL_DATA.get(ds, ds)))
-    return rows
+def _cell(text):
+    return str(text).replace("|", "/").replace("\n", " ")
 
 
 def at_a_glance(results_dir):
-    """The table as MyST markdown (a note when no chapter has results yet).
+    """The introduction's answers and the three glance tables, as MyST markdown.
 
     Parameters
     ----------
@@ -199,11 +316,22 @@ def at_a_glance(results_dir):
     Returns
     -------
     str
+        A note when no chapter has results yet.
     """
     rows = glance_rows(results_dir)
     if not rows:
-        return "*No chapter has been run yet: the table fills in as chapters run.*\n"
-    out = ["| chapter | question | result | data |", "|---|---|---|---|"]
-    for r in rows:
-        out.append("| " + " | ".join(str(c).replace("|", "/") for c in r) + " |")
-    return "\n".join(out) + "\n"
+        return "*No chapter has been run yet: the tables fill in as chapters run.*\n"
+    out = []
+    answers = claim_answers(rows)
+    if answers:
+        out += ["**The book's answers to the paper's claims**", "", answers]
+    for block, heading in BLOCKS.items():
+        block_rows = [r for r in rows if r.block == block]
+        if not block_rows:
+            continue
+        out += [f"**{heading}**", "", "| question | verdict | evidence |", "|---|---|---|"]
+        for r in block_rows:
+            link = f"{{doc}}`{_cell(r.question)} <../notebooks/{_CHAPTER_DOCS[r.chapter]}>`"
+            out.append(f"| {link} | **{_cell(r.verdict)}** | {_cell(r.evidence)} |")
+        out.append("")
+    return "\n".join(out)

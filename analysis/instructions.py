@@ -40,11 +40,12 @@ import numpy as np
 import pandas as pd
 
 from ._utils import DataError, check_array
+from .provenance import timed
 
 __all__ = ["INSTRUCTIONS", "DEFAULT_SUBSET", "resolve_instructions", "instruction_features",
            "InstructionComparison", "compare_instructions", "SUMMARY_COLUMNS",
            "run_instruction_study", "setting_texts", "frank_texts", "simulated_texts",
-           "instruction_lines"]
+           "instruction_lines", "select_targets"]
 
 #: The project's instructions, by short name. Each is prepended to every context as its
 #: own line, before the words (after the beginning-of-sequence token). They are kept
@@ -270,7 +271,7 @@ class InstructionComparison:
         return wide
 
 
-def _targets(data, windows, channels):
+def select_targets(data, windows, channels):
     """Responses restricted to the targets, with the targets' window starts and names."""
     if hasattr(data, "responses"):
         resp, times, names = data.responses, np.asarray(data.times, float), list(data.ch_names)
@@ -346,7 +347,7 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
     if not by_instruction:
         raise DataError("compare_instructions: no instruction features given; expected a "
                         "dict of instruction name to features.")
-    y, times, ch_names = _targets(data, windows, channels)
+    y, times, ch_names = select_targets(data, windows, channels)
     n = y.shape[0]
     plain = check_array(plain, "plain features", ndim=2, shape=(n, None))
     for name, f in by_instruction.items():
@@ -462,7 +463,7 @@ def run_instruction_study(setup, names, n_words=0, device="auto", loader=None, t
     device : str
     loader : callable | None
         Passed to :func:`instruction_features` (loads the model once for several calls).
-    timer : analysis.models.StepTimer | None
+    timer : analysis.provenance.StepTimer | None
         Times the steps ``"<label>: instruction features"`` and
         ``"<label>: instruction models"``.
     **compare_kw
@@ -474,7 +475,6 @@ def run_instruction_study(setup, names, n_words=0, device="auto", loader=None, t
     InstructionComparison
         The seconds per instruction and per step are printed.
     """
-    from .models import timed
 
     data, kw = setup.instruction_inputs(n_words)
     with timed(timer, f"{setup.label}: instruction features"):

@@ -28,16 +28,22 @@ Every call goes through :class:`LLM`, which caches results on disk (:class:`LLMC
 one JSON file per call, named by the SHA-256 of (backend, model identity, operation,
 prompt, sampling settings), written atomically; a file that does not parse or whose
 stored key differs is moved aside and recomputed. A re-run costs nothing; a failed call
-stores nothing. An endpoint's identity is its URL and model name: if a server starts
-serving other weights under the same name, delete the cache folder (or set another one).
+stores nothing: a call past its deadline (``timeout``, over the whole reply) and a NaN or
+infinite log-probability or P(Yes) are errors, never cache entries. An endpoint's
+identity is its URL and model name: if a server starts serving other weights under the
+same name, delete the cache folder (or set another one).
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
+import math
 import os
 import socket
+import threading
+import time
 import urllib.error
 import urllib.request
 import warnings
@@ -99,10 +105,12 @@ def yes_no_probability(token_logprobs, source="the model"):
     Raises
     ------
     LLMError
-        If no candidate is a yes or a no.
+        If no candidate is a yes or a no, or a log-probability is not a finite number
+        (NaN or infinite).
     """
     p_yes = p_no = 0.0
     for token, lp in token_logprobs.items():
+        lp = _finite(lp, f"{source}: the log-probability of token {token!r}")
         word = str(token).strip().strip(".,!:;\"'").lower()
         if word in _YES:
             p_yes += float(np.exp(lp))
@@ -113,6 +121,55 @@ def yes_no_probability(token_logprobs, source="the model"):
         raise LLMError(f"{source}: neither 'Yes' nor 'No' is among the candidate first tokens "
                        f"({shown}); cannot compute P(Yes).")
     return p_yes / (p_yes + p_no)
+
+
+def _read_some(response, n):
+    """Up to ``n`` bytes of an error reply (empty when it cannot be read)."""
+    try:
+        return response.read(n)
+    except (OSError, ValueError):
+        return b""
+
+
+def _read_reply(request, deadline, chunk=1 << 16):
+    """The body of ``request``'s reply, read in chunks until a monotonic ``deadline``.
+
+    Each socket wait (connect, headers, each chunk) is bounded by the time left, and
+    the deadline is checked after every chunk, so a server that trickles bytes raises
+    :class:`TimeoutError` instead of holding the call for ever.
+    """
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    parts = []
+    with urllib.request.urlopen(request, timeout=left) as resp:
+        while True:
+            if time.monotonic() >= deadline:
+                raise TimeoutError
+            part = resp.read1(chunk)
+            if not part:
+                return b"".join(parts)
+            parts.append(part)
+
+
+def _finite(value, where):
+    """``value`` as a finite float, else :class:`LLMError` naming ``where``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise LLMError(f"{where} is {value!r}; expected a number.") from None
+    if not math.isfinite(number):
+        raise LLMError(f"{where} is {value!r}; expected a finite number (the reply is "
+                       "refused and nothing is cached).")
+    return number
+
+
+def _probability(value, where):
+    """``value`` as a probability in [0, 1], else :class:`LLMError` naming ``where``."""
+    p = _finite(value, where)
+    if not 0.0 <= p <= 1.0:
+        raise LLMError(f"{where} is {p!r}; expected a probability between 0 and 1.")
+    return p
 
 
 # --------------------------------------------------------------------------- backends
@@ -254,9 +311,18 @@ class TransformersBackend:
             probs = torch.softmax(logits[:, 0], dim=-1)
             p_yes, p_no = probs[:, yes].sum(1), probs[:, no].sum(1)
             out[idx] = (p_yes / (p_yes + p_no)).cpu().numpy()
-        if not np.all(np.isfinite(out)):
-            raise LLMError(f"model {self.spec.name}: P(yes) and P(no) are both 0 for a prompt.")
+            for i, y, n in zip(idx, p_yes.tolist(), p_no.tolist()):
+                self._check_yes_no(y, n, f" for prompt {i} of the batch")
         return out.tolist()
+
+    def _check_yes_no(self, p_yes, p_no, which=""):
+        """Refuse non-finite P(yes) / P(no) (NaN or infinite logits) and both being 0."""
+        if not (math.isfinite(p_yes) and math.isfinite(p_no)):
+            raise LLMError(f"model {self.spec.name}: P(yes) = {p_yes}, P(no) = {p_no}{which} "
+                           "are not finite numbers (the model's logits hold NaN or infinity, "
+                           "e.g. an overflow in half precision; try float32 or another device).")
+        if p_yes + p_no <= 0:
+            raise LLMError(f"model {self.spec.name}: P(yes) and P(no) are both 0{which}.")
 
     def p_yes(self, messages):
         """P(Yes) for a yes/no question, from the first reply token's distribution.
@@ -272,8 +338,7 @@ class TransformersBackend:
             probs = torch.softmax(self._last_logits(ids), dim=-1)
         yes, no = self._yes_no_ids()
         p_yes, p_no = float(probs[yes].sum()), float(probs[no].sum())
-        if p_yes + p_no <= 0:
-            raise LLMError(f"model {self.spec.name}: P(yes) and P(no) are both 0.")
+        self._check_yes_no(p_yes, p_no)
         return p_yes / (p_yes + p_no)
 
 
@@ -292,7 +357,10 @@ class OpenAIBackend:
         Name of the environment variable holding the API key (sent as a bearer token);
         None sends no key. The key itself is never cached or logged.
     timeout : float
-        Seconds to wait for a reply.
+        Deadline in seconds for each call as a whole: connecting, waiting and reading
+        the entire reply (not just each wait for data, so a server that trickles its
+        reply byte by byte is stopped too). A call past it raises :class:`LLMError`
+        naming the endpoint and the deadline, and nothing is cached.
     top_logprobs : int
         Candidates requested for the first answer token in :meth:`p_yes` (OpenAI allows
         at most 20).
@@ -325,6 +393,13 @@ class OpenAIBackend:
         return f"{self.endpoint}#{self.model}"
 
     def _post(self, body):
+        """POST ``body`` and return the parsed JSON reply, all within ``self.timeout`` s.
+
+        A socket timeout bounds each single wait only, so a server that sends a byte now
+        and then would never time out. Here the whole exchange (connect, headers, body)
+        runs in a worker thread that reads the body in chunks and stops at a monotonic
+        deadline, and the caller waits for it no longer than the deadline.
+        """
         self.calls += 1
         headers = {"Content-Type": "application/json"}
         if self.api_key_env:
@@ -332,18 +407,40 @@ class OpenAIBackend:
         req = urllib.request.Request(self.endpoint, data=json.dumps(body).encode(),
                                      headers=headers, method="POST")
         where = f"LLM endpoint {self.endpoint} (model {self.model!r})"
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as err:
-            detail = err.read()[:300].decode("utf-8", "replace")
-            raise LLMError(f"{where} answered HTTP {err.code} {err.reason}: {detail}") from None
-        except (socket.timeout, TimeoutError):
-            raise LLMError(f"{where} did not answer within {self.timeout:g} s.") from None
-        except urllib.error.URLError as err:
-            if isinstance(err.reason, (socket.timeout, TimeoutError)):
-                raise LLMError(f"{where} did not answer within {self.timeout:g} s.") from None
-            raise LLMError(f"{where} cannot be reached: {err.reason}") from None
+        late = LLMError(f"{where} did not answer within {self.timeout:g} s (the deadline for "
+                        "the whole reply, connection included; raise timeout= for a slow "
+                        "server).")
+        deadline = time.monotonic() + self.timeout
+        outcome, done = {}, threading.Event()
+
+        def fetch():
+            try:
+                outcome["raw"] = _read_reply(req, deadline)
+            except urllib.error.HTTPError as err:
+                outcome["http"] = (err.code, err.reason, _read_some(err, 300))
+            except BaseException as err:  # handed to the caller
+                outcome["error"] = err
+            finally:
+                done.set()
+
+        threading.Thread(target=fetch, name="llm-post", daemon=True).start()
+        if not done.wait(max(deadline - time.monotonic(), 0.0)):
+            raise late
+        if "http" in outcome:
+            code, reason, detail = outcome["http"]
+            raise LLMError(f"{where} answered HTTP {code} {reason}: "
+                           f"{detail.decode('utf-8', 'replace')}")
+        err = outcome.get("error")
+        if isinstance(err, urllib.error.URLError) and not isinstance(
+                err.reason, (socket.timeout, TimeoutError)):
+            raise LLMError(f"{where} cannot be reached: {err.reason}")
+        if isinstance(err, (socket.timeout, TimeoutError, urllib.error.URLError)):
+            raise late
+        if isinstance(err, (OSError, http.client.HTTPException)):
+            raise LLMError(f"{where} broke off its reply: {err!r}")
+        if err is not None:
+            raise err
+        raw = outcome["raw"]
         try:
             return json.loads(raw)
         except ValueError:
@@ -374,11 +471,13 @@ class OpenAIBackend:
         body = {"model": self.model, "messages": messages, "temperature": 0.0, "max_tokens": 1,
                 "logprobs": True, "top_logprobs": self.top_logprobs, "seed": 0}
         choice, content = self._choice(self._post(body))
+        field = f"LLM endpoint {self.endpoint}: choices[0].logprobs.content[0]"
         try:
             first = choice["logprobs"]["content"][0]
-            cands = {c["token"]: float(c["logprob"]) for c in first.get("top_logprobs") or []}
-            cands.setdefault(first["token"], float(first["logprob"]))
-        except (KeyError, IndexError, TypeError):
+            cands = {c["token"]: _finite(c["logprob"], f"{field}.top_logprobs[{i}].logprob")
+                     for i, c in enumerate(first.get("top_logprobs") or [])}
+            cands.setdefault(first["token"], _finite(first["logprob"], f"{field}.logprob"))
+        except (KeyError, IndexError, TypeError, AttributeError):
             if self.logprob_fallback:
                 word = content.strip().strip(".,!\"'").lower()
                 if word.startswith(("yes", "no")):
@@ -394,6 +493,11 @@ class OpenAIBackend:
 
 
 # --------------------------------------------------------------------------- cache
+def _no_constant(name):
+    """``json.loads`` hook: a cache entry holding NaN or Infinity is corrupt."""
+    raise ValueError(f"holds {name}")
+
+
 class LLMCache:
     """One JSON file per call under ``folder``, named by the SHA-256 of its key.
 
@@ -421,7 +525,7 @@ class LLMCache:
         if not path.exists():
             return None
         try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
+            entry = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
             if entry["key"] != self.key(payload):
                 raise ValueError("stored key differs")
             return entry["value"]
@@ -434,7 +538,8 @@ class LLMCache:
 
     def put(self, payload, value):
         """Store ``value`` atomically."""
-        text = json.dumps({"key": self.key(payload), "value": value}, ensure_ascii=False)
+        text = json.dumps({"key": self.key(payload), "value": value}, ensure_ascii=False,
+                          allow_nan=False)
         atomic_write(self.path(payload), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
@@ -505,8 +610,12 @@ class LLM:
         """P(Yes) for a yes/no question (a float in [0, 1])."""
         messages = _as_messages(question, system)
         return float(self._cached("p_yes", messages, {},
-                                  lambda: float(self.backend.p_yes(messages))))
+                                  lambda: self._checked(self.backend.p_yes(messages))))
 
+    def _checked(self, p):
+        """A backend's P(Yes), refused unless a probability (nothing bad is cached)."""
+        return _probability(p, f"P(Yes) from {self.backend.kind} model "
+                               f"{self.backend.identity}")
 
     def p_yes_many(self, questions, system=None, batch_size=16):
         """P(Yes) for many questions; cache misses go to the backend in batches.
@@ -532,10 +641,11 @@ class LLM:
             idx = todo[s:s + int(batch_size)]
             values = (batched([msgs[i] for i in idx]) if batched is not None
                       else [self.backend.p_yes(msgs[i]) for i in idx])
+            values = [self._checked(v) for v in values]  # the whole batch, before caching
             for i, v in zip(idx, values):
-                out[i] = float(v)
+                out[i] = v
                 if self.cache is not None:
-                    self.cache.put(payloads[i], float(v))
+                    self.cache.put(payloads[i], v)
         return out
 
 

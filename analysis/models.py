@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ._utils import DataError, check_array
+from .provenance import StepTimer, timed  # noqa: F401  (re-exported: the chapter's timer)
 
 __all__ = ["ModelEntry", "HUB_MODELS", "default_entry", "finetuned_entries", "model_registry",
            "registry_table", "accuracy_summary", "rsa_layers", "ModelProfile", "profile_model",
@@ -371,6 +372,12 @@ class ModelProfile:
     predictions: np.ndarray
     params: dict = field(default_factory=dict)
 
+    def _max_target(self):
+        """Where the largest r lies: target channel, window and layer, in words."""
+        li, wi, ci = np.unravel_index(int(np.nanargmax(self.r)), self.r.shape)
+        where = f"{self.ch_names[ci]}, layer {self.layers[li]}"
+        return where + (f", {self.times[wi]:g} ms" if self.r.shape[1] > 1 else "")
+
     def layer_time_map(self):
         """Mean r over channels per layer and window, shape (len(layers), n_windows)."""
         return np.nanmean(self.r, axis=2)
@@ -413,6 +420,7 @@ class ModelProfile:
                "peak_layer": self.chosen_layer,
                "relative_depth": self.relative_depth(self.chosen_layer),
                "max_r": float(np.nanmax(self.r)),
+               "max_r_target": self._max_target(),
                "mean_r_by_layer": [float(v) for v in np.nanmean(self.r, axis=(1, 2))],
                "peak_window_ms": float(self.times[int(np.nanargmax(ltm[i]))]),
                "rsa_peak": None, "rsa_by_layer": None}
@@ -464,9 +472,9 @@ def profile_model(name, hidden, data, layers=None, n_hidden=None, windows=None,
     ModelProfile
     """
     from .encoding import CHOICE_RULE, fit_encoding
-    from .instructions import _targets
+    from .instructions import select_targets
 
-    y, times, ch_names = _targets(data, windows, channels)
+    y, times, ch_names = select_targets(data, windows, channels)
     if isinstance(hidden, dict):
         layers = sorted(hidden) if layers is None else [int(l) for l in layers]
         get = hidden.__getitem__
@@ -645,6 +653,7 @@ def comparison_table(profiles, alignment=None, channel=None):
         s = prof.summary(channel=channel if channel in prof.ch_names else None)
         row = {"layers_fitted": len(prof.layers), "peak_layer": s["peak_layer"],
                "relative_depth": s["relative_depth"], "max_r": s["max_r"],
+               "max_r_target": s["max_r_target"],
                "rsa_peak_layer": (s["rsa_peak"] or {}).get("layer", np.nan),
                "rsa_peak": (s["rsa_peak"] or {}).get("rsa", np.nan)}
         if channel is not None:
@@ -741,51 +750,16 @@ def describe_row(table, model):
     parts = []
     if pd.notna(r.get("peak_layer", np.nan)):
         parts.append(f"peak layer {int(r['peak_layer'])} (relative depth "
-                     f"{r['relative_depth']:.2f}), max r {r['max_r']:.3f}")
+                     f"{r['relative_depth']:.2f}), max r {r['max_r']:.3f} "
+                     f"({r['max_r_target']})")
         if pd.notna(r.get("rsa_peak", np.nan)):
             parts[-1] += f", RSA peak {r['rsa_peak']:.3f} at layer {int(r['rsa_peak_layer'])}"
     if pd.notna(r.get("accuracy_gain", np.nan)):
         parts.append(f"difference in mean r from the base {r['delta_r']:+.4f} "
                      f"[{r['delta_r_ci_low']:+.4f}, {r['delta_r_ci_high']:+.4f}] beside an "
-                     f"accuracy gain of {r['accuracy_gain']:+.3f} [{r['gain_ci_low']:+.3f}, "
-                     f"{r['gain_ci_high']:+.3f}]")
+                     f"accuracy gain of {100 * r['accuracy_gain']:+.1f} points "
+                     f"[{100 * r['gain_ci_low']:+.1f}, {100 * r['gain_ci_high']:+.1f}]")
     return "; ".join(parts) or "n/a"
-
-
-class StepTimer:
-    """Wall time of the named steps of a chapter, without the time of nested steps.
-
-    Use ``with timer("name"): ...``; ``timer.seconds`` maps each name to its own time
-    (a step's time excludes steps opened inside it, e.g. loading a model during a
-    feature step), and each step prints its time when it ends.
-    """
-
-    def __init__(self):
-        self.seconds = {}
-        self._open = []
-
-    def __call__(self, name):
-        timer = self
-
-        class _Step:
-            def __enter__(self):
-                self.t0, self.nested = time.perf_counter(), 0.0
-                timer._open.append(self)
-
-            def __exit__(self, *exc):
-                timer._open.pop()
-                total = time.perf_counter() - self.t0
-                if timer._open:
-                    timer._open[-1].nested += total
-                timer.seconds[name] = round(timer.seconds.get(name, 0.0) + total - self.nested, 1)
-                print(f"[{name}: {round(total - self.nested, 1)} s]")
-
-        return _Step()
-
-
-def timed(timer, name):
-    """``timer(name)`` for a :class:`StepTimer`, or a context that does nothing for None."""
-    return contextlib.nullcontext() if timer is None else timer(name)
 
 
 class LazyModel:
@@ -903,12 +877,13 @@ class FrankSetup(_DatasetSetup):
     model = "default"
 
     def choose_layer(self, results_dir, layer_step=1, rsa_words=1000, seed=0, timer=None):
-        """The real-data chapter's best layer for the N400, or one chosen by a sweep here.
+        """The real-data chapter's layer decision for the N400, or one chosen by a sweep here.
 
         Parameters
         ----------
         results_dir : str | Path
-            Where ``real_data.json`` is looked for (:func:`previous_result`).
+            Where ``real_data_layer.json`` is looked for
+            (:class:`analysis.contracts.RealDataLayer`).
         layer_step : int
             Every n-th layer is swept when the real-data chapter has not run.
         rsa_words, seed : int
@@ -921,10 +896,16 @@ class FrankSetup(_DatasetSetup):
         int
             Also stored in ``layer``, with ``layer_source``.
         """
-        layer = previous_result(results_dir, "real_data", "encoding", "N400", "best_layer")
-        self.layer_source = ("the layer the real-data chapter found best for the N400"
-                             if layer is not None else "the best layer for the N400 in a "
-                             "sweep here, as the real-data chapter has not run")
+        from .contracts import ContractError, RealDataLayer
+
+        try:
+            layer = RealDataLayer.read(results_dir).layer
+        except ContractError:
+            layer = None
+        self.layer_source = ("the layer the real-data chapter decided for the N400: the "
+                             "most frequent of the layers chosen inside its folds"
+                             if layer is not None else "the peak layer for the N400 in a "
+                             "sweep here (a description), as the real-data chapter has not run")
         if layer is None:
             with timed(timer, "Frank: N400 layer"):
                 layer = profile_model(
@@ -1384,7 +1365,8 @@ def finetuned_texts(entries, simulated=None, n_words=0):
 
 
 #: Columns of the main table that the chapter shows (those present).
-MAIN_COLUMNS = ["layers_fitted", "peak_layer", "relative_depth", "max_r", "rsa_peak_layer",
+MAIN_COLUMNS = ["layers_fitted", "peak_layer", "relative_depth", "max_r", "max_r_target",
+                "rsa_peak_layer",
                 "rsa_peak", "N400_peak_layer", "mean_r", "delta_r", "delta_r_ci_low",
                 "delta_r_ci_high", "accuracy", "accuracy_gain", "gain_ci_low", "gain_ci_high"]
 

@@ -7,13 +7,19 @@ command line (``-p ft_lr 1e-4``) or by a profile are converted to that type befo
 any chapter runs, and refused with a message naming the parameter, the value and the
 expected type when they cannot be.
 
-Command-line values are read as YAML with the 1.2 rules for numbers, so ``1e-4``,
-``1E-3`` and ``.5`` are floats (YAML 1.1, which PyYAML follows, reads ``1e-4`` as
-text); ``null`` is None; ``[a, b]`` and ``{k: v}`` are lists and dicts. A text
+Command-line values are read as YAML with the 1.2 core schema, so ``1e-4``,
+``1E-3`` and ``.5`` are floats and ``0100`` is 100 (YAML 1.1, which PyYAML follows,
+reads ``1e-4`` as text, ``0100`` as octal 64 and ``1:30`` as 90); only ``true`` and
+``false`` are booleans (``yes``/``no``/``on``/``off`` are text); ``null`` is None;
+``[a, b]`` and ``{k: v}`` are lists and dicts. A text
 parameter takes the text as typed (``-p model 123`` is the string ``"123"``).
 
 Supported annotations: ``int``, ``float``, ``bool``, ``str``, ``list``, ``dict``,
 ``list[T]``, ``dict[str, T]``, ``None`` and unions of them (``X | None``).
+
+Dataset options (``dataset_options``) are checked against the loader they go to
+(:func:`check_loader_options`): option names against its signature, values against
+the types its numpy docstring declares (``measures : str | list of str | None``).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = ["Parameter", "ParameterError", "declared_parameters", "parse_text", "coerce",
-           "check_types_agree"]
+           "check_types_agree", "OptionError", "check_loader_options", "declared_option_types"]
 
 
 class ParameterError(ValueError):
@@ -53,22 +59,69 @@ class Parameter:
 
 _FLOAT_12 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 
+# The YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution). PyYAML
+# implements YAML 1.1, whose implicit types surprise on the command line: 0100 is octal
+# (64), 1:30 is sexagesimal (90), yes/no/on/off are booleans, 2024-01-02 is a date.
+_CORE_12 = {
+    "tag:yaml.org,2002:bool": re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    "tag:yaml.org,2002:int": re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+    "tag:yaml.org,2002:float": re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+}
+_KEPT_11 = ("tag:yaml.org,2002:null", "tag:yaml.org,2002:merge")
+
+
+def _int_12(loader, node):
+    text = loader.construct_scalar(node)
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text, 10)  # a leading zero is decimal in 1.2 (0100 -> 100)
+
+
+def _float_12(loader, node):
+    text = loader.construct_scalar(node)
+    lowered = text.lower()
+    if lowered.endswith(".inf"):
+        return float("-inf") if lowered.startswith("-") else float("inf")
+    if lowered == ".nan":
+        return float("nan")
+    return float(text)
+
+
+def _bool_12(loader, node):
+    return loader.construct_scalar(node).lower() == "true"
+
 
 def _yaml_loader():
+    """A safe YAML loader with the 1.2 core schema's implicit types (no 1.1 leftovers)."""
     import yaml
 
     class Loader(yaml.SafeLoader):
-        """SafeLoader with YAML 1.2 floats (``1e-4``, ``.5``)."""
+        """SafeLoader resolving plain scalars as YAML 1.2 core: null, true/false, ints, floats."""
 
-    Loader.add_implicit_resolver(
-        "tag:yaml.org,2002:float",
-        re.compile(r"^[-+]?(\.[0-9]+|[0-9]+\.[0-9]*|[0-9]+)[eE][-+]?[0-9]+$|^[-+]?\.[0-9]+$"),
-        list("-+0123456789."))
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag in _KEPT_11]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    firsts = {"tag:yaml.org,2002:bool": "tTfF", "tag:yaml.org,2002:int": "-+0123456789",
+              "tag:yaml.org,2002:float": "-+0123456789."}
+    for tag, rx in _CORE_12.items():
+        Loader.add_implicit_resolver(tag, rx, list(firsts[tag]))
+    Loader.add_constructor("tag:yaml.org,2002:int", _int_12)
+    Loader.add_constructor("tag:yaml.org,2002:float", _float_12)
+    Loader.add_constructor("tag:yaml.org,2002:bool", _bool_12)
     return Loader
 
 
 def parse_text(text):
-    """Read a command-line value as YAML (1.2 number rules).
+    """Read a command-line value as YAML with the 1.2 core schema.
+
+    Only ``true``/``false`` (any of their three spellings) are booleans, ``null``/``~``
+    is None, integers are decimal, ``0o17`` (octal) or ``0x1F`` (hex), floats are
+    decimal with an optional exponent or ``.inf``/``-.inf``/``.nan``; everything else
+    is text (``yes``, ``off``, ``1:30``, ``0100`` is 100, ``2024-01-02`` stays text).
 
     Parameters
     ----------
@@ -273,3 +326,141 @@ def check_types_agree(declared_by_chapter):
             merged.setdefault(name, p)
             seen.setdefault(name, chapter)
     return merged
+
+
+# --------------------------------------------------------------------------- loader options
+def declared_option_types(function):
+    """The option types a function declares in its numpy-style ``Parameters`` section.
+
+    The loaders of :mod:`analysis.datasets` document each option as ``name : type``
+    (``measures : str | list of str | None``, ``edge : {"drop", "error"}``); that
+    declaration is what dataset options are checked against (the signatures carry no
+    annotations, and a default of None says nothing about the type).
+
+    Parameters
+    ----------
+    function : callable
+
+    Returns
+    -------
+    dict of str to str
+        Option name to its declared type, as written.
+    """
+    import inspect
+
+    doc = inspect.getdoc(function) or ""
+    match = re.search(r"^Parameters\n-+\n(.*?)(?:^\w[\w ]*\n-+\n|\Z)", doc, re.S | re.M)
+    out = {}
+    lines = (match.group(1) if match else "").splitlines()
+    for k, line in enumerate(lines):
+        m = re.match(r"^([A-Za-z_][\w, ]*?) : (.+)$", line)
+        if m:
+            for name in m.group(1).split(","):
+                out[name.strip()] = m.group(2).strip()
+            continue
+        # "window_ms, tmin\n    As in :func:`load_mne_epochs`." borrows those types
+        m = re.match(r"^([A-Za-z_][\w, ]*)$", line)
+        ref = re.search(r"As in :func:`~?([\w.]+)`", " ".join(lines[k + 1:k + 3]))
+        other = function.__globals__.get(ref.group(1).split(".")[-1]) if m and ref else None
+        if other is not None and other is not function:
+            theirs = declared_option_types(other)
+            for name in m.group(1).split(","):
+                if name.strip() in theirs:
+                    out[name.strip()] = theirs[name.strip()]
+    return out
+
+
+def _doc_member_accepts(member, value):
+    """Whether ``value`` (read from YAML) fits one member of a documented type.
+
+    Returns True, False, or None for a type a YAML value cannot be (``mne.Info``).
+    """
+    member = member.strip()
+    if member.startswith("{") and member.endswith("}"):
+        choices = [_literal(c) for c in member[1:-1].split(",")]
+        return any(value == c and type(value) is type(c) for c in choices)
+    if member[:1] in "\"'" and member[-1:] == member[:1]:
+        return value == member[1:-1]
+    if member in ("None", "True", "False"):
+        return value is {"None": None, "True": True, "False": False}[member]
+    if member in ("str", "Path", "path"):
+        return isinstance(value, str)
+    if member == "bool":
+        return isinstance(value, bool)
+    if member == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if member == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if member == "dict":
+        return isinstance(value, dict)
+    m = re.fullmatch(r"(list|sequence|tuple)(?: of (.+))?", member)
+    if m:
+        if not isinstance(value, list):
+            return False
+        if not m.group(2):
+            return True
+        inner = [p for p in re.split(r"\s+or\s+|\s*\|\s*", m.group(2)) if p]
+        inner = [p[:-1] if p.endswith("s") and p[:-1] in ("str", "int", "float") else p
+                 for p in inner]
+        return all(any(_doc_member_accepts(p, v) for p in inner) for v in value)
+    return None
+
+
+def _literal(text):
+    text = text.strip()
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _doc_type_accepts(declared, value):
+    """Whether ``value`` fits a documented type (True when the type cannot be checked)."""
+    verdicts = [_doc_member_accepts(m, value) for m in _split_union(declared)]
+    if all(v is None for v in verdicts):
+        return True
+    return any(verdicts)
+
+
+class OptionError(ParameterError):
+    """A dataset option that the loader does not take, or of the wrong type."""
+
+
+def check_loader_options(function, options, what="dataset"):
+    """Check keyword options against a loader's signature and documented types.
+
+    Parameters
+    ----------
+    function : callable
+        The loader (``loader(path, **options)``).
+    options : dict
+        Options as read from ``dataset_options``.
+    what : str
+        For messages (``"dataset 'table'"``).
+
+    Raises
+    ------
+    OptionError
+        An option the loader does not take (listing those it takes), or a value not of
+        the loader's documented type (naming the option, the value, its type and the
+        expected type).
+    """
+    import inspect
+
+    if not isinstance(options, dict):
+        raise OptionError(f"{what}: dataset_options is {options!r} ({_type_of(options)}); "
+                          "expected a mapping such as {name: value}.")
+    params = list(inspect.signature(function).parameters.values())
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params)
+    names = [p.name for p in params[1:]  # the first argument is the data's path
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = sorted(str(k) for k in options if k not in names)
+    if unknown and not takes_any:
+        raise OptionError(f"{what}: unknown option(s) {unknown} in dataset_options; the "
+                          f"loader takes {names}.")
+    declared = declared_option_types(function)
+    for name, value in options.items():
+        kind = declared.get(name)
+        if kind is not None and not _doc_type_accepts(kind, value):
+            raise OptionError(f"{what}: option {name!r} is {value!r} ({_type_of(value)}); "
+                              f"expected {kind}.")

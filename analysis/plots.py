@@ -13,14 +13,58 @@ __all__ = ["as_evoked", "plot_evoked", "plot_window_topomaps", "plot_topographie
            "tick_labels",
            "plot_sensor_layout", "coloured_text", "category_text", "plot_better_worse",
            "plot_r_scatter", "plot_category_effect", "use_book_style",
-           "plot_instruction_deltas", "plot_model_profiles", "plot_alignment_vs_accuracy"]
+           "plot_instruction_deltas", "plot_model_profiles", "plot_alignment_vs_accuracy",
+           "PAGE_WIDTH_IN", "BOOK_DPI", "panel_grid", "plot_better_worse_grid"]
+
+
+#: Width of the book's page column in inches (about 760 CSS px at a 1280 px window): every
+#: figure is drawn at most this wide, so that the browser never shrinks its text below
+#: the size it was drawn at (checked on the built book by :mod:`analysis.bookcheck`).
+PAGE_WIDTH_IN = 7.5
+
+#: Resolution of the book's figures (the built book refuses images below 150 dpi).
+BOOK_DPI = 150
 
 
 def use_book_style():
-    """Figure defaults of the book: readable at page width (text >= 9 pt)."""
-    plt.rcParams.update({"figure.dpi": 96, "font.size": 10, "axes.titlesize": 11,
+    """Figure defaults of the book: readable at page width (text >= 8 pt), 150 dpi."""
+    plt.rcParams.update({"figure.dpi": BOOK_DPI, "savefig.dpi": BOOK_DPI,
+                         "figure.figsize": (6.4, 3.2), "font.size": 10, "axes.titlesize": 11,
                          "axes.labelsize": 10, "xtick.labelsize": 9, "ytick.labelsize": 9,
                          "legend.fontsize": 9, "figure.titlesize": 12})
+
+
+def panel_grid(n, panel_height=2.8, max_cols=2, width=PAGE_WIDTH_IN, **kwargs):
+    """Small multiples as a grid that fits the page column.
+
+    Parameters
+    ----------
+    n : int
+        Number of panels.
+    panel_height : float
+        Height of one row in inches.
+    max_cols : int
+        Panels per row; more panels wrap onto further rows.
+    width : float
+        Figure width in inches (at most :data:`PAGE_WIDTH_IN`).
+    **kwargs
+        Passed to :func:`matplotlib.pyplot.subplots` (``sharex``, ``sharey``, ...).
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    axes : list of Axes
+        The ``n`` panels in reading order; unused grid cells are hidden.
+    """
+    n = max(1, int(n))
+    cols = min(n, max_cols)
+    rows = -(-n // cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(min(width, PAGE_WIDTH_IN), panel_height * rows),
+                             squeeze=False, **kwargs)
+    axes = list(grid.ravel())
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
 
 
 def as_evoked(values, dataset, comment=""):
@@ -492,7 +536,7 @@ def category_text(words, categories, names=("emotion", "physical", "sound"), max
     shown = [n for n in names if n in categories]
     n = len(words) if max_words is None else min(len(words), max_words)
     legend = " ".join(f'<span style="background:{CATEGORY_COLOURS.get(k, "#ddd")};'
-                      f'padding:0 4px">{k}</span>' for k in shown)
+                      f'padding:0 4px">{_html.escape(str(k))}</span>' for k in shown)
     spans = []
     for i in range(n):
         colour = next((CATEGORY_COLOURS.get(k, "#ddd") for k in shown if categories[k][i]),
@@ -525,7 +569,7 @@ def plot_answer_shares(shares, title="Human judgements per hypothesis", simulate
     codes = ("Divergent", "Equal", "Convergent")
     groups = [g for g in ("top", "bottom") if (shares["group"] == g).any()]
     heights = [int((shares["group"] == g).sum()) for g in groups]
-    fig, axes = plt.subplots(len(groups), 1, figsize=(8.5, 0.32 * sum(heights) + 1.8),
+    fig, axes = plt.subplots(len(groups), 1, figsize=(PAGE_WIDTH_IN, 0.32 * sum(heights) + 1.8),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
     for ax, g in zip(axes[:, 0], groups):
         part = shares[shares["group"] == g]
@@ -552,7 +596,11 @@ def plot_answer_shares(shares, title="Human judgements per hypothesis", simulate
 
 
 # ------------------------------------------------------------------ fine-tuning (§6)
-def plot_better_worse(shares, times, title="", ax=None):
+_BW_COLOURS = (("better", "tab:green"), ("same", "0.8"), ("worse", "tab:red"))
+
+
+def plot_better_worse(shares, times, title="", ax=None, window=None, window_label="planted window",
+                      legend=True):
     """Stacked bars: percent of channels better / same / worse per window.
 
     Parameters
@@ -563,6 +611,12 @@ def plot_better_worse(shares, times, title="", ax=None):
         Window starts in ms.
     title : str
     ax : matplotlib Axes | None
+    window : (float, float) | None
+        Start and end in ms of a window to mark (e.g. the planted one), drawn as a band
+        above the bars so that the bars never hide it.
+    window_label : str
+    legend : bool
+        Draw the legend outside the bars (above the axes).
 
     Returns
     -------
@@ -571,15 +625,53 @@ def plot_better_worse(shares, times, title="", ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 3))
     times = np.asarray(times, dtype=float)
-    width = 0.8 * (np.diff(times).min() if times.size > 1 else 1.0)
+    step = np.diff(times).min() if times.size > 1 else 1.0
     bottom = np.zeros(times.size)
-    for key, colour in (("better", "tab:green"), ("same", "0.8"), ("worse", "tab:red")):
-        ax.bar(times, shares[key], width=width, bottom=bottom, color=colour, label=key,
+    for key, colour in _BW_COLOURS:
+        ax.bar(times, shares[key], width=0.8 * step, bottom=bottom, color=colour, label=key,
                align="edge")
         bottom += np.asarray(shares[key])
-    ax.set(xlabel="window start (ms)", ylabel="% of channels", ylim=(0, 100), title=title)
-    ax.legend(loc="lower right", fontsize="small")
+    ax.set(xlabel="window start (ms)", ylabel="% of channels", ylim=(0, 115), title=title)
+    ax.set_yticks([0, 25, 50, 75, 100])
+    if window is not None:
+        ax.fill_between([window[0], window[1]], 103, 113, color="tab:orange", alpha=0.7, lw=0)
+        ax.text(window[1] + 0.2 * step, 108, window_label, va="center", fontsize=8)
+    if legend:
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, fontsize=8, frameon=False)
     return ax
+
+
+def plot_better_worse_grid(retests, times, window=None, window_label="planted window"):
+    """The better / same / worse bars of several re-tests as small multiples.
+
+    One panel per model in a grid two panels wide (so every panel keeps readable ticks
+    at page width), one shared legend above the grid, the marked window drawn above
+    the bars of every panel.
+
+    Parameters
+    ----------
+    retests : dict of str to dict
+        Panel title -> shares (``"better"``, ``"same"``, ``"worse"``; see
+        :func:`plot_better_worse`).
+    times : ndarray, shape (n_windows,)
+    window : (float, float) | None
+    window_label : str
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    fig, axes = panel_grid(len(retests), panel_height=2.6, sharey=True)
+    for ax, (name, shares) in zip(axes, retests.items()):
+        plot_better_worse(shares, times, title=name, ax=ax, window=window,
+                          window_label=window_label, legend=False)
+        ax.title.set_fontsize(10)
+    for ax in axes[1::2]:
+        ax.set_ylabel("")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig
 
 
 def plot_r_scatter(r_base, r_ft, times, classes=None, windows=None, title=""):
@@ -602,19 +694,20 @@ def plot_r_scatter(r_base, r_ft, times, classes=None, windows=None, title=""):
     n_win = r_base.shape[0]
     if windows is None:
         windows = sorted(set(np.linspace(0, n_win - 1, min(4, n_win)).round().astype(int)))
-    fig, axes = plt.subplots(1, len(windows), figsize=(2.6 * len(windows), 2.8),
-                             sharex=True, sharey=True, squeeze=False)
+    fig, flat = panel_grid(len(windows), panel_height=2.6, max_cols=2, width=5.6,
+                           sharex=True, sharey=True)
     lo = float(np.nanmin([np.nanmin(r_base), np.nanmin(r_ft)]))
     hi = float(np.nanmax([np.nanmax(r_base), np.nanmax(r_ft)]))
     colours = {1: "tab:green", 0: "0.6", -1: "tab:red"}
-    for ax, w in zip(axes[0], windows):
+    for ax, w in zip(flat, windows):
         cls = np.zeros(r_base.shape[1], int) if classes is None else classes[w]
         for value, colour in colours.items():
             sel = cls == value
             ax.scatter(r_base[w, sel], r_ft[w, sel], s=6, color=colour)
         ax.plot([lo, hi], [lo, hi], "k-", lw=0.5)
         ax.set(title=f"{times[w]:g} ms", xlabel="r base")
-    axes[0, 0].set_ylabel("r fine-tuned")
+    for ax in flat[::2]:
+        ax.set_ylabel("r fine-tuned")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -680,8 +773,8 @@ def plot_instruction_deltas(comparisons):
     comps = [(n, c) for n, c in comparisons.items() if c is not None]
     if not comps:
         return None
-    fig, axes = plt.subplots(1, len(comps), figsize=(5.5 * len(comps), 3.4), squeeze=False)
-    for ax, (name, comp) in zip(axes[0], comps):
+    fig, axes = panel_grid(len(comps), panel_height=3.0)
+    for ax, (name, comp) in zip(axes, comps):
         s = comp.summary
         y = np.arange(len(s))
         ax.errorbar(s["mean_delta"], y, xerr=[s["mean_delta"] - s["delta_ci_low"],
@@ -694,9 +787,10 @@ def plot_instruction_deltas(comparisons):
         ax.axvline(0, color="k", lw=0.6)
         ax.set_yticks(y + 0.1, s.index)
         ax.set_ylim(-0.6, len(s) - 0.2)
-        ax.set(xlabel="difference in mean r from plain (95 % interval)", title=name)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+        ax.set(xlabel="Δ mean r from plain (95 % interval)", title=name)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=2, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))  # the legend sits above the panels, never on a row
     return fig
 
 
@@ -720,7 +814,8 @@ def plot_model_profiles(panels, window_ms=None):
     """
     if not panels:
         return None
-    fig, axes = plt.subplots(2, len(panels), figsize=(5 * len(panels), 7), squeeze=False)
+    fig, axes = plt.subplots(2, len(panels), figsize=(min(PAGE_WIDTH_IN, 3.75 * len(panels)), 6.4),
+                             squeeze=False)
     for k, (title, p, kind) in enumerate(panels):
         ax = axes[0, k]
         if kind == "time":
@@ -734,16 +829,17 @@ def plot_model_profiles(panels, window_ms=None):
             im = ax.imshow(m - m.max(axis=0), aspect="auto", origin="lower", cmap="magma")
             ax.set_xticks(range(len(p.ch_names)), p.ch_names, rotation=60, fontsize=8)
             ax.set_title(f"{title}\nridge r minus each target's best layer", fontsize=9)
-        ax.set_yticks(range(len(p.layers)), p.layers, fontsize=7)
-        ax.set(ylabel="layer")
+        every = max(1, -(-len(p.layers) // 12))  # at most about 12 labels, each on its row
+        ax.set_yticks(range(0, len(p.layers), every), p.layers[::every], fontsize=8)
+        ax.set(ylabel="layer (one row each)")
         fig.colorbar(im, ax=ax)
         ax = axes[1, k]
         depth = [p.relative_depth(l) for l in p.layers]
         ax.plot(depth, np.nanmean(p.r, axis=(1, 2)), "o-", label="ridge: mean r")
         ax.plot(depth, np.nanmax(p.rsa, axis=1), "s--", label="RSA: max over windows")
         ax.axvline(p.relative_depth(p.chosen_layer), color="0.5", lw=0.8)
-        ax.set(xlabel="relative depth (0 embeddings, 1 last block)", ylabel="r / Spearman")
-        ax.legend(fontsize=8)
+        ax.set(xlabel="relative depth (0 embeddings, 1 last)", ylabel="r / Spearman")
+        ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -764,8 +860,8 @@ def plot_alignment_vs_accuracy(align):
     """
     if not align:
         return None
-    fig, axes = plt.subplots(1, len(align), figsize=(5 * len(align), 3.6), squeeze=False)
-    for ax, (name, t) in zip(axes[0], align.items()):
+    fig, axes = panel_grid(len(align), panel_height=3.2)
+    for ax, (name, t) in zip(axes, align.items()):
         for i, (model, row) in enumerate(t.dropna(subset=["accuracy_gain"]).iterrows()):
             ax.errorbar(row["accuracy_gain"], row["delta_r"],
                         xerr=[[row["accuracy_gain"] - row["gain_ci_low"]],
@@ -775,8 +871,8 @@ def plot_alignment_vs_accuracy(align):
                         fmt="o", color=f"C{i}", label=model, capsize=3)
         ax.axhline(0, color="k", lw=0.6)
         ax.axvline(0, color="k", lw=0.6)
-        ax.set(xlabel="held-out accuracy gain (95 % interval)",
-               ylabel="difference in mean r from base (95 % interval)", title=name)
-        ax.legend(fontsize=8)
+        ax.set(xlabel="accuracy gain (95 % interval)",
+               ylabel="Δ mean r from base (95 % int.)", title=name)
+        ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.08), frameon=False)
     fig.tight_layout()
     return fig

@@ -14,15 +14,24 @@ table, ``log_freq`` in the single-trial files), which is then used as published.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ._utils import DataError
 from .text import sentence_positions
 
-__all__ = ["BASELINE_PREDICTORS", "word_length", "log_frequency", "nuisance_predictors"]
+__all__ = ["BASELINE_PREDICTORS", "PRE_WORD_BASELINE_COLUMNS", "word_length", "log_frequency",
+           "nuisance_predictors"]
 
 #: The baseline of SPEC §8, in order.
 BASELINE_PREDICTORS = ("word length", "log frequency", "position in sentence",
                        "sentence-final")
+
+#: Per-word columns of a dataset's ``metadata`` that hold the EEG potential before word
+#: onset (the pre-word baseline, not subtracted): ``baseline_mean`` of the Frank et al.
+#: (2015) single trials (:func:`analysis.loaders.frank2015.load_frank2015_trials`). An
+#: ERP amplitude measured without baseline correction carries the slow drift of the
+#: preceding words, so the baseline model includes it where a loader provides it.
+PRE_WORD_BASELINE_COLUMNS = ("baseline_mean",)
 
 _STRIP = ".,;:!?\"'()[]{}-\u2013\u2014\u2018\u2019\u201c\u201d"
 
@@ -94,12 +103,21 @@ def nuisance_predictors(dataset):
 
     Returns
     -------
-    X : ndarray of float, shape (n_words, 4)
+    X : ndarray of float, shape (n_words, 4) or (n_words, 5)
         Columns :data:`BASELINE_PREDICTORS`: characters, log frequency, position of the
         word in its presented sentence (1 = first word shown), 1 for the last word of a
-        presented sentence.
+        presented sentence; and a fifth, ``"pre-word baseline"``, when the dataset's
+        metadata has a column of :data:`PRE_WORD_BASELINE_COLUMNS` (the mean potential
+        before word onset, in the responses' units).
     info : dict
-        ``names`` and ``frequency_source``.
+        ``names``, ``frequency_source`` and ``pre_word_baseline`` (the column used, or
+        None).
+
+    Raises
+    ------
+    DataError
+        A pre-word baseline column with a missing or non-numeric value (naming the
+        dataset, column and first word).
 
     Notes
     -----
@@ -111,6 +129,20 @@ def nuisance_predictors(dataset):
     pos_all = sentence_positions(st.sentence)
     last = np.r_[st.sentence[1:] != st.sentence[:-1], True]
     freq, source = log_frequency(dataset.words, dataset.metadata)
-    X = np.column_stack([word_length(dataset.words), freq, pos_all[st.index],
-                         last[st.index].astype(float)])
-    return X, {"names": list(BASELINE_PREDICTORS), "frequency_source": source}
+    columns = [word_length(dataset.words), freq, pos_all[st.index], last[st.index].astype(float)]
+    names = list(BASELINE_PREDICTORS)
+    meta = dataset.metadata
+    pre = next((c for c in PRE_WORD_BASELINE_COLUMNS
+                if meta is not None and c in meta.columns), None)
+    if pre is not None:
+        values = pd.to_numeric(meta[pre], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            i = int(bad[0])
+            raise DataError(f"{dataset.source or 'dataset'}: metadata column {pre!r} (pre-word "
+                            f"baseline) has no finite value at word {i} ({dataset.words[i]!r}; "
+                            f"{bad.size} such words); expected a number for every word.")
+        columns.append(values)
+        names.append("pre-word baseline")
+    return np.column_stack(columns), {"names": names, "frequency_source": source,
+                                      "pre_word_baseline": pre}

@@ -8,6 +8,7 @@ package versions, git commit, device and run time.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import platform
@@ -23,7 +24,7 @@ from ._utils import REPO_ROOT, atomic_write, n_cpus, resolve_device
 
 __all__ = ["Chapter", "start_chapter", "package_versions", "git_commit", "resolve_device",
            "to_jsonable", "REPO_ROOT", "cache_dir", "n_cpus", "portable_path", "file_checksum",
-           "data_banner"]
+           "data_banner", "StepTimer", "timed"]
 
 PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "torch", "transformers", "gguf",
             "accelerate", "mne", "mne-bids", "matplotlib", "seaborn", "papermill",
@@ -386,3 +387,40 @@ def start_chapter(section, parameters, results_dir="_build/results", device="aut
         results_dir = REPO_ROOT / results_dir
     return Chapter(section=section, parameters=dict(parameters), results_dir=results_dir,
                    device=resolve_device(device))
+
+
+# ------------------------------------------------------------------ step timers
+class StepTimer:
+    """Wall time of the named steps of a chapter, without the time of nested steps.
+
+    Use ``with timer("name"): ...``; ``timer.seconds`` maps each name to its own time
+    (a step's time excludes steps opened inside it, e.g. loading a model during a
+    feature step), and each step prints its time when it ends.
+    """
+
+    def __init__(self):
+        self.seconds = {}
+        self._open = []
+
+    def __call__(self, name):
+        timer = self
+
+        class _Step:
+            def __enter__(self):
+                self.t0, self.nested = time.perf_counter(), 0.0
+                timer._open.append(self)
+
+            def __exit__(self, *exc):
+                timer._open.pop()
+                total = time.perf_counter() - self.t0
+                if timer._open:
+                    timer._open[-1].nested += total
+                timer.seconds[name] = round(timer.seconds.get(name, 0.0) + total - self.nested, 1)
+                print(f"[{name}: {round(total - self.nested, 1)} s]")
+
+        return _Step()
+
+
+def timed(timer, name):
+    """``timer(name)`` for a :class:`StepTimer`, or a context that does nothing for None."""
+    return contextlib.nullcontext() if timer is None else timer(name)

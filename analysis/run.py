@@ -19,25 +19,36 @@ version, or get a page saying how to run them.
 
 A failing chapter stops the run with the notebook, the cell and the error, and
 leaves the partially executed notebook in ``<out>/executed/`` for inspection.
+
+The runner replaces only what it made. It marks its output folder, and each folder it
+replaces (``html/``, ``site/``), with a small JSON file ``.living-paper-output``, and
+refuses an existing non-empty folder without that mark (a user's folder given as
+``--out`` is never emptied). While it runs it holds ``<out>/.living-paper-output.lock``
+(process id, host and start time): a second run into the same folder stops with a
+message naming the holder; a lock left by a process that no longer runs on this host
+is taken over with a note.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .datasets import check_run_parameters
 from .params import ParameterError, check_types_agree, coerce, declared_parameters, parse_text
 from .provenance import REPO_ROOT, resolve_device
 
 __all__ = ["PROFILES", "chapters", "main", "run_chapter", "build_book", "parse_value",
-           "notebook_parameters", "typed_parameters"]
+           "notebook_parameters", "typed_parameters", "OutputError", "claim_output",
+           "OUTPUT_MARKER", "RUNNER_PARAMETERS"]
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 
@@ -123,6 +134,165 @@ class ChapterFailed(RuntimeError):
     """A notebook raised while executing."""
 
 
+class OutputError(RuntimeError):
+    """The output folder cannot be used: not made by the runner, locked or not writable."""
+
+
+#: The file that marks a folder as made (and replaceable) by the runner.
+OUTPUT_MARKER = ".living-paper-output"
+_LOCK = OUTPUT_MARKER + ".lock"
+#: Parameters the runner sets from its own options (``-p`` may not set them).
+RUNNER_PARAMETERS = {"device": "--device", "results_dir": "--out", "profile": "--profile"}
+
+
+def _marker_text():
+    from .provenance import git_commit
+
+    return json.dumps({"tool": "analysis.run", "version": git_commit(),
+                       "created": datetime.datetime.now(datetime.timezone.utc)
+                       .isoformat(timespec="seconds")}, indent=2) + "\n"
+
+
+def _is_marked(folder):
+    """Whether ``folder`` holds the runner's mark (a JSON file naming the tool)."""
+    try:
+        return json.loads((Path(folder) / OUTPUT_MARKER).read_text()).get("tool") == "analysis.run"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _not_ours(folder, what="output folder"):
+    legacy = (" (a _build from a version of the runner that did not mark its folders: "
+              "`make clean` removes it)" if Path(folder) == REPO_ROOT / "_build" else "")
+    return OutputError(
+        f"{what} {folder} is not empty and was not made by this runner (it has no "
+        f"{OUTPUT_MARKER} file), so the runner will not replace what it holds. Choose an "
+        f"empty or new folder with --out, or move or remove that folder yourself{legacy}.")
+
+
+def _unwritable(folder, err):
+    return OutputError(f"cannot write to the output folder {folder} ({err.strerror or err}); "
+                       "choose a folder you can write to with --out.")
+
+
+def _mark(folder):
+    from ._utils import atomic_write
+
+    atomic_write(Path(folder) / OUTPUT_MARKER,
+                 lambda tmp: Path(tmp).write_text(_marker_text()))
+
+
+def _replace_folder(folder):
+    """Empty a folder the runner made (refusing one it did not) and mark it again."""
+    folder = Path(folder)
+    if folder.exists():
+        if not folder.is_dir() or (any(folder.iterdir()) and not _is_marked(folder)):
+            raise _not_ours(folder, "folder")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    _mark(folder)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by another user
+        return True
+    return True
+
+
+def _lock_holder(lock):
+    try:
+        return json.loads(lock.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _take_lock(out, log):
+    lock = out / _LOCK
+    me = {"pid": os.getpid(), "host": socket.gethostname(),
+          "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _lock_holder(lock)
+            pid = holder.get("pid")
+            if (holder.get("host") == me["host"] and isinstance(pid, int)
+                    and not _pid_alive(pid)):
+                log(f"note: taking over the lock {lock}, left by process {pid} (started "
+                    f"{holder.get('started', '?')}), which no longer runs on this host")
+                with contextlib.suppress(FileNotFoundError):
+                    lock.unlink()
+                continue
+            who = (f"process {pid} on host {holder.get('host', '?')}, started "
+                   f"{holder.get('started', '?')}") if holder else "an unreadable lock file"
+            raise OutputError(
+                f"output folder {out} is in use by another run ({who}; lock file {lock}). "
+                "Wait for it to finish or choose another folder with --out; if no such run "
+                "is going on, remove the lock file.") from None
+        except OSError as err:
+            raise _unwritable(out, err) from None
+        with os.fdopen(fd, "w") as fh:
+            json.dump(me, fh)
+        return lock
+    raise OutputError(f"output folder {out}: could not take the lock {lock}; try again.")
+
+
+@contextlib.contextmanager
+def claim_output(out, log=print):
+    """Use ``out`` as the runner's output folder for the duration of a ``with`` block.
+
+    The folder must be new, empty or marked as the runner's (:data:`OUTPUT_MARKER`);
+    it is created and marked, and locked (``.living-paper-output.lock`` holding the
+    process id, host and start time) until the block ends.
+
+    Parameters
+    ----------
+    out : Path
+    log : callable
+        Where a note on a stale lock goes.
+
+    Yields
+    ------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    OutputError
+        A non-empty folder the runner did not make, a path that is a file, a folder
+        that cannot be written, or a folder locked by a run that is still going (each
+        message names the folder and what to do).
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output folder {out} is a file; choose a folder with --out.")
+    if out.is_dir() and not _is_marked(out) and not (out / _LOCK).exists() \
+            and any(out.iterdir()):
+        raise _not_ours(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise _unwritable(out, err) from None
+    lock = _take_lock(out, log)
+    try:
+        if not _is_marked(out):
+            if any(p.name != _LOCK for p in out.iterdir()):
+                raise _not_ours(out)
+            try:
+                _mark(out)
+            except OSError as err:
+                raise _unwritable(out, err) from None
+        yield out
+    finally:
+        if _lock_holder(lock).get("pid") == os.getpid():
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+
+
 def chapters():
     """The book's chapters in order.
 
@@ -184,8 +354,9 @@ def typed_parameters(selected, profile, overrides):
     ------
     ParameterError
         An override no selected chapter declares, a value of the wrong type (naming the
-        parameter, the value and the type), or a parameter whose type differs between
-        chapters.
+        parameter, the value and the type), a parameter whose type differs between
+        chapters, an unknown dataset, or a dataset option the loader does not take or
+        of the wrong type (:func:`analysis.datasets.check_dataset_options`).
     """
     declared = check_types_agree({name: notebook_parameters(path)
                                   for name, path in selected.items()})
@@ -201,7 +372,24 @@ def typed_parameters(selected, profile, overrides):
             out[name] = coerce(every[name], value)
     for name, text in overrides:
         out[name] = coerce(declared[name], parse_text(text), text)
+    _check_dataset(out, declared)
     return out
+
+
+def _check_dataset(values, declared):
+    """Refuse an unknown dataset or loader options of the wrong type before any chapter runs."""
+    from ._utils import DataError
+    from .datasets import check_dataset_options
+
+    if "dataset" not in declared:
+        return
+    name = values.get("dataset", declared["dataset"].default)
+    options = values.get("dataset_options", declared["dataset_options"].default
+                         if "dataset_options" in declared else {})
+    try:
+        check_dataset_options(name, dict(options or {}))
+    except DataError as err:
+        raise ParameterError(f"parameter 'dataset'/'dataset_options': {err}") from None
 
 
 def _is_glue_only(node):
@@ -356,11 +544,14 @@ def build_book(out, log=print):
     -------
     Path
         ``<out>/html/index.html``.
+
+    Raises
+    ------
+    OutputError
+        When ``<out>/html`` or ``<out>/site`` holds files the runner did not make.
     """
     stage = out / "site"
-    if stage.exists():
-        shutil.rmtree(stage)
-    stage.mkdir(parents=True)
+    _replace_folder(stage)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(REPO_ROOT / name, stage / name)
     shutil.copytree(REPO_ROOT / "book", stage / "book")
@@ -386,9 +577,8 @@ def build_book(out, log=print):
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
         raise ChapterFailed(f"Jupyter Book failed (exit {proc.returncode}):\n{tail}")
     html = out / "html"
-    if html.exists():
-        shutil.rmtree(html)
-    shutil.copytree(out / "jb" / "_build" / "html", html,
+    _replace_folder(html)
+    shutil.copytree(out / "jb" / "_build" / "html", html, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("*.map", "_sources"))  # never read by a reader
     survey = out / "results" / "survey"
     if survey.exists():  # the human-validation chapter's survey page, linked from that chapter
@@ -434,13 +624,28 @@ def main(argv=None):
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out).resolve()
+    clash = [(name, RUNNER_PARAMETERS[name]) for name, _ in args.param
+             if name in RUNNER_PARAMETERS]
+    if clash:
+        print("error: " + "; ".join(
+            f"-p {name} would be overridden by the runner's {option} option; give {option} "
+            "instead" for name, option in clash) + ".", file=sys.stderr)
+        return 2
     try:
         params = typed_parameters(selected, PROFILES[args.profile], args.param)
-        check_run_parameters(params)  # required loader options, before any chapter runs
     except ParameterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     params.update(device=device, results_dir=str(out / "results"), profile=args.profile)
+    try:
+        with claim_output(out):
+            return _run(args, selected, params, device, out)
+    except OutputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args, selected, params, device, out):
     t0 = time.time()
     timings = {}
     try:

@@ -22,7 +22,8 @@ Pipeline
 4. :func:`read_answers` imports the page's CSV files and Qualtrics exports,
    dropping identifying columns first, and codes every answer as Divergent / Equal /
    Convergent from the side on which the divergent sentence was shown (attention
-   checks as Correct / Incorrect).
+   checks as Correct / Incorrect); each participant answers each trial once
+   (:func:`drop_duplicate_answers`: copies dropped with a note, conflicts refused).
 5. :func:`attention_report` counts each participant's failed attention checks and
    :func:`exclude_inattentive` drops those over a threshold; :func:`answer_shares`
    and :func:`top_bottom_test` summarise and test the study trials only; where no
@@ -37,10 +38,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import io
 import json
 import math
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,10 +58,11 @@ __all__ = [
     "DEFAULT_CONTACT", "SKIPPED_PROPOSERS", "SurveyError",
     "CONSENT", "load_contract", "select_hypotheses", "skipped_hypotheses", "choose_split",
     "attention_trials", "make_trials", "make_lists", "expected_minutes", "consent_sections",
-    "survey_id", "survey_payload", "write_survey_page", "write_qualtrics_trials",
-    "write_survey_kit", "is_development_fixture", "banner_html",
+    "survey_id", "survey_payload", "write_survey_page", "script_json", "fill_template",
+    "write_qualtrics_trials", "write_survey_kit", "is_development_fixture", "banner_html",
     "write_trials", "read_trials", "drop_identifying", "is_identifying",
     "read_page_answers", "read_qualtrics_answers", "read_answers", "code_answers",
+    "drop_duplicate_answers", "survey_kit_summary",
     "write_answers",
     "simulate_raters", "study_answers", "attention_report", "exclude_inattentive",
     "answer_shares", "participant_differences", "top_bottom_test", "hypothesis_label_test",
@@ -711,18 +715,73 @@ def write_survey_page(path, trials, lists, post_url=None, contact=None, **kwargs
     Path
     """
     payload = survey_payload(trials, lists, post_url=post_url, contact=contact, **kwargs)
-    # "<" is escaped so that no sentence can close the <script> element.
-    data = json.dumps(payload, ensure_ascii=False).replace("<", "\\u003c")
-    page = (RESOURCES / "survey.html").read_text(encoding="utf-8")
-    for key, value in (("/*__CSS__*/", (RESOURCES / "survey.css").read_text(encoding="utf-8")),
-                       ("/*__JS__*/", (RESOURCES / "survey.js").read_text(encoding="utf-8")),
-                       ("/*__DATA__*/", data),
-                       ("__TITLE__", payload["title"])):
-        if key not in page:
-            raise RuntimeError(f"{RESOURCES / 'survey.html'}: placeholder {key} missing.")
-        page = page.replace(key, value)
+    page = fill_template((RESOURCES / "survey.html").read_text(encoding="utf-8"), {
+        "/*__CSS__*/": (RESOURCES / "survey.css").read_text(encoding="utf-8"),
+        "/*__JS__*/": (RESOURCES / "survey.js").read_text(encoding="utf-8"),
+        "/*__DATA__*/": script_json(payload),
+        "__TITLE__": html.escape(payload["title"]),
+    }, source=RESOURCES / "survey.html")
     atomic_write(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return Path(path)
+
+
+#: Characters that JSON may hold verbatim but that can end or confuse an HTML
+#: ``<script>`` element ("</script>", "<!--") or a JavaScript string (U+2028/U+2029).
+_SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+                   "\u2029": "\\u2029"}
+
+
+def script_json(data):
+    """``data`` as JSON that is safe inside an HTML ``<script>`` element.
+
+    ``<``, ``>``, ``&``, U+2028 and U+2029 are written as ``\\u003c`` etc.; JSON
+    allows them only inside strings, where the escape means the same character, so
+    ``JSON.parse`` (and :func:`json.loads`) give back ``data`` unchanged, while no
+    text in it can close the element (``</script>``) or open a comment.
+
+    Parameters
+    ----------
+    data : JSON-serialisable object (NaN and infinities are refused)
+
+    Returns
+    -------
+    str
+    """
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    return re.sub("[<>&\u2028\u2029]", lambda m: _SCRIPT_ESCAPES[m.group(0)], text)
+
+
+def fill_template(template, values, source="template"):
+    """Replace each placeholder of ``template`` by its value, in one pass.
+
+    The template is scanned once (:func:`re.sub` over all placeholders together),
+    so text that was put in is never scanned again: a sentence or hypothesis that
+    contains a placeholder such as ``__TITLE__`` stays as it is.
+
+    Parameters
+    ----------
+    template : str
+    values : dict of str to str
+        Placeholder to its (already escaped) value; each placeholder must occur in
+        the template exactly once.
+    source : str | Path
+        Named in the error message.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    RuntimeError
+        A placeholder that is missing from the template or occurs more than once.
+    """
+    for key in values:
+        if template.count(key) != 1:
+            raise RuntimeError(f"{source}: placeholder {key} occurs {template.count(key)} "
+                               "times; expected once.")
+    pattern = "|".join(re.escape(k) for k in sorted(values, key=len, reverse=True))
+    return re.sub(pattern, lambda m: values[m.group(0)], template)
 
 
 def write_survey_kit(survey_dir, trials, lists, post_url=None, contact=None):
@@ -758,6 +817,33 @@ def write_survey_kit(survey_dir, trials, lists, post_url=None, contact=None):
            "lists": survey_dir / "lists.csv"}
     atomic_write(out["lists"], lambda tmp: lists.to_csv(tmp, index=False))
     return out
+
+
+def survey_kit_summary(kit, trials):
+    """What the chapter prints about a written kit, with paths a reader can redo.
+
+    Paths go through :func:`analysis.provenance.portable_path` (``<repo>/...`` and the
+    like), so the page shows no absolute path of the machine that built it.
+
+    Parameters
+    ----------
+    kit : dict of str to Path
+        From :func:`write_survey_kit`.
+    trials : DataFrame
+        The trials the kit was written from (for the survey id).
+
+    Returns
+    -------
+    list of str
+        Two lines: the page (size, survey id) and the folder of the other files.
+    """
+    from .provenance import portable_path
+
+    page = Path(kit["page"])
+    return [f"survey page: {portable_path(page)} ({page.stat().st_size / 1024:.0f} kB, "
+            f"survey id {survey_id(trials)})",
+            "Qualtrics loop-and-merge table, trial file and lists: "
+            f"{portable_path(page.parent)}"]
 
 
 def is_development_fixture(contract):
@@ -880,7 +966,15 @@ def read_page_answers(path, trials=None):
     DataFrame
         One row per answered trial: ``participant_id``, ``trial_id``, ``hypothesis``,
         ``divergent_side``, ``answer``, ``code``, ``source`` (file name), ``row``,
-        ``list``, ``position`` and ``rt_ms`` when present.
+        ``list``, ``position`` and ``rt_ms`` when present. A row that repeats an
+        earlier one (same participant, trial and answer) is dropped, with a note in
+        ``attrs["import_notes"]`` (:func:`drop_duplicate_answers`).
+
+    Raises
+    ------
+    SurveyError
+        A malformed file (naming row and column), or one participant answering one
+        trial twice with different answers.
     """
     path = Path(path)
     frame = _frame(path, _read_rows(path), header_rows=1)
@@ -908,7 +1002,14 @@ def read_page_answers(path, trials=None):
     for col in ("list", "position", "rt_ms"):
         if col in out:
             out[col] = pd.to_numeric(out[col], errors="coerce")
-    return out.reset_index(drop=True)
+    return _with_notes(*drop_duplicate_answers(out.reset_index(drop=True)))
+
+
+def _with_notes(answers, notes):
+    """``answers`` (a fresh index) with ``notes`` in ``answers.attrs["import_notes"]``."""
+    answers = answers.reset_index(drop=True)
+    answers.attrs["import_notes"] = list(notes)
+    return answers
 
 
 def _check_against_trials(path, frame, trials):
@@ -963,7 +1064,9 @@ def read_qualtrics_answers(path, trials, question=None):
     -------
     DataFrame
         As :func:`read_page_answers`; ``participant_id`` is Qualtrics' ResponseId
-        (or a ``participant_id`` / ``pid`` embedded-data field when present).
+        (or a ``participant_id`` / ``pid`` embedded-data field when present). A
+        response whose ResponseId repeats gives each answer once when the copies agree
+        and a :class:`SurveyError` when they differ (:func:`drop_duplicate_answers`).
     """
     path = Path(path)
     rows = _read_rows(path)
@@ -1012,7 +1115,7 @@ def read_qualtrics_answers(path, trials, question=None):
     result = pd.DataFrame(out, columns=["participant_id", "trial_id", "hypothesis",
                                         "divergent_side", "answer", "source", "row", "loop"])
     result["code"] = code_answers(result["answer"], result["divergent_side"])
-    return result
+    return _with_notes(*drop_duplicate_answers(result))
 
 
 def _detect_format(path):
@@ -1044,7 +1147,16 @@ def read_answers(path, trials, answers_format="auto", question=None):
     DataFrame
         All answers, attention checks included, with ``group``, ``rank``, ``kind``
         and ``expected`` of their trial added (from ``trials``); attention checks
-        are coded ``Correct`` / ``Incorrect``. No identifying column survives.
+        are coded ``Correct`` / ``Incorrect``. No identifying column survives. Each
+        participant answers each trial once: identical copies (a page CSV saved twice,
+        a response exported twice, within or across files) are dropped and described
+        in ``attrs["import_notes"]`` (and a ``UserWarning``).
+
+    Raises
+    ------
+    SurveyError
+        A malformed file, or conflicting answers of one participant to one trial
+        (naming both files and rows; see :func:`drop_duplicate_answers`).
     """
     path = Path(path)
     if answers_format not in ("auto", "page", "qualtrics"):
@@ -1063,13 +1175,89 @@ def read_answers(path, trials, answers_format="auto", question=None):
         fmt = _detect_format(f) if answers_format == "auto" else answers_format
         frames.append(read_page_answers(f, trials) if fmt == "page"
                       else read_qualtrics_answers(f, trials, question))
+    notes = [n for f in frames for n in f.attrs.get("import_notes", [])]
     answers = pd.concat(frames, ignore_index=True)
+    answers["participant_id"] = answers["participant_id"].astype(str)
+    answers, across = drop_duplicate_answers(answers)
+    notes += across
     meta = _with_kind(trials).set_index("trial_id")[["group", "rank", "kind", "expected"]]
     answers = answers.drop(columns=[c for c in meta.columns if c in answers.columns])
     answers = answers.join(meta, on="trial_id")
     answers["code"] = _code_attention(answers)
-    answers["participant_id"] = answers["participant_id"].astype(str)
-    return drop_identifying(answers)
+    answers = drop_identifying(answers)
+    answers.attrs["import_notes"] = notes
+    return answers
+
+
+def _rows_text(rows):
+    """``2-5, 9`` for the line numbers [2, 3, 4, 5, 9]."""
+    rows, out, start = sorted({int(r) for r in rows}), [], None
+    for i, r in enumerate(rows):
+        start = r if start is None else start
+        if i + 1 == len(rows) or rows[i + 1] != r + 1:
+            out.append(str(r) if r == start else f"{start}-{r}")
+            start = None
+    return ", ".join(out)
+
+
+def drop_duplicate_answers(answers):
+    """Keep one answer per participant and trial: drop identical copies, refuse conflicts.
+
+    The same participant can reach the import twice: a page CSV downloaded or copied
+    twice (``p1.csv`` and ``p1 (1).csv``), a Qualtrics response exported twice, or a
+    ``ResponseId`` that repeats within one export. Counting such copies would weigh
+    that participant double in every share and test. Answers are matched on
+    (``participant_id``, ``trial_id``), within a file and across files.
+
+    Parameters
+    ----------
+    answers : DataFrame
+        Imported answers with ``participant_id``, ``trial_id``, ``answer``, ``source``
+        (file name) and ``row`` (1-based line number in that file).
+
+    Returns
+    -------
+    answers : DataFrame
+        The first answer of each (participant, trial), in the order given (files in
+        name order, rows in file order); the index is kept.
+    notes : list of str
+        One note per pair of files (or per file) whose identical copies were dropped,
+        naming the files, the rows and the number of answers; also issued as a
+        ``UserWarning``. Empty when nothing repeats.
+
+    Raises
+    ------
+    SurveyError
+        The same participant answered the same trial differently: the message names
+        the participant, the trial and each file and row with its answer.
+    """
+    key = ["participant_id", "trial_id"]
+    repeated = answers[answers.duplicated(key, keep=False)]
+    if repeated.empty:
+        return answers, []
+    for (pid, tid), group in repeated.groupby(key, sort=True):
+        if group["answer"].nunique() > 1:
+            shown = "; ".join(f"{s} row {r}: {a!r}" for s, r, a in
+                              zip(group["source"], group["row"], group["answer"]))
+            raise SurveyError(
+                f"participant {pid!r}, trial {tid!r}: conflicting answers ({shown}). One "
+                "person answered the same trial twice with different answers; keep the "
+                "file (or response) that counts and remove the other.")
+    first = answers.groupby(key, sort=False)[["source", "row"]].transform("first")
+    dropped = answers.duplicated(key, keep="first")
+    copies = answers[dropped].assign(kept_source=first.loc[dropped, "source"],
+                                     kept_row=first.loc[dropped, "row"])
+    notes = []
+    for (src, kept), group in copies.groupby(["source", "kept_source"], sort=True):
+        n_people = group["participant_id"].nunique()
+        what = (f"{kept} rows {_rows_text(group['kept_row'])}" if kept != src
+                else f"rows {_rows_text(group['kept_row'])} of the same file")
+        notes.append(f"{src} rows {_rows_text(group['row'])}: {len(group)} answer(s) of "
+                     f"{n_people} participant(s) repeat {what} (same participant, trial and "
+                     "answer); the copies were dropped.")
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=3)
+    return answers[~dropped], notes
 
 
 def _code_attention(answers):

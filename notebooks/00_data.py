@@ -46,7 +46,8 @@ profile = "default"
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import HTML, display
+from IPython.display import display
+from analysis import display as show
 from analysis import plots
 from analysis import datasets
 from analysis.provenance import data_banner, portable_path, start_chapter
@@ -68,14 +69,14 @@ truth = ds.provenance.get("truth")
 chapter.record_dataset(ds)
 if truth:
     chapter.record_model(model)
-display(HTML(data_banner(ds)))
+display(show.fragment(data_banner(ds)))
 datasets.describe(ds)
 
 # %% [markdown]
 # The registry of sources the chapters can run on, and what each one declares:
 
 # %% tags=["remove-input"]
-display(HTML(datasets.registry_table().to_html(classes="table")))
+display(show.table_html(datasets.registry_table(), classes="table"))
 
 # %% [markdown]
 # ## The text
@@ -94,7 +95,7 @@ glue("text_intro", "The story was written for this project: a flood in a small t
 glue("n_words", f"{summary['n_words']:,}")
 glue("n_sentences", f"{summary['n_sentences']:,}")
 sentences = ds.sentences()
-display(HTML("<blockquote>" + " ".join(sentences[:6]) + " ...</blockquote>"))
+display(show.quote_block(" ".join(sentences[:6]) + " ..."))
 
 # %%
 lengths = np.unique(ds.sentence, return_counts=True)[1]
@@ -114,7 +115,7 @@ cats
 
 # %% tags=["remove-input"]
 if {"emotion", "physical"} <= set(ds.categories):
-    display(HTML(plots.category_text(ds.words, ds.categories, max_words=260)))
+    display(show.fragment(plots.category_text(ds.words, ds.categories, max_words=260)))
 
 # %% [markdown]
 # ## The sensors

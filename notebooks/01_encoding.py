@@ -22,7 +22,7 @@
 # and responses, and keep the per-word errors for the next chapter, which looks for
 # the sentences the model predicts worst.
 #
-# What differs from the public code (SPEC §3): folds are contiguous and the
+# What differs from the public code ({ref}`methods-encoding`): folds are contiguous and the
 # standardisation uses the training fold only; the penalty is chosen per channel
 # and window by nested cross-validation over a wide grid (the public code tries two
 # values shared by all channels); significance masks are boolean (the public code
@@ -56,10 +56,11 @@ profile = "default"
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import HTML, Markdown, display
+from IPython.display import Markdown, display
 from myst_nb import glue
 
 from analysis import datasets, encoding, plots, stats
+from analysis import display as show
 from analysis.features import extract_features
 from analysis.provenance import data_banner, portable_path, start_chapter
 
@@ -91,7 +92,7 @@ for m in models:
     chapter.record_model(m)
 glue("cv_note", f"folds never split a {group_name}" if group_name else
      "folds follow the word order")
-display(HTML(data_banner(ds)))
+display(show.fragment(data_banner(ds)))
 ds
 
 # %% [markdown]
@@ -101,9 +102,15 @@ ds
 # folds ({glue:text}`cv_note`); inside each, the penalty of every channel and window is chosen among
 # {glue:text}`sweep_alphas` values by {glue:text}`sweep_inner`-fold contiguous
 # cross-validation. The map shows the mean r over channels for each layer and
-# window ({glue:text}`n_swept` layers swept). The chosen layer is the one with the
-# highest mean r over all channels and windows: layer {glue:text}`chosen_layer` of
-# {glue:text}`n_layers_model`. Its margin over the runner-up, layer
+# window ({glue:text}`n_swept` layers swept). The layer is chosen like the penalty, inside
+# each outer fold from its training words only: the layer whose model has the smallest
+# inner cross-validated error over all channels and windows. The folds chose layers
+# {glue:text}`fold_layers`; the layer used from here on, and handed to the later
+# chapters, is the most frequent of them: layer {glue:text}`chosen_layer` of
+# {glue:text}`n_layers_model` (the whole procedure, each fold predicted by its own
+# layer, reaches a mean r of {glue:text}`nested_mean_r`). The map's peak, layer
+# {glue:text}`sweep_argmax` (highest mean r on all words), is a description, not a
+# tested choice; its margin over the runner-up, layer
 # {glue:text}`runner_up`, is {glue:text}`margin_txt` (95 % interval over the
 # {glue:text}`n_folds` folds: the mean r of each layer computed within each test fold).
 # {glue:text}`margin_verdict` The final model of the chosen layer is then refitted with
@@ -125,15 +132,21 @@ main = models[0]
 sweep = sweeps[main]
 fit = dict(n_folds=n_folds, n_inner=n_inner, p_threshold=p_threshold, cv_groups=group_name,
            alphas=encoding.DEFAULT_ALPHAS)
-best = encoding.fit_encoding(feats[main].hidden[sweep.chosen_layer], ds, n_folds=n_folds,
+decision = sweep.layer_decision()  # the chain's one layer decision (selection-aware)
+chosen = decision["layer"]
+best = encoding.fit_encoding(feats[main].hidden[chosen], ds, n_folds=n_folds,
                              n_inner=n_inner, p_threshold=p_threshold, backend=backend,
-                             layer=sweep.chosen_layer, groups=groups)
+                             layer=chosen, groups=groups)
 glue("sweep_alphas", sweep_alphas)
 glue("sweep_inner", sweep_inner)
 glue("n_swept", len(sweep.layers))
 glue("n_folds", n_folds)
 glue("n_inner", n_inner)
-glue("chosen_layer", sweep.chosen_layer)
+glue("chosen_layer", chosen)
+glue("fold_layers", ", ".join(map(str, decision["fold_layers"] or [chosen])))
+glue("sweep_argmax", decision["sweep_argmax"])
+glue("nested_mean_r", "n/a" if decision["nested_mean_r"] is None
+     else f"{decision['nested_mean_r']:.4f}")
 glue("n_layers_model", feats[main].hidden.shape[0] - 1)
 margin = sweep.margin()
 glue("runner_up", margin["runner_up"])
@@ -151,7 +164,7 @@ for ax, (m, sw) in zip(axes[0], sweeps.items()):
     im = ax.imshow(sw.layer_time_map(), aspect="auto", origin="lower", cmap="magma",
                    extent=[ds.times[0], ds.times[-1] + ds.window_ms, sw.layers[0] - 0.5,
                            sw.layers[-1] + 0.5])
-    ax.axhline(sw.chosen_layer, color="c", lw=0.8, ls="--")
+    ax.axhline(sw.layer_decision()["layer"], color="c", lw=0.8, ls="--")
     ax.set(xlabel="window start (ms)", ylabel="layer", title=f"{m}: mean r over channels")
     fig.colorbar(im, ax=ax, label="r")
 fig.tight_layout()
@@ -172,11 +185,10 @@ glue("peak_ms", f"{ds.times[peak]:g}")
 glue("peak_r", f"{np.nanmean(best.r[peak]):.3f}")
 glue("max_r", f"{np.nanmax(best.r):.3f}")
 plots.window_topomaps(best.r.T, ds, ch_type="mag", kind="signed", units="r",
-                      window=window_used,
-                      title=f"r per magnetometer, layer {sweep.chosen_layer}")
+                      window=window_used, title=f"r per magnetometer, layer {chosen}")
 fig = plots.window_topomaps(best.r.T, ds, ch_type="grad", kind="positive",
                             units="RMS r of the pair", window=window_used,
-                            title=f"r per gradiometer pair (RMS), layer {sweep.chosen_layer}")
+                            title=f"r per gradiometer pair (RMS), layer {chosen}")
 
 # %% [markdown]
 # A channel and window counts as significant when the one-sided p-value of its r is
@@ -194,7 +206,7 @@ glue("n_sig", int(best.significant.sum()))
 fig, ax = plt.subplots(figsize=(6, 2.8))
 ax.bar(ds.times, n_sig_window, width=ds.window_ms * 0.8, align="edge", color="0.35")
 ax.set(xlabel="window start (ms)", ylabel="significant channels",
-       title=f"Significant channels per window (p < {p_threshold:g}), layer {sweep.chosen_layer}")
+       title=f"Significant channels per window (p < {p_threshold:g}), layer {chosen}")
 fig.tight_layout()
 
 # %% [markdown]
@@ -206,7 +218,7 @@ fig.tight_layout()
 if truth:
     check = pd.DataFrame({
         "planted": [truth["truth_layer"], truth["lm_peak_ms"]],
-        "recovered": [sweep.chosen_layer, float(ds.times[peak])],
+        "recovered": [chosen, float(ds.times[peak])],
     }, index=["layer", "peak window (ms)"])
     display(check)
 else:
@@ -225,7 +237,7 @@ else:
 # %%
 word_mse, fallback = encoding.errors_of_interest(best, ds.responses, channel_mask, window_mask)
 word_err = np.nanmean(word_mse[:, window_mask], axis=1)
-display(HTML(plots.coloured_text(ds.words, word_err, cmap="Reds", max_words=300)))
+display(show.fragment(plots.coloured_text(ds.words, word_err, cmap="Reds", max_words=300)))
 ratio = encoding.category_error_ratio(word_err, ds.categories)
 glue("err_ratio", f"{ratio:.2f}" if np.isfinite(ratio) else "n/a (no word labels)",
      display=False)
@@ -267,7 +279,7 @@ if ds.n_subjects >= 2:
                     label="not significant")
     axes[0].scatter(nc["ceiling_r"][sig], best.r[sig], s=5, color="C3", label="significant")
     axes[0].plot([0, 1], [0, 1], "k--", lw=0.8, label="r = ceiling")
-    axes[0].set(xlabel="noise ceiling (r)", ylabel=f"model r (layer {sweep.chosen_layer})",
+    axes[0].set(xlabel="noise ceiling (r)", ylabel=f"model r (layer {chosen})",
                 xlim=(0, max(0.05, float(np.nanmax(nc["ceiling_r"])) * 1.05)),
                 title="Each channel x window")
     axes[0].legend(markerscale=3)
@@ -298,14 +310,14 @@ else:
 # %%
 rsa, ceiling = None, None
 if ds.n_channels >= 3:
-    rsa = stats.rsa_timecourse(feats[main].hidden[sweep.chosen_layer], ds.responses,
+    rsa = stats.rsa_timecourse(feats[main].hidden[chosen], ds.responses,
                                n_subset=rsa_words, seed=seed)
     fig, ax = plt.subplots(figsize=(6, 3))
     if ds.n_subjects >= 2:
         ceiling = stats.rsa_noise_ceiling(ds.subject_responses, n_subset=rsa_words, seed=seed)
         ax.plot(ds.times, ceiling[0], "--", color="0.5",
                 label="one subject vs the others (lower bound)")
-    ax.plot(ds.times, rsa, "o-", label=f"layer {sweep.chosen_layer} vs the average")
+    ax.plot(ds.times, rsa, "o-", label=f"layer {chosen} vs the average")
     ax.axhline(0, color="k", lw=0.5)
     ax.set(xlabel="window start (ms)", ylabel="Spearman rho", title="RSA over time")
     ax.legend()
@@ -327,12 +339,13 @@ glue("rsa_n", min(rsa_words, ds.n_words) if rsa is not None else "n/a")
 
 # %%
 outputs = encoding.encoding_outputs(best, ds, main, feats[main].model_identity, fit,
-                                    window_used, channel_mask, word_mse)
+                                    window_used, channel_mask, word_mse, decision)
 outputs.write(chapter.results_dir)
 results = {
     "dataset": ds.summary(),
     "models": {m: sw.summary() for m, sw in sweeps.items()},
-    "chosen_layer": sweep.chosen_layer,
+    "chosen_layer": chosen,
+    "layer_decision": decision,
     "peak_window": peak,
     "peak_ms": float(ds.times[peak]),
     "peak_mean_r": float(np.nanmean(best.r[peak])),
@@ -356,7 +369,7 @@ results = {
 if truth:
     results["truth_check"] = {"truth_layer": truth["truth_layer"],
                               "truth_peak_ms": truth["lm_peak_ms"],
-                              "layer_recovered": sweep.chosen_layer == truth["truth_layer"],
+                              "layer_recovered": chosen == truth["truth_layer"],
                               "peak_recovered": float(ds.times[peak]) == truth["lm_peak_ms"]}
 path = chapter.save(**results)
 print(f"results written to {portable_path(path)}")

@@ -16,7 +16,7 @@
 #
 # The encoding chapter left, for every word, how badly the language model's features
 # predicted the brain's response. Here we turn those errors into sentences and ask
-# *what* the worst-predicted sentences share. Following the paper (SPEC §4): each
+# *what* the worst-predicted sentences share. Following the paper ({ref}`methods-hypotheses`): each
 # word's error is averaged over the window of interest (300 to 425 ms in the paper's
 # MEG analyses; the dataset registry says which window a source uses), each sentence's
 # over its words; the most **divergent** sentences (group A) and the most
@@ -55,10 +55,11 @@ profile = "default"
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import HTML, Markdown, display
+from IPython.display import Markdown, display
 from myst_nb import glue
 
 from analysis import hypotheses as H
+from analysis import display as show
 from analysis import plots
 from analysis.contracts import EncodingOutputs
 from analysis.provenance import data_banner, portable_path, start_chapter
@@ -77,7 +78,7 @@ if proposer not in ("offline", "llm") or verifier not in ("embedding", "llm"):
 glue = chapter.glue
 plots.use_book_style()
 enc = EncodingOutputs.read(chapter.results_dir)  # raises: run the encoding chapter first
-display(HTML(data_banner(enc.dataset)))
+display(show.fragment(data_banner(enc.dataset)))
 word_score, all_sentences = H.sentence_scores(enc.mse, enc.times, enc.words, enc.sentence,
                                               enc.window)
 n_scored = int(all_sentences["score"].notna().sum())
@@ -108,11 +109,10 @@ for r in H.ROLES:
 glue("seed", seed)
 window_txt = "every window" if enc.window is None else f"{enc.window[0]:g}-{enc.window[1]:g} ms"
 glue("window_txt", window_txt)
-display(HTML(plots.coloured_text(enc.words, word_score, cmap="Reds", max_words=250,
-                                 label="word error (mean z-scored squared error)")))
+display(show.fragment(plots.coloured_text(enc.words, word_score, cmap="Reds", max_words=250,
+                                          label="word error (mean z-scored squared error)")))
 examples = pd.concat([groups[groups.group == g].head(5) for g in ("divergent", "convergent")])
-display(examples[["group", "score", "role", "text"]].style.format({"score": "{:.3f}"})
-        .hide(axis="index"))
+display(show.table(examples[["group", "score", "role", "text"]], {"score": "{:.3f}"}, index=False))
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 2.8))
@@ -160,7 +160,7 @@ glue("n_hyp_wanted", n_hypotheses)
 display(proposals.groupby(["proposer", "domain"]).size().rename("hypotheses").to_frame())
 word_hyps = proposals[proposals.proposer == "log-odds"]["hypothesis"].tolist()
 if word_hyps:
-    display(Markdown("Word hypotheses: " + "; ".join(word_hyps) + "."))
+    display(Markdown("Word hypotheses: " + "; ".join(map(show.escape_markdown, word_hyps)) + "."))
 
 # %% [markdown]
 # ## Verifying them
@@ -199,10 +199,10 @@ glue("n_confirm", n_confirm)
 top = table.head(n_confirm)
 display(Markdown(f"Top {n_confirm} by research V (proposer: **{proposer}**, verifier: "
                  f"**{check!r}**):"))
-display(top[["rank", "hypothesis", "proposer", "domain", "V", "p", "q", "V_validation",
-             "p_validation", "q_validation", "confirmed"]].style.format(
+display(show.table(top[["rank", "hypothesis", "proposer", "domain", "V", "p", "q", "V_validation",
+                        "p_validation", "q_validation", "confirmed"]],
     {"V": "{:.3f}", "p": "{:.2g}", "q": "{:.2g}", "V_validation": "{:.3f}",
-     "p_validation": "{:.2g}", "q_validation": "{:.2g}"}).hide(axis="index"))
+     "p_validation": "{:.2g}", "q_validation": "{:.2g}"}, index=False))
 
 # %% [markdown]
 # {glue:text}`n_sig` of the {glue:text}`n_hyp` hypotheses are significant on the research
@@ -254,7 +254,7 @@ study = enc.reopen_dataset(device=chapter.device, progress=False)
 shares = H.category_shares(groups, study.categories, study.sentence)
 truth, unnamed = {}, None
 if len(shares):
-    display(shares.style.format("{:.1%}"))
+    display(show.table(shares, "{:.1%}"))
     planted_sig = int(sig.domain.isin(["social/emotional", "physical"]).sum())
     truth = {"share_of_words": shares.to_dict(orient="index"),
              "significant_in_planted_domains": planted_sig, "significant_total": len(sig)}
@@ -330,6 +330,7 @@ results = {
     "llm": None if llm is None else repr(llm),
     "embedding_calibration": cal,
     "encoding_layer": enc.layer,
+    "encoding_layer_decision": enc.layer_decision,
     "n_hypotheses": len(table),
     "n_significant": len(sig),
     "n_confirmed": int(table.confirmed.sum()),

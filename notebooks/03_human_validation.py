@@ -24,7 +24,7 @@
 # ranking is right, people should pick the divergent sentence more often for the
 # top hypotheses than for the bottom ones.
 #
-# This chapter is a kit and an analysis (SPEC §5). It writes a survey that runs in
+# This chapter is a kit and an analysis ({ref}`methods-validation`). It writes a survey that runs in
 # any browser without a server, and a trial file for Qualtrics; it imports the
 # answers from both; and it tests the top-versus-bottom difference with participants
 # as the unit. Until human answers exist, **simulated raters** (the verifier's
@@ -57,9 +57,10 @@ profile = "default"
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import HTML, display
+from IPython.display import display
 from myst_nb import glue
 
+from analysis import display as show
 from analysis import plots, validation
 from analysis.provenance import data_banner, portable_path, start_chapter
 
@@ -85,9 +86,9 @@ contract = validation.load_contract(chapter.results_dir)
 sentences, table, scores = contract.sentences, contract.table, contract.scores
 fixture = validation.is_development_fixture(contract)
 if not fixture:
-    display(HTML(data_banner(contract.meta.get("dataset"))))
+    display(show.fragment(data_banner(contract.meta.get("dataset"))))
 if fixture or simulated:
-    display(HTML(validation.banner_html(simulated, fixture)))
+    display(show.fragment(validation.banner_html(simulated, fixture)))
 print(f"{len(table)} hypotheses, {len(sentences)} selected sentences "
       f"({(sentences['group'] == 'divergent').sum()} divergent)")
 
@@ -243,9 +244,7 @@ glue("minutes_per_list", validation.expected_minutes(list_length))
 glue("seconds_per_trial", validation.SECONDS_PER_TRIAL)
 glue("contact_txt", f'"{survey_contact or validation.DEFAULT_CONTACT}"'
      + ("" if survey_contact else " (the default)"))
-print(f"survey page: {page} ({page.stat().st_size / 1024:.0f} kB, survey id "
-      f"{validation.survey_id(trials)})")
-print(f"Qualtrics loop-and-merge table, trial file and lists: {page.parent}")
+print("\n".join(validation.survey_kit_summary(kit, trials)))
 print("\nInformation before consent (list of this length):")
 for heading, text in validation.consent_sections(survey_post_url, survey_contact, list_length):
     print(f"  {heading} {text}")
@@ -320,10 +319,10 @@ print(f"{label}: {n_excluded} of {len(report)} excluded for failing more than "
       f"{label}: no exclusion (exclude_failed_attention = False)")
 print("participants by the number of checks they failed:",
       report["n_failed"].value_counts().sort_index().to_dict())
-(report[report["n_failed"] > 0]
- .rename(columns={"n_checks": "checks seen", "n_failed": "checks failed",
-                  "excluded": "over the limit"})
- .style.set_caption(f"{label}: participants who failed an attention check"))
+show.table(report[report["n_failed"] > 0]
+           .rename(columns={"n_checks": "checks seen", "n_failed": "checks failed",
+                            "excluded": "over the limit"}),
+           caption=f"{label}: participants who failed an attention check")
 
 # %% [markdown]
 # ## Divergent, equal or convergent, per hypothesis
@@ -342,9 +341,8 @@ for g in ("top", "bottom"):
     for code in ("Divergent", "Convergent"):
         glue(f"{g}_{code[:3].lower()}", f"{100 * by_group.loc[g].get(code, 0):.0f} %",
              display=False)
-(shares.assign(**{c: 100 * shares[c] for c in validation.CODES}).round(1)
- .style.format(precision=1)
- .set_caption(f"{label}: % of answers per hypothesis (n = answers)"))
+show.table(shares.assign(**{c: 100 * shares[c] for c in validation.CODES}).round(1),
+           precision=1, caption=f"{label}: % of answers per hypothesis (n = answers)")
 
 # %%
 fig = plots.plot_answer_shares(shares, simulated=simulated,

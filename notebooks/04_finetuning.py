@@ -60,11 +60,12 @@ seed = 0
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import HTML, Markdown, display
+from IPython.display import Markdown, display
 from myst_nb import glue
 
 from analysis import controls as ctl
 from analysis import finetune as ft
+from analysis import display as show
 from analysis import plots
 from analysis.encoding import fit_encoding
 from analysis.features import extract_features
@@ -89,8 +90,9 @@ TASK_NAMES = ft.TASK_NAMES
 # %% [markdown]
 # ## The encoding study we compare against
 #
-# The comparison re-uses the encoding chapter's dataset, language model, chosen layer
-# and fit settings (read from its outputs), and fits the same encoding models.
+# The comparison re-uses the encoding chapter's dataset, language model, layer and fit
+# settings (read from its outputs), and fits the same encoding models. The layer is the
+# encoding chapter's one decision ({glue:text}`layer_rule`), not chosen again here.
 
 # %%
 enc, ds_full = ft.reopen_encoding_study(chapter.results_dir, chapter.device)
@@ -101,8 +103,9 @@ fit_kw = enc.fit_kwargs(ds, backend="torch" if chapter.device.startswith("cuda")
 base_features = extract_features(ds, model=base_name, device=chapter.device)
 base_hidden = base_features.layer(layer)
 chapter.record_model(base_name).record_dataset(ds_full)
-display(HTML(data_banner(ds_full)))
+display(show.fragment(data_banner(ds_full)))
 glue("layer", layer)
+glue("layer_rule", enc.layer_decision["rule"])
 glue("n_words", f"{n_use:,}")
 glue("base_name", base_name)
 ds
@@ -126,9 +129,10 @@ display(pd.DataFrame([{"task": TASK_NAMES[t], "source": d[2]["source"], "split":
                        "chance": f"{d[2]['chance']:.2f}"} for t, d in data.items()]
                      ).set_index("task"))
 first = data[ft_tasks[0]][0][0]
-display(Markdown(f"Example ({TASK_NAMES[ft_tasks[0]]}): *{first.question}* — options: "
-                 + "; ".join(f"**{o}**" if i == first.label else o
-                             for i, o in enumerate(first.options))))
+display(Markdown(f"Example ({TASK_NAMES[ft_tasks[0]]}): *{show.escape_markdown(first.question)}* — "
+                 "options: " + "; ".join(f"**{show.escape_markdown(o)}**" if i == first.label
+                                         else show.escape_markdown(o)
+                                         for i, o in enumerate(first.options))))
 
 # %% [markdown]
 # ## Fine-tuning, and whether the model learnt

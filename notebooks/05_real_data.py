@@ -15,7 +15,7 @@
 # # Real brains: the chain on EEG and reading times, held against published numbers
 #
 # Every chapter so far could run on real data, but the book's default study is
-# simulated, with answers we planted. This chapter runs the chain on three real
+# simulated, with answers we planted. This chapter runs the chain on two real
 # word-level datasets and reads each result against what others published from the
 # same files, recomputed here in the same run:
 #
@@ -45,6 +45,7 @@ n_inner = 5
 p_threshold = 0.001
 real_n_permutations = 10000  # permutations of the tests of a gain in r
 n_splits = 100  # random split halves of the readers for the noise ceiling
+real_n_boot = 1000  # bootstrap resamples (of sentences) of the intervals on headline numbers
 window_tokens = 1024  # long context: tokens per window over a story (windows overlap by half)
 n_confirm = 10
 fdr_q = 0.05
@@ -61,9 +62,10 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from analysis import datasets, plots, real_data
+from analysis import display as show
 from analysis import finetune as ft
 from analysis import hypotheses as H
-from analysis.contracts import ContractError, FinetunedModels
+from analysis.contracts import ContractError, FinetunedModels, RealDataLayer
 from analysis.encoding import fit_encoding
 from analysis.features import extract_features
 from analysis.predictors import nuisance_predictors
@@ -76,7 +78,7 @@ chapter = start_chapter(
          naturalstories_path=naturalstories_path, models=models, real_n_words=real_n_words,
          ns_stories=ns_stories, layer_step=layer_step, n_folds=n_folds, n_inner=n_inner,
          p_threshold=p_threshold, real_n_permutations=real_n_permutations,
-         n_splits=n_splits, window_tokens=window_tokens, n_confirm=n_confirm, fdr_q=fdr_q,
+         n_splits=n_splits, real_n_boot=real_n_boot, window_tokens=window_tokens, n_confirm=n_confirm, fdr_q=fdr_q,
          seed=seed, device=device, profile=profile),
     results_dir=results_dir, device=device,
 )
@@ -86,7 +88,7 @@ results = {}
 
 
 def missing(name, err):
-    display(Markdown(f"**{name}: data not found.** {err}"))
+    display(Markdown(f"**{name}: data not found.** {show.escape_markdown(err)}"))
 
 
 try:
@@ -139,6 +141,15 @@ if frank_all is not None:
     both = pd.concat({"recomputed here": dv[shown],
                       "published": dv_published.reindex(dv.index)[shown]}, axis=1)
     display(both.round(3))
+    n400_all = frank_all.responses[:, list(frank_all.ch_names).index("N400"), 0]
+    kept_dv = dv_info["kept"]
+    dv_ci = {name: real_data.r_interval(np.asarray(x, float)[kept_dv], n400_all[kept_dv],
+                                        frank_all.sentence[kept_dv], real_n_boot, seed)
+             for name, x in (("ours", feats[models[0]].surprisal),
+                             ("s_GPT2", frank_all.metadata["s_GPT2"].to_numpy(float)))}
+    glue("dv_ours_n400_ci", "{:.3f} to {:.3f}".format(*dv_ci["ours"]["ci"]))
+    glue("dv_gpt2_n400_ci", "{:.3f} to {:.3f}".format(*dv_ci["s_GPT2"]["ci"]))
+    glue("dv_n_sent", dv_ci["ours"]["n_groups"])
     glue("dv_n", f"{dv_info['n_words']:,}")
     ours = f"{models[0]} (ours)"
     glue("dv_ours_n400", f"{dv.loc[ours, 'N400']:.3f}")
@@ -150,19 +161,23 @@ if frank_all is not None:
         measure: {model: float(dv.loc[model, measure]) for model in dv.index}
         for measure in dv.columns}
     results["surprisal_vs_erp"]["n_words"] = dv_info["n_words"]
+    results["surprisal_vs_erp_n400_interval"] = {
+        k: {"r": v["r"], "ci": v["ci"], "unit": "sentences", "n_units": v["n_groups"]}
+        for k, v in dv_ci.items()}
     results["surprisal_vs_erp_published"] = {
         measure: {model: float(dv_published.loc[model, measure])
                   for model in dv_published.index} for measure in dv_published.columns}
 else:
     for key in ("dv_n", "dv_ours_n400", "dv_gpt2_n400", "dv_gpt2_pub", "dv_ours_fpass",
-                "dv_max_diff"):
+                "dv_max_diff", "dv_ours_n400_ci", "dv_gpt2_n400_ci", "dv_n_sent"):
         glue(key, "n/a")
 
 # %% [markdown]
 # GPT-2's surprisal correlates with the N400 at r = {glue:text}`dv_gpt2_n400` here
-# (published: {glue:text}`dv_gpt2_pub`; the largest difference between a recomputed and a
-# published cell is {glue:text}`dv_max_diff`). Our default model reaches r =
-# {glue:text}`dv_ours_n400` with the N400 and {glue:text}`dv_ours_fpass` with first-pass
+# (95 % interval {glue:text}`dv_gpt2_n400_ci`, resampling the {glue:text}`dv_n_sent`
+# sentences; published: {glue:text}`dv_gpt2_pub`; the largest difference between a
+# recomputed and a published cell is {glue:text}`dv_max_diff`). Our default model reaches
+# r = {glue:text}`dv_ours_n400` ({glue:text}`dv_ours_n400_ci`) with the N400 and {glue:text}`dv_ours_fpass` with first-pass
 # reading times. These are correlations of one number per word; they say how much of a
 # response surprisal tracks, not how much a model's representation could.
 
@@ -174,7 +189,7 @@ else:
 # time, leaving out sentence-initial words, divided by a split-half ceiling of the readers
 # (0.858, Spearman–Brown corrected; the per-reader times needed to recompute it are not in
 # the shared data, so the published value is used). We compute our surprisal with the
-# preceding words of the story as context (SPEC §8), read in windows of
+# preceding words of the story as context ({ref}`methods-real`), read in windows of
 # {glue:text}`ns_window` tokens that overlap by half, so every word past the first window
 # sees at least half a window of its story; Brain-Score runs the ten stories as one text
 # truncated at the model's maximum length. Beside ours: the GPT-3 log-probabilities shipped
@@ -187,9 +202,13 @@ if ns is not None:
     ns_surprisal = {m: extract_features(ns, model=m, device=chapter.device, layers=[-1],
                                         window_tokens=window_tokens).surprisal
                     for m in models}
-    fut = real_data.futrell2018_table(ns, ns_surprisal)
-    display(fut[["raw_r", "ceiling", "normalised", "n_words"]].astype(float).round(3))
+    fut = real_data.futrell2018_table(ns, ns_surprisal, groups=ns.sentence,
+                                      n_boot=real_n_boot, seed=seed)
+    display(fut[["raw_r", "raw_r low", "raw_r high", "ceiling", "normalised",
+                 "normalised low", "normalised high", "n_words"]].astype(float).round(3))
     glue("fut_ours", f"{fut.loc[models[0], 'normalised']:.3f}")
+    glue("fut_ours_ci", "{:.3f} to {:.3f}".format(
+        *fut.loc[models[0], ["normalised low", "normalised high"]].astype(float)))
     glue("fut_ours_r", f"{fut.loc[models[0], 'raw_r']:.3f}")
     glue("fut_gpt3", f"{fut.loc['GPT-3 davinci (corpus log-probabilities)', 'raw_r']:.3f}",
          display=False)
@@ -198,16 +217,21 @@ if ns is not None:
         name: {"raw_r": float(row["raw_r"]), "ceiling": float(row["ceiling"]),
                "normalised": float(row["normalised"]),
                "n_words": None if pd.isna(row["n_words"]) else int(row["n_words"]),
-               "source": row["source"]}
+               "source": row["source"],
+               "normalised_ci": (None if pd.isna(row.get("normalised low", np.nan)) else
+                                 [float(row["normalised low"]), float(row["normalised high"])]),
+               "raw_r_ci": (None if pd.isna(row.get("raw_r low", np.nan)) else
+                            [float(row["raw_r low"]), float(row["raw_r high"])])}
         for name, row in fut.iterrows()}
 else:
-    for key in ("fut_ours", "fut_ours_r", "fut_gpt3", "ns_n"):
+    for key in ("fut_ours", "fut_ours_r", "fut_gpt3", "ns_n", "fut_ours_ci"):
         glue(key, "n/a")
 
 # %% [markdown]
 # Our default model's surprisal correlates with the reading times at r =
 # {glue:text}`fut_ours_r` over {glue:text}`ns_n` words, a normalised score of
-# {glue:text}`fut_ours`; GPT-3's shipped log-probabilities give r = {glue:text}`fut_gpt3`
+# {glue:text}`fut_ours` (95 % interval {glue:text}`fut_ours_ci`, resampling sentences;
+# the ceiling is held fixed); GPT-3's shipped log-probabilities give r = {glue:text}`fut_gpt3`
 # on the same words. The Natural Stories maintainers announced in 2025 that the released
 # reading times had been misaligned by one word; the per-word file used here (and by
 # Brain-Score) predates the fix, so every score in this table shares that noise.
@@ -257,14 +281,22 @@ results["noise_ceiling_details"] = ceiling
 #
 # For each component, a baseline model predicts the word's amplitude from four nuisance
 # predictors (word length, log frequency, position in the sentence, sentence-final flag;
-# {glue:text}`freq_source`) by least squares, and the nested model adds one layer of the
-# language model by ridge regression, the baseline kept unpenalized (the banded ridge
-# whose baseline band has no penalty). Both use the same {glue:text}`n_folds_used`
-# cross-validation folds, which never split a sentence, on the {glue:text}`enc_n` words of
-# the published analyses (so no word is sentence-final and that flag drops out). The gain
-# of the language model is the difference in r, tested by permuting the word order of the
-# responses ({glue:text}`n_perm` permutations, the same for both models), with
-# Benjamini–Hochberg over the components.
+# {glue:text}`freq_source`) by least squares, and the nested model adds the language
+# model: its surprisal, unpenalized like the baseline, and one of its layers by ridge
+# regression (the banded ridge whose baseline band has no penalty). The layer is chosen
+# like the penalty, inside each of the {glue:text}`n_folds_used` cross-validation folds
+# (which never split a sentence) from that fold's training words only, so the reported
+# r, gain and p belong to the whole procedure and no word helps choose the layer that
+# predicts it. The {glue:text}`enc_n` words are those of the published analyses (so no
+# word is sentence-final and that flag drops out). Every r is computed within folds (each
+# test fold's mean removed), which keeps a noise target's baseline r at zero instead of
+# below it. Two gains are reported, each over its own baseline: over **length, frequency
+# and position**, and over a **lexical baseline** that adds surprisal and the model's
+# static word embedding (layer 0, no context) to them; the second is what the context in
+# the layers adds. Each gain is tested by permuting the word order of the responses
+# ({glue:text}`n_perm` permutations, the same for both models), with Benjamini–Hochberg
+# over the components, and has a 95 % interval from {glue:text}`n_boot_used` resamples of
+# the sentences.
 
 # %%
 enc_table = None
@@ -275,37 +307,80 @@ if frank_all is not None:
     X_base, base_info = nuisance_predictors(erp)
     fit_kw = dict(n_folds=n_folds, n_inner=n_inner, p_threshold=p_threshold,
                   groups=erp.group_labels("sentence"))
-    swept = list(range(0, hidden.shape[0], layer_step))
+    swept = sorted(set(range(0, hidden.shape[0], layer_step)) | {0})
+    lexical = {"static": hidden[0], "surprisal": feats[models[0]].surprisal[kept]}
     enc = real_data.component_encoding(erp, hidden, X_base, swept,
                                        n_permutations=real_n_permutations, seed=seed,
-                                       **fit_kw)
+                                       lexical=lexical, n_boot=real_n_boot, **fit_kw)
     enc_table = enc["table"]
     if "N400" in ceiling:
         enc_table.loc["N400", "ceiling"] = ceiling["N400"]["ceiling_r"]
-        enc_table["share of ceiling"] = enc_table["r baseline + LM"] / enc_table["ceiling"]
-    display(enc_table.round(3))
+        for col in ("", " low", " high"):
+            enc_table["share of ceiling" + col] = (enc_table["r baseline + LM" + col]
+                                                   / enc_table["ceiling"])
+    shown = ["r baseline", "r lexical", "r baseline + LM", "gain", "gain low", "gain high",
+             "p gain", "q gain", "gain over lexical", "gain over lexical low",
+             "gain over lexical high", "p gain over lexical", "layers per fold",
+             "layer (modal)", "best layer (description)"]
+    shown += [c for c in ("ceiling", "share of ceiling") if c in enc_table]
+    display(enc_table[shown].round(3))
     glue("freq_source", base_info["frequency_source"])
     glue("enc_n", f"{erp.n_words:,}")
     n400 = enc_table.loc["N400"]
     glue("n400_base", f"{n400['r baseline']:.3f}")
+    glue("n400_lex", f"{n400['r lexical']:.3f}")
     glue("n400_joint", f"{n400['r baseline + LM']:.3f}")
+    glue("n400_gain", f"{n400['gain']:+.3f} ({n400['gain low']:+.3f} to {n400['gain high']:+.3f})")
+    glue("n400_gain_lex", f"{n400['gain over lexical']:+.3f} ({n400['gain over lexical low']:+.3f}"
+         f" to {n400['gain over lexical high']:+.3f})")
     glue("n400_gain_p", f"{n400['p gain']:.2g}")
-    glue("n400_layer", int(n400["best layer"]))
-    glue("n400_share", f"{n400.get('share of ceiling', np.nan):.2f}")
+    glue("n400_gain_lex_p", f"{n400['p gain over lexical']:.2g}")
+    glue("n400_layer", int(n400["layer (modal)"]))
+    glue("n400_fold_layers", n400["layers per fold"].replace(",", ", "))
+    glue("n400_sweep_peak", int(n400["best layer (description)"]))
+    glue("n400_share", "n/a" if "share of ceiling" not in n400 else
+         f"{n400['share of ceiling']:.2f} ({n400['share of ceiling low']:.2f} to "
+         f"{n400['share of ceiling high']:.2f})")
+
+    def interval(row, key):
+        return [float(row[key + " low"]), float(row[key + " high"])]
+
     results["encoding"] = {
         c: {"baseline": float(row["r baseline"]), "baseline_lm": float(row["r baseline + LM"]),
-            "gain": float(row["gain"]), "p_gain": float(row["p gain"]),
-            "q_gain": float(row["q gain"]), "best_layer": int(row["best layer"]),
+            "baseline_lm_ci": interval(row, "r baseline + LM"),
+            "baseline_lexical": float(row["r lexical"]),
+            "gain": float(row["gain"]), "gain_ci": interval(row, "gain"),
+            "gain_over": "length, frequency, position",
+            "p_gain": float(row["p gain"]), "q_gain": float(row["q gain"]),
+            "gain_over_lexical": float(row["gain over lexical"]),
+            "gain_over_lexical_ci": interval(row, "gain over lexical"),
+            "p_gain_over_lexical": float(row["p gain over lexical"]),
+            "q_gain_over_lexical": float(row["q gain over lexical"]),
+            "layer": int(row["layer (modal)"]),
+            "layers_per_fold": enc["chosen_layers"][c],
+            "best_layer_description": int(row["best layer (description)"]),
             "share_of_ceiling": (None if pd.isna(row.get("share of ceiling", np.nan))
-                                 else float(row["share of ceiling"]))}
+                                 else float(row["share of ceiling"])),
+            "share_of_ceiling_ci": (None if pd.isna(row.get("share of ceiling", np.nan))
+                                    else interval(row, "share of ceiling"))}
         for c, row in enc_table.iterrows()}
     results["encoding_sweep"] = {int(k): v for k, v in enc["sweep"].to_dict(orient="index").items()}
+    results["encoding_sweep_note"] = ("r of baseline + each layer on all words: a "
+                                      "description; its peak is not tested")
+    RealDataLayer(model=models[0], component="N400", layer=enc["layer"]["N400"],
+                  rule="modal layer over the outer folds; in each fold the layer was chosen "
+                       "from the training words only (analysis.encoding.NESTED_RULE)",
+                  fold_layers=enc["chosen_layers"]["N400"],
+                  best_layer_description=enc["best_layer"]["N400"],
+                  n_words=erp.n_words).write(chapter.results_dir)
 else:
     for key in ("freq_source", "enc_n", "n400_base", "n400_joint", "n400_gain_p", "n400_layer",
-                "n400_share"):
+                "n400_share", "n400_lex", "n400_gain", "n400_gain_lex", "n400_gain_lex_p",
+                "n400_fold_layers", "n400_sweep_peak"):
         glue(key, "n/a")
 glue("n_folds_used", n_folds)
 glue("n_perm", f"{real_n_permutations:,}")
+glue("n_boot_used", f"{real_n_boot:,}")
 
 # %%
 if enc_table is not None:
@@ -313,11 +388,13 @@ if enc_table is not None:
     for c in enc["sweep"].columns:
         axes[0].plot(enc["sweep"].index, enc["sweep"][c], "o-", ms=3, label=c)
     axes[0].set(xlabel="language-model layer", ylabel="r (baseline + layer)",
-                title="Layer sweep per component")
+                title="Layer sweep per component (description, not tested)")
     axes[0].legend(fontsize=8, ncol=2)
     x = np.arange(len(enc_table))
     axes[1].bar(x - 0.2, enc_table["r baseline"], 0.4, label="baseline", color="0.6")
-    axes[1].bar(x + 0.2, enc_table["r baseline + LM"], 0.4, label="baseline + LM", color="C0")
+    axes[1].bar(x + 0.2, enc_table["r baseline + LM"], 0.4, label="baseline + LM", color="C0",
+                yerr=[enc_table["r baseline + LM"] - enc_table["r baseline + LM low"],
+                      enc_table["r baseline + LM high"] - enc_table["r baseline + LM"]])
     if "ceiling" in enc_table:
         axes[1].scatter(x, enc_table["ceiling"], marker="_", s=400, color="k", zorder=3,
                         label="noise ceiling (r)")
@@ -328,11 +405,19 @@ if enc_table is not None:
     fig.tight_layout()
 
 # %% [markdown]
-# On the N400 the baseline reaches r = {glue:text}`n400_base` and the nested model, at
-# layer {glue:text}`n400_layer`, r = {glue:text}`n400_joint` (the gain's permutation p =
-# {glue:text}`n400_gain_p`): {glue:text}`n400_share` of the ceiling. A share of the
-# ceiling is a fraction of what the readers' noise leaves to explain, not of the N400
-# itself.
+# On the N400 the baseline of length, frequency and position reaches r =
+# {glue:text}`n400_base` and the nested model r = {glue:text}`n400_joint`: a gain of
+# {glue:text}`n400_gain` over that baseline (95 % interval over sentences; permutation p =
+# {glue:text}`n400_gain_p`), {glue:text}`n400_share` of the ceiling (the interval comes
+# from the resampled r, the ceiling held fixed). Much of it is
+# lexical: surprisal and the static embedding alone, with no context, reach r =
+# {glue:text}`n400_lex`, and the gain of the layers over **that** baseline is
+# {glue:text}`n400_gain_lex` (p = {glue:text}`n400_gain_lex_p`). The folds chose layers
+# {glue:text}`n400_fold_layers`; the most frequent, layer {glue:text}`n400_layer`, is the
+# layer this chapter hands on (the fine-tuned models below and the models chapter use it).
+# The sweep's peak on all words, layer {glue:text}`n400_sweep_peak`, is a description only.
+# A share of the ceiling is a fraction of what the readers' noise leaves to explain, not
+# of the N400 itself.
 
 # %% [markdown]
 # ## The paper's divergence chain on the N400
@@ -351,7 +436,7 @@ chain = None
 if enc_table is not None:
     from analysis.encoding import errors_of_interest
 
-    n400_fit = enc["joint"]["N400"]
+    n400_fit = enc["nested"]  # each fold predicted by the layer chosen in it
     ch = np.array([c == "N400" for c in erp.ch_names])
     word_mse, _ = errors_of_interest(n400_fit, erp.responses, ch, np.ones(1, bool))
     word_score, sentences = H.sentence_scores(word_mse, erp.times, erp.words, erp.sentence)
@@ -364,10 +449,10 @@ if enc_table is not None:
     scores = embedder.score(groups["text"].tolist(), proposals["hypothesis"].tolist())
     chain = H.evaluate(proposals, scores, groups, fdr_q=fdr_q, n_confirm=n_confirm)
     enrich = H.domain_enrichment(chain, n_confirm)
-    display(chain.head(n_confirm)[["rank", "hypothesis", "proposer", "domain", "V", "q",
-                                   "V_validation", "q_validation", "confirmed"]]
-            .style.format({"V": "{:.3f}", "q": "{:.2g}", "V_validation": "{:.3f}",
-                           "q_validation": "{:.2g}"}).hide(axis="index"))
+    display(show.table(chain.head(n_confirm)[["rank", "hypothesis", "proposer", "domain", "V",
+                                              "q", "V_validation", "q_validation", "confirmed"]],
+                       {"V": "{:.3f}", "q": "{:.2g}", "V_validation": "{:.3f}",
+                        "q_validation": "{:.2g}"}, index=False))
     glue("chain_n_group", n_group)
     glue("chain_n_sentences", n_scored)
     glue("chain_group_note", group_note)
@@ -401,7 +486,7 @@ else:
 # ## The fine-tuned models on the N400
 #
 # The fine-tuning chapter trained the model on Social IQa and PIQA. Here each fine-tuned
-# model's layer {glue:text}`ft_layer` (the N400's best layer) replaces the base model's
+# model's layer {glue:text}`ft_layer` (the layer decided above for the N400) replaces the base model's
 # in the nested model; the difference in r is tested with the same permutations for both
 # models, and the change in each word's error is compared between category words and the
 # rest. The real data have no hand-labelled categories: words are tagged
@@ -414,9 +499,9 @@ try:
     tuned = FinetunedModels.read(chapter.results_dir)
 except ContractError as err:
     tuned = None
-    display(Markdown(f"*No fine-tuned models to test ({err}).*"))
+    display(Markdown(f"*No fine-tuned models to test ({show.escape_markdown(err)}).*"))
 if tuned is not None and enc_table is not None:
-    layer = int(enc_table.loc["N400", "best layer"])
+    layer = enc["layer"]["N400"]
     n400 = erp.pick(["N400"])
     cats = real_data.word_categories(n400.words, embedder)
     n400.categories = cats

@@ -54,9 +54,11 @@ profile = "default"
 
 # %%
 import numpy as np
-from IPython.display import HTML, Markdown, display
+import pandas as pd
+from IPython.display import Markdown, display
 
 from analysis import datasets, plots
+from analysis import display as show
 from analysis import instructions as I
 from analysis import models as M
 from analysis.contracts import ContractError, FinetunedModels
@@ -100,7 +102,7 @@ try:
     tuned = FinetunedModels.read(chapter.results_dir)
 except ContractError as err:
     tuned = None
-    display(Markdown(f"*No fine-tuned models to compare ({err}).*"))
+    display(Markdown(f"*No fine-tuned models to compare ({show.escape_markdown(err)}).*"))
 entries = M.model_registry(tuned, hub=hub_models, seed=seed)
 for e in M.swept_entries(entries):  # the models that are not fine-tuned
     chapter.record_model(e.source)
@@ -131,10 +133,10 @@ try:
         fr = M.frank_setup(frank_path, real_n_words, dict(fit_kw, backend=backend),
                            device=chapter.device)
     chapter.record_dataset(fr.dataset)
-    display(HTML(data_banner(fr.dataset)))
+    display(show.fragment(data_banner(fr.dataset)))
 except datasets.DataError as err:
     fr = None
-    display(Markdown(f"**Frank et al. (2015): data not found.** {err} The real-data parts "
+    display(Markdown(f"**Frank et al. (2015): data not found.** {show.escape_markdown(err)} The real-data parts "
                      "of this chapter are skipped."))
 
 frank_comp = None
@@ -186,10 +188,10 @@ try:
         sim = M.simulated_setup(chapter.results_dir, fit_kw, map_channels, seed, backend,
                                 device=chapter.device)
     chapter.record_dataset(sim.dataset)
-    display(HTML(data_banner(sim.dataset)))
+    display(show.fragment(data_banner(sim.dataset)))
 except ContractError as err:
     sim = None
-    display(Markdown(f"*The encoding chapter's outputs are missing ({err}); the simulated "
+    display(Markdown(f"*The encoding chapter's outputs are missing ({show.escape_markdown(err)}); the simulated "
                      "parts are skipped.*"))
 
 sim_comp = None
@@ -253,7 +255,9 @@ for k, v in M.profile_texts(profiles, entries[0].name, sim).items():
 # layer step, the nearest swept layer is the best it can do). RSA peaks at
 # {glue:text}`sim_rsa`. On the Frank data the mean over the nine targets peaks at layer
 # {glue:text}`fr_peak` (relative depth {glue:text}`fr_depth`) and the N400 at layer
-# {glue:text}`fr_n400_peak`; RSA peaks at {glue:text}`fr_rsa`. There the two methods weigh
+# {glue:text}`fr_n400_peak`; RSA peaks at {glue:text}`fr_rsa`. These peaks describe the
+# sweeps on all words and are not tested; the layer used for the comparisons of this
+# chapter is the one decided inside the folds of an earlier chapter. There the two methods weigh
 # different things: the ridge models keep word length, frequency and position in an
 # unpenalized baseline, so a layer has to add to them, while RSA compares whole
 # dissimilarity patterns with nothing removed, so lexical properties that the embeddings
@@ -277,7 +281,7 @@ for k, v in M.profile_texts(profiles, entries[0].name, sim).items():
 align = M.finetuned_alignments(entries, sim, fr, ft_n_words, n_boot=n_boot, seed=seed,
                                device=chapter.device, timer=step)
 for name, table in align.items():
-    display(Markdown(f"**{name}**"), table.round(4))
+    display(Markdown(f"**{show.escape_markdown(name)}**"), show.table(table))
 for k, v in M.finetuned_texts(entries, sim, ft_n_words).items():
     glue(k, v)
 
@@ -295,7 +299,7 @@ fig = plots.plot_alignment_vs_accuracy(align)
 # %%
 main = M.main_tables(profiles, align)
 if main:
-    display(M.main_display(main))
+    display(show.table(M.main_display(main)))
 results.update(M.models_results(main, profiles, entries))
 for k, v in {**M.main_texts(main, entries),
              **I.instruction_lines({"Frank": frank_comp, "simulated": sim_comp})}.items():
@@ -324,7 +328,8 @@ for k, v in {**M.main_texts(main, entries),
 results["timings_s"] = step.seconds
 path = chapter.save(**results)
 print(f"results written to {portable_path(path)}")
-print("seconds per step:", step.seconds)
+display(show.table(pd.DataFrame({"seconds": step.seconds}).rename_axis("step"),
+                   caption="Time per step of this chapter"))
 
 # %% [markdown]
 # ## Provenance

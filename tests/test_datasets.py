@@ -12,7 +12,7 @@ def test_unknown_name_and_missing_path_are_clear_errors():
     with pytest.raises(DataError, match=r"unknown dataset 'eeg'; expected one of \[.*'frank2015'"):
         D.open_dataset("eeg")
     with pytest.raises(DataError, match="dataset 'moth' needs a path"):
-        D.open_dataset("moth")
+        D.open_dataset("moth", sfreq=1000)  # (required options are checked first)
 
 
 def test_every_source_declares_what_the_chapters_ask():
@@ -94,8 +94,8 @@ def test_required_loader_options_come_from_each_loaders_signature():
                                         r"'\{stories: \[.a.\], sfreq: 1000\}'"):
         D.open_dataset("moth", ".", stories=["a"])
     with pytest.raises(DataError, match=r"\['task'\].*'\{subject: \"01\", task: \"reading\"\}'"):
-        D.check_options("bids", {"subject": "01"})
-    D.check_options("moth", {"sfreq": 1000})  # complete: no error
+        D.check_required_options("bids", {"subject": "01"})
+    D.check_required_options("moth", {"sfreq": 1000})  # complete: no error
 
 
 def test_a_registered_loaders_required_option_is_checked_before_loading():

@@ -58,6 +58,10 @@ def test_sweep_recovers_planted_layer_and_latency(sweep, study):
     assert sweep.layer_time_map().shape == (6, 20)
     summ = sweep.summary()
     assert summ["chosen_layer"] == 3 and summ["margin"] > 0 and "argmax" in summ["rule"]
+    # the decision handed on: the layer chosen inside the folds, here in every fold
+    decision = summ["layer_decision"]
+    assert decision["layer"] == 3 and decision["fold_layers"] == [3] * 10
+    assert sweep.nested.chosen_layers.shape == (10, 20, 306)
     best = sweep.best
     assert best.predictions.shape == study.responses.shape
     assert best.alphas.shape == (10, 20, 306)

@@ -48,6 +48,43 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the client timed out (/slow)
             pass
 
+    def _drip(self, head=False, every=0.3, n_bytes=40, max_seconds=6.0):
+        """A valid reply sent one byte every ``every`` s (at most ``n_bytes``, ``max_seconds``).
+
+        ``head``: the status line and headers trickle too, else only the body.
+        """
+        data = json.dumps({"choices": []}).encode().ljust(n_bytes)
+        start = time.monotonic()
+        try:
+            headers = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: %d\r\n\r\n" % len(data))
+            if head:
+                data = headers + data
+            else:
+                self.wfile.write(headers)
+            for i in range(min(len(data), n_bytes)):
+                if time.monotonic() - start > max_seconds:
+                    break
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+                time.sleep(every)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up
+            pass
+
+    #: log-probabilities the next /canned replies use for "Yes", one per reply, before
+    #: the healthy -0.5 (a test puts NaN or infinities here)
+    poison = []
+
+    def _canned(self, body):
+        """A fixed answer: "Yes" with logprob -0.5 (or a queued poison), "No" with -1.5."""
+        message = {"role": "assistant", "content": "Yes"}
+        if not body.get("logprobs"):
+            return {"choices": [{"index": 0, "message": message}]}
+        yes = type(self).poison.pop(0) if type(self).poison else -0.5
+        top = [{"token": "Yes", "logprob": yes}, {"token": "No", "logprob": -1.5}]
+        return {"choices": [{"index": 0, "message": message, "logprobs": {"content": [
+            {"token": "Yes", "logprob": yes, "top_logprobs": top}]}}]}
+
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append((self.path, body, self.headers.get("Authorization")))
@@ -61,6 +98,10 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "slow":
             time.sleep(2.0)
             return self._send(200, {"choices": []})
+        if mode in ("drip", "driphead"):
+            return self._drip(head=mode == "driphead")
+        if mode == "canned":
+            return self._send(200, self._canned(body))
         message = {"role": "assistant", "content": "Yes"}
         if mode == "nologprobs":
             return self._send(200, {"choices": [{"message": message}]})
@@ -78,15 +119,26 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(200, {"choices": [choice]})
 
 
-@pytest.fixture(scope="module")
-def server(local):
-    _Handler.backend = local
+def _serve():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(local):
+    _Handler.backend = local
+    yield from _serve()
+
+
+@pytest.fixture(scope="module")
+def canned_server():
+    """The test server for the canned modes only: no model is loaded."""
+    yield from _serve()
 
 
 def _entries(folder):
@@ -202,3 +254,87 @@ def test_logprob_fallback_and_api_key(server, tmp_path, monkeypatch):
     assert "sekret" not in "".join(p.read_text() for p in _entries(tmp_path / "k"))
     with pytest.raises(ValueError, match="http"):
         OpenAIBackend("127.0.0.1:8000", "m")
+
+
+@pytest.mark.parametrize("mode", ["drip", "driphead"])
+def test_trickling_server_hits_the_deadline_over_the_whole_reply(canned_server, tmp_path, mode):
+    # one byte every 0.3 s (of the body, or of the whole reply): every single wait is
+    # short, so only a deadline over the whole reply stops it
+    llm = LLM(OpenAIBackend(canned_server + f"/{mode}/v1", "m", timeout=1.0), cache_dir=tmp_path)
+    start = time.monotonic()
+    with pytest.raises(LLMError, match=rf"LLM endpoint http://127\.0\.0\.1:\d+/{mode}/v1/chat/"
+                                       r"completions \(model 'm'\) did not answer within 1 s "
+                                       r"\(the deadline for the whole reply"):
+        llm.generate("hello", max_tokens=4)
+    assert time.monotonic() - start < 1.8
+    assert _entries(tmp_path) == []
+    # a healthy reply within the deadline is read whole
+    ok = LLM(OpenAIBackend(canned_server + "/canned/v1", "m", timeout=1.0), cache_dir=tmp_path)
+    assert ok.generate("hello", max_tokens=4) == "Yes"
+
+
+@pytest.mark.parametrize("poison", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_logprob_is_refused_and_never_cached(canned_server, tmp_path, poison):
+    llm = LLM(OpenAIBackend(canned_server + "/canned/v1", "m"), cache_dir=tmp_path)
+    _Handler.poison[:] = [poison]  # Python's json writes it as the bare word NaN / Infinity
+    with pytest.raises(LLMError, match=r"LLM endpoint http://127\.0\.0\.1:\d+/canned/v1/chat/"
+                                       r"completions: choices\[0\]\.logprobs\.content\[0\]"
+                                       r"\.top_logprobs\[0\]\.logprob is (nan|-?inf); expected "
+                                       r"a finite number"):
+        llm.p_yes(QUESTION)
+    assert _entries(tmp_path) == [] and _Handler.poison == []
+    # the next call, with the server healthy again, works and is cached
+    p = llm.p_yes(QUESTION)
+    assert p == pytest.approx(1 / (1 + np.exp(-1.0)))
+    assert len(_entries(tmp_path)) == 1 and llm.p_yes(QUESTION) == p
+
+
+class FixedBackend(CountingBackend):
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def p_yes(self, messages):
+        self.calls += 1
+        return self.value
+
+
+def test_non_finite_p_yes_of_any_backend_is_refused_and_never_cached(tmp_path):
+    for bad in (float("nan"), float("inf"), 1.5):
+        llm = LLM(FixedBackend(bad), cache_dir=tmp_path)
+        with pytest.raises(LLMError, match=r"P\(Yes\) from fake model fake-model is"):
+            llm.p_yes(QUESTION)
+        with pytest.raises(LLMError, match=r"P\(Yes\) from fake model fake-model is"):
+            llm.p_yes_many([QUESTION, "Is it?"])
+        assert _entries(tmp_path) == []
+    # a NaN that reached the cache before (older code) counts as a corrupted entry
+    llm = LLM(FixedBackend(0.25), cache_dir=tmp_path)
+    path = llm.cache.path(llm._payload("p_yes", [{"role": "user", "content": QUESTION}], {}))
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"key": llm.cache.key(llm._payload(
+        "p_yes", [{"role": "user", "content": QUESTION}], {})), "value": float("nan")}))
+    with pytest.warns(RuntimeWarning, match="corrupted LLM cache entry.*NaN"):
+        assert llm.p_yes(QUESTION) == 0.25
+
+
+def test_local_model_with_non_finite_logits_is_refused(local, tmp_path, monkeypatch):
+    import torch
+
+    from analysis import lm
+
+    vocab = len(local.lm.tokenizer)
+    monkeypatch.setattr(local, "_last_logits", lambda ids: torch.full((vocab,), float("nan")))
+    llm = LLM(local, cache_dir=tmp_path)
+    with pytest.raises(LLMError, match=r"P\(yes\) = nan, P\(no\) = nan are not finite"):
+        llm.p_yes(QUESTION)
+    real = lm.forward_padded
+
+    def overflowing(*args, **kwargs):
+        logits, rest = real(*args, **kwargs)
+        return logits.masked_fill(torch.ones_like(logits, dtype=torch.bool), float("inf")), rest
+
+    monkeypatch.setattr(lm, "forward_padded", overflowing)
+    with pytest.raises(LLMError, match=r"P\(yes\) = nan, P\(no\) = nan for prompt 0 of the "
+                                       r"batch are not finite"):
+        llm.p_yes_many([QUESTION])
+    assert _entries(tmp_path) == []

@@ -295,7 +295,8 @@ def test_comparison_table_and_its_description():
     assert table.loc["base", "delta_r"] == 0 and np.isnan(table.loc["base + task", "peak_layer"])
     assert table.loc["base + task", "accuracy_gain"] == 0.1
     assert "peak layer 1 (relative depth 0.50)" in M.describe_row(table, "base")
-    assert "accuracy gain of +0.100 [+0.020, +0.180]" in M.describe_row(table, "base + task")
+    assert "accuracy gain of +10.0 points [+2.0, +18.0]" in M.describe_row(table, "base + task")
+    assert "max r" in M.describe_row(table, "base") and "layer" in table.loc["base", "max_r_target"]
     assert M.describe_row(table, "missing") == "n/a"
     assert M.finetuned_alignment(y, hidden[1], {}, fit_kw=FIT) is None
 

@@ -30,3 +30,31 @@ def test_published_frequency_column_is_used_and_gaps_filled():
     values, source = log_frequency(["the", "of", "weir", "boat"], meta)
     assert values[[0, 2, 3]].tolist() == [4.0, 2.0, 3.5] and np.isfinite(values[1])
     assert "Subtlex_log10" in source and "1 missing" in source
+
+
+def test_pre_word_baseline_is_a_nuisance_column_when_the_loader_provides_it():
+    words = ["lost", "control", "she", "laughed."]
+    meta = pd.DataFrame({"baseline_mean": [0.5, -1.25, 2.0, 0.0]})
+    ds = WordDataset(words=words, sentence=[0, 0, 1, 1], responses=np.zeros((4, 1, 1)),
+                     times=[0.0], ch_names=["N400"], metadata=meta)
+    X, info = nuisance_predictors(ds)
+    assert X.shape == (4, 5) and info["names"][-1] == "pre-word baseline"
+    assert X[:, 4].tolist() == [0.5, -1.25, 2.0, 0.0]
+    assert info["pre_word_baseline"] == "baseline_mean"
+    plain = WordDataset(words=words, sentence=[0, 0, 1, 1], responses=np.zeros((4, 1, 1)),
+                        times=[0.0], ch_names=["N400"])
+    X4, info4 = nuisance_predictors(plain)
+    assert X4.shape == (4, 4) and info4["pre_word_baseline"] is None
+    np.testing.assert_array_equal(X4, X[:, :4])
+
+
+def test_missing_pre_word_baseline_is_named():
+    import pytest
+
+    from analysis._utils import DataError
+
+    meta = pd.DataFrame({"baseline_mean": [0.5, np.nan]})
+    ds = WordDataset(words=["a", "b."], sentence=[0, 0], responses=np.zeros((2, 1, 1)),
+                     times=[0.0], ch_names=["N400"], metadata=meta, source="trials.csv")
+    with pytest.raises(DataError, match=r"trials.csv: metadata column 'baseline_mean'.*word 1 \('b\.'"):
+        nuisance_predictors(ds)

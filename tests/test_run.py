@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import run
+from analysis import bookcheck, run
 
 ROOT = Path(__file__).resolve().parent.parent
 def _own_cache(tmp_path):
@@ -145,6 +145,27 @@ def test_quick_profile_builds_the_book(tmp_path):
         assert real["futrell2018"]["default"]["n_words"] > 500
     for section in CHAPTER_FILES:
         check_glued_numbers(out, section)
+    # every link and image resolves, no page cites a file outside the repository, and
+    # every figure fits the page column at 150 dpi or more
+    assert bookcheck.check_book(out / "html") == []
+    # a chapter executed again matches its stored outputs (nbval), with what may differ
+    # between runs sanitised (tests/nbval_sanitize.cfg)
+    check_reexecution(out, ["00_data", "03_human_validation"], tmp_path)
+
+
+def check_reexecution(out, notebooks, tmp_path):
+    """Run executed notebooks of a book through nbval: same outputs on a second run."""
+    import os
+
+    paths = [str(out / "executed" / f"{name}.ipynb") for name in notebooks]
+    env = {**_own_cache(tmp_path), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval", *paths, "--nbval-current-env",
+                           "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"),
+                           "-p", "no:cacheprovider", "-p", "no:xdist", "-q",
+                           "--rootdir", str(out)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=900, env={**env, "OMP_NUM_THREADS": os.environ.get(
+                              "OMP_NUM_THREADS", "1")})
+    assert proc.returncode == 0, proc.stdout[-4000:]
 
 
 CHAPTER_FILES = {"data": "00_data", "encoding": "01_encoding", "hypotheses": "02_hypotheses",
@@ -327,3 +348,142 @@ def test_quick_book_on_a_trial_level_reading_time_table(tmp_path):
     assert data["n_subjects"] == 5 and data["n_channels"] == 1
     assert data["n_presented_words"] > data["n_words"]  # sentence-initial words: context only
     assert res["encoding"]["window_of_interest_ms"] is None
+
+
+# --------------------------------------------------------------------------- output folder
+def _no_chapters(monkeypatch):
+    """Make main() run no notebook (the tests below check the output folder only)."""
+    ran = []
+    monkeypatch.setattr(run, "run_chapter",
+                        lambda name, path, params, out, log=print: ran.append(name))
+    return ran
+
+
+def test_a_users_folder_is_refused_and_its_files_survive(tmp_path, monkeypatch, capsys):
+    ran = _no_chapters(monkeypatch)
+    user = tmp_path / "mine"
+    (user / "html").mkdir(parents=True)
+    (user / "site").mkdir()
+    (user / "html" / "mine.txt").write_text("my page")
+    (user / "site" / "notes.txt").write_text("my notes")
+    assert run.main(["--only", "data", "--out", str(user)]) == 2
+    err = capsys.readouterr().err
+    assert str(user) in err and "not made by this runner" in err and "--out" in err
+    assert (user / "html" / "mine.txt").read_text() == "my page"
+    assert (user / "site" / "notes.txt").read_text() == "my notes"
+    assert sorted(p.name for p in user.iterdir()) == ["html", "site"]  # nothing added
+    assert ran == []
+
+
+def test_a_folder_the_runner_made_is_reused(tmp_path, monkeypatch):
+    ran = _no_chapters(monkeypatch)
+    out = tmp_path / "new" / "book"
+    for _ in range(2):
+        assert run.main(["--only", "data", "--no-book", "--out", str(out)]) == 0
+    assert ran == ["data", "data"]
+    marker = json.loads((out / run.OUTPUT_MARKER).read_text())
+    assert marker["tool"] == "analysis.run" and marker["created"] and "version" in marker
+    assert not (out / (run.OUTPUT_MARKER + ".lock")).exists()  # released at the end
+
+
+def test_the_book_replaces_only_subfolders_the_runner_made(tmp_path):
+    out = tmp_path / "out"
+    with run.claim_output(out):
+        (out / "site").mkdir()
+        (out / "site" / "notes.txt").write_text("my notes")
+        with pytest.raises(run.OutputError, match="not made by this runner"):
+            run.build_book(out, log=lambda *_: None)
+        assert (out / "site" / "notes.txt").read_text() == "my notes"
+        (out / "html").mkdir()
+        (out / "html" / "mine.txt").write_text("mine")
+        with pytest.raises(run.OutputError, match=str(out / "html")):
+            run._replace_folder(out / "html")
+        assert (out / "html" / "mine.txt").exists()
+        run._replace_folder(out / "figs")  # made by the runner, so replaced next time
+        (out / "figs" / "old.png").write_text("x")
+        run._replace_folder(out / "figs")
+        assert not (out / "figs" / "old.png").exists()
+
+
+def test_a_second_run_into_a_locked_folder_is_refused_naming_the_holder(tmp_path, monkeypatch,
+                                                                         capsys):
+    import os
+
+    ran = _no_chapters(monkeypatch)
+    out = tmp_path / "out"
+    with run.claim_output(out):
+        assert run.main(["--only", "data", "--no-book", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"output folder {out} is in use by another run" in err
+        assert f"process {os.getpid()}" in err
+        assert (out / (run.OUTPUT_MARKER + ".lock")).exists()  # the holder keeps its lock
+    assert ran == []
+    assert run.main(["--only", "data", "--no-book", "--out", str(out)]) == 0
+
+
+def test_two_processes_into_one_folder_the_second_is_refused(tmp_path):
+    """A real second process meets the lock of a first one that is still running."""
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from analysis import run\n"
+         f"with run.claim_output(__import__('pathlib').Path({str(out)!r})):\n"
+         "    print('held', flush=True); time.sleep(30)"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(run.OutputError, match=rf"process {holder.pid} on host"):
+            with run.claim_output(out):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_stale_lock_is_taken_over_with_a_note(tmp_path, monkeypatch, capsys):
+    import socket
+
+    _no_chapters(monkeypatch)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    out = tmp_path / "out"
+    assert run.main(["--only", "data", "--no-book", "--out", str(out)]) == 0
+    (out / (run.OUTPUT_MARKER + ".lock")).write_text(json.dumps(
+        {"pid": dead.pid, "host": socket.gethostname(), "started": "then"}))
+    assert run.main(["--only", "data", "--no-book", "--out", str(out)]) == 0
+    assert f"left by process {dead.pid}" in capsys.readouterr().out
+    assert not (out / (run.OUTPUT_MARKER + ".lock")).exists()
+
+
+def test_an_unwritable_out_folder_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    _no_chapters(monkeypatch)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert run.main(["--only", "data", "--no-book", "--out", str(blocker / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write to the output folder {blocker / 'out'}" in err
+    assert "Traceback" not in err
+    assert run.main(["--only", "data", "--no-book", "--out", str(blocker)]) == 2
+    assert f"output folder {blocker} is a file" in capsys.readouterr().err
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    out = tmp_path / "ro"
+    out.mkdir()
+    monkeypatch.setattr(run.os, "open", refuse)  # a read-only folder (tests may run as root)
+    assert run.main(["--only", "data", "--no-book", "--out", str(out)]) == 2
+    assert f"cannot write to the output folder {out} (Permission denied)" in \
+        capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, value, option", [("device", "cpu", "--device"),
+                                                 ("results_dir", "/tmp/x", "--out"),
+                                                 ("profile", "full", "--profile")])
+def test_parameters_the_runner_sets_are_refused_as_p_options(name, value, option, tmp_path,
+                                                             monkeypatch, capsys):
+    ran = _no_chapters(monkeypatch)
+    assert run.main(["--only", "data", "--no-book", "-p", name, value,
+                     "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"-p {name} would be overridden by the runner's {option} option" in err
+    assert ran == [] and not (tmp_path / "out").exists()

@@ -199,6 +199,11 @@ def test_small_table_is_understood(tmp_path, capsys):
     # an infinite value
     (lambda r: edited(r, 7, "rt", "inf"), r"column 'rt' line 7, word 'away\.' is 'inf'; "
                                           r"expected a finite number"),
+    # a value beyond float32 (it would become inf in the responses)
+    (lambda r: edited(r, 6, "rt", "1e300"), r"column 'rt' line 6, word 'ran' is '1e300'; "
+                                            r"expected a finite number of magnitude at most "
+                                            r"3\.403e\+38 \(the measures are stored in float32\)"),
+    (lambda r: edited(r, 6, "rt", "-4e38"), r"column 'rt' line 6, word 'ran' is '-4e38'"),
 ])
 def test_malformed_tables_name_file_column_and_line(tmp_path, edit, message):
     path = write_text_table(tmp_path / "bad.tsv", HEADER, edit(small_rows()))
@@ -496,3 +501,168 @@ def test_book_page_opens_the_example_it_writes(tmp_path, capsys):
     assert options == EXAMPLE_OPTIONS
     assert_same(checked, D.open_for_chapter("table", str(path), options), subjects=True)
     assert "- file: book/own_data" in (REPO / "_toc.yml").read_text()
+
+
+# ------------------------------------------------------------------ critical-word designs
+CRITICAL_HEADER = ["participant", "item", "critical_word", "position", "preceding", "rt"]
+CRITICAL = [(1, "bench.", 7, "The old man sat on the"), (2, "book", 4, "She read the"),
+            (3, "bark", 2, "Dogs")]
+
+
+def critical_rows():
+    """Two readers of three trials: one measured word each, the text before it in a column."""
+    return [[f"P{p}", item, word, position, before, 300 + 10 * item + p]
+            for p in (1, 2) for item, word, position, before in CRITICAL]
+
+
+def test_preceding_text_column_is_read_as_context(tmp_path, capsys):
+    path = write_text_table(tmp_path / "critical.tsv", CRITICAL_HEADER, critical_rows())
+    ds = load_word_table(path, word="critical_word", measures="rt", sentence="item",
+                         context_column="preceding")
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert ds.words == ["bench.", "book", "bark"]
+    st = ds.presented()
+    assert st.words == ["The", "old", "man", "sat", "on", "the", "bench.", "She", "read", "the",
+                        "book", "Dogs", "bark"]
+    assert st.index.tolist() == [6, 10, 12]
+    assert st.sentence.tolist() == [0] * 7 + [1] * 4 + [2] * 2
+    assert ds.context == "sentence" and ds.metadata["word_in_sentence"].tolist() == [7, 4, 2]
+    np.testing.assert_allclose(ds.responses[:, 0, 0], [311.5, 321.5, 331.5])
+    assert "  preceding:    10 words from column 'preceding': context only (read by the " \
+           "language model before the measured words, not analysed)" in printed
+    assert "  analysed:     3 of 13 presented words (10 context only)" in printed
+    assert ds.provenance["options"]["context_column"] == "preceding"
+    assert ds.provenance["n_preceding_words"] == 10
+    assert not any("warning" in line for line in printed)
+    again = load(path, **ds.provenance["options"])  # the printed options reproduce it
+    assert_same(ds, again, subjects=True)
+    # the preceding text may itself be the sentence label
+    same = load(path, word="critical_word", measures="rt", sentence="preceding",
+                context_column="preceding")
+    assert same.presented().words == st.words and same.presented().index.tolist() == [6, 10, 12]
+
+
+def test_a_critical_word_table_without_preceding_text_warns(tmp_path):
+    path = write_text_table(tmp_path / "critical.tsv", CRITICAL_HEADER, critical_rows())
+    with pytest.warns(UserWarning, match=r"critical\.tsv: 3 of 3 sentences start at a position "
+                                         r"after 1 with no words before them \(e\.g\. sentence "
+                                         r"1, word 'bench\.' at position 7\).*"
+                                         r"context_column=<column>"):
+        ds = load(path, word="critical_word", measures="rt", sentence="item")
+    assert ds.presented().words == ["bench.", "book", "bark"]  # each read with no context
+    assert ds.provenance["n_sentences_starting_late"] == 3
+    assert any(line.startswith("  warning:      3 of 3 sentences")
+               for line in ds.provenance["understood"])
+    # a blank preceding text is the same problem
+    rows = [r[:4] + ["NA" if r[1] == 2 else r[4]] + r[5:] for r in critical_rows()]
+    path = write_text_table(tmp_path / "blank.tsv", CRITICAL_HEADER, rows)
+    with pytest.warns(UserWarning, match=r"1 of 3 sentences .*sentence 2, word 'book' at "
+                                         r"position 4.*context_column is blank there"):
+        load(path, word="critical_word", measures="rt", sentence="item",
+             context_column="preceding")
+
+
+def test_ordinary_tables_do_not_warn(tmp_path, example):
+    import warnings
+
+    _, trials, words = example
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        load(trials, **EXAMPLE_OPTIONS)  # sentences start at position 1
+        # positions counted within the story continue from sentence to sentence
+        rows = [[w, k + 1, 1 + (k >= 3), 100 + k] for k, w in
+                enumerate(["The", "dog", "ran.", "It", "was", "fast."])]
+        path = write_text_table(tmp_path / "story.tsv", ["word", "position", "sentence", "rt"],
+                                rows)
+        load(path, measures="rt")
+
+
+def test_several_measured_words_of_one_sentence_with_preceding_text(tmp_path):
+    header = ["item", "word", "position", "before", "rt"]
+    rows = [[1, "old", 2, "The", 300], [1, "sat", 4, "The old man", 310],
+            [2, "read", 2, "She", 320], [2, "book.", 4, "She", 330]]
+    path = write_text_table(tmp_path / "regions.tsv", header, rows)
+    ds = load(path, measures="rt", sentence="item", context_column="before")
+    st = ds.presented()
+    # 'man' sits between the two measured words of item 1; item 2 repeats its lead text
+    assert st.words == ["The", "old", "man", "sat", "She", "read", "book."]
+    assert st.index.tolist() == [1, 3, 5, 6]
+    bad = [r if r[1] != "sat" else [1, "sat", 4, "A young man", 310] for r in rows]
+    path = write_text_table(tmp_path / "bad.tsv", header, bad)
+    with pytest.raises(DataError, match=r"bad\.tsv: column 'before' line 3 \(word 'sat'\) is "
+                                        r"'A young man'; expected blank, the text before the "
+                                        r"sentence's first measured word \('The'\) or the whole "
+                                        r"text before this word, starting 'The old'"):
+        load(path, measures="rt", sentence="item", context_column="before")
+
+
+def test_preceding_text_errors_name_file_column_and_line(tmp_path):
+    rows = critical_rows()
+    rows[4][4] = "She read a"  # P2's text for item 2 differs from P1's
+    path = write_text_table(tmp_path / "differ.tsv", CRITICAL_HEADER, rows)
+    with pytest.raises(DataError, match=r"differ\.tsv: column 'preceding' line 6 \(word "
+                                        r"'book'\) is 'She read a' but line 3 has 'She read "
+                                        r"the' for the same word"):
+        load(path, word="critical_word", measures="rt", sentence="item",
+             context_column="preceding")
+    path = write_text_table(tmp_path / "critical.tsv", CRITICAL_HEADER, critical_rows())
+    with pytest.raises(DataError, match=r"context_column='preceding' needs a sentence column"):
+        load(path, word="critical_word", measures="rt", sentence=False,
+             context_column="preceding")
+    with pytest.raises(DataError, match=r"no column 'preceeding' \(option "
+                                        r"context_column='preceeding'\)"):
+        load(path, word="critical_word", measures="rt", sentence="item",
+             context_column="preceeding")
+    with pytest.raises(DataError, match=r"column 'rt' is given as both measures and "
+                                        r"context_column"):
+        load(path, word="critical_word", measures="rt", sentence="item", context_column="rt")
+
+
+def test_the_language_model_reads_each_critical_word_after_its_preceding_words(tmp_path):
+    from analysis.features import build_contexts
+
+    path = write_text_table(tmp_path / "critical.tsv", CRITICAL_HEADER, critical_rows())
+    ds = load(path, word="critical_word", measures="rt", sentence="item",
+              context_column="preceding")
+    st = ds.presented()
+    contexts = [build_contexts(st.words, st.sentence, ds.context)[i] for i in st.index]
+    assert contexts == ["The old man sat on the bench.", "She read the book", "Dogs bark"]
+
+
+@pytest.mark.slow  # the tiny model's tokenizer takes half a minute to build on 2 cores
+def test_preceding_words_change_the_language_models_features(tmp_path, tiny_dir):
+    from analysis import features as F
+
+    path = write_text_table(tmp_path / "critical.tsv", CRITICAL_HEADER, critical_rows())
+    options = dict(word="critical_word", measures="rt", sentence="item")
+    with_context = load(path, context_column="preceding", **options)
+    with pytest.warns(UserWarning):
+        without = load(path, **options)
+    lm = F.load_model(str(tiny_dir), device="cpu")
+    a = F.extract_features(with_context, model=lm, cache_dir=False, progress=False)
+    b = F.extract_features(without, model=lm, cache_dir=False, progress=False)
+    assert a.hidden.shape == b.hidden.shape and a.hidden.shape[1] == 3
+    # every critical word is read after its preceding words, so its states change
+    for i in range(3):
+        assert not np.allclose(a.hidden[-1, i], b.hidden[-1, i], atol=1e-4), i
+    # and they equal reading the whole sentence as plain text up to the critical word
+    whole = F.extract_features(with_context.presented().words, sentence=with_context.presented()
+                               .sentence, context="sentence", model=lm, cache_dir=False,
+                               progress=False)
+    np.testing.assert_allclose(a.hidden[-1], whole.hidden[-1][[6, 10, 12]], atol=1e-4)
+
+
+def test_book_page_critical_word_options_open_such_a_table(tmp_path, capsys):
+    _, commands = _page_commands()
+    lines = [c for c in commands if "critical.tsv" in c]
+    assert len(lines) == 2 and "analysis.loaders.table" in lines[0] and "-p dataset table" \
+        in lines[1]
+    check = parse_text(re.search(r"--options '([^']*)'", lines[0]).group(1))
+    run = parse_text(re.search(r"-p dataset_options '([^']*)'", lines[1]).group(1))
+    assert check == run and run["context_column"] == "preceding"
+    path = write_text_table(tmp_path / "critical.tsv", CRITICAL_HEADER, critical_rows()[:2])
+    ds = load_word_table(path, **check)
+    printed = capsys.readouterr().out
+    assert ds.presented().words == "The old man sat on the bench. She read the book".split()
+    assert "analysed:     2 of 11 presented words (9 context only)" in printed
+    assert_same(ds, D.open_for_chapter("table", str(path), run), subjects=True)

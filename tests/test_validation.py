@@ -191,6 +191,56 @@ def test_page_is_self_contained_and_embeds_the_trials(tmp_path, trials):
     assert filled["How long does it take?"].startswith("About 9 minutes: 103 short questions")
 
 
+NASTY = "__TITLE__ </script><script>alert(1)</script> & <!-- \u2028 /*__DATA__*/"
+
+
+def _nasty_page(path, trials, title='Fits? </title><script>alert(2)</script>'):
+    """A page whose first study hypothesis holds placeholders and a script break-out."""
+    nasty = trials.copy()
+    nasty.loc[nasty["hypothesis"] == nasty.loc[0, "hypothesis"], "hypothesis"] = NASTY
+    lists = pd.DataFrame({"list": 1, "position": [1, 2], "trial_id": ["t0001", "a01"]})
+    return val.write_survey_page(path, nasty, lists, title=title), nasty
+
+
+def test_data_with_placeholders_and_script_tags_stays_text(tmp_path, trials):
+    path, nasty = _nasty_page(tmp_path / "index.html", trials)
+    page = path.read_text()
+    # one </script> per real script element: nothing in the data closes one
+    assert page.count("</script>") == 2 and page.count("<script") == 2
+    assert "<script>alert" not in page and "__TITLE__ " in page
+    blob = re.search(r'<script type="application/json" id="survey-data">(.*?)</script>', page,
+                     re.S).group(1)
+    assert not set("<>&\u2028\u2029") & set(blob)
+    data = json.loads(blob)
+    assert data["trials"]["t0001"]["hypothesis"] == NASTY  # "__TITLE__" was not replaced
+    assert data["title"] == 'Fits? </title><script>alert(2)</script>'
+    assert data == json.loads(json.dumps(val.survey_payload(nasty, pd.DataFrame(
+        {"list": 1, "position": [1, 2], "trial_id": ["t0001", "a01"]}),
+        title=data["title"])))
+    # the title element holds the escaped title, once
+    assert re.search(r"<title>(.*?)</title>", page).group(1) == \
+        "Fits? &lt;/title&gt;&lt;script&gt;alert(2)&lt;/script&gt;"
+    # placeholders are filled once; a missing or repeated one is a clear error
+    with pytest.raises(RuntimeError, match=r"placeholder __Y__ occurs 0 times"):
+        val.fill_template("a __X__ b", {"__X__": "1", "__Y__": "2"})
+    assert val.fill_template("__Y__ __X__", {"__X__": "__Y__", "__Y__": "__X__"}) == "__X__ __Y__"
+
+
+def test_kit_summary_shows_no_absolute_path(tmp_path, trials, monkeypatch):
+    from analysis import provenance
+
+    lists = val.make_lists(trials, 1, 5, seed=0)
+    kit = val.write_survey_kit(tmp_path / "_build" / "results" / "survey", trials, lists)
+    lines = val.survey_kit_summary(kit, trials)
+    assert lines[0].startswith("survey page: .../survey/index.html (")
+    assert lines[0].endswith(f"kB, survey id {val.survey_id(trials)})")
+    assert lines[1].endswith("lists: .../results/survey")
+    assert not any(str(tmp_path) in line for line in lines)
+    monkeypatch.setattr(provenance, "REPO_ROOT", tmp_path)  # as if the book were built here
+    assert val.survey_kit_summary(kit, trials)[0].startswith(
+        "survey page: <repo>/_build/results/survey/index.html (")
+
+
 def _clicks(n):
     return [val.ANSWERS[i % 3] if i % 4 else val.ANSWERS[2] for i in range(n)]
 
@@ -301,6 +351,23 @@ def test_browser_participant_completes_survey_and_csv_round_trips(tmp_path, tria
     check = coded[coded["kind"] == "attention"].iloc[0]
     assert check["code"] == ("Correct" if check["answer"] == check["expected"] else "Incorrect")
     assert val.attention_report(coded).loc["tester-7", "n_checks"] == 1
+
+
+def test_browser_shows_placeholders_and_script_tags_in_data_as_text(tmp_path, trials, browser):
+    path, _ = _nasty_page(tmp_path / "index.html", trials)
+    page, log = _open(browser, path, "?list=1&pid=tester-1")
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    assert page.title() == 'Fits? </title><script>alert(2)</script>'
+    page.click("#consent-agree")
+    page.click("#start")
+    page.click("#to-practice")
+    page.click(f'button[data-answer="{val.ANSWERS[0]}"]')
+    page.click("#to-trials")
+    assert page.eval_on_selector("#hypothesis", "e => e.textContent") == NASTY
+    assert page.eval_on_selector("#hypothesis", "e => e.children.length") == 0
+    assert page.eval_on_selector_all("script", "s => s.length") == 2
+    assert dialogs == [] and log["errors"] == []
 
 
 def test_browser_refused_consent_stores_and_sends_nothing(tmp_path, trials, browser):
@@ -437,7 +504,8 @@ def _qualtrics_file(path, trials, responses, bad=None):
     ids = [json.dumps({"ImportId": n.lower()}) for n in names[:14]] + \
           [json.dumps({"ImportId": f"{k}_QID1"}) for k in trials["loop"]]
     rows = [names, texts, ids]
-    for rid, answers in responses.items():
+    # a list of (ResponseId, answers) pairs may repeat a ResponseId
+    for rid, answers in (responses.items() if isinstance(responses, dict) else responses):
         cells = {"StartDate": "2026-11-20 10:00:00", "EndDate": "2026-11-20 10:09:00",
                  "Status": "IP Address", "Progress": "100", "Finished": "True",
                  "ResponseId": rid, "UserLanguage": "EN", **IDENTIFYING}
@@ -510,11 +578,11 @@ def test_malformed_qualtrics_export_names_row_and_column(tmp_path, trials, case,
         val.read_answers(path, small)
 
 
-def _page_csv(path, trials, answers, edit=None):
+def _page_csv(path, trials, answers, edit=None, pid="p1"):
     rows = []
     for i, (tid, answer) in enumerate(answers):
         t = trials.set_index("trial_id").loc[tid]
-        rows.append({"survey_id": val.survey_id(trials), "participant_id": "p1", "list": 1,
+        rows.append({"survey_id": val.survey_id(trials), "participant_id": pid, "list": 1,
                      "position": i + 1, "trial_id": tid, "hypothesis": t["hypothesis"],
                      "sentence_a_id": t["sentence_a_id"], "sentence_b_id": t["sentence_b_id"],
                      "divergent_side": t["divergent_side"], "answer": answer, "rt_ms": 900})
@@ -661,6 +729,9 @@ def test_chapter_with_qualtrics_answers_keeps_no_identifying_data(tmp_path, tria
     assert saved["skipped_word_list_hypotheses"]["in_table"] == 4
     page = (tmp_path / "out" / "executed" / "03_human_validation.ipynb").read_text()
     assert "They were excluded (1 person)" in page
+    shown = re.search(r"survey page: [^\\]*", page).group(0)
+    assert shown.startswith("survey page: .../survey/index.html (")
+    assert str(tmp_path) not in shown
     assert saved["hypothesis_test"]["n_top"] == 8 and saved["hypothesis_test"]["n_bottom"] == 8
     assert (results / "survey" / "index.html").exists()
     assert (results / "survey" / "archive" / val.survey_id(trials) / "trials.csv").exists()
@@ -684,3 +755,95 @@ def test_folder_of_page_csvs_and_qualtrics_exports_is_read_together(tmp_path, tr
     assert answers.loc[answers["source"] == "export.csv", "trial_id"].item() == "t0004"
     with pytest.raises(val.SurveyError, match=r"export\.csv: row 1: column\(s\)"):
         val.read_answers(folder, trials, answers_format="page")
+
+
+# --------------------------------------------------------------------------- repeated answers
+
+def _people(folder, trials, n_people=5, seed=0):
+    """Page CSVs ``p0.csv``... : each person answers one pair of every top and bottom hypothesis."""
+    folder.mkdir(parents=True, exist_ok=True)
+    study = _study(trials)
+    ids = list(study.drop_duplicates("hypothesis")["trial_id"])
+    rng = np.random.default_rng(seed)
+    for i in range(n_people):
+        _page_csv(folder / f"p{i}.csv", trials,
+                  [(t, val.ANSWERS[k]) for t, k in zip(ids, rng.integers(0, 3, len(ids)))],
+                  pid=f"p{i}")
+    return folder
+
+
+def _analysed(answers):
+    return (val.answer_shares(answers),
+            val.hypothesis_label_test(answers, n_resamples=999)["p_value"],
+            val.top_bottom_test(answers, n_resamples=999).p_value)
+
+
+def test_copied_page_csv_is_counted_once_with_a_note(tmp_path, trials):
+    import shutil
+
+    single = val.read_answers(_people(tmp_path / "answers", trials), trials)
+    assert single.attrs["import_notes"] == []
+    shares, p_hyp, p_part = _analysed(single)
+    # the example: the same page CSV saved twice would weigh p0 double and move p_hyp
+    doubled = pd.concat([single, single[single["participant_id"] == "p0"]])
+    assert val.hypothesis_label_test(doubled, n_resamples=999)["p_value"] != p_hyp
+    shutil.copy(tmp_path / "answers" / "p0.csv", tmp_path / "answers" / "p0 (1).csv")
+    with pytest.warns(UserWarning, match=r"p0\.csv rows 2-21: 20 answer\(s\) of 1 participant"):
+        again = val.read_answers(tmp_path / "answers", trials)
+    assert len(again) == len(single) == 100
+    assert (again.groupby("participant_id").size() == 20).all()
+    shares2, p_hyp2, p_part2 = _analysed(again)
+    pd.testing.assert_frame_equal(shares2, shares)
+    assert p_hyp2 == p_hyp and p_part2 == p_part
+    (note,) = again.attrs["import_notes"]
+    assert "p0 (1).csv rows 2-21" in note and "dropped" in note
+    # a file that repeats its own rows (pasted twice) is read once as well
+    (tmp_path / "answers" / "p0 (1).csv").unlink()
+    text = (tmp_path / "answers" / "p1.csv").read_text().splitlines()
+    (tmp_path / "answers" / "p1.csv").write_text("\n".join(text + text[1:4]) + "\n")
+    with pytest.warns(UserWarning,
+                      match=r"p1\.csv rows 22-24: 3 answer\(s\).*rows 2-4 of the same"):
+        once = val.read_answers(tmp_path / "answers", trials)
+    assert len(once) == 100 and _analysed(once)[1] == p_hyp
+
+
+def test_repeated_qualtrics_response_id_is_counted_once(tmp_path, trials):
+    small = trials.head(6)
+    r1 = {1: val.ANSWERS[0], 2: val.ANSWERS[1], 5: val.ANSWERS[2]}
+    r2 = {3: val.ANSWERS[0], 4: val.ANSWERS[2]}
+    single = val.read_answers(_qualtrics_file(tmp_path / "one.csv", small,
+                                              [("R_1", r1), ("R_2", r2)]), small)
+    with pytest.warns(UserWarning, match=r"twice\.csv rows 6: 3 answer\(s\).*rows 4 of the same"):
+        twice = val.read_answers(_qualtrics_file(tmp_path / "twice.csv", small,
+                                                 [("R_1", r1), ("R_2", r2), ("R_1", r1)]), small)
+    assert len(twice) == len(single) == 5
+    cols = ["participant_id", "trial_id", "answer", "code"]
+    pd.testing.assert_frame_equal(twice[cols], single[cols])
+    # the same export twice in one folder: one copy counts
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for name in ("export.csv", "export (1).csv"):
+        _qualtrics_file(folder / name, small, [("R_1", r1), ("R_2", r2)])
+    with pytest.warns(UserWarning, match=r"export\.csv rows 4-5: 5 answer\(s\) of 2 "):
+        both = val.read_answers(folder, small)
+    pd.testing.assert_frame_equal(both[cols], single[cols])
+
+
+def test_conflicting_answers_of_one_participant_are_refused(tmp_path, trials):
+    folder = _people(tmp_path / "answers", trials, n_people=2)
+    copy = pd.read_csv(folder / "p0.csv")
+    tid, given = copy.loc[2, "trial_id"], copy.loc[2, "answer"]  # line 4 of the file
+    copy.loc[2, "answer"] = next(a for a in val.ANSWERS if a != given)
+    copy.to_csv(folder / "p0 (1).csv", index=False)
+    with pytest.raises(val.SurveyError,
+                       match=rf"participant 'p0', trial '{tid}': conflicting answers "
+                             rf"\(p0 \(1\)\.csv row 4: .*; p0\.csv row 4: "):
+        val.read_answers(folder, trials)
+    small = trials.head(4)
+    export = _qualtrics_file(tmp_path / "export.csv", small,
+                             [("R_1", {1: val.ANSWERS[0], 2: val.ANSWERS[1]}),
+                              ("R_1", {1: val.ANSWERS[0], 2: val.ANSWERS[2]})])
+    with pytest.raises(val.SurveyError, match=r"participant 'R_1', trial 't0002': conflicting "
+                                              r"answers \(export\.csv row 4: 'Equally true'; "
+                                              r"export\.csv row 5: 'More true for Sentence B'\)"):
+        val.read_answers(export, small)

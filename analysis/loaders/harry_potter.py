@@ -88,7 +88,7 @@ def _read_hp_words(path, chapter):
     if chapter == 9:
         raw = _read_hp_labels(path)
     else:
-        arr = _load_npy(path, allow_pickle=True)  # the published file may hold an object array
+        arr = _load_npy(path, allow_objects=True)  # the published file may hold an object array
         if arr.ndim != 1:
             raise DataError(
                 f"{path}: words array has shape {arr.shape}; expected one word per entry (1 axis)."

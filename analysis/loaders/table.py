@@ -57,6 +57,16 @@ Sentences and context
     else from :func:`analysis.text.segment_sentences` on each story's words. The
     language-model context is ``"story"`` when there is a story column and no sentence
     column, ``"sentence"`` when there is a sentence column, else ``"running"``.
+Preceding text
+    Many item tables hold one measured (critical) word per trial, with the text shown
+    before it in another column. ``context_column`` names that column: its words are
+    presented before the sentence's first measured word as context only (read by the
+    language model, not analysed). A later measured word of the same sentence may
+    repeat the first one's text, leave the cell blank, or give everything before it
+    (the earlier words of the sentence, then any words between them and it, which are
+    inserted as context only too). Without it, the loader warns when sentences start at
+    a position after 1 with no words before them (the model would read the first
+    measured word with no context at all).
 Guesses
     An omitted ``word`` is the first column named word, token, words or tokens (any
     case); an omitted participant, story, sentence or position column is one with a
@@ -85,6 +95,7 @@ import gzip
 import io
 import json
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +110,7 @@ __all__ = ["load_word_table", "write_example_table", "EXAMPLE_OPTIONS", "TABLE_S
 
 #: The options of :func:`load_word_table` (besides the path).
 OPTION_NAMES = ("word", "measures", "story", "sentence", "position", "participant", "exclude",
-                "context", "time", "window_ms", "sep", "sheet", "verbose")
+                "context", "context_column", "time", "window_ms", "sep", "sheet", "verbose")
 #: File name endings the loader knows (other text files are sniffed).
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".xlsx", ".xls",
                   ".xlsm", ".ods")
@@ -360,12 +371,16 @@ def _numbers(table, column, allow_missing=True, word=None):
     text = table.frame[column].astype(str).str.strip()
     missing = text.str.lower().isin(_MISSING).to_numpy()
     values = pd.to_numeric(text.where(~missing, None), errors="coerce").to_numpy(dtype=float)
-    bad = (np.isnan(values) & ~missing) | np.isinf(values)
+    # measures are stored as float32: a value beyond its range would become inf there
+    too_big = np.abs(np.nan_to_num(values, nan=0.0)) > np.finfo(np.float32).max
+    bad = (np.isnan(values) & ~missing) | too_big
     if not allow_missing:
         bad |= missing
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        what = ("a finite number" if np.isinf(values[i]) else "a number" if not allow_missing
+        what = (f"a finite number of magnitude at most {np.finfo(np.float32).max:.4g} (the "
+                "measures are stored in float32)" if too_big[i]
+                else "a number" if not allow_missing
                 else "a number (blank, NA or NaN for a missing value)")
         said = f", word {word[i]!r}" if word is not None else ""
         raise DataError(f"{table.path}: column '{column}' {table.at(i)}{said} is "
@@ -511,7 +526,7 @@ def _resolve_columns(table, word, measures, story, sentence, position, participa
 # --------------------------------------------------------------------------- the loader
 def load_word_table(path, word=None, measures=None, story=None, sentence=None, position=None,
                     participant=None, exclude=None, context=None, time=None, window_ms=None,
-                    sep=None, sheet=None, verbose=True, **unknown):
+                    sep=None, sheet=None, verbose=True, context_column=None, **unknown):
     """Load any word-level table (CSV, TSV, Parquet) as a :class:`~analysis.data.WordDataset`.
 
     The rules (reading, order, participants, missing values, exclusion, guesses) are in
@@ -540,6 +555,11 @@ def load_word_table(path, word=None, measures=None, story=None, sentence=None, p
     context : {"running", "sentence", "story"} | None
         The language model's context; ``None``: ``"story"`` with a story column and no
         sentence column, ``"sentence"`` with a sentence column, else ``"running"``.
+    context_column : str | None
+        Column of the text presented before the measured word (critical-word designs:
+        one measured word per trial, the sentence up to it in this column). Its words
+        become context-only presented words before the sentence's first measured word.
+        Needs a sentence column (it may be this same column).
     time : str | None
         Column of window starts (ms after word onset) for long tables with several
         windows per word; ``None``: one window at 0 ms.
@@ -586,7 +606,14 @@ def load_word_table(path, word=None, measures=None, story=None, sentence=None, p
         repeated for one participant (and time), positions that decrease within a
         sentence, a word that differs between participants (or rows) at the same
         position, no measure column, a table with no analysable word, an unknown
-        context.
+        context, a preceding text that differs between a word's rows or does not
+        continue the sentence, ``context_column`` without a sentence column.
+
+    Warns
+    -----
+    UserWarning
+        When sentences start at a position after 1 with no preceding words (naming
+        how many, an example and ``context_column``).
     """
     if unknown:
         raise DataError(f"{path}: unknown option(s) {sorted(unknown)} for the word table; "
@@ -599,6 +626,7 @@ def load_word_table(path, word=None, measures=None, story=None, sentence=None, p
                         "per word.")
     roles, how = _resolve_columns(table, word, measures, story, sentence, position,
                                   participant, exclude, time)
+    roles["context_column"] = _context_column(table, roles, context_column)
     frame, n_rows = table.frame, len(table.frame)
 
     words = frame[roles["word"]].astype(str).str.strip().to_numpy(dtype=object)
@@ -676,10 +704,16 @@ def load_word_table(path, word=None, measures=None, story=None, sentence=None, p
     if window_ms is None:
         window_ms = float(np.diff(time_values).min()) if len(time_values) > 1 else 1.0
 
+    before = (_preceding_words(table, roles, words, labels, pos, word_of_row, first_row,
+                               sentence_index, presented)
+              if roles["context_column"] else [[] for _ in presented])
+    late = _late_starts(table, roles, labels, pos, first_row, story_index, sentence_index,
+                        presented, before)
+    stimulus, at = _with_preceding(presented, sentence_index, story_index, rows, before,
+                                   roles["story"])
     meta, other_columns, varying = _metadata(table, roles, labels, pos, word_of_row, first_row,
-                                             sentence_index, word_excluded, cube, seen)
-    stimulus = Stimulus(presented, sentence_index, rows,
-                        story_index if roles["story"] else None)
+                                             sentence_index, word_excluded, cube, seen,
+                                             sentence_positions(stimulus.sentence)[at])
     options = _options(roles, context, window_ms if roles["time"] else None)
     n_missing = int((~np.isfinite(cube)).any(axis=(2, 3)).sum())
     summary = dict(
@@ -690,11 +724,14 @@ def load_word_table(path, word=None, measures=None, story=None, sentence=None, p
         n_no_row=int((~seen).sum()),
         n_trial_dropped=int(trial_dropped.sum()), n_excluded=int(word_excluded.sum()),
         n_no_value=int((~has_value).sum()), n_analysed=int((has_value & ~word_excluded).sum()),
-        n_presented=n_presented, context=context, context_how=context_how,
-        other_columns=other_columns, varying=varying, options=options)
+        n_presented=stimulus.n_presented, context=context, context_how=context_how,
+        other_columns=other_columns, varying=varying, options=options,
+        n_preceding=stimulus.n_presented - n_presented, late=late)
     lines = _summary_lines(**summary)
     if verbose:
         print("\n".join(lines))
+    if late:
+        warnings.warn(f"{table.path}: {_late_text(late, roles)}", UserWarning, stacklevel=2)
     no_value = [[_plain(labels["story"][first_row[i]]) if roles["story"] else None,
                  _plain(labels["sentence"][first_row[i]]) if roles["sentence"] else None,
                  _plain(pos[first_row[i]]), presented[i]] for i in np.flatnonzero(~has_value)]
@@ -708,7 +745,9 @@ def load_word_table(path, word=None, measures=None, story=None, sentence=None, p
         "options": options,
         "understood": lines,
         "subjects": subject_labels,
-        "n_presented": n_presented,
+        "n_presented": stimulus.n_presented,
+        "n_preceding_words": stimulus.n_presented - n_presented,
+        "n_sentences_starting_late": late["n"] if late else 0,
         "n_missing_trials": n_missing,
         "n_trials_without_row": int((~seen).sum()),
         "n_trials_dropped_by_exclusion": int(trial_dropped.sum()),
@@ -738,6 +777,120 @@ def load_word_table(path, word=None, measures=None, story=None, sentence=None, p
         flags = ", ".join(roles["exclude"])
         dataset = dataset.subset(~word_excluded[rows], note=f"rows flagged in {flags}")
     return dataset
+
+
+def _context_column(table, roles, column):
+    """The column of preceding text (or None); it may also be the sentence label."""
+    if column in (None, False, ""):
+        return None
+    column = str(column)
+    if column not in table.columns:
+        _unknown_column(table, column, f"context_column={column!r}")
+    for role, value in roles.items():
+        if role != "sentence" and (value == column or (isinstance(value, list)
+                                                       and column in value)):
+            raise DataError(f"{table.path}: column '{column}' is given as both {role} and "
+                            "context_column; expected the text shown before the measured word "
+                            "in a column of its own.")
+    if not roles["sentence"]:
+        raise DataError(f"{table.path}: context_column={column!r} needs a sentence column "
+                        "(each trial's sentence: an item or sentence id, or the context column "
+                        "itself); pass sentence=<column>.")
+    return column
+
+
+def _tokens(text):
+    return [] if text.strip().lower() in _MISSING else text.split()
+
+
+def _preceding_words(table, roles, words, labels, pos, word_of_row, first_row, sentence_index,
+                     presented):
+    """Per presented word, the context-only words presented just before it.
+
+    The text of a sentence's first measured word precedes it; a later word's text may
+    repeat that one, be blank, or continue the sentence (everything presented before
+    it, then the words between, which are returned for it).
+    """
+    column = roles["context_column"]
+    text = table.frame[column].astype(str).str.strip().to_numpy(dtype=object)
+    first_text = text[first_row][word_of_row]
+    differ = np.flatnonzero(first_text != text)
+    if differ.size:
+        i = int(differ[0])
+        j = int(first_row[word_of_row[i]])
+        raise DataError(f"{table.path}: column '{column}' {table.at(i)} (word {words[i]!r}) is "
+                        f"{text[i]!r} but {table.at(j)} has {text[j]!r} for the same word "
+                        f"({_where_key(table, roles, labels, pos, i, False)}); expected one "
+                        "preceding text per word.")
+    before = [[] for _ in presented]
+    for s in np.unique(sentence_index):
+        members = np.flatnonzero(sentence_index == s)
+        lead = _tokens(text[first_row[members[0]]])
+        before[members[0]] = lead
+        so_far = lead + [presented[members[0]]]
+        for m in members[1:]:
+            cell = _tokens(text[first_row[m]])
+            if cell and cell != lead:
+                if cell[:len(so_far)] != so_far:
+                    r = int(first_row[m])
+                    raise DataError(
+                        f"{table.path}: column '{column}' {table.at(r)} (word {presented[m]!r}) "
+                        f"is {text[r]!r}; expected blank, the text before the sentence's first "
+                        f"measured word ({' '.join(lead)!r}) or the whole text before this "
+                        f"word, starting {' '.join(so_far)!r}.")
+                before[m] = cell[len(so_far):]
+            so_far += before[m] + [presented[m]]
+    return before
+
+
+def _late_starts(table, roles, labels, pos, first_row, story_index, sentence_index, presented,
+                 before):
+    """Sentences whose first word sits at a position after 1 with nothing read before it.
+
+    A sentence whose positions continue the previous sentence's (positions counted
+    within the story) is not late. Returns None or ``{"n", "of", "example"}``.
+    """
+    if not roles["position"]:
+        return None
+    late, example, previous_end = 0, None, {}
+    starts = np.r_[0, np.flatnonzero(np.diff(sentence_index)) + 1]
+    for k, f in enumerate(starts):
+        end = (starts[k + 1] if k + 1 < len(starts) else len(presented)) - 1
+        story, start, stop = story_index[f], pos[first_row[f]], pos[first_row[end]]
+        continues = previous_end.get(story) == start - 1
+        previous_end[story] = stop
+        if start > 1 and not before[f] and not continues:
+            late += 1
+            if example is None:
+                r = int(first_row[f])
+                example = (f"sentence {labels['sentence'][r]!s}, " if roles["sentence"] else "") \
+                    + f"word {presented[f]!r} at position {_position_text(table, roles, pos, r)}"
+    return {"n": late, "of": len(starts), "example": example} if late else None
+
+
+def _late_text(late, roles):
+    fix = ("; the column given as context_column is blank there" if roles["context_column"]
+           else "; give the text shown before them with context_column=<column>")
+    return (f"{late['n']:,} of {_n(late['of'], 'sentence')} start at a position after 1 with "
+            f"no words before them (e.g. {late['example']}): the language model reads their "
+            f"first word without the words that preceded it{fix}.")
+
+
+def _with_preceding(presented, sentence_index, story_index, rows, before, has_story):
+    """The presented text with the preceding words inserted, and where each word went."""
+    words, sentence, story, at = [], [], [], np.empty(len(presented), dtype=np.int64)
+    for i, word in enumerate(presented):
+        for token in before[i]:
+            words.append(token)
+            sentence.append(sentence_index[i])
+            story.append(story_index[i])
+        at[i] = len(words)
+        words.append(word)
+        sentence.append(sentence_index[i])
+        story.append(story_index[i])
+    stimulus = Stimulus(words, np.asarray(sentence, dtype=np.int64), at[rows],
+                        np.asarray(story, dtype=np.int64) if has_story else None)
+    return stimulus, at
 
 
 def _stories_and_sentences(roles, unique_keys, presented):
@@ -911,8 +1064,12 @@ def _maybe_numbers(values):
 
 
 def _metadata(table, roles, labels, pos, word_of_row, first_row, sentence_index, word_excluded,
-              cube, seen):
-    """Per presented word: key labels, position in sentence, exclusion, other columns."""
+              cube, seen, in_sentence):
+    """Per presented word: key labels, position in sentence, exclusion, other columns.
+
+    ``in_sentence`` is each word's position in its presented sentence (1 = first),
+    preceding context-only words counted.
+    """
     import pandas as pd
 
     meta = pd.DataFrame(index=np.arange(len(first_row)))
@@ -921,7 +1078,7 @@ def _metadata(table, roles, labels, pos, word_of_row, first_row, sentence_index,
             meta[roles[role]] = _maybe_numbers(labels[role][first_row])
     if roles["position"]:
         meta[roles["position"]] = _maybe_numbers(pos[first_row])
-    meta["word_in_sentence"] = sentence_positions(sentence_index).astype(np.int64)
+    meta["word_in_sentence"] = np.asarray(in_sentence).astype(np.int64)
     meta["excluded"] = word_excluded
     used = {c for r, c in roles.items() if isinstance(c, str) and c} | set(roles["measures"])
     others = [c for c in table.columns if c not in used]
@@ -958,6 +1115,8 @@ def _options(roles, context, window_ms):
         out["time"] = roles["time"]
         out["window_ms"] = window_ms
     out["context"] = context
+    if roles["context_column"]:
+        out["context_column"] = roles["context_column"]
     return out
 
 
@@ -981,7 +1140,7 @@ def _n(k, one, many=None):
 def _summary_lines(table, how, roles, label_kind, n_subjects, n_sentences, n_stories,
                    sentence_rule, times, window_ms, n_missing, n_no_row, n_trial_dropped,
                    n_excluded, n_no_value, n_analysed, n_presented, context, context_how,
-                   other_columns, varying, options):
+                   other_columns, varying, options, n_preceding=0, late=None):
     """The printed summary of what was understood (also kept in the provenance)."""
     def found(role):
         return f" ({how[role]})" if how.get(role, "given") != "given" else ""
@@ -1021,8 +1180,16 @@ def _summary_lines(table, how, roles, label_kind, n_subjects, n_sentences, n_sto
     if n_no_value:
         out.append(f"  no value:     {_n(n_no_value, 'word')} without a value for every measure: "
                    "context only")
+    if roles.get("context_column"):
+        out.append(f"  preceding:    {_n(n_preceding, 'word')} from column "
+                   f"'{roles['context_column']}': context only (read by the language model "
+                   "before the measured words, not analysed)")
     out.append(f"  context:      {context} ({context_how})")
-    out.append(f"  analysed:     {n_analysed:,} of {_n(n_presented, 'presented word')}")
+    out.append(f"  analysed:     {n_analysed:,} of {_n(n_presented, 'presented word')}"
+               + (f" ({n_presented - n_analysed:,} context only)"
+                  if roles.get("context_column") else ""))
+    if late:
+        out.append(f"  warning:      {_late_text(late, roles)}")
     if other_columns:
         out.append(f"  kept as metadata: {', '.join(other_columns)}")
     if varying:
@@ -1197,7 +1364,9 @@ def main(argv=None):
             if not isinstance(options, dict):
                 raise DataError(f"--options {args.options!r}; expected a mapping such as "
                                 "'{word: token, measures: [rt]}'.")
-            ds = load_word_table(args.path, **options)
+            with warnings.catch_warnings():  # the printed summary holds the warning
+                warnings.simplefilter("ignore", UserWarning)
+                ds = load_word_table(args.path, **options)
             print(ds)
     except (DataError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
