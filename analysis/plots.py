@@ -116,10 +116,6 @@ def plot_evoked(dataset, mask=None, title="Average response"):
     return fig
 
 
-#: Resolution of the topomap figures (dots per inch): fine enough for contour lines and
-#: colour-bar labels of maps 1.3 inches wide.
-TOPOMAP_DPI = 150
-
 #: Display scaling and unit of fields in SI units, per channel type (as MNE shows them).
 FIELD_UNITS = {"mag": (1e15, "fT"), "grad": (1e13, "fT/cm"), "eeg": (1e6, "µV")}
 
@@ -364,8 +360,9 @@ def plot_window_topomaps(values, dataset, ch_type="mag", every=2, title=None, ki
     plot_info["bads"] = []  # every value given is drawn
     nrows = 2 if len(idx) > 1 else 1
     ncols = int(np.ceil(len(idx) / nrows))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols + 1.1, 1.45 * nrows + 0.45),
-                             dpi=TOPOMAP_DPI, squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(nrows, ncols, figsize=(min(PAGE_WIDTH_IN, 1.3 * ncols + 1.0),
+                                                    1.45 * nrows + 0.45),
+                             dpi=BOOK_DPI, squeeze=False, layout="constrained")
     for k, (ax, t) in enumerate(zip(axes.flat, dataset.times[idx])):
         image, _ = mne.viz.plot_topomap(given[:, k], plot_info, axes=ax, show=False,
                                         cmap=cmap, vlim=vlim, contours=4, sensors=True)
@@ -433,8 +430,8 @@ def plot_topographies(topographies, info, titles, ch_type="mag"):
 
     picks, _, _ = topomap_values(np.zeros(len(info["ch_names"])), info, ch_type)
     sub = mne.pick_info(info, picks)
-    fig, axes = plt.subplots(1, len(topographies), figsize=(2.0 * len(topographies), 2.3),
-                             dpi=TOPOMAP_DPI)
+    fig, axes = plt.subplots(1, len(topographies), dpi=BOOK_DPI,
+                             figsize=(min(PAGE_WIDTH_IN, 2.0 * len(topographies)), 2.3))
     axes = np.atleast_1d(axes)
     for ax, topo, title in zip(axes, topographies, titles):
         mne.viz.plot_topomap(np.asarray(topo)[picks], sub, axes=ax, show=False, contours=4)

@@ -67,7 +67,7 @@ def test_rms_r_map_of_an_odd_gradiometer_count_is_drawn_and_names_the_unpaired(u
     framed = [ax.get_title() for ax in fig.axes[:-1] if ax.get_frame_on()]
     assert framed == ["300 ms (window)", "350 ms (window)", "400 ms (window)"]
     assert "MEG0122" in capsys.readouterr().out
-    assert fig.dpi >= 150
+    assert fig.dpi >= 150 and fig.get_figwidth() <= plots.PAGE_WIDTH_IN
     cbar = _colorbar_axes(fig)
     low, high = cbar.get_ylim()
     assert low == 0.0 and high == pytest.approx(
