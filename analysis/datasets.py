@@ -20,7 +20,9 @@ keyword options and returning a :class:`~analysis.data.WordDataset`).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,7 +35,8 @@ __all__ = [
     "DatasetSpec", "DatasetRecord", "register_dataset", "dataset_spec", "dataset_names",
     "open_dataset", "dataset_record", "window_of_interest", "channels_of_interest",
     "load_simulated", "registry_table", "LANGUAGE_WINDOW_MS", "open_for_chapter", "describe",
-    "cv_groups", "check_dataset_options", "loader_function", "null_design",
+    "cv_groups", "check_dataset_options", "loader_function", "null_design", "required_options",
+    "check_required_options",
 ]
 
 #: The "language" window of the paper's MEG analyses (SPEC §4): 300-425 ms after onset.
@@ -86,6 +89,8 @@ class DatasetSpec:
         Where to get the data (shown when they are missing).
     reference : str
         Citation of the data.
+    option_examples : dict
+        Example values of the loader's required options (shown when one is missing).
     """
 
     name: str
@@ -104,6 +109,7 @@ class DatasetSpec:
     null_block: int = 20
     howto: str = ""
     reference: str = ""
+    option_examples: dict = field(default_factory=dict, hash=False)
 
     def resolve_path(self, path=None):
         """The data location: ``path``, else ``$env``, else ``../shared/data/<default_path>``.
@@ -161,6 +167,63 @@ def dataset_spec(name):
     if name not in _REGISTRY:
         raise DataError(f"unknown dataset {name!r}; expected one of {dataset_names()}.")
     return _REGISTRY[name]
+
+
+def _option_help(function, name):
+    """``"name (type): first line of its description"`` from a numpy docstring."""
+    doc = inspect.getdoc(function) or ""
+    match = re.search(rf"^(?:\w+, )*{name}(?:, \w+)* : (.+)\n\s+(.+)$", doc, re.M)
+    if match is None:
+        return name
+    return f"{name} ({match.group(1).strip()}): {match.group(2).strip()}"
+
+
+def required_options(name):
+    """The loader options a source cannot be opened without, read from its signature.
+
+    Parameters
+    ----------
+    name : str
+        A registered source.
+
+    Returns
+    -------
+    list of str
+        Parameters of the loader, after the data path, that have no default value.
+    """
+    params = list(inspect.signature(loader_function(dataset_spec(name))).parameters.values())
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in params[1:] if p.kind in kinds and p.default is p.empty]
+
+
+def check_required_options(name, options):
+    """Check that the loader options of a source include every required one.
+
+    Parameters
+    ----------
+    name : str
+        A registered source.
+    options : dict | None
+        The loader options (the chapters' ``dataset_options`` parameter).
+
+    Raises
+    ------
+    DataError
+        Naming each missing option, what it is (from the loader's docstring) and an
+        example of the ``-p dataset_options`` value that supplies it.
+    """
+    missing = [o for o in required_options(name) if o not in (options or {})]
+    if not missing:
+        return
+    spec = dataset_spec(name)
+    function = loader_function(spec)
+    example = {k: json.dumps(v) for k, v in (options or {}).items()}  # YAML reads JSON
+    example.update({o: json.dumps(spec.option_examples[o]) if o in spec.option_examples
+                    else "..." for o in missing})
+    shown = ", ".join(f"{k}: {v}" for k, v in example.items())
+    what = "; ".join(_option_help(function, o).rstrip(".") for o in missing)
+    raise DataError(f"dataset {name!r} needs the loader option(s) {missing} in "
+                    f"dataset_options; {what}. For example: -p dataset_options '{{{shown}}}'.")
 
 
 def registry_table():
@@ -302,7 +365,8 @@ def open_dataset(name="simulated", path=None, n_words=0, **options):
     Raises
     ------
     DataError
-        Unknown name, missing files, and every error of the loader.
+        Unknown name, missing files, a missing required loader option
+        (:func:`check_dataset_options`), and every error of the loader.
     """
     spec = dataset_spec(name)
     runtime = {k: options.pop(k) for k in _RUNTIME_OPTIONS if k in options}
@@ -571,8 +635,9 @@ def check_dataset_options(name, options):
     Raises
     ------
     DataError
-        Unknown dataset, unknown option, or a value not of the documented type (the
-        message names the option, the value and the expected type).
+        Unknown dataset, unknown option, a value not of the documented type (the
+        message names the option, the value and the expected type), or a required
+        option missing (:func:`check_required_options`).
     """
     from .params import OptionError, check_loader_options
 
@@ -580,6 +645,7 @@ def check_dataset_options(name, options):
         check_loader_options(loader_function(dataset_spec(name)), options, f"dataset {name!r}")
     except OptionError as err:
         raise DataError(str(err)) from None
+    check_required_options(name, options)
 
 
 _FRANK_HOWTO = ("Get all_measures.csv from the public repository 'prediction-resource' of "
@@ -598,13 +664,15 @@ for _spec in (
     DatasetSpec("moth", _lazy("analysis.loaders.moth", "load_moth"),
                 "Moth MEG, one listener, six stories", cv_groups="story",
                 null_scheme="circular",
-                howto="Give the folder of the Moth_*.pkl pickles and dataset_options {sfreq: ...}."),
+                howto="Give the folder of the Moth_*.pkl pickles and dataset_options {sfreq: ...}.",
+                option_examples={"sfreq": 1000}),
     DatasetSpec("mne", _lazy("analysis.loaders.mne_data", "load_mne_epochs"),
                 "any word-locked MNE epochs file (*-epo.fif) with words in its metadata",
                 geometry=True, howto="Give the path of an -epo.fif file."),
     DatasetSpec("bids", _lazy("analysis.loaders.mne_data", "load_bids"),
                 "one BIDS MEG/EEG recording with word events (mne-bids)", geometry=True,
-                howto="Give the BIDS root and dataset_options {subject: ..., task: ...}."),
+                howto="Give the BIDS root and dataset_options {subject: ..., task: ...}.",
+                option_examples={"subject": "01", "task": "reading"}),
     DatasetSpec("frank2015", _lazy("analysis.loaders.frank2015", "load_frank2015"),
                 "Frank et al. (2015) EEG: six ERP components per word, 24 readers, "
                 "205 isolated sentences", context="sentence", window=None,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import html as _html
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 __all__ = ["as_evoked", "plot_evoked", "plot_window_topomaps", "plot_topographies",
+           "window_topomaps", "has_positions", "grad_pairs", "topomap_values", "colour_limits",
+           "tick_labels",
            "plot_sensor_layout", "coloured_text", "category_text", "plot_better_worse",
            "plot_r_scatter", "plot_category_effect", "use_book_style",
            "plot_instruction_deltas", "plot_model_profiles", "plot_alignment_vs_accuracy",
@@ -107,10 +110,200 @@ def plot_evoked(dataset, mask=None, title="Average response"):
     """
     resp = dataset.responses if mask is None else dataset.responses[mask]
     evoked = as_evoked(resp.mean(axis=0), dataset, title)
-    fig = evoked.plot(spatial_colors=True, show=False, titles=None, time_unit="ms",
+    fig = evoked.plot(spatial_colors="auto", show=False, titles=None, time_unit="ms",
                       verbose=False)
     fig.suptitle(title)
     return fig
+
+
+#: Display scaling and unit of fields in SI units, per channel type (as MNE shows them).
+FIELD_UNITS = {"mag": (1e15, "fT"), "grad": (1e13, "fT/cm"), "eeg": (1e6, "µV")}
+
+_TYPE_NAMES = {"mag": "magnetometer", "grad": "gradiometer", "eeg": "EEG"}
+
+# Neuromag planar gradiometers: MEGxxx2 and MEGxxx3 measure the two orthogonal field
+# gradients at the location xxx (the magnetometer there is MEGxxx1).
+_NEUROMAG_GRAD = re.compile(r"(MEG ?\d{3})[23]")
+
+
+def _channels_of_type(info, ch_type):
+    """Indices of the channels of one type (all data types when ``ch_type`` is None)."""
+    types = info.get_channel_types()
+    wanted = set(_TYPE_NAMES) if ch_type is None else {ch_type}
+    return [i for i, t in enumerate(types) if t in wanted]
+
+
+def has_positions(info, ch_type=None):
+    """Whether every channel of a type has a sensor position a topomap can use.
+
+    A position is usable when its three coordinates (``loc[:3]``, metres) are finite and
+    not all 0: channels created without a montage have zeros or NaN there, and MNE
+    then stops with "No valid channel positions found".
+
+    Parameters
+    ----------
+    info : mne.Info | None
+    ch_type : {"mag", "grad", "eeg"} | None
+        Channel type; None: every MEG/EEG channel.
+
+    Returns
+    -------
+    bool
+        False when ``info`` is None, has no channel of the type, or one of them has no
+        position.
+    """
+    return info is not None and _position_problem(info, ch_type) is None
+
+
+def _position_problem(info, ch_type):
+    """Why the channels of a type cannot be drawn as a topomap (None: they can)."""
+    what = "MEG/EEG" if ch_type is None else _TYPE_NAMES.get(ch_type, ch_type)
+    if info is None:
+        return "the data have no sensor information (no mne.Info)"
+    picks = _channels_of_type(info, ch_type)
+    if not picks:
+        return f"the data have no {what} channels"
+    locs = np.array([info["chs"][i]["loc"][:3] for i in picks], float)
+    missing = ~np.isfinite(locs).all(axis=1) | (np.abs(np.nan_to_num(locs)).sum(axis=1) == 0)
+    if missing.any():
+        return (f"{int(missing.sum())} of the {len(picks)} {what} channels have no position "
+                "(no montage was set: see mne.Epochs.set_montage)")
+    return None
+
+
+def grad_pairs(info):
+    """Planar-gradiometer pairs of a Neuromag Info, and the gradiometers without a partner.
+
+    Pairs are found by name: Neuromag names the two gradiometers at a sensor location
+    ``MEGxxx2`` and ``MEGxxx3`` (they share ``loc[:3]``). MNE pairs them the same way,
+    but only in a private function (``mne.channels.layout._pair_grad_sensors``) that drops
+    incomplete pairs silently; this one reports them. Gradiometers named otherwise count
+    as unpaired.
+
+    Parameters
+    ----------
+    info : mne.Info
+
+    Returns
+    -------
+    pairs : list of (int, int)
+        Indices into ``info`` of each complete pair, in channel order.
+    unpaired : list of str
+        Names of gradiometers whose partner is missing (e.g. dropped as bad).
+    """
+    groups = {}
+    for i in _channels_of_type(info, "grad"):
+        name = info["ch_names"][i]
+        match = _NEUROMAG_GRAD.fullmatch(name)
+        groups.setdefault(match.group(1) if match else name, []).append(i)
+    pairs = [tuple(g) for g in groups.values() if len(g) == 2]
+    unpaired = [info["ch_names"][i] for g in groups.values() if len(g) != 2 for i in g]
+    return pairs, unpaired
+
+
+def topomap_values(values, info, ch_type):
+    """The channels a topomap of one type draws, and the values it shows at each sensor.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_channels, ...)
+        One row per channel of ``info``.
+    info : mne.Info
+    ch_type : {"mag", "grad", "eeg"}
+
+    Returns
+    -------
+    picks : list of int
+        Channels to give MNE (for gradiometers, the complete pairs, pair by pair).
+    shown : ndarray, shape (n_sensors, ...)
+        Values at each sensor: the channel's value, or for gradiometers the root mean
+        square of the pair, sqrt((a**2 + b**2) / 2), as MNE combines them.
+    left_out : list of str
+        Gradiometers without a partner (not drawn).
+    """
+    values = np.asarray(values, float)
+    if ch_type != "grad":
+        picks = _channels_of_type(info, ch_type)
+        return picks, values[picks], []
+    pairs, unpaired = grad_pairs(info)
+    picks = [i for pair in pairs for i in pair]
+    a, b = values[[p[0] for p in pairs]], values[[p[1] for p in pairs]]
+    return picks, np.sqrt((a ** 2 + b ** 2) / 2.0), unpaired
+
+
+def colour_limits(shown, kind, ch_type, units=None):
+    """Colour map, limits and colour-bar extension of a set of topomaps.
+
+    Parameters
+    ----------
+    shown : ndarray
+        The values drawn (after gradiometer pairs are combined and fields scaled).
+    kind : {"field", "signed", "positive", "spread"}
+        See :func:`plot_window_topomaps`.
+    ch_type : {"mag", "grad", "eeg"}
+    units : str | None
+        ``"ratio"``: positive values whose reference is 1.
+
+    Returns
+    -------
+    cmap : str
+    vlim : (float, float)
+    extend : {"neither", "both"}
+        ``"both"`` when values beyond the limits are clipped (spread maps).
+    """
+    finite = np.asarray(shown, float)[np.isfinite(shown)]
+    if finite.size == 0:
+        return "magma", (0.0, 1.0), "neither"
+    top = float(np.max(np.abs(finite))) or 1.0
+    if kind == "spread":
+        # a spread is positive everywhere and its large values are few: the 2nd-98th
+        # percentiles keep the map from being one saturated colour
+        lo, hi = np.percentile(finite, [2, 98])
+        return "viridis", (float(lo), float(hi) if hi > lo else float(lo) + 1.0), "both"
+    if ch_type != "grad" and kind in ("field", "signed"):
+        return "RdBu_r", (-top, top), "neither"
+    low = min(1.0, float(finite.min())) if units == "ratio" else 0.0
+    return "magma", (low, top), "neither"
+
+
+def tick_labels(ticks):
+    """Labels of colour-bar ticks with the fewest decimals that keep them exact and distinct.
+
+    Parameters
+    ----------
+    ticks : sequence of float
+
+    Returns
+    -------
+    list of str
+    """
+    ticks = np.asarray(ticks, float)
+    span = float(np.ptp(ticks)) if ticks.size > 1 else float(abs(ticks[0]) if ticks.size else 1)
+    for decimals in range(0, 8):
+        labels = [f"{t:.{decimals}f}" for t in ticks]
+        exact = np.allclose(np.round(ticks, decimals), ticks, rtol=0, atol=1e-9 * (span or 1))
+        if exact and len(set(labels)) == len(labels):
+            labels = [lab if lab.strip("-0.") else lab.lstrip("-") for lab in labels]
+            return [lab.replace("-", "\u2212") for lab in labels]  # a typographic minus
+    return [f"{t:.3g}" for t in ticks]
+
+
+def _honest_colorbar(fig, image, axes, vlim, extend, label):
+    """A colour bar with MaxNLocator ticks inside the limits and distinct labels."""
+    from matplotlib.ticker import FixedLocator, MaxNLocator
+
+    cbar = fig.colorbar(image, ax=axes, shrink=0.85, aspect=18, extend=extend, pad=0.02)
+    tol = 1e-9 * (vlim[1] - vlim[0])
+    for nbins in (5, 8):  # at least 4 ticks inside the limits where 5 bins leave fewer
+        ticks = [t for t in MaxNLocator(nbins=nbins).tick_values(*vlim)
+                 if vlim[0] - tol <= t <= vlim[1] + tol]
+        if len(ticks) >= 4:
+            break
+    cbar.ax.yaxis.set_major_locator(FixedLocator(ticks))
+    cbar.ax.set_yticklabels(tick_labels(ticks))
+    cbar.ax.tick_params(labelsize=8)
+    cbar.set_label(label, fontsize=9)
+    return cbar
 
 
 def plot_window_topomaps(values, dataset, ch_type="mag", every=2, title=None, kind="field",
@@ -121,18 +314,21 @@ def plot_window_topomaps(values, dataset, ch_type="mag", every=2, title=None, ki
     ----------
     values : ndarray, shape (n_channels, n_windows)
     dataset : WordDataset
-    ch_type : {"mag", "grad"}
+    ch_type : {"mag", "grad", "eeg"}
         Gradiometer pairs are combined by root mean square, as MNE does (so their maps
-        are positive: drawn with a sequential colour map from 0).
+        are positive: drawn with a sequential colour map from 0); gradiometers without
+        a partner are left out, named in a printed note and in the title.
     every : int
         Plot one window in ``every``.
     title : str | None
-    kind : {"field", "signed", "positive"}
-        ``"field"``: fields in SI units (T, T/m), drawn with MNE's MEG scaling (fT,
-        fT/cm); ``"signed"``: unitless values around 0 (e.g. r on magnetometers),
-        diverging colours symmetric around 0; ``"positive"``: unitless values >= 0 (a
-        variance ratio, RMS-combined r), sequential colours from 0 (or from 1 for a
-        ratio, with ``units="ratio"``).
+    kind : {"field", "signed", "positive", "spread"}
+        ``"field"``: fields in SI units (T, T/m, V), drawn in fT, fT/cm or µV, diverging
+        colours symmetric around 0 (from 0 for gradiometer pairs); ``"signed"``: unitless
+        values around 0 (e.g. r on magnetometers), diverging colours symmetric around 0;
+        ``"positive"``: unitless values >= 0 (a variance ratio, RMS-combined r),
+        sequential colours from 0 (or from 1 for a ratio, with ``units="ratio"``);
+        ``"spread"``: a field's spread (e.g. the standard deviation over words), in
+        field units, sequential colours between its 2nd and 98th percentiles.
     units : str | None
         Colour-bar label for the unitless kinds.
     window : tuple of float | None
@@ -141,39 +337,78 @@ def plot_window_topomaps(values, dataset, ch_type="mag", every=2, title=None, ki
     Returns
     -------
     matplotlib.figure.Figure
-    """
-    values = np.asarray(values, float)
-    evoked = as_evoked(values, dataset)
-    idx = np.arange(0, dataset.n_windows, every)
-    times = dataset.times[idx] / 1000.0
-    kwargs = dict(times=times, ch_type=ch_type, show=False, time_unit="ms", nrows=2,
-                  ncols=int(np.ceil(len(times) / 2)), colorbar=True, size=1.3)
-    if kind != "field":
-        from mne import pick_types
 
-        picks = pick_types(dataset.info, meg=ch_type)
-        shown = values[picks][:, idx]
-        if ch_type == "grad":
-            shown = np.sqrt((shown.reshape(-1, 2, len(idx)) ** 2).mean(axis=1))
-        top = float(np.nanmax(np.abs(shown))) or 1.0
-        if kind == "signed" and ch_type == "mag":
-            kwargs.update(cmap="RdBu_r", vlim=(-top, top))
-        else:
-            low = 1.0 if units == "ratio" else 0.0
-            kwargs.update(cmap="magma", vlim=(min(low, float(np.nanmin(shown))), top))
-        kwargs.update(scalings=1.0, units=units or "")
-    fig = evoked.plot_topomap(**kwargs)
-    for ax, t in zip(fig.axes, dataset.times[idx]):
+    Raises
+    ------
+    ValueError
+        When the channels of ``ch_type`` have no positions (see :func:`has_positions`).
+    """
+    import mne
+
+    problem = _position_problem(dataset.info, ch_type)
+    if problem:
+        raise ValueError(f"{dataset.source}: no {ch_type} topomap: {problem}.")
+    idx = np.arange(0, dataset.n_windows, every)
+    picks, shown, left_out = topomap_values(np.asarray(values, float)[:, idx], dataset.info,
+                                            ch_type)
+    given = np.asarray(values, float)[picks][:, idx]
+    if kind in ("field", "spread"):
+        scale, units = FIELD_UNITS[ch_type]
+        given, shown = given * scale, shown * scale
+    cmap, vlim, extend = colour_limits(shown, kind, ch_type, units)
+    plot_info = mne.pick_info(dataset.info, picks)
+    plot_info["bads"] = []  # every value given is drawn
+    nrows = 2 if len(idx) > 1 else 1
+    ncols = int(np.ceil(len(idx) / nrows))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(min(PAGE_WIDTH_IN, 1.3 * ncols + 1.0),
+                                                    1.45 * nrows + 0.45),
+                             dpi=BOOK_DPI, squeeze=False, layout="constrained")
+    for k, (ax, t) in enumerate(zip(axes.flat, dataset.times[idx])):
+        image, _ = mne.viz.plot_topomap(given[:, k], plot_info, axes=ax, show=False,
+                                        cmap=cmap, vlim=vlim, contours=4, sensors=True)
         inside = window is not None and window[0] <= t <= window[1]
-        ax.set_title(f"{t:g} ms" + (" (window)" if inside else ""), fontsize=9)
-        if inside:
+        ax.set_title(f"{t:g} ms" + (" (window)" if inside else ""), fontsize=8)
+        if inside:  # MNE hides the frame of its maps: show it again, in red
+            ax.set_frame_on(True)
             for spine in ax.spines.values():
                 spine.set_visible(True)
                 spine.set_edgecolor("C3")
                 spine.set_linewidth(1.5)
+    for ax in axes.flat[len(idx):]:
+        ax.set_axis_off()
+    _honest_colorbar(fig, image, axes, vlim, extend, units or "")
+    if left_out:
+        note = (f"{len(left_out)} gradiometer(s) without a partner not drawn: "
+                f"{', '.join(left_out)}")
+        print(f"Note: {note}.")
+        title = f"{title}\n({note})" if title else note
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(title, fontsize=10)
     return fig
+
+
+def window_topomaps(values, dataset, ch_type="mag", **kwargs):
+    """Draw :func:`plot_window_topomaps`, or print why the data have no such topomap.
+
+    The chapters call this one function: data without sensor positions (EEG without a
+    montage, ERP components), or without channels of ``ch_type``, get a printed note
+    instead of a figure, and the chapter goes on.
+
+    Parameters
+    ----------
+    values, dataset, ch_type, **kwargs
+        As for :func:`plot_window_topomaps`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure | None
+        None when nothing was drawn.
+    """
+    problem = _position_problem(dataset.info, ch_type)
+    if problem:
+        print(f"No {_TYPE_NAMES.get(ch_type, ch_type)} topomap: {problem}.")
+        return None
+    return plot_window_topomaps(values, dataset, ch_type=ch_type, **kwargs)
 
 
 def plot_topographies(topographies, info, titles, ch_type="mag"):
@@ -184,7 +419,8 @@ def plot_topographies(topographies, info, titles, ch_type="mag"):
     topographies : list of ndarray, shape (n_channels,)
     info : mne.Info
     titles : list of str
-    ch_type : {"mag", "grad"}
+    ch_type : {"mag", "grad", "eeg"}
+        Gradiometer pairs are combined by root mean square (:func:`topomap_values`).
 
     Returns
     -------
@@ -192,20 +428,13 @@ def plot_topographies(topographies, info, titles, ch_type="mag"):
     """
     import mne
 
-    picks = mne.pick_types(info, meg=ch_type)
+    picks, _, _ = topomap_values(np.zeros(len(info["ch_names"])), info, ch_type)
     sub = mne.pick_info(info, picks)
-    fig, axes = plt.subplots(1, len(topographies), figsize=(2.0 * len(topographies), 2.3))
+    fig, axes = plt.subplots(1, len(topographies), dpi=BOOK_DPI,
+                             figsize=(min(PAGE_WIDTH_IN, 2.0 * len(topographies)), 2.3))
     axes = np.atleast_1d(axes)
     for ax, topo, title in zip(axes, topographies, titles):
-        data = np.asarray(topo)[picks]
-        if ch_type == "grad":
-            from mne.channels.layout import _merge_ch_data
-
-            data, _ = _merge_ch_data(data, "grad", [])
-            sub_plot = mne.pick_info(sub, np.arange(0, len(picks), 2))
-        else:
-            sub_plot = sub
-        mne.viz.plot_topomap(data, sub_plot, axes=ax, show=False, contours=4)
+        mne.viz.plot_topomap(np.asarray(topo)[picks], sub, axes=ax, show=False, contours=4)
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig

@@ -128,13 +128,13 @@ if {"emotion", "physical"} <= set(ds.categories):
 glue("sensor_text", "The Elekta Neuromag system has 102 sensor positions, each with one "
      "magnetometer and two orthogonal planar gradiometers; the geometry comes from MNE's "
      "bundled Vectorview layout, so nothing is downloaded." if truth else
-     ("The sensors have positions (the topomaps below use them)." if ds.info is not None
+     ("The sensors have positions (the topomaps below use them)." if plots.has_positions(ds.info)
       else "These data have no sensor positions (components or measures are the "
-           "channels), so no topomap is drawn."))
+           "channels, or EEG has no montage), so no topomap is drawn."))
 glue("n_channels", ds.n_channels)
 glue("n_windows", ds.n_windows)
 glue("window_ms", f"{ds.window_ms:g}")
-if ds.info is not None:
+if plots.has_positions(ds.info):
     plots.plot_sensor_layout(ds.info)
 
 # %% [markdown]
@@ -153,8 +153,8 @@ if ds.info is None:  # components without sensor geometry (e.g. Frank et al. ERP
     fig.tight_layout()
 else:
     plots.plot_evoked(ds, title="Mean response over all words")
-    plots.plot_window_topomaps(ds.responses.mean(axis=0), ds, ch_type="mag",
-                               title="Magnetometers, mean over words (fT)")
+    plots.window_topomaps(ds.responses.mean(axis=0), ds, ch_type="mag",
+                          title="Magnetometers, mean over words (fT)")
 
 # %% [markdown]
 # The mean over words hides what varies from word to word, which is what an
@@ -162,9 +162,8 @@ else:
 # the responses carry word-specific information.
 
 # %%
-if ds.info is not None:
-    plots.plot_window_topomaps(ds.responses.std(axis=0), ds, ch_type="grad",
-                               title="Gradiometers, standard deviation over words (fT/cm)")
+fig = plots.window_topomaps(ds.responses.std(axis=0), ds, ch_type="grad", kind="spread",
+                            title="Gradiometers, standard deviation over words (fT/cm)")
 
 # %% [markdown]
 # ## The planted truth

@@ -184,13 +184,11 @@ peak = best.peak_window()
 glue("peak_ms", f"{ds.times[peak]:g}")
 glue("peak_r", f"{np.nanmean(best.r[peak]):.3f}")
 glue("max_r", f"{np.nanmax(best.r):.3f}")
-if ds.info is not None:
-    plots.plot_window_topomaps(best.r.T, ds, ch_type="mag", kind="signed", units="r",
-                               window=window_used,
-                               title=f"r per magnetometer, layer {chosen}")
-    plots.plot_window_topomaps(best.r.T, ds, ch_type="grad", kind="positive",
-                               units="RMS r of the pair", window=window_used,
-                               title=f"r per gradiometer pair (RMS), layer {chosen}")
+plots.window_topomaps(best.r.T, ds, ch_type="mag", kind="signed", units="r",
+                      window=window_used, title=f"r per magnetometer, layer {chosen}")
+fig = plots.window_topomaps(best.r.T, ds, ch_type="grad", kind="positive",
+                            units="RMS r of the pair", window=window_used,
+                            title=f"r per gradiometer pair (RMS), layer {chosen}")
 
 # %% [markdown]
 # A channel and window counts as significant when the one-sided p-value of its r is

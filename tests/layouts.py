@@ -4,8 +4,8 @@
   (``denoised_HP.npy`` and ``meg/<S>_HP_notDetrended_25ms.mat`` with ``labels``);
 * :func:`write_frank` -- a Frank et al. (2015) ``all_measures.csv`` of two sentences;
 * :func:`write_mne_epochs` -- a user's MNE epochs file as it usually looks: Neuromag-306
-  with a bad gradiometer dropped, EOG and STIM channels, words in ``metadata`` and no
-  sentence column.
+  with a bad gradiometer dropped (or EEG without positions, or magnetometers only), EOG
+  and STIM channels, words in ``metadata`` and no sentence column.
 
 The book-scale writers plant a response to word length, so an encoding model has
 something real to find.
@@ -116,10 +116,43 @@ def write_hp_release(root, n_words=700, subjects=("A", "B"), seed=0):
     return root
 
 
-def write_mne_epochs(path, n_words=700, sfreq=80.0, seed=0):
-    """A user's MNE epochs file: Neuromag-306 minus one bad gradiometer, EOG, STIM.
+#: Channel shapes a user's epochs file may have (:func:`write_mne_epochs`).
+MNE_SHAPES = ("odd_grad", "eeg_no_positions", "mag_only")
+
+
+def _user_channels(shape, sfreq):
+    """Data channels of one shape: an Info and the scale of each channel (T, T/m, V)."""
+    import mne
+
+    from analysis.data import neuromag306_info
+
+    meg = neuromag306_info(sfreq)
+    if shape == "eeg_no_positions":  # 10-20 names, no montage set (positions all zero)
+        names = mne.channels.make_standard_montage("colin27_1020").ch_names[:32]
+        return mne.create_info(names, sfreq, "eeg"), np.full(len(names), 1e-6)
+    if shape == "odd_grad":
+        bad = "MEG0123"  # a gradiometer: its partner MEG0122 is left without a pair
+        keep = [c for c in meg["ch_names"] if c != bad]
+    elif shape == "mag_only":
+        keep = [c for c, t in zip(meg["ch_names"], meg.get_channel_types()) if t == "mag"]
+    else:
+        raise ValueError(f"shape={shape!r}; expected one of {MNE_SHAPES}.")
+    info = mne.pick_info(meg, [meg["ch_names"].index(c) for c in keep])
+    scale = np.array([1e-13 if t == "mag" else 1e-11 for t in info.get_channel_types()])
+    return info, scale
+
+
+def write_mne_epochs(path, n_words=700, sfreq=80.0, seed=0, shape="odd_grad"):
+    """A user's MNE epochs file with EOG and STIM channels besides the data channels.
 
     Words are in ``metadata['word']``; there is no sentence column.
+
+    Parameters
+    ----------
+    shape : {"odd_grad", "eeg_no_positions", "mag_only"}
+        The data channels: Neuromag-306 minus one bad gradiometer (203 gradiometers,
+        one of them without its partner); 32 EEG channels with 10-20 names and no
+        montage (no positions); the 102 Neuromag magnetometers only.
 
     Returns
     -------
@@ -128,32 +161,25 @@ def write_mne_epochs(path, n_words=700, sfreq=80.0, seed=0):
     """
     import mne
 
-    from analysis.data import neuromag306_info
-
     rng = np.random.default_rng(seed)
     words = story_prefix(n_words)
-    meg = neuromag306_info(sfreq)
-    bad = meg["ch_names"][5]  # a gradiometer
-    names = [c for c in meg["ch_names"] if c != bad] + ["EOG061", "STI101"]
-    types = [t for c, t in zip(meg["ch_names"], meg.get_channel_types()) if c != bad]
-    info = mne.create_info(names, sfreq, types + ["eog", "stim"])
+    data_info, scale = _user_channels(shape, sfreq)
+    n_data = len(data_info["ch_names"])
+    names = list(data_info["ch_names"]) + ["EOG061", "STI101"]
+    info = mne.create_info(names, sfreq, data_info.get_channel_types() + ["eog", "stim"])
     with info._unlock():
-        locs = {ch["ch_name"]: ch["loc"] for ch in meg["chs"]}
-        for ch in info["chs"]:
-            if ch["ch_name"] in locs:
-                ch["loc"] = locs[ch["ch_name"]]
+        for ch, src in zip(info["chs"], data_info["chs"]):
+            ch["loc"] = src["loc"].copy()
     pre = int(round(0.05 * sfreq))  # a 50 ms baseline before word onset
     n_times = pre + int(round(0.5 * sfreq))
-    n_meg = len(types)
-    win = _length_signal(words, n_meg, 20, rng)  # per 25 ms window
+    win = _length_signal(words, n_data, 20, rng)  # per 25 ms window
     step = 0.025 * sfreq  # samples per window
     sample_window = np.minimum((np.arange(n_times - pre) / step).astype(int), 19)
     data = np.zeros((len(words), len(names), n_times), dtype=np.float32)
-    data[:, :n_meg, pre:] = win[:, :, sample_window]
-    data[:, :n_meg] += 0.2 * rng.standard_normal((len(words), n_meg, n_times))
-    scale = np.array([1e-13 if t == "mag" else 1e-11 for t in types])
-    data[:, :n_meg] *= scale[None, :, None]
-    data[:, n_meg] = 1e-5 * rng.standard_normal((len(words), n_times))  # EOG
+    data[:, :n_data, pre:] = win[:, :, sample_window]
+    data[:, :n_data] += 0.2 * rng.standard_normal((len(words), n_data, n_times))
+    data[:, :n_data] *= scale[None, :, None]
+    data[:, n_data] = 1e-5 * rng.standard_normal((len(words), n_times))  # EOG
     epochs = mne.EpochsArray(data, info, tmin=-pre / sfreq, verbose="error",
                              metadata=pd.DataFrame({"word": words}))
     epochs.info["bads"] = []

@@ -12,7 +12,7 @@ def test_unknown_name_and_missing_path_are_clear_errors():
     with pytest.raises(DataError, match=r"unknown dataset 'eeg'; expected one of \[.*'frank2015'"):
         D.open_dataset("eeg")
     with pytest.raises(DataError, match="dataset 'moth' needs a path"):
-        D.open_dataset("moth")
+        D.open_dataset("moth", sfreq=1000)  # (required options are checked first)
 
 
 def test_every_source_declares_what_the_chapters_ask():
@@ -83,3 +83,40 @@ def test_register_a_new_source(tmp_path):
         assert D.dataset_record(ds).reopen().responses.sum() == 12
     finally:
         D._REGISTRY.pop("toy-test")
+
+
+def test_required_loader_options_come_from_each_loaders_signature():
+    assert D.required_options("moth") == ["sfreq"]
+    assert D.required_options("bids") == ["subject", "task"]
+    assert all(D.required_options(n) == [] for n in ("simulated", "mne", "frank2015", "table"))
+    with pytest.raises(DataError, match=r"'moth' needs the loader option\(s\) \['sfreq'\]"
+                                        r".*Sampling rate.*-p dataset_options "
+                                        r"'\{stories: \[.a.\], sfreq: 1000\}'"):
+        D.open_dataset("moth", ".", stories=["a"])
+    with pytest.raises(DataError, match=r"\['task'\].*'\{subject: \"01\", task: \"reading\"\}'"):
+        D.check_required_options("bids", {"subject": "01"})
+    D.check_required_options("moth", {"sfreq": 1000})  # complete: no error
+
+
+def test_a_registered_loaders_required_option_is_checked_before_loading():
+    calls = []
+
+    def load_toy(path, gain, scale=1.0):
+        """A toy.
+
+        Parameters
+        ----------
+        gain : float
+            Multiplies the responses.
+        """
+        calls.append(gain)
+
+    D.register_dataset(D.DatasetSpec("toy-required", load_toy, "toy", needs_path=False))
+    try:
+        with pytest.raises(DataError, match=r"\['gain'\] in dataset_options; gain \(float\): "
+                                            r"Multiplies the responses\. For example: -p "
+                                            r"dataset_options '\{scale: 2\.0, gain: \.\.\.\}'"):
+            D.open_dataset("toy-required", scale=2.0)
+        assert calls == []  # the loader never ran
+    finally:
+        D._REGISTRY.pop("toy-required")

@@ -56,6 +56,16 @@ def test_unknown_parameter_and_section_are_rejected(capsys, tmp_path):
     assert "not_a_param" in capsys.readouterr().err
 
 
+def test_missing_required_loader_option_is_named_before_any_chapter_runs(capsys, tmp_path):
+    out = tmp_path / "out"
+    assert run.main(["--profile", "quick", "-p", "dataset", "moth", "-p", "data_path",
+                     str(tmp_path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "dataset 'moth' needs the loader option(s) ['sfreq']" in err
+    assert "-p dataset_options '{sfreq: 1000}'" in err
+    assert not out.exists()  # no chapter ran
+
+
 def test_failing_chapter_names_notebook_cell_and_error(tmp_path):
     src = tmp_path / "09_broken.py"
     src.write_text(textwrap.dedent('''\
@@ -242,6 +252,60 @@ def test_quick_book_on_a_users_mne_epochs(tmp_path):
     res = _quick_book(tmp_path / "mne", ("dataset", "mne"), ("data_path", str(path)))
     assert res["data"]["dataset"]["n_channels"] == 305  # EOG and STIM are not data channels
     assert res["encoding"]["window_of_interest_ms"] == [300.0, 425.0]
+    assert res["encoding"]["max_r"] > 0.3  # the planted word-length response is found
+
+
+SHAPE_NOTES = {  # what the pages say instead of the maps they cannot draw
+    "odd_grad": ["without a partner not drawn: MEG0122"],
+    "eeg_no_positions": ["No magnetometer topomap: the data have no magnetometer channels",
+                         "These data have no sensor positions"],
+    "mag_only": ["No gradiometer topomap: the data have no gradiometer channels"],
+}
+
+
+@pytest.fixture(scope="module")
+def shapes_cache(tmp_path_factory):
+    """One cache for the three shapes: the same words, so their features are extracted once.
+
+    (Nothing is fine-tuned in these runs, so they need no cache of their own.)
+    """
+    return tmp_path_factory.mktemp("shapes")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape,n_channels", [("odd_grad", 305), ("eeg_no_positions", 32),
+                                              ("mag_only", 102)])
+def test_sensor_chapters_on_each_shape_of_a_users_mne_epochs(tmp_path, shapes_cache, shape,
+                                                             n_channels):
+    """The chapters that draw the recording's sensors (data, encoding), without the book.
+
+    An odd number of gradiometers, EEG without positions and magnetometers only each
+    stopped a chapter; the rest of the quick book does not depend on the channels
+    (the full quick-book run above covers it once).
+    """
+    from layouts import write_mne_epochs
+
+    path = write_mne_epochs(tmp_path / f"{shape}-epo.fif", n_words=400, shape=shape)
+    out = tmp_path / "book"
+    cmd = [sys.executable, "-m", "analysis.run", "--profile", "quick", "--out", str(out),
+           "--no-book", "--only", "data", "--only", "encoding", "-p", "layer_step", "10",
+           "-p", "dataset", "mne", "-p", "data_path", str(path)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1500,
+                          env=_own_cache(shapes_cache))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    print(proc.stdout[-300:])  # the chapters' timings (pytest -s)
+    printed = ""
+    for stem in ("00_data", "01_encoding"):
+        nb = json.loads((out / "executed" / f"{stem}.ipynb").read_text())
+        outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
+        assert not any(o["output_type"] == "error" for o in outputs), stem
+        printed += "".join("".join(o.get("text", "")) for o in outputs)
+    res = {name: json.loads((out / "results" / f"{name}.json").read_text())["results"]
+           for name in ("data", "encoding")}
+    printed += " ".join(res["data"]["glued"].values())  # and the prose
+    for note in SHAPE_NOTES[shape]:
+        assert note in printed, (shape, note)
+    assert res["data"]["dataset"]["n_channels"] == n_channels
     assert res["encoding"]["max_r"] > 0.3  # the planted word-length response is found
 
 

@@ -1,0 +1,139 @@
+"""Topomaps on the channel shapes users' MNE files have, and honest colour bars."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from analysis import plots  # noqa: E402
+from analysis.loaders.mne_data import load_mne_epochs  # noqa: E402
+from layouts import write_mne_epochs  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def user_data(tmp_path_factory):
+    """One small dataset per channel shape of tests/layouts.py (60 words each)."""
+    root = tmp_path_factory.mktemp("shapes")
+    return {shape: load_mne_epochs(write_mne_epochs(root / f"{shape}-epo.fif", n_words=60,
+                                                    shape=shape))
+            for shape in ("odd_grad", "eeg_no_positions", "mag_only")}
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _colorbar_axes(fig):
+    return fig.axes[-1]  # added after the maps
+
+
+def _inside(fig, artist):
+    fig.canvas.draw()
+    box = artist.get_window_extent(fig.canvas.get_renderer())
+    frame = fig.bbox
+    return (box.x0 >= frame.x0 - 1 and box.x1 <= frame.x1 + 1 and box.y0 >= frame.y0 - 1
+            and box.y1 <= frame.y1 + 1)
+
+
+def test_gradiometers_pair_by_name_and_the_one_without_partner_is_named(user_data):
+    ds = user_data["odd_grad"]
+    pairs, unpaired = plots.grad_pairs(ds.info)
+    assert len(pairs) == 101 and unpaired == ["MEG0122"]  # MEG0123 was dropped
+    names = ds.info["ch_names"]
+    assert all(names[a][:-1] == names[b][:-1] for a, b in pairs)
+    values = np.zeros((ds.n_channels, ds.n_windows))
+    a, b = names.index("MEG0112"), names.index("MEG0113")
+    values[a], values[b] = 0.3, 0.4
+    picks, shown, left_out = plots.topomap_values(values, ds.info, "grad")
+    assert left_out == ["MEG0122"] and len(picks) == 202 and shown.shape == (101, ds.n_windows)
+    row = [k for k, (i, j) in enumerate(pairs) if {i, j} == {a, b}][0]
+    assert shown[row, 0] == pytest.approx(np.sqrt((0.3 ** 2 + 0.4 ** 2) / 2))
+
+
+def test_rms_r_map_of_an_odd_gradiometer_count_is_drawn_and_names_the_unpaired(user_data,
+                                                                                capsys):
+    """The encoding chapter's map failed here: 203 gradiometers cannot be reshaped in pairs."""
+    ds = user_data["odd_grad"]
+    r = np.random.default_rng(0).uniform(-0.1, 0.2, (ds.n_channels, ds.n_windows))
+    fig = plots.plot_window_topomaps(r, ds, ch_type="grad", kind="positive",
+                                     units="RMS r of the pair", window=(300, 425),
+                                     title="r per gradiometer pair (RMS)")
+    assert "MEG0122" in fig._suptitle.get_text()
+    framed = [ax.get_title() for ax in fig.axes[:-1] if ax.get_frame_on()]
+    assert framed == ["300 ms (window)", "350 ms (window)", "400 ms (window)"]
+    assert "MEG0122" in capsys.readouterr().out
+    assert fig.dpi >= 150 and fig.get_figwidth() <= plots.PAGE_WIDTH_IN
+    cbar = _colorbar_axes(fig)
+    low, high = cbar.get_ylim()
+    assert low == 0.0 and high == pytest.approx(
+        plots.topomap_values(r[:, ::2], ds.info, "grad")[1].max())
+    labels = [t.get_text() for t in cbar.get_yticklabels()]
+    assert len(labels) >= 4 and len(set(labels)) == len(labels)
+    assert all(float(t) >= 0 for t in labels)
+    assert _inside(fig, cbar.yaxis.label) and cbar.yaxis.label.get_text() == "RMS r of the pair"
+
+
+def test_tick_labels_keep_distinct_ticks_distinct():
+    # MNE's default format printed these as 0.0, 0.1, 0.1, 0.2, 0.2
+    assert plots.tick_labels([0, 0.05, 0.1, 0.15, 0.2]) == ["0.00", "0.05", "0.10", "0.15",
+                                                            "0.20"]
+    assert plots.tick_labels([0, 50, 100]) == ["0", "50", "100"]
+    assert plots.tick_labels([-0.0, 0.5]) == ["0.0", "0.5"]
+
+
+def test_spread_maps_use_robust_limits_and_a_sequential_map():
+    rng = np.random.default_rng(1)
+    spread = np.exp(rng.standard_normal(1000))  # a heavy right tail, like an SD over words
+    cmap, (low, high), extend = plots.colour_limits(spread, "spread", "grad")
+    assert cmap == "viridis" and extend == "both"
+    assert low == pytest.approx(np.percentile(spread, 2))
+    assert high == pytest.approx(np.percentile(spread, 98))
+    assert 0.01 <= np.mean(spread >= high) <= 0.03  # 2 % saturate, not the whole map
+
+
+def test_sd_map_of_gradiometers_is_drawn_in_field_units(user_data):
+    ds = user_data["odd_grad"]
+    sd = ds.responses.std(axis=0)
+    fig = plots.plot_window_topomaps(sd, ds, ch_type="grad", kind="spread")
+    cbar = _colorbar_axes(fig)
+    assert cbar.yaxis.label.get_text() == "fT/cm"
+    shown = plots.topomap_values(sd[:, ::2], ds.info, "grad")[1] * 1e13
+    assert cbar.get_ylim() == pytest.approx(tuple(np.percentile(shown, [2, 98])))
+
+
+def test_eeg_without_positions_skips_topomaps_with_a_note(user_data, capsys):
+    """The data chapter stopped with MNE's "No valid channel positions found"."""
+    ds = user_data["eeg_no_positions"]
+    assert not plots.has_positions(ds.info, "eeg") and not plots.has_positions(ds.info)
+    assert plots.window_topomaps(ds.responses.mean(axis=0), ds, ch_type="eeg") is None
+    note = capsys.readouterr().out
+    assert "32 of the 32 EEG channels have no position" in note and "set_montage" in note
+    with pytest.raises(ValueError, match="no position"):
+        plots.plot_window_topomaps(ds.responses.mean(axis=0), ds, ch_type="eeg")
+    plots.plot_evoked(ds)  # the butterfly plot needs no positions
+    with_montage = ds.info.copy().set_montage("colin27_1020")
+    assert plots.has_positions(with_montage, "eeg")
+
+
+def test_eeg_with_a_montage_is_drawn_in_microvolts(user_data):
+    ds = user_data["eeg_no_positions"]
+    ds.info.set_montage("colin27_1020")
+    try:
+        fig = plots.window_topomaps(ds.responses.mean(axis=0), ds, ch_type="eeg")
+    finally:
+        ds.info.set_montage(None)
+    assert fig is not None and _colorbar_axes(fig).yaxis.label.get_text() == "µV"
+
+
+def test_magnetometers_only_skip_the_gradiometer_map_with_a_note(user_data, capsys):
+    ds = user_data["mag_only"]
+    assert plots.window_topomaps(ds.responses.std(axis=0), ds, ch_type="grad") is None
+    assert "no gradiometer channels" in capsys.readouterr().out
+    fig = plots.window_topomaps(ds.responses.mean(axis=0), ds, ch_type="mag")
+    low, high = _colorbar_axes(fig).get_ylim()
+    assert low == pytest.approx(-high)  # a field: symmetric around 0
