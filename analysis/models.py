@@ -301,7 +301,7 @@ def rsa_layers(hidden, responses, layers=None, n_subset=1000, seed=0):
     """
     from scipy.stats import rankdata
 
-    from .stats import _zscore_words, random_word_subset, rdm
+    from .stats import zscore_words, random_word_subset, rdm
 
     responses = check_array(responses, "rsa_layers responses", ndim=3,
                             row_name=lambda i: f"word {i}")
@@ -313,7 +313,7 @@ def rsa_layers(hidden, responses, layers=None, n_subset=1000, seed=0):
                         f"{responses.shape}; expected (n_words, d) per layer and (n_words, "
                         "n_channels, n_windows) with the same words.")
     idx = random_word_subset(responses.shape[0], n_subset, seed)
-    z = _zscore_words(responses[idx])
+    z = zscore_words(responses[idx])
 
     def unit_ranks(d):
         r = rankdata(d)

@@ -30,6 +30,8 @@ from scipy.spatial.distance import pdist
 from ._utils import DataError, check_array, welch_ttest, zscore
 
 __all__ = [
+    "zscore_words",
+    "nanmean_rows",
     "pearson_columns",
     "r_pvalue",
     "r_and_pvalue",
@@ -355,7 +357,7 @@ def split_half_reliability(r_half_a, r_half_b):
     return {"half_r": half, "reliability": float(spearman_brown(half))}
 
 
-def _nanmean_rows(values):
+def nanmean_rows(values):
     """Mean over axis 0 ignoring NaN; NaN (and no warning) where a column has no value."""
     present = np.isfinite(values)
     count = present.sum(axis=0)
@@ -476,8 +478,8 @@ def split_half_ceiling(subject_values, n_splits=100, seed=0, method="mean"):
     used = np.empty((int(n_splits), flat.shape[2]), dtype=int)
     for k in range(int(n_splits)):
         order = rng.permutation(n_subjects)
-        a = _nanmean_rows(flat[order[:half]])
-        b = _nanmean_rows(flat[order[half:]])
+        a = nanmean_rows(flat[order[:half]])
+        b = nanmean_rows(flat[order[half:]])
         half_r[k], used[k] = _pearson_pairwise(a, b)
         if used[k].min() < 3:
             raise DataError(f"split_half_ceiling: split {k} leaves {used[k].min()} of {n_items} "
@@ -626,7 +628,7 @@ def rsa_timecourse(features, responses, n_subset=1000, seed=0):
                         f"responses have {responses.shape[0]}; expected the same words.")
     idx = random_word_subset(features.shape[0], n_subset, seed)
     feat_rdm = rdm(features[idx])
-    z = _zscore_words(responses[idx])
+    z = zscore_words(responses[idx])
     return np.array([rdm_spearman(feat_rdm, rdm(z[:, :, w])) for w in range(z.shape[2])])
 
 
@@ -659,7 +661,7 @@ def rsa_noise_ceiling(subject_responses, n_subset=1000, seed=0):
     n_sub, n_win = sub.shape[0], sub.shape[3]
     lower, upper = np.empty(n_win), np.empty(n_win)
     for w in range(n_win):
-        rdms = np.stack([rdm(_zscore_words(sub[s][idx])[:, :, w]) for s in range(n_sub)])
+        rdms = np.stack([rdm(zscore_words(sub[s][idx])[:, :, w]) for s in range(n_sub)])
         total = rdms.sum(axis=0)
         upper[w] = np.mean([rdm_spearman(rdms[s], total / n_sub) for s in range(n_sub)])
         lower[w] = np.mean([rdm_spearman(rdms[s], (total - rdms[s]) / (n_sub - 1))
@@ -667,7 +669,7 @@ def rsa_noise_ceiling(subject_responses, n_subset=1000, seed=0):
     return lower, upper
 
 
-def _zscore_words(x):
+def zscore_words(x):
     """z-score each channel (x window) over words; constant columns become 0."""
     return zscore(x, axis=0)
 
