@@ -5,7 +5,8 @@ One module per source (SPEC §1):
 - :mod:`.harry_potter` -- the Harry Potter MEG files of Wehbe et al. (2014) as
   distributed with the paper's code (``denoised_HP.npy``, ``meg/*.mat``);
 - :mod:`.moth` -- the Moth MEG pickles (continuous recordings, word onsets);
-- :mod:`.mne_data` -- any MEG/EEG study brought through MNE: epochs and BIDS;
+- :mod:`.mne_data` -- any MEG/EEG study brought through MNE as word-locked epochs;
+- :mod:`.bids` -- a BIDS MEG/EEG study (every subject, session and story, streamed);
 - :mod:`.frank2015` -- the Frank et al. (2015) ERP table from the "prediction-resource"
   of de Varda et al. (2023), and the single-trial EEG and eye-tracking files of
   Aurnhammer & Frank (2019);
@@ -24,7 +25,8 @@ from .frank2015 import (FRANK_COMPONENT_WINDOWS_MS, FRANK_COMPONENTS, join_all_m
                         load_frank2015, load_frank2015_eyetracking, load_frank2015_trials,
                         published_exclusion, read_frank2015_table)
 from .harry_potter import load_harry_potter, strip_hp_word
-from .mne_data import load_bids, load_mne_epochs
+from .bids import load_bids
+from .mne_data import load_mne_epochs
 from .moth import load_moth
 from .naturalstories import (load_naturalstories, naturalstories_gpt3_surprisal,
                              naturalstories_sentences)
