@@ -463,7 +463,10 @@ def ridge_oof(x, y, alphas=None, n_folds=10, n_inner=5, backend="numpy", device=
             out[test] = be.numpy(base_test * sy + my)
             choice[k] = 0
             continue
-        inner_groups = None if groups is None else groups[train]
+        # inner folds keep groups whole when the training words hold two or more; a
+        # training set of one story (two-story studies) is cut into contiguous chunks
+        inner_groups = (None if groups is None or np.unique(groups[train]).size < 2
+                        else groups[train])
         if scales is None:
             xtr = xs[be.index(train)]
             g_tr = be.gram64(xtr)

@@ -185,3 +185,35 @@ def test_dictionary_events_are_parsed_safely_and_bad_cells_named(tmp_path):
                     header="onset\tduration\ttrial_type\tword")
     assert read_word_events(plain).words == ["the", "bang"]
     assert read_word_events(plain, select={"trial_type": "word"}).words == ["the"]
+
+
+def test_a_bad_channel_is_missing_for_that_recording_and_an_absent_subject_is_named(study,
+                                                                                   tmp_path):
+    root, truth = study
+    copy = tmp_path / "study"
+    shutil.copytree(root, copy)
+    channels = copy / "sub-02" / "ses-1" / "meg" / "sub-02_ses-1_task-a_channels.tsv"
+    lines = channels.read_text().splitlines()
+    lines[1] = lines[1].replace("\tgood\t", "\tbad\t")  # the first channel
+    channels.write_text("\n".join(lines) + "\n")
+    ds = _load(copy, tmp_path, subject=["02", "04"], task="a")
+    scale = _scale(ds)[None, :, None]
+    got = ds.subject_responses[0] / scale
+    # the bad channel of session 1 leaves session 2 alone there; the others are the mean
+    np.testing.assert_allclose(got[:, 0], (truth["signal"][0] + truth["noise"][("02", "2", "a")])
+                               [:, 0], atol=1e-4)
+    np.testing.assert_allclose(got[:, 1:], (truth["signal"][0] + (
+        truth["noise"][("02", "1", "a")] + truth["noise"][("02", "2", "a")]) / 2)[:, 1:], atol=1e-4)
+    assert [n["recording"] for n in ds.provenance["left_out"]] == ["subject 04"]
+
+
+def test_encoding_with_two_stories_as_cv_groups():
+    """Leave-one-story-out with two stories: each training set is one story, whose inner
+    folds cannot be grouped by story (they are contiguous chunks of it instead)."""
+    from analysis.encoding import fit_encoding
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((120, 5))
+    y = (x @ rng.standard_normal((5, 6)) + rng.standard_normal((120, 6))).reshape(120, 2, 3)
+    res = fit_encoding(x, y, groups=np.repeat([0, 1], 60), n_folds=10, n_inner=3)
+    assert np.all(res.r > 0.5)

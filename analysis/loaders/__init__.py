@@ -25,7 +25,6 @@ from .frank2015 import (FRANK_COMPONENT_WINDOWS_MS, FRANK_COMPONENTS, join_all_m
                         load_frank2015, load_frank2015_eyetracking, load_frank2015_trials,
                         published_exclusion, read_frank2015_table)
 from .harry_potter import load_harry_potter, strip_hp_word
-from .bids import load_bids
 from .mne_data import load_mne_epochs
 from .moth import load_moth
 from .naturalstories import (load_naturalstories, naturalstories_gpt3_surprisal,
@@ -40,14 +39,14 @@ __all__ = [
     "load_word_table", "write_example_table",
 ]
 
-_TABLE_NAMES = ("load_word_table", "write_example_table")
+_LAZY = {"load_word_table": "table", "write_example_table": "table", "load_bids": "bids"}
 
 
 def __getattr__(name):
-    """The table loader, imported on first use (so ``python -m analysis.loaders.table``
-    runs the module once, as ``__main__``)."""
-    if name in _TABLE_NAMES:
-        from . import table
+    """The table and BIDS loaders, imported on first use (so ``python -m
+    analysis.loaders.table`` or ``.bids`` runs the module once, as ``__main__``)."""
+    if name in _LAZY:
+        import importlib
 
-        return getattr(table, name)
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

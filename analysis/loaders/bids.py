@@ -325,7 +325,7 @@ def _unit_name(unit):
     return f"sub-{unit[0]}" + (f" ses-{unit[1]}" if len(unit) > 1 and unit[1] is not None else "")
 
 
-def _find_recordings(root, subject, session, task, run, datatype):
+def _find_recordings(root, subject, session, task, run, datatype, notes):
     import mne_bids
     from mne_bids.config import ALLOWED_DATATYPE_EXTENSIONS
 
@@ -360,6 +360,14 @@ def _find_recordings(root, subject, session, task, run, datatype):
                         + (f" matches {asked}" if asked else "")
                         + (f"; the dataset has {have}" if have else
                            "; expected sub-*/[ses-*/]meg|eeg/*_meg|eeg.<ext> files") + ".")
+    for k, values in wanted.items():
+        matched = {getattr(r, k) for r in found}
+        for v in values or ():
+            if v not in matched:
+                notes.append({"recording": f"{k} {v}", "story": "-",
+                              "reason": "asked for, but no recording matches it and the other "
+                                        f"options (the dataset has {k}s "
+                                        f"{sorted(seen[k], key=_natural)}); left out"})
     found.sort(key=lambda r: (_natural(r.subject), _natural(r.session or ""),
                               _natural(r.task or ""), _natural(r.run or "")))
     return found
@@ -607,8 +615,8 @@ def load_bids(bids_root, subject=None, session=None, task=None, run=None, dataty
                     "description_prefix": description_prefix}
     settings = _settings(window_ms, tmin, tmax, picks, l_freq, h_freq, block_s, word_options)
     folder = None if cache_dir is False else Path(cache_dir or default_cache_dir("bids"))
-    recordings = _find_recordings(bids_root, subject, session, task, run, datatype)
     notes = []
+    recordings = _find_recordings(bids_root, subject, session, task, run, datatype, notes)
     with_words = []
     for rec in recordings:
         rec.events = read_word_events(_sidecar(rec, "events"), **word_options)
@@ -632,48 +640,8 @@ def load_bids(bids_root, subject=None, session=None, task=None, run=None, dataty
     units = sorted({r.unit(average_sessions) for r in kept},
                    key=lambda u: [_natural(x or "") for x in u])
 
-    ch_names, info, n_cached = None, None, 0
-    shape = None
-    unit_means = []
-    total = count = None
-    for unit in units:
-        acc = cnt = None
-        for rec in (r for r in kept if r.unit(average_sessions) == unit):
-            values, rec_info, hit = _cached_windows(rec, settings, folder)
-            n_cached += hit
-            if ch_names is None:
-                ch_names, info = list(rec_info["ch_names"]), rec_info
-                shape = (len(presented), len(ch_names), settings["n_windows"])
-            pos = {c: k for k, c in enumerate(rec_info["ch_names"])}
-            have = [k for k, c in enumerate(ch_names) if c in pos]
-            extra = [c for c in rec_info["ch_names"] if c not in set(ch_names)]
-            if len(have) < len(ch_names) or extra:
-                notes.append({"recording": rec.label, "story": _story_name(rec.story),
-                              "reason": f"{len(ch_names) - len(have)} channel(s) of the first "
-                                        f"recording missing, {len(extra)} other(s) ignored"})
-            if acc is None:
-                acc, cnt = np.zeros(shape, np.float64), np.zeros(shape, np.uint16)
-            rows = slice(offsets[stories.index(rec.story)], offsets[stories.index(rec.story) + 1])
-            block = np.full((values.shape[0], len(ch_names), shape[2]), np.nan, np.float32)
-            block[:, have] = values[:, [pos[ch_names[k]] for k in have]]
-            ok = np.isfinite(block)
-            acc[rows] += np.where(ok, block, 0.0)
-            cnt[rows] += ok
-            del values, block, ok
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(cnt > 0, acc / np.maximum(cnt, 1), np.nan).astype(np.float32)
-        del acc, cnt
-        if total is None:
-            total, count = np.zeros(shape, np.float64), np.zeros(shape, np.uint16)
-        ok = np.isfinite(mean)
-        total += np.where(ok, mean, 0.0)
-        count += ok
-        if keep_subjects:
-            unit_means.append(mean)
-        del mean, ok
-    with np.errstate(invalid="ignore", divide="ignore"):
-        grand = np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
-    del total
+    sub, grand, ch_names, info, n_cached = _stream(
+        kept, units, average_sessions, stories, offsets, settings, folder, keep_subjects, notes)
 
     has_channel = np.isfinite(grand).any(axis=(0, 2))
     if not has_channel.any():
@@ -693,14 +661,11 @@ def load_bids(bids_root, subject=None, session=None, task=None, run=None, dataty
         lo, hi = offsets[k], offsets[k + 1]
         sentence[lo:hi] = segment_sentences(presented[lo:hi]) + (sentence[lo - 1] + 1 if lo else 0)
     all_rows, all_ch = rows.size == len(presented), keep_ch.size == len(ch_names)
-    subject_responses = None
-    if keep_subjects:
-        subject_responses = np.stack(unit_means)
-        del unit_means
-        if not all_rows:
-            subject_responses = subject_responses[:, rows]
-        if not all_ch:
-            subject_responses = subject_responses[:, :, keep_ch]
+    if sub is not None and not (all_rows and all_ch):
+        # compact in place, one subject at a time: no second copy of the largest array
+        for u in range(sub.shape[0]):
+            sub[u, :rows.size, :keep_ch.size] = sub[u][np.ix_(rows, keep_ch)]
+        sub = sub[:, :rows.size, :keep_ch.size]
     responses = grand[rows][:, keep_ch] if not (all_rows and all_ch) else grand
     if not all_ch:
         info = mne.pick_info(info, keep_ch)
@@ -733,7 +698,7 @@ def load_bids(bids_root, subject=None, session=None, task=None, run=None, dataty
         ch_names=[ch_names[k] for k in keep_ch],
         info=info,
         window_ms=settings["window_ms"],
-        subject_responses=subject_responses,
+        subject_responses=sub,
         context="running",
         groups={"story": story_of_word[rows]},
         stimulus=None if all_rows else Stimulus(presented, sentence, rows, story_of_word),
@@ -754,6 +719,62 @@ def load_bids(bids_root, subject=None, session=None, task=None, run=None, dataty
         },
         source=f"BIDS study {Path(bids_root).name}",
     )
+
+
+def _stream(kept, units, average_sessions, stories, offsets, settings, folder, keep_subjects,
+            notes):
+    """Window every recording, one at a time, into per-subject means and their mean.
+
+    Returns ``(subject_responses or None, grand mean, ch_names, info, n_from_cache)``; the
+    arrays are (n_units, n_presented, n_channels, n_windows) and (n_presented, ...), NaN
+    where nothing was recorded. Only one recording's windows and one subject's sums are
+    held besides the outputs.
+    """
+    n_presented, n_windows = int(offsets[-1]), settings["n_windows"]
+    ch_names = info = shape = sub = total = count = None
+    n_cached = 0
+    for u, unit in enumerate(units):
+        acc = cnt = None
+        for rec in (r for r in kept if r.unit(average_sessions) == unit):
+            values, rec_info, hit = _cached_windows(rec, settings, folder)
+            n_cached += hit
+            if ch_names is None:
+                ch_names, info = list(rec_info["ch_names"]), rec_info
+                shape = (n_presented, len(ch_names), n_windows)
+            if list(rec_info["ch_names"]) != ch_names:
+                pos = {c: k for k, c in enumerate(rec_info["ch_names"])}
+                have = [k for k, c in enumerate(ch_names) if c in pos]
+                n_extra = len(set(rec_info["ch_names"]) - set(ch_names))
+                notes.append({"recording": rec.label, "story": _story_name(rec.story),
+                              "reason": f"{len(ch_names) - len(have)} channel(s) of the first "
+                                        f"recording missing (NaN), {n_extra} other(s) ignored"})
+                remapped = np.full((values.shape[0],) + shape[1:], np.nan, np.float32)
+                remapped[:, have] = values[:, [pos[ch_names[k]] for k in have]]
+                values = remapped
+            if acc is None:
+                acc, cnt = np.zeros(shape, np.float64), np.zeros(shape, np.uint16)
+            k = stories.index(rec.story)
+            rows = slice(int(offsets[k]), int(offsets[k + 1]))
+            ok = np.isfinite(values)
+            acc[rows] += np.where(ok, values, 0.0)
+            cnt[rows] += ok
+            del values, ok
+        if total is None:
+            total, count = np.zeros(shape, np.float64), np.zeros(shape, np.uint16)
+            if keep_subjects:
+                sub = np.empty((len(units),) + shape, np.float32)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(cnt > 0, acc / np.maximum(cnt, 1), np.nan).astype(np.float32)
+        del acc, cnt
+        ok = np.isfinite(mean)
+        total += np.where(ok, mean, 0.0)
+        count += ok
+        if keep_subjects:
+            sub[u] = mean
+        del mean, ok
+    with np.errstate(invalid="ignore", divide="ignore"):
+        grand = np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
+    return sub, grand, ch_names, info, n_cached
 
 
 def _common(values):
@@ -799,3 +820,41 @@ def _summary(root, recordings, kept, stories, reference, units, average_sessions
                f"  cache:        {n_cached} of {len(kept)} recording(s) from {portable_path(folder)}")
     out.append(f"  options:      {json.dumps(options)}")
     return out
+
+
+# --------------------------------------------------------------------------- command line
+def main(argv=None):
+    """``python -m analysis.loaders.bids ROOT``: what the ``bids`` dataset understands of a study.
+
+    Loads the study as the book would (filling the window cache) and prints the summary,
+    which ends with the options that reproduce it. Returns the exit code (0, or 2 on a
+    data error).
+    """
+    import argparse
+    import sys
+
+    from ..params import parse_text
+
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.loaders.bids",
+        description="Check what the 'bids' dataset understands of a BIDS MEG/EEG study (and "
+                    "fill its window cache).")
+    parser.add_argument("root", help="the root of the BIDS dataset")
+    parser.add_argument("--options", default="{}",
+                        help="loader options as YAML, as for dataset_options "
+                             "(e.g. '{subject: [\"01\", \"02\"], task: \"0\"}')")
+    args = parser.parse_args(argv)
+    try:
+        options = parse_text(args.options) or {}
+        if not isinstance(options, dict):
+            raise DataError(f"--options {args.options!r}; expected a mapping such as "
+                            "'{subject: \"01\"}'.")
+        print(load_bids(args.root, **options))
+    except (DataError, TypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
