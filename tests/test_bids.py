@@ -217,3 +217,11 @@ def test_encoding_with_two_stories_as_cv_groups():
     y = (x @ rng.standard_normal((5, 6)) + rng.standard_normal((120, 6))).reshape(120, 2, 3)
     res = fit_encoding(x, y, groups=np.repeat([0, 1], 60), n_folds=10, n_inner=3)
     assert np.all(res.r > 0.5)
+
+
+def test_contiguous_folds_within_a_single_story():
+    """A prefix of a study inside its first story (the fine-tuning chapter's words)."""
+    from analysis.encoding import contiguous_folds
+
+    folds = contiguous_folds(150, 10, np.zeros(150, int))
+    assert [f.tolist() for f in folds] == [f.tolist() for f in np.array_split(np.arange(150), 10)]

@@ -230,7 +230,7 @@ def test_quick_book_on_a_bids_meg_study(tmp_path):
     from bids_study import write_bids_study
 
     root = tmp_path / "study"
-    write_bids_study(root)
+    write_bids_study(root, n_words=160)  # 24 sentences: the hypothesis groups need 18
     res = _quick_book(tmp_path / "bids", ("dataset", "bids"), ("data_path", str(root)))
     data = res["data"]["dataset"]
     assert data["n_subjects"] == 3 and data["n_channels"] == 30 and data["groups"] == {"story": 2}
