@@ -178,7 +178,8 @@ def test_dictionary_events_are_parsed_safely_and_bad_cells_named(tmp_path):
         read_word_events(_events(tmp_path, ["n/a\t0\t{'kind': 'word', 'word': 'a'}"]))
     with pytest.raises(DataError, match=r"line 2 has 2 tab-separated fields; expected 3"):
         read_word_events(_events(tmp_path, ["1.0\t{'word': 'a'}"]))
-    with pytest.raises(DataError, match=r"f\.tsv: line 2, column .trial_type.: a cell of 10,012 characters"):
+    with pytest.raises(DataError, match=r"f\.tsv: line 2, column .trial_type.: a cell of "
+                                        r"10,012 characters"):
         parse_event_dict("{'word': '" + "a" * 10_000 + "'}", "f.tsv", 2, "trial_type")
     # a plain word column; select on another column
     plain = _events(tmp_path, ["1.0\t0\tword\tthe", "1.5\t0\tnoise\tbang", "2.0\t0\tword\tn/a"],

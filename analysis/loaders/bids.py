@@ -339,7 +339,7 @@ def _find_recordings(root, subject, session, task, run, datatype, notes):
     found, seen = [], {k: set() for k in wanted}
     for dt in datatypes:
         exts = set(ALLOWED_DATATYPE_EXTENSIONS.get(dt, ()))
-        files = list(root.glob(f"sub-*/{dt}/*_{dt}.*")) + list(root.glob(f"sub-*/ses-*/{dt}/*_{dt}.*"))
+        files = [*root.glob(f"sub-*/{dt}/*_{dt}.*"), *root.glob(f"sub-*/ses-*/{dt}/*_{dt}.*")]
         for path in sorted(files):
             if path.suffix not in exts:
                 continue
@@ -788,11 +788,13 @@ def _summary(root, recordings, kept, stories, reference, units, average_sessions
     """The printed summary of what was understood (also kept in the provenance)."""
     sessions = sorted({r.session for r in kept if r.session is not None}, key=_natural)
     n_subjects = len({r.subject for r in kept})
-    out = [f"BIDS study {portable_path(root)}: {len(recordings)} recording(s) found, {len(kept)} used: "
+    out = [f"BIDS study {portable_path(root)}: {len(recordings)} recording(s) found, "
+           f"{len(kept)} used: "
            f"{n_subjects} subject(s), {len(sessions) or 1} session(s), {len(stories)} "
            "story(ies) (a story is a task and run)"]
     hows = Counter(r.events.how for r in kept)
-    out.append("  words:        " + "; ".join(f"{how} ({n} recording(s))" for how, n in hows.items()))
+    out.append("  words:        " + "; ".join(f"{how} ({n} recording(s))"
+                                              for how, n in hows.items()))
     out.append("  stories:      " + ", ".join(f"{_story_name(s)} ({len(reference[s]):,} words)"
                                               for s in stories) + "; the CV groups")
     out.append(f"  subjects:     {len(units)} ({', '.join(_unit_name(u) for u in units[:8])}"
@@ -817,7 +819,8 @@ def _summary(root, recordings, kept, stories, reference, units, average_sessions
     out.append(f"  analysed:     {sum(len(reference[s]) for s in stories) - len(dropped_words):,} "
                f"of {sum(len(reference[s]) for s in stories):,} presented words")
     out.append("  cache:        off" if folder is None else
-               f"  cache:        {n_cached} of {len(kept)} recording(s) from {portable_path(folder)}")
+               f"  cache:        {n_cached} of {len(kept)} recording(s) from "
+               f"{portable_path(folder)}")
     out.append(f"  options:      {json.dumps(options)}")
     return out
 
