@@ -145,6 +145,10 @@ def test_sessions_kept_apart_and_options_reproduce_the_dataset(study, tmp_path, 
     # through the registry: stories are the CV groups, and the subjects are there
     reg = open_dataset("bids", root, cache_dir=str(tmp_path / "c"), verbose=False)
     assert reg.n_subjects == 3 and reg.provenance["dataset_record"]["name"] == "bids"
+    mean_only = load_bids(root, cache_dir=tmp_path / "c", verbose=False, keep_subjects=False)
+    assert mean_only.subject_responses is None
+    assert mean_only.provenance["options"]["keep_subjects"] is False
+    np.testing.assert_array_equal(mean_only.responses, reg.responses)
     with pytest.raises(DataError, match=r"unknown option\(s\) \['subjects'\]"):
         load_bids(root, subjects=["01"])
 

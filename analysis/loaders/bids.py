@@ -685,6 +685,8 @@ def load_bids(bids_root, subject=None, session=None, task=None, run=None, dataty
                         ("h_freq", h_freq)):
         if value is not None:
             options[name] = value
+    if not keep_subjects:
+        options["keep_subjects"] = False
     lines = _summary(bids_root, recordings, kept, stories, reference, units, average_sessions,
                      ch_names, keep_ch, settings, notes, dropped_words, dropped_channels,
                      n_cached, folder, options, keep_subjects)
