@@ -230,3 +230,19 @@ def test_contiguous_folds_within_a_single_story():
 
     folds = contiguous_folds(150, 10, np.zeros(150, int))
     assert [f.tolist() for f in folds] == [f.tolist() for f in np.array_split(np.arange(150), 10)]
+
+
+def test_sentences_from_an_event_key(study, tmp_path):
+    root, _ = study
+    ds = _load(root, tmp_path, subject="02", sentence_key="story")  # dictionaries only
+    assert ds.sentence.tolist() == [0] * N_WORDS + [1] * N_WORDS
+    assert any("sentences:    2 from the events' 'story'" in line
+               for line in ds.provenance["understood"])
+    path = _events(tmp_path, ["1.0\t0\t{'kind': 'word', 'word': 'a', 'seq': 3}",
+                              "1.5\t0\t{'kind': 'word', 'word': 'b'}"])
+    assert read_word_events(path, sentence_key="kind").sentences == ["word", "word"]
+    with pytest.raises(DataError, match=r"line 3, column 'trial_type': no key 'seq' "
+                                        r"\(sentence_key\)"):
+        read_word_events(path, sentence_key="seq")
+    with pytest.raises(DataError, match=r"sentence_key names column\(s\) \['seq'\]"):
+        _load(root, tmp_path, subject="01", sentence_key="seq")

@@ -32,6 +32,11 @@ Alignment
     named, with the first difference, in the summary and ``provenance["left_out"]``;
     so is a recording without word events. A subject (or session) that has no
     recording of a story has missing values (NaN) there, named as well.
+Sentences
+    Segmented from each story's punctuation (:func:`analysis.text.segment_sentences`),
+    or, with ``sentence_key``, from a label of the events (a key of the dictionaries,
+    or a column): a new sentence starts where it changes. Unpunctuated transcripts
+    have no sentence ends, which the summary says.
 Windows
     Each word's response is averaged in ``(tmax - tmin) / window_ms`` windows (20 x 25
     ms after onset, as the registry's MEG datasets), one recording at a time, reading
@@ -76,7 +81,8 @@ __all__ = ["load_bids", "read_word_events", "parse_event_dict", "BIDS_OPTION_NAM
 
 #: The options of :func:`load_bids` (besides the root).
 BIDS_OPTION_NAMES = ("subject", "session", "task", "run", "datatype", "word_column", "word_key",
-                     "select", "description_prefix", "window_ms", "tmin", "tmax", "picks",
+                     "select", "description_prefix", "sentence_key", "window_ms", "tmin", "tmax",
+                     "picks",
                      "l_freq", "h_freq", "average_sessions", "keep_subjects", "block_s",
                      "cache_dir", "verbose")
 #: Version of the windowing code; part of every cache key. Bump it when values change.
@@ -181,10 +187,11 @@ class WordEvents:
     dict_style: bool
     select: dict = field(default_factory=dict)
     n_skipped: int = 0  # events that are not words
+    sentences: list | None = None  # sentence label of each word (``sentence_key``)
 
 
 def read_word_events(events_tsv, word_column=None, word_key="word", select=None,
-                     description_prefix=None):
+                     description_prefix=None, sentence_key=None):
     """Word events of one BIDS ``*_events.tsv`` file, in both usual styles.
 
     Parameters
@@ -201,6 +208,9 @@ def read_word_events(events_tsv, word_column=None, word_key="word", select=None,
         ``kind`` key, ``{"kind": "word"}``; otherwise every event with a word.
     description_prefix : str | None
         Plain column only: words are the values starting with this prefix (stripped).
+    sentence_key : str | None
+        Key of the dictionaries (or column, for a plain column) holding each word's
+        sentence label (a new sentence starts where the label changes).
 
     Returns
     -------
@@ -223,7 +233,7 @@ def read_word_events(events_tsv, word_column=None, word_key="word", select=None,
     icol, ionset = header.index(word_column), header.index("onset")
     cells = [(n, f[icol].strip(), f) for n, f in rows]
     dict_style = any(c.startswith("{") for _, c, _ in cells)
-    words, onsets, skipped = [], [], 0
+    words, onsets, labels, skipped = [], [], [], 0
     if dict_style:
         parsed = [(n, parse_event_dict(c, events_tsv, n, word_column), f)
                   for n, c, f in cells if c.startswith("{")]
@@ -238,16 +248,20 @@ def read_word_events(events_tsv, word_column=None, word_key="word", select=None,
                 raise DataError(f"{events_tsv}: line {n}, column '{word_column}': no key "
                                 f"'{word_key}' in {sorted(map(str, d))}; expected the word "
                                 "there (set word_key, or select to leave such events out).")
+            if sentence_key is not None and sentence_key not in d:
+                raise DataError(f"{events_tsv}: line {n}, column '{word_column}': no key "
+                                f"'{sentence_key}' (sentence_key) in {sorted(map(str, d))}.")
             words.append(str(d[word_key]).strip())
             onsets.append((n, f[ionset]))
+            labels.append(None if sentence_key is None else str(d[sentence_key]))
         how = (f"key '{word_key}' of the dictionaries in column '{word_column}'"
                + (f", events with {select}" if select else ""))
     else:
         select = dict(select or {})
-        unknown = [k for k in select if k not in header]
+        unknown = [k for k in list(select) + [sentence_key] if k is not None and k not in header]
         if unknown:
-            raise DataError(f"{events_tsv}: select names column(s) {unknown} that the file "
-                            f"does not have (columns: {header}).")
+            raise DataError(f"{events_tsv}: select or sentence_key names column(s) {unknown} "
+                            f"that the file does not have (columns: {header}).")
         idx = {k: header.index(k) for k in select}
         for n, c, f in cells:
             ok = _is_plain_word(c, description_prefix) and all(
@@ -257,6 +271,7 @@ def read_word_events(events_tsv, word_column=None, word_key="word", select=None,
                 continue
             words.append(c[len(description_prefix):] if description_prefix else c)
             onsets.append((n, f[ionset]))
+            labels.append(None if sentence_key is None else f[header.index(sentence_key)].strip())
         how = (f"column '{word_column}'" + (f" (values after '{description_prefix}')"
                                             if description_prefix else "")
                + (f", events with {select}" if select else ""))
@@ -271,7 +286,8 @@ def read_word_events(events_tsv, word_column=None, word_key="word", select=None,
                             "the word's onset in seconds.")
     order = np.argsort(values, kind="stable")
     return WordEvents([words[i] for i in order], values[order], how, word_column, dict_style,
-                      dict(select), skipped)
+                      dict(select), skipped,
+                      None if sentence_key is None else [labels[i] for i in order])
 
 
 # --------------------------------------------------------------------------- recordings
@@ -543,7 +559,8 @@ def _settings(window_ms, tmin, tmax, picks, l_freq, h_freq, block_s, word_option
 
 def load_bids(bids_root, subject=None, session=None, task=None, run=None, datatype=None,
               word_column=None, word_key="word", select=None, description_prefix=None,
-              window_ms=25.0, tmin=0.0, tmax=0.5, picks="data", l_freq=None, h_freq=None,
+              sentence_key=None, window_ms=25.0, tmin=0.0, tmax=0.5, picks="data", l_freq=None,
+              h_freq=None,
               average_sessions=True, keep_subjects=True, block_s=60.0, cache_dir=None,
               verbose=True, **unknown):
     """Load a BIDS MEG/EEG study with word events as one :class:`WordDataset`.
@@ -561,6 +578,10 @@ def load_bids(bids_root, subject=None, session=None, task=None, run=None, dataty
         ``None``: both.
     word_column, word_key, select, description_prefix
         Where the words are (:func:`read_word_events`).
+    sentence_key : str | None
+        Key (or column) of each word's sentence label; ``None``: sentences are segmented
+        from the words' punctuation (:func:`analysis.text.segment_sentences`), which
+        finds none in unpunctuated transcripts.
     window_ms : float
         Window width in ms; each window averages its samples.
     tmin, tmax : float
@@ -612,7 +633,7 @@ def load_bids(bids_root, subject=None, session=None, task=None, run=None, dataty
         raise DataError(f"{bids_root}: unknown option(s) {sorted(unknown)} for the BIDS study; "
                         f"expected some of {list(BIDS_OPTION_NAMES)}.")
     word_options = {"word_column": word_column, "word_key": word_key, "select": select,
-                    "description_prefix": description_prefix}
+                    "description_prefix": description_prefix, "sentence_key": sentence_key}
     settings = _settings(window_ms, tmin, tmax, picks, l_freq, h_freq, block_s, word_options)
     folder = None if cache_dir is False else Path(cache_dir or default_cache_dir("bids"))
     notes = []
@@ -657,9 +678,14 @@ def load_bids(bids_root, subject=None, session=None, task=None, run=None, dataty
     dropped_words = [[int(i), presented[i]] for i in np.flatnonzero(~has_value)]
 
     sentence = np.zeros(len(presented), dtype=np.int64)
-    for k in range(len(stories)):
+    for k, story in enumerate(stories):
         lo, hi = offsets[k], offsets[k + 1]
-        sentence[lo:hi] = segment_sentences(presented[lo:hi]) + (sentence[lo - 1] + 1 if lo else 0)
+        if sentence_key is None:
+            codes = segment_sentences(presented[lo:hi])
+        else:  # the labels of the first recording of the story (its words are the story's)
+            labels = next(r for r in kept if r.story == story).events.sentences
+            codes = np.r_[0, np.cumsum([a != b for a, b in zip(labels[1:], labels[:-1])])]
+        sentence[lo:hi] = codes + (sentence[lo - 1] + 1 if lo else 0)
     all_rows, all_ch = rows.size == len(presented), keep_ch.size == len(ch_names)
     if sub is not None and not (all_rows and all_ch):
         # compact in place, one subject at a time: no second copy of the largest array
@@ -681,7 +707,8 @@ def load_bids(bids_root, subject=None, session=None, task=None, run=None, dataty
     if options["select"] is not None:
         options["select"] = json.loads(options["select"])
     for name, value in (("session", session), ("run", run), ("datatype", datatype),
-                        ("description_prefix", description_prefix), ("l_freq", l_freq),
+                        ("description_prefix", description_prefix),
+                        ("sentence_key", sentence_key), ("l_freq", l_freq),
                         ("h_freq", h_freq)):
         if value is not None:
             options[name] = value
@@ -690,6 +717,13 @@ def load_bids(bids_root, subject=None, session=None, task=None, run=None, dataty
     lines = _summary(bids_root, recordings, kept, stories, reference, units, average_sessions,
                      ch_names, keep_ch, settings, notes, dropped_words, dropped_channels,
                      n_cached, folder, options, keep_subjects)
+    n_sentences = [len(np.unique(sentence[offsets[k]:offsets[k + 1]]))
+                   for k in range(len(stories))]
+    lines.insert(3, f"  sentences:    {int(sentence[-1]) + 1:,} from "
+                 + (f"the events' '{sentence_key}'" if sentence_key else "punctuation")
+                 + ("" if sentence_key or min(n_sentences) > 1 else
+                    "; a story without sentence ends (no punctuation): sentence_key=<key> can "
+                    "give sentences from the events"))
     if verbose:
         print("\n".join(lines))
     return WordDataset(
