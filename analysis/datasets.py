@@ -669,10 +669,12 @@ for _spec in (
     DatasetSpec("mne", _lazy("analysis.loaders.mne_data", "load_mne_epochs"),
                 "any word-locked MNE epochs file (*-epo.fif) with words in its metadata",
                 geometry=True, howto="Give the path of an -epo.fif file."),
-    DatasetSpec("bids", _lazy("analysis.loaders.mne_data", "load_bids"),
-                "one BIDS MEG/EEG recording with word events (mne-bids)", geometry=True,
-                howto="Give the BIDS root and dataset_options {subject: ..., task: ...}.",
-                option_examples={"subject": "01", "task": "reading"}),
+    DatasetSpec("bids", _lazy("analysis.loaders.bids", "load_bids"),
+                "a BIDS MEG/EEG study with word events (mne-bids): every subject, session "
+                "and story, streamed one recording at a time", geometry=True, subjects=True,
+                cv_groups="story",
+                howto="Give the BIDS root; dataset_options may name subject, task, word_column, "
+                      "word_key (see the book page 'Your own data')."),
     DatasetSpec("frank2015", _lazy("analysis.loaders.frank2015", "load_frank2015"),
                 "Frank et al. (2015) EEG: six ERP components per word, 24 readers, "
                 "205 isolated sentences", context="sentence", window=None,

@@ -204,7 +204,8 @@ def contiguous_folds(n, k, groups=None):
         Labels of units a fold must not split (stories, runs, sentences), each one
         contiguous block. Fold boundaries then fall between groups: each group goes to
         the fold that holds its middle word, so folds stay contiguous and about equal.
-        With fewer groups than ``k``, each group is a fold (leave one group out).
+        With fewer groups than ``k``, each group is a fold (leave one group out); with
+        one group, the folds are contiguous chunks of it (as without groups).
 
     Returns
     -------
@@ -228,9 +229,8 @@ def contiguous_folds(n, k, groups=None):
         raise ValueError("contiguous_folds: a group appears in several blocks; expected each "
                          "group (story, run, sentence) to be one contiguous block of words.")
     sizes = np.diff(np.r_[starts, n])
-    if len(starts) < 2:
-        raise ValueError(f"contiguous_folds: one group for {n} samples; folds grouped by it "
-                         "cannot be made (expected at least 2 groups).")
+    if len(starts) < 2:  # one story (a prefix of a study, the training set of two
+        return contiguous_folds(n, k)  # stories): folds cannot straddle groups anyway
     fold_of_group = np.minimum((k * (starts + sizes / 2.0) / n).astype(int), k - 1)
     folds = [np.arange(starts[g], starts[g] + sizes[g]) for g in range(len(starts))]
     out = []

@@ -431,11 +431,12 @@ def test_bids_words_and_values(tmp_path, with_column):
 
 def test_bids_errors(tmp_path):
     _write_bids(tmp_path)
-    with pytest.raises(DataError, match=r"no word events found in annotation descriptions"):
+    with pytest.raises(DataError, match=r"no word events found in column 'trial_type' \(values after 'word/'\)"):
         load_bids(tmp_path, subject="01", task="reading", description_prefix="word/")
     with pytest.raises(DataError, match=r"events\.tsv: no 'word' column"):
         load_bids(tmp_path, subject="01", task="reading", word_column="word")
-    with pytest.raises(DataError, match="cannot read the BIDS recording"):
+    with pytest.raises(DataError, match=r"no meg/eeg recording matches .*'02'.*the dataset has "
+                                        r"\{'subject': \['01'\]"):
         load_bids(tmp_path, subject="02", task="reading")
 
 

@@ -310,6 +310,20 @@ def test_sensor_chapters_on_each_shape_of_a_users_mne_epochs(tmp_path, shapes_ca
 
 
 @pytest.mark.slow
+def test_quick_book_on_a_bids_meg_study(tmp_path):
+    """3 subjects x 2 sessions x 2 stories via mne-bids, both event styles, one story missing."""
+    from bids_study import write_bids_study
+
+    root = tmp_path / "study"
+    write_bids_study(root, n_words=160)  # 24 sentences: the hypothesis groups need 18
+    res = _quick_book(tmp_path / "bids", ("dataset", "bids"), ("data_path", str(root)))
+    data = res["data"]["dataset"]
+    assert data["n_subjects"] == 3 and data["n_channels"] == 30 and data["groups"] == {"story": 2}
+    assert res["encoding"]["window_of_interest_ms"] == [300.0, 425.0]
+    assert res["encoding"]["max_r"] > 0.2  # the planted word-length response is found
+
+
+@pytest.mark.slow
 def test_quick_book_on_the_harry_potter_release_layout(tmp_path):
     from layouts import write_hp_release
 

@@ -5,7 +5,8 @@ One module per source (SPEC §1):
 - :mod:`.harry_potter` -- the Harry Potter MEG files of Wehbe et al. (2014) as
   distributed with the paper's code (``denoised_HP.npy``, ``meg/*.mat``);
 - :mod:`.moth` -- the Moth MEG pickles (continuous recordings, word onsets);
-- :mod:`.mne_data` -- any MEG/EEG study brought through MNE: epochs and BIDS;
+- :mod:`.mne_data` -- any MEG/EEG study brought through MNE as word-locked epochs;
+- :mod:`.bids` -- a BIDS MEG/EEG study (every subject, session and story, streamed);
 - :mod:`.frank2015` -- the Frank et al. (2015) ERP table from the "prediction-resource"
   of de Varda et al. (2023), and the single-trial EEG and eye-tracking files of
   Aurnhammer & Frank (2019);
@@ -24,7 +25,7 @@ from .frank2015 import (FRANK_COMPONENT_WINDOWS_MS, FRANK_COMPONENTS, join_all_m
                         load_frank2015, load_frank2015_eyetracking, load_frank2015_trials,
                         published_exclusion, read_frank2015_table)
 from .harry_potter import load_harry_potter, strip_hp_word
-from .mne_data import load_bids, load_mne_epochs
+from .mne_data import load_mne_epochs
 from .moth import load_moth
 from .naturalstories import (load_naturalstories, naturalstories_gpt3_surprisal,
                              naturalstories_sentences)
@@ -38,14 +39,14 @@ __all__ = [
     "load_word_table", "write_example_table",
 ]
 
-_TABLE_NAMES = ("load_word_table", "write_example_table")
+_LAZY = {"load_word_table": "table", "write_example_table": "table", "load_bids": "bids"}
 
 
 def __getattr__(name):
-    """The table loader, imported on first use (so ``python -m analysis.loaders.table``
-    runs the module once, as ``__main__``)."""
-    if name in _TABLE_NAMES:
-        from . import table
+    """The table and BIDS loaders, imported on first use (so ``python -m
+    analysis.loaders.table`` or ``.bids`` runs the module once, as ``__main__``)."""
+    if name in _LAZY:
+        import importlib
 
-        return getattr(table, name)
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Any MEG/EEG study brought through MNE: word-locked epochs and BIDS recordings."""
+"""Any MEG/EEG study brought through MNE as word-locked epochs (BIDS studies: :mod:`.bids`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ..data import WordDataset
 from ..text import segment_sentences
 from ._io import _window_edges
 
-__all__ = ["load_mne_epochs", "load_bids"]
+__all__ = ["load_mne_epochs"]
 
 
 def _read_epochs(path_or_epochs):
@@ -178,134 +178,3 @@ def load_mne_epochs(path_or_epochs, window_ms=25.0, tmin=0.0, tmax=0.5, picks="d
         },
         source=source if len(source) < 200 else "MNE epochs",
     )
-
-
-_NON_WORD_PREFIXES = ("BAD", "EDGE", "bad", "edge")
-_NON_WORD_DESCRIPTIONS = frozenset(["boundary", "n/a"])
-
-
-def _bids_word_events_from_annotations(raw, prefix):
-    import mne
-
-    descriptions = []
-    for d in raw.annotations.description:
-        if prefix is not None:
-            if d.startswith(prefix):
-                descriptions.append(d)
-        elif not d.startswith(_NON_WORD_PREFIXES) and d not in _NON_WORD_DESCRIPTIONS:
-            descriptions.append(d)
-    event_id = {d: i + 1 for i, d in enumerate(dict.fromkeys(descriptions))}
-    if not event_id:
-        return np.zeros((0, 3), dtype=int), []
-    events, _ = mne.events_from_annotations(raw, event_id=event_id, verbose="error")
-    names = {v: k for k, v in event_id.items()}
-    words = [names[e][len(prefix):] if prefix else names[e] for e in events[:, 2]]
-    return events, words
-
-
-def _bids_word_events_from_tsv(raw, events_tsv, column):
-    import pandas as pd
-
-    try:
-        table = pd.read_csv(events_tsv, sep="\t", keep_default_na=False, dtype=str)
-    except FileNotFoundError:
-        raise DataError(f"{events_tsv}: file not found.") from None
-    except Exception as err:
-        raise DataError(f"{events_tsv}: cannot read as a BIDS events table ({err}).") from err
-    for col in ("onset", column):
-        if col not in table.columns:
-            raise DataError(
-                f"{events_tsv}: no '{col}' column (columns: {list(table.columns)}); "
-                f"expected word events with 'onset' and '{column}'."
-            )
-    table = table[~table[column].isin(["", "n/a"])]
-    onsets = pd.to_numeric(table["onset"], errors="coerce").to_numpy()
-    if np.isnan(onsets).any():
-        row = int(table.index[np.flatnonzero(np.isnan(onsets))[0]])
-        raise DataError(f"{events_tsv}: column 'onset' row {row} is not a number.")
-    # BIDS onsets count from the first sample of the recording
-    samples = raw.first_samp + np.rint(onsets * raw.info["sfreq"]).astype(int)
-    events = np.column_stack([samples, np.zeros_like(samples), np.ones_like(samples)])
-    return events, list(table[column])
-
-
-def load_bids(bids_root, subject, task, session=None, run=None, datatype="meg",
-              word_column=None, description_prefix=None, window_ms=25.0, tmin=0.0,
-              tmax=0.5, picks="data"):
-    """Load one BIDS recording with word events and bin it with :func:`load_mne_epochs`.
-
-    The recording is read with :func:`mne_bids.read_raw_bids`, epoched at each word
-    onset (no filtering, no baseline correction) and binned into windows.
-
-    Parameters
-    ----------
-    bids_root : str | Path
-        Root of the BIDS dataset.
-    subject, task : str
-        BIDS entities of the recording.
-    session, run : str | None
-        Optional BIDS entities.
-    datatype : str
-        ``"meg"`` or ``"eeg"``.
-    word_column : str | None
-        Column of ``*_events.tsv`` holding the word (rows where it is empty or
-        ``n/a`` are skipped). ``None`` takes the words from the annotation
-        descriptions (the ``trial_type`` column), skipping ``BAD*``/``EDGE*``/
-        ``boundary`` annotations.
-    description_prefix : str | None
-        With ``word_column=None``: only annotations whose description starts with
-        this prefix are words, and the word is the rest (e.g. ``"word/"``).
-    window_ms, tmin, tmax, picks
-        As in :func:`load_mne_epochs`.
-
-    Returns
-    -------
-    WordDataset
-        Words whose epoch runs past the recording are dropped by MNE and listed in
-        ``provenance["dropped_words"]`` (event index, word).
-
-    Raises
-    ------
-    DataError
-        Unreadable dataset, no word events, missing events columns, and the errors
-        of :func:`load_mne_epochs`.
-    """
-    import mne
-    import mne_bids
-    import pandas as pd
-
-    bids_path = mne_bids.BIDSPath(root=bids_root, subject=subject, task=task, session=session,
-                                  run=run, datatype=datatype)
-    try:
-        raw = mne_bids.read_raw_bids(bids_path, verbose="error")
-    except Exception as err:
-        raise DataError(f"{bids_path}: cannot read the BIDS recording ({type(err).__name__}: {err}).") from err
-    if word_column is None:
-        events, words = _bids_word_events_from_annotations(raw, description_prefix)
-        words_from = "annotation descriptions"
-    else:
-        events_tsv = bids_path.copy().update(suffix="events", extension=".tsv").fpath
-        events, words = _bids_word_events_from_tsv(raw, events_tsv, word_column)
-        words_from = f"events.tsv column '{word_column}'"
-    if not words:
-        raise DataError(f"{bids_path}: no word events found in {words_from}.")
-    order = np.argsort(events[:, 0], kind="stable")
-    events, words = events[order], [words[i] for i in order]
-    events[:, 2] = 1
-    try:
-        epochs = mne.Epochs(raw, events, event_id={"word": 1}, tmin=tmin, tmax=tmax, baseline=None,
-                            metadata=pd.DataFrame({"word": words}), preload=True,
-                            reject_by_annotation=False, verbose="error")
-    except Exception as err:
-        raise DataError(f"{bids_path}: cannot epoch the word events ({type(err).__name__}: {err}).") from err
-    kept = set(epochs.selection.tolist())
-    dropped = [[i, w] for i, w in enumerate(words) if i not in kept]
-    dataset = load_mne_epochs(epochs, window_ms=window_ms, tmin=tmin, tmax=tmax, picks=picks)
-    dataset.provenance.update({
-        "loader": "load_bids",
-        "bids_path": str(bids_path.fpath),
-        "words_from": words_from,
-        "dropped_words": dropped,
-    })
-    dataset.source = f"BIDS {bids_path.basename}"
-    return dataset
