@@ -160,16 +160,18 @@ def _finding_rows(real, models):
         return rows
     n400 = (real.opt("encoding") or {}).get("N400")
     if n400:
-        gain = n400["baseline_lm"] - n400["baseline"]
-        ci = n400.get("gain_ci")
-        ev = (f"r {n400['baseline']:.3f} (length, frequency, position) -> "
-              f"{n400['baseline_lm']:.3f} with the language model, {_p(n400['p_gain'])}"
-              + (f", {_ci(*ci)}" if ci else "")
-              + f"; Frank et al. (2015) EEG")
+        ev = (f"r {n400['baseline']:.3f} with length, frequency and position, "
+              f"{n400['baseline_lm']:.3f} with the language model added ({_ci(*n400['gain_ci'])}, "
+              f"{_p(n400['p_gain'])}); over the lexical baseline (context-free embedding and "
+              f"surprisal) {n400['gain_over_lexical']:+.3f} ({_ci(*n400['gain_over_lexical_ci'])}, "
+              f"{_p(n400['p_gain_over_lexical'])}); layer {n400['layer']} chosen inside the "
+              "folds; Frank et al. (2015) EEG")
         rows.append(GlanceRow("finding", "N400: what the language model adds",
-                              f"{gain:+.3f} in r", ev, "real_data"))
+                              f"{n400['gain']:+.3f} in r", ev, "real_data"))
     for name, fut in (real.opt("futrell2018") or {}).items():
-        ci = fut.get("normalised_ci")
+        if not str(fut["source"]).startswith("computed here (preceding story"):
+            continue  # published references and the corpus's GPT-3 column stay in the chapter
+        ci = fut["normalised_ci"]
         rows.append(GlanceRow("finding", f"reading times, Brain-Score Futrell2018 ({_plain(name)})",
                               f"{fut['normalised']:.3f} of the ceiling",
                               f"raw r {fut['raw_r']:.3f}" + (f", {_ci(*ci)}" if ci else "")
@@ -191,7 +193,8 @@ def _finding_rows(real, models):
             rows.append(GlanceRow("finding", "does a task instruction change alignment",
                                   f"{s['mean_delta']:+.4f} in mean r ('{escape_markdown(name)}')",
                                   f"{_ci(s['delta_ci_low'], s['delta_ci_high'], 4)}, q "
-                                  f"{_p(q)[2:]}; largest of {len(summary)} instructions",
+                                  f"{_p(q)[2:]}; the largest of {len(summary)} "
+                                  f"instruction{'s' if len(summary) != 1 else ''}",
                                   "models"))
     return rows
 
@@ -232,26 +235,20 @@ def _claim_rows(enc, val, fin, real, hyp):
                                   "replicated" if t.get("p_value", 1) < 0.05 else "not replicated",
                                   f"top vs bottom hypotheses {_p(t.get('p_value'))}",
                                   "human_validation"))
-    # 4. commonsense fine-tuning improves brain prediction
+    # 4. commonsense fine-tuning improves brain prediction: the chapter's typed verdicts
     if fin is not None:
-        for task, acc in fin["accuracy"].items():
-            lo, hi = acc["gain_ci"]
-            learned = lo > 0
-            question = f"fine-tuning on {_plain(task)} improves brain prediction"
-            if not learned:
-                rows.append(GlanceRow(
-                    "claim", question, "untestable here",
-                    f"the model did not learn at this budget (accuracy "
-                    f"{100 * acc['gain']:+.1f} points, {_ci(lo, hi, 1, 100, ' points')}); "
-                    f"{GPU_HINT}", "finetuning"))
+        answers = {"closer to the brain": "replicated", "further from the brain": "not replicated",
+                   "mixed": "not replicated", "no different from the controls": "not replicated",
+                   "uninformative at this budget": "untestable here"}
+        for task, v in fin["verdicts"].items():
+            if v["answer"] == "control":
                 continue
-            bw = (fin.opt("better_worse") or {}).get(task)
-            better = bw is not None and bw["percent_better"] > bw["percent_worse"]
-            rows.append(GlanceRow(
-                "claim", question, "replicated" if better else "not replicated",
-                f"accuracy {100 * acc['gain']:+.1f} points ({_ci(lo, hi, 1, 100, ' points')}); "
-                + (f"{bw['percent_better']:.1f} % of tests better, {bw['percent_worse']:.1f} % "
-                   "worse" if bw else "no re-test"), "finetuning"))
+            verdict = answers[v["answer"]]
+            ev = f"{v['answer']}: {escape_markdown(v['reason'])}"
+            if verdict == "untestable here":
+                ev += f"; {GPU_HINT}"
+            rows.append(GlanceRow("claim", f"fine-tuning on {_plain(v['model'])} improves brain "
+                                  "prediction", verdict, ev, "finetuning"))
     return rows
 
 

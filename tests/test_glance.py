@@ -34,12 +34,26 @@ def _book(folder, siqa_ci=(-0.013, 0.06), real=True):
                              "category_windows_ms": [250.0, 275.0]},
         "null_control": {"percent_better": 0.2, "percent_worse": 30.6,
                          "category_windows_ms": []},
-        "better_worse": {"siqa": {"percent_better": 0.2, "percent_worse": 0.0}}})
+        "better_worse": {"siqa": {"percent_better": 0.2, "percent_worse": 0.0}},
+        "verdicts": {
+            "siqa": {"model": "Social IQa", "answer": "uninformative at this budget"
+                     if siqa_ci[0] <= 0 else "closer to the brain",
+                     "reason": "its held-out accuracy gain does not exclude 0"
+                     if siqa_ci[0] <= 0 else "better than both controls"},
+            "siqa_shuffled": {"model": "Social IQa, shuffled answers", "answer": "control",
+                              "reason": "the control"}}})
     if real:
         _write(folder, "real_data", {
-            "encoding": {"N400": {"baseline": 0.256, "baseline_lm": 0.387, "p_gain": 1e-4}},
-            "futrell2018": {"SmolLM2-135M-Instruct": {"raw_r": 0.316, "normalised": 0.368,
-                                                      "n_words": 9775}},
+            "encoding": {"N400": {"baseline": 0.256, "baseline_lm": 0.387, "gain": 0.131,
+                                  "gain_ci": [0.05, 0.2], "p_gain": 1e-4, "layer": 18,
+                                  "gain_over_lexical": 0.016, "gain_over_lexical_ci": [-0.05, 0.08],
+                                  "p_gain_over_lexical": 0.33}},
+            "futrell2018": {
+                "SmolLM2-135M-Instruct": {"raw_r": 0.316, "normalised": 0.368, "n_words": 9775,
+                                          "normalised_ci": [0.33, 0.4],
+                                          "source": "computed here (preceding story as context)"},
+                "gpt2-xl (published)": {"raw_r": 0.27, "normalised": 0.318, "n_words": None,
+                                        "normalised_ci": None, "source": "brain-score"}},
             "divergence_chain": {"n_significant": 0, "n_hypotheses": 36, "n_confirmed": 0}})
         _write(folder, "models", {"instructions": {"frank2015": {"summary": {
             "emotion": {"mean_delta": 0.0077, "delta_ci_low": -0.0218, "delta_ci_high": 0.033,
@@ -69,12 +83,13 @@ def test_three_blocks_each_row_with_a_verdict_and_a_link(tmp_path):
 
 def test_a_model_that_did_not_learn_is_untestable_not_a_null(tmp_path):
     _book(tmp_path, siqa_ci=(-0.013, 0.06))
-    (row,) = [r for r in glance_rows(tmp_path) if r.question.startswith("fine-tuning on siqa")]
+    rows = [r for r in glance_rows(tmp_path) if r.question.startswith("fine-tuning on")]
+    (row,) = rows  # the shuffled-answer control is no claim of its own
     assert row.verdict == "untestable here"
-    assert "did not learn" in row.evidence and "`full` profile on a GPU" in row.evidence
+    assert "does not exclude 0" in row.evidence and "`full` profile on a GPU" in row.evidence
     _book(tmp_path, siqa_ci=(0.01, 0.06))
-    (row,) = [r for r in glance_rows(tmp_path) if r.question.startswith("fine-tuning on siqa")]
-    assert row.verdict == "replicated"  # 0.2 % better against 0.0 % worse
+    (row,) = [r for r in glance_rows(tmp_path) if r.question.startswith("fine-tuning on")]
+    assert row.verdict == "replicated"
 
 
 def test_answers_open_with_the_claims_in_plain_words(tmp_path):
@@ -106,7 +121,7 @@ def test_no_results_yet(tmp_path):
 def test_names_from_results_carry_no_markup(tmp_path):
     _book(tmp_path)
     fin = json.loads((tmp_path / "finetuning.json").read_text())
-    fin["results"]["accuracy"] = {"<img src=x onerror=alert(1)>`": fin["results"]["accuracy"]["siqa"]}
+    fin["results"]["verdicts"]["siqa"]["model"] = "<img src=x onerror=alert(1)>`"
     (tmp_path / "finetuning.json").write_text(json.dumps(fin))
     text = at_a_glance(tmp_path)
     assert "<img" not in text and "img srcx onerroralert1" in text
