@@ -1,4 +1,4 @@
-"""Word-level datasets: one container for every source of brain responses (SPEC §1).
+"""Word-level datasets: one container for every source of brain responses (Methods page, data).
 
 Everything downstream (features, encoding models, hypotheses, fine-tuning) takes a
 :class:`WordDataset`, whatever the recording: the Harry Potter MEG files, the Moth

@@ -39,7 +39,7 @@ __all__ = [
     "check_required_options",
 ]
 
-#: The "language" window of the paper's MEG analyses (SPEC §4): 300-425 ms after onset.
+#: The "language" window of the paper's MEG analyses (Methods page, divergent sentences and hypotheses): 300-425 ms after onset.
 LANGUAGE_WINDOW_MS = (300.0, 425.0)
 
 
@@ -553,7 +553,7 @@ def null_design(ds, scheme=None):
 def load_simulated(path=None, n_words=0, n_subjects=4, seed=0, model="default",
                    device="auto", progress=True, truth_layer=None, cache_dir=None,
                    return_features=False):
-    """The simulated reading study on the embedded story (SPEC §1.5).
+    """The simulated reading study on the embedded story (Methods page, data).
 
     The language-model features that drive the predictable part are extracted in
     float32 on any device (cached), so the data do not depend on the hardware.
@@ -655,7 +655,7 @@ _FRANK_HOWTO = ("Get all_measures.csv from the public repository 'prediction-res
 for _spec in (
     DatasetSpec("simulated", load_simulated, "simulated Neuromag-306 reading study with a "
                 "planted truth (the book's default)", context="running", geometry=True,
-                subjects=True, needs_path=False, reference="this project (SPEC §1.5)"),
+                subjects=True, needs_path=False, reference="this project (Methods page, data)"),
     DatasetSpec("harry_potter", _lazy("analysis.loaders.harry_potter", "load_harry_potter"),
                 "Harry Potter chapter 9/10 MEG, 306 channels, RSVP reading",
                 geometry=True, subjects=True,

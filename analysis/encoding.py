@@ -1,4 +1,4 @@
-"""Ridge encoding models from LM features to brain responses (SPEC §3, §7).
+"""Ridge encoding models from LM features to brain responses (Methods page, encoding models and beyond the paper).
 
 One window's model maps word features ``(n_words, d)`` to responses
 ``(n_words, n_channels)``. Because every window uses the same features, all
@@ -959,7 +959,7 @@ class LayerSweep:
         The mean r over all channels and windows is computed within each outer test
         fold for both layers; the interval is the t interval of their difference over
         the folds (the folds are contiguous blocks of the text, so this treats them as
-        exchangeable replications; SPEC §3).
+        exchangeable replications; the Methods page (encoding models)).
 
         Returns
         -------
@@ -1231,7 +1231,7 @@ def _check_layers(hidden, layers):
 
 
 def layer_sweep(hidden, data, layers=None, progress=False, **fit_kw):
-    """Fit the encoding model on each layer and choose one (SPEC §3).
+    """Fit the encoding model on each layer and choose one (Methods page, encoding models).
 
     Parameters
     ----------
@@ -1271,7 +1271,7 @@ def layer_sweep(hidden, data, layers=None, progress=False, **fit_kw):
 
 
 def compare_models(hiddens, data, **sweep_kw):
-    """Layer sweeps of several language models on the same responses (SPEC §7).
+    """Layer sweeps of several language models on the same responses (Methods page, beyond the paper).
 
     Parameters
     ----------
@@ -1289,7 +1289,7 @@ def compare_models(hiddens, data, **sweep_kw):
 
 
 def split_half_encoding(features, dataset, seed=0, **fit_kw):
-    """Split-half reliability of the encoding r map (noise ceiling, SPEC §7).
+    """Split-half reliability of the encoding r map (noise ceiling, the Methods page (beyond the paper)).
 
     The subjects are split at random into two halves; one encoding model is
     fitted on each half's average response and the two r maps (windows x
@@ -1335,7 +1335,7 @@ def split_half_encoding(features, dataset, seed=0, **fit_kw):
 def fit_encoding_reference(features, data, n_folds=10, p_threshold=1e-3):
     """The public code's choices, to show what they change (never the default).
 
-    Reproduced quirks (SPEC §3): features and responses z-scored over ALL words
+    Reproduced quirks (Methods page, encoding models): features and responses z-scored over ALL words
     before the split; per window, one penalty shared by all channels chosen from
     {0.1, 100} by inner contiguous CV; and the significant-channel mask is a 0/1
     integer array used as an index, so the per-word "MSE over significant

@@ -1,4 +1,4 @@
-"""Language-model features of words: layer-wise hidden states and surprisal (SPEC §2).
+"""Language-model features of words: layer-wise hidden states and surprisal (Methods page, language-model features).
 
 For every analysed word the chosen causal language model reads a context that ends
 with that word and we keep
@@ -41,7 +41,7 @@ Beginning of sequence
     :class:`RuntimeWarning` says how many words are affected and
     ``Features.params["n_nan_surprisal"]`` records the count.
 Instruction
-    An optional instruction (SPEC §7) is prepended to every context as
+    An optional instruction (Methods page, beyond the paper) is prepended to every context as
     ``instruction + "\\n"`` (after the BOS token). It enters the cache key; its tokens are
     never pooled, but they do condition every word, including the first one.
 Pooling tokens
@@ -738,7 +738,7 @@ def extract_features(words, sentence=None, context=None, model="default", n_cont
     progress : bool
         Show a tqdm progress bar.
     instruction : str | None
-        Text prepended to every context (instruction-conditioned features, SPEC §7).
+        Text prepended to every context (instruction-conditioned features, the Methods page (beyond the paper)).
     chunk_size : int
         Rows per resumable chunk (the story mode uses one chunk per story).
     story : array-like of int | None

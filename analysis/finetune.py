@@ -1,4 +1,4 @@
-"""Fine-tuning on social and physical commonsense, and the model after it (SPEC §6).
+"""Fine-tuning on social and physical commonsense, and the model after it (Methods page, fine-tuning and the brain re-test).
 
 Data
 ----
@@ -1311,7 +1311,7 @@ def finetune(task, train, held_out, model="default", epochs=1, lr=1e-5, batch_si
 #: Name of the shuffled-answer control run: Social IQa's items, recipe and budget with
 #: the answers permuted across items (``finetune("siqa", ..., label_shuffle=True)``).
 SHUFFLED_CONTROL = "siqa_shuffled"
-#: Word category whose errors each task's fine-tuning should reduce (SPEC §6); the
+#: Word category whose errors each task's fine-tuning should reduce (Methods page, fine-tuning and the brain re-test); the
 #: control is tested on its task's category.
 CATEGORY_OF_TASK = {"siqa": "emotion", "piqa": "physical", SHUFFLED_CONTROL: "emotion"}
 #: Display names of the tasks (and of the control run).
@@ -1427,7 +1427,7 @@ def reopen_encoding_study(results_dir, device="auto", progress=False):
 
 def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed=0,
                  category=None, q=0.05, layer=None, **fit_kw):
-    """Compare the encoding models of a base and a fine-tuned LM (SPEC §6).
+    """Compare the encoding models of a base and a fine-tuned LM (Methods page, fine-tuning and the brain re-test).
 
     Parameters
     ----------
@@ -1869,7 +1869,7 @@ def finetuned_for_later(runs, base_model, layer):
 def main(argv=None):
     """``python -m analysis.finetune`` (or ``accelerate launch -m analysis.finetune``)."""
     ap = argparse.ArgumentParser(prog="python -m analysis.finetune",
-                                 description="Multiple-choice fine-tuning (SPEC §6).")
+                                 description="Multiple-choice fine-tuning (Methods page, fine-tuning and the brain re-test).")
     ap.add_argument("--task", choices=sorted(TASKS), required=True)
     ap.add_argument("--model", default="default")
     ap.add_argument("--source", default="auto", choices=["auto", "official", "demo", "hf"])

@@ -1,4 +1,4 @@
-"""Divergent and convergent sentences, hypotheses about them, and their validity (SPEC §4).
+"""Divergent and convergent sentences, hypotheses about them, and their validity (Methods page, divergent sentences and hypotheses).
 
 Steps, each a function:
 
@@ -56,7 +56,7 @@ PROMPTS = RESOURCES / "prompts"
 DOMAINS = ("social/emotional", "physical", "other")
 FINE_DOMAINS = ("social/emotional", "physical", "syntactic", "lexical", "discourse",
                 "figurative", "other")
-#: The three roles of the sentences of each group (SPEC §4) and their default shares.
+#: The three roles of the sentences of each group (Methods page, divergent sentences and hypotheses) and their default shares.
 ROLES = ("proposal", "research", "validation")
 DEFAULT_ROLE_SHARES = (0.4, 0.4, 0.2)
 TABLE_COLUMNS = ["rank", "hypothesis", "proposer", "domain", "V", "t", "p", "q",

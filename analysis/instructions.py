@@ -2,7 +2,7 @@
 
 Recent work on instruction-tuned models reads the same stimulus under different task
 instructions and asks whether the brain is better predicted by one reading than by
-another (SPEC §7). Here an instruction is a sentence prepended to every context of the
+another (Methods page, beyond the paper). Here an instruction is a sentence prepended to every context of the
 language model (:func:`analysis.features.extract_features`, ``instruction=``): the words
 and their contexts are unchanged, only what the model was told to do with them differs.
 

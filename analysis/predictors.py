@@ -1,4 +1,4 @@
-"""Word-level nuisance predictors: what a language model must beat (SPEC §8).
+"""Word-level nuisance predictors: what a language model must beat (Methods page, real-data protocols).
 
 Reading times and ERP amplitudes depend on properties of a word that need no language
 model: its length, how frequent it is, where it stands in its sentence, and whether it
@@ -22,7 +22,7 @@ from .text import sentence_positions
 __all__ = ["BASELINE_PREDICTORS", "PRE_WORD_BASELINE_COLUMNS", "word_length", "log_frequency",
            "nuisance_predictors"]
 
-#: The baseline of SPEC §8, in order.
+#: The baseline of the Methods page (real-data protocols), in order.
 BASELINE_PREDICTORS = ("word length", "log frequency", "position in sentence",
                        "sentence-final")
 

@@ -3,7 +3,7 @@
 A chapter that reports a language model's fit to human data on a public dataset should
 show, beside its own numbers, the published numbers of the protocol it follows,
 recomputed from the same files in the same run. This module holds those protocols and
-the values published with them (SPEC §8):
+the values published with them (Methods page, real-data protocols):
 
 de Varda, Marelli & Amenta (2023), Behavior Research Methods -- the Frank et al. (2015) table
     :func:`devarda_exclusion` (which words enter the published correlations, and why the
@@ -95,7 +95,7 @@ def devarda_exclusion(table, exclude_multitoken=False):
     The file's own ``is_start_end`` column flags only the 205 sentence-final words
     (1,521 rows kept) and does not reproduce the published values; it is not used.
 
-    SPEC §8 also names the words that the GPT-2 tokenizer splits into several tokens
+    the Methods page (real-data protocols) also names the words that the GPT-2 tokenizer splits into several tokens
     (the file's ``is_multitoken_GPT2``). That flag is *not* part of the published
     protocol: ``plot.py`` never filters on it, and applying it (1,481 rows kept) moves
     the published correlations by up to 0.016. It is offered here as an option so that
@@ -544,7 +544,7 @@ def futrell2018_score(surprisal_bits, reading_times, sentence_initial,
     Context differs between protocols, and a chapter should state which it used:
     Brain-Score feeds all 10,256 words as one running text, so a word's context is
     every preceding word *across stories* (story 2 is read after story 1), cut from
-    the left at the model's maximum length (1,024 tokens for GPT-2); SPEC §8 asks for
+    the left at the model's maximum length (1,024 tokens for GPT-2); the Methods page (real-data protocols) asks for
     the preceding words *of the same story*. The benchmark's surprisal is the sum of
     the word's token surprisals (leading space and attached punctuation included),
     in bits.

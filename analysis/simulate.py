@@ -1,4 +1,4 @@
-"""The simulated reading study: the book's embedded default dataset (SPEC §1.5).
+"""The simulated reading study: the book's embedded default dataset (Methods page, data).
 
 A reader "reads" the project's own story (``analysis/resources/story.txt``) one word
 at a time while a Neuromag-306 MEG system records. The responses are built from
@@ -455,7 +455,7 @@ def simulate_study(words, hidden, categories, config=None, model_identity=None,
 
     sentence = segment_sentences(words)
     truth = {
-        "description": "simulated reading study (SPEC §1.5); see analysis/simulate.py",
+        "description": "simulated reading study (Methods page, data); see analysis/simulate.py",
         "seed": cfg.seed,
         "model": model_identity,
         "n_layers": int(n_layers),

@@ -389,7 +389,7 @@ def split_half_ceiling(subject_values, n_splits=100, seed=0, method="mean"):
     ``n_subjects // 2`` of them and the rest separately per item (NaN = no value,
     ignored), correlates the two half means over the items that have a value in both
     halves (Pearson), and corrects that correlation to the full set of participants
-    with :func:`spearman_brown` (factor 2). This is the noise ceiling of SPEC §8 for
+    with :func:`spearman_brown` (factor 2). This is the noise ceiling of the Methods page (real-data protocols) for
     measures averaged over participants; Brain-Score language's Futrell2018 ceiling is
     the same statistic summarised by the median of 10 splits (``method="median"``,
     though its own draws use ``numpy.random.RandomState(0)`` and so differ split by
@@ -600,7 +600,7 @@ def random_word_subset(n_words, n_subset, seed):
 
 
 def rsa_timecourse(features, responses, n_subset=1000, seed=0):
-    """RSA between LM features and brain responses, per window (SPEC §7).
+    """RSA between LM features and brain responses, per window (Methods page, beyond the paper).
 
     Parameters
     ----------
@@ -633,7 +633,7 @@ def rsa_timecourse(features, responses, n_subset=1000, seed=0):
 
 
 def rsa_noise_ceiling(subject_responses, n_subset=1000, seed=0):
-    """Noise ceiling of RSA from individual subjects' RDMs (SPEC §7).
+    """Noise ceiling of RSA from individual subjects' RDMs (Methods page, beyond the paper).
 
     Parameters
     ----------
@@ -931,7 +931,7 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
     For each column (e.g. channel x window) the statistic is
     ``delta = r(y, pred_b) - r(y, pred_a)``. Each permutation moves the rows of ``y``
     and recomputes ``delta`` with the SAME permutation for both predictions and for
-    every column (SPEC §6). The paper shuffles single words; here the permutations
+    every column (Methods page, fine-tuning and the brain re-test). The paper shuffles single words; here the permutations
     keep the serial dependence of the responses (``scheme``, see
     :func:`dependence_preserving_permutations`): with single words shuffled, two
     independent AR(1) series with lag-1 autocorrelation 0.8 differ "significantly"

@@ -1,9 +1,9 @@
 """Text rules shared by the loaders and the chapters: sentences, positions, annotations.
 
-* :func:`segment_sentences` -- sentence boundaries of a running text (SPEC §4);
+* :func:`segment_sentences` -- sentence boundaries of a running text (Methods page, divergent sentences and hypotheses);
 * :func:`sentence_positions` -- each word's position in its sentence;
 * :func:`read_annotations` -- word-category labels in the paper's authors' CSV format
-  (``Word, Emotion, Figurative, Physical``; SPEC §6);
+  (``Word, Emotion, Figurative, Physical``; the Methods page (fine-tuning and the brain re-test));
 * :func:`normalise_word` -- the comparison key used to match words across files.
 """
 
@@ -26,7 +26,7 @@ _ABBREVIATIONS = frozenset(
     ["mr.", "mrs.", "ms.", "dr.", "st.", "prof.", "etc.", "e.g.", "i.e.", "jr.", "sr.",
      "vs.", "mt."]
 )
-_MIN_SENTENCE_WORDS = 4  # "more than 3 words" (SPEC §4)
+_MIN_SENTENCE_WORDS = 4  # "more than 3 words" (Methods page, divergent sentences and hypotheses)
 
 
 def _ends_sentence(word):

@@ -1,4 +1,4 @@
-"""Human validation of the hypotheses (SPEC §5): trials, survey exports, answer imports, tests.
+"""Human validation of the hypotheses (Methods page, human validation): trials, survey exports, answer imports, tests.
 
 The hypothesis chapter ranks natural-language hypotheses ("expresses strong
 emotions") by how well they separate the sentences the language model predicts the

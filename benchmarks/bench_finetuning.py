@@ -1,4 +1,4 @@
-"""Benchmark of the permutation test that compares two encoding models (SPEC §6).
+"""Benchmark of the permutation test that compares two encoding models (Methods page, fine-tuning and the brain re-test).
 
 Problem (paper scale): 306 channels x 20 windows, ~5,000 words, 10,000 permutations of
 the word order, Δ = r(y, ŷ_ft) − r(y, ŷ_base) per channel and window.

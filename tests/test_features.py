@@ -1,4 +1,4 @@
-"""Language-model features (SPEC §2): contexts, pooling, surprisal, batching, cache.
+"""Language-model features (Methods page, language-model features): contexts, pooling, surprisal, batching, cache.
 
 Most tests use a tiny random Llama (2 blocks, width 32) saved next to the real
 SmolLM2 tokenizer, so that the local-directory path of :func:`resolve_model` is

@@ -1,4 +1,4 @@
-"""Divergent sentences, proposers, verifiers and validity (SPEC §4).
+"""Divergent sentences, proposers, verifiers and validity (Methods page, divergent sentences and hypotheses).
 
 The planted-truth tests build the two groups from the simulated story's sentences
 ranked by their share of planted words (the `emotion` and `physical` annotations that

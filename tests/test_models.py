@@ -1,4 +1,4 @@
-"""Instruction-conditioned features and the comparison of models (SPEC §7).
+"""Instruction-conditioned features and the comparison of models (Methods page, beyond the paper).
 
 The feature tests use a tiny random Llama (2 blocks, width 32) saved with the real
 SmolLM2 tokenizer, as in ``test_features.py``; the statistics tests use small planted

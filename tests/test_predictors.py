@@ -1,4 +1,4 @@
-"""Nuisance predictors of the real-data baseline (SPEC §8)."""
+"""Nuisance predictors of the real-data baseline (Methods page, real-data protocols)."""
 
 import numpy as np
 import pandas as pd

@@ -1,6 +1,6 @@
 """Loaders for the published file layouts, each returning a :class:`~analysis.data.WordDataset`.
 
-One module per source (SPEC §1):
+One module per source (Methods page, data):
 
 - :mod:`.harry_potter` -- the Harry Potter MEG files of Wehbe et al. (2014) as
   distributed with the paper's code (``denoised_HP.npy``, ``meg/*.mat``);

@@ -205,7 +205,7 @@ def load_harry_potter(meg_path, words_path=None, chapter=9, subjects=None, drop_
         or ``"all"`` for every such file found. ``None`` loads none.
     drop_first : int
         Number of leading words left out of the analyses (default 20: they lack a
-        full 20-word context, SPEC §1.1). They stay in the presented text
+        full 20-word context, the Methods page (data)). They stay in the presented text
         (:attr:`WordDataset.stimulus`), so the next words still read them as context.
         Recorded in ``provenance["dropped_first"]``.
     annotations : str | Path | sequence | None
