@@ -14,7 +14,8 @@ __all__ = ["as_evoked", "plot_evoked", "plot_window_topomaps", "plot_topographie
            "plot_sensor_layout", "coloured_text", "category_text", "plot_better_worse",
            "plot_r_scatter", "plot_category_effect", "use_book_style",
            "plot_instruction_deltas", "plot_model_profiles", "plot_alignment_vs_accuracy",
-           "PAGE_WIDTH_IN", "BOOK_DPI", "panel_grid", "plot_better_worse_grid"]
+           "PAGE_WIDTH_IN", "BOOK_DPI", "panel_grid", "plot_better_worse_grid",
+           "plot_layer_time_maps", "model_label"]
 
 
 #: Width of the book's page column in inches (about 760 CSS px at a 1280 px window): every
@@ -65,6 +66,59 @@ def panel_grid(n, panel_height=2.8, max_cols=2, width=PAGE_WIDTH_IN, **kwargs):
     for ax in axes[n:]:
         ax.set_visible(False)
     return fig, axes[:n]
+
+
+def model_label(identity):
+    """A model's short name for a title: ``"gguf:/.../SmolLM2-135M-Instruct.Q4_1.gguf:<size>:<sha>"``
+    becomes ``"SmolLM2-135M-Instruct.Q4_1"``; hub names and folders keep their last part."""
+    text = str(identity)
+    if text.startswith("gguf:"):
+        text = text[5:].split(":")[0]
+    name = text.rstrip("/").split("/")[-1]
+    return name[:-5] if name.endswith(".gguf") else name
+
+
+def plot_layer_time_maps(sweeps, times, window_ms, titles=None, decided=None):
+    """Mean r over channels for every layer and window, one map per model.
+
+    Each fitted layer is one row, centred on its tick, whatever the spacing of the
+    layers swept (every layer, or every n-th).
+
+    Parameters
+    ----------
+    sweeps : dict of str to LayerSweep
+        By model key (:func:`analysis.encoding.compare_models`).
+    times : ndarray, shape (n_windows,)
+        Window starts in ms.
+    window_ms : float
+        Window length (extends the last column).
+    titles : dict of str to str | None
+        Model key -> name shown in the title (e.g. the model's file name rather than
+        ``"default"``).
+    decided : dict of str to int | None
+        Model key -> the layer decided for it, marked with a dashed line.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    fig, axes = panel_grid(len(sweeps), panel_height=3.4)
+    for ax, (key, sw) in zip(axes, sweeps.items()):
+        n = len(sw.layers)
+        im = ax.imshow(sw.layer_time_map(), aspect="auto", origin="lower", cmap="magma",
+                       extent=[times[0], times[-1] + window_ms, -0.5, n - 0.5])
+        every = max(1, -(-n // 12))
+        ax.set_yticks(range(0, n, every), [str(l) for l in sw.layers[::every]])
+        if decided and decided.get(key) in sw.layers:
+            ax.axhline(sw.layers.index(decided[key]), color="c", lw=0.9, ls="--",
+                       label=f"decided layer {decided[key]}")
+            ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=8, frameon=False)
+        name = model_label((titles or {}).get(key, key))
+        ax.set(xlabel="window start (ms)", ylabel="layer (one row each)")
+        ax.set_title(f"{name}: mean r over channels", fontsize=10, pad=18 if decided else 6)
+        fig.colorbar(im, ax=ax, label="r")
+    fig.tight_layout()
+    return fig
 
 
 def as_evoked(values, dataset, comment=""):

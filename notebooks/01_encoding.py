@@ -159,15 +159,9 @@ glue("margin_verdict", "The interval excludes 0: the choice is stable across fol
      "between them is a coin toss.")
 
 # %%
-fig, axes = plt.subplots(1, len(sweeps), figsize=(5.5 * len(sweeps), 4), squeeze=False)
-for ax, (m, sw) in zip(axes[0], sweeps.items()):
-    im = ax.imshow(sw.layer_time_map(), aspect="auto", origin="lower", cmap="magma",
-                   extent=[ds.times[0], ds.times[-1] + ds.window_ms, sw.layers[0] - 0.5,
-                           sw.layers[-1] + 0.5])
-    ax.axhline(sw.layer_decision()["layer"], color="c", lw=0.8, ls="--")
-    ax.set(xlabel="window start (ms)", ylabel="layer", title=f"{m}: mean r over channels")
-    fig.colorbar(im, ax=ax, label="r")
-fig.tight_layout()
+fig = plots.plot_layer_time_maps(sweeps, ds.times, ds.window_ms,
+                                 titles={m: feats[m].model_identity for m in sweeps},
+                                 decided={m: sw.layer_decision()["layer"] for m, sw in sweeps.items()})
 
 # %% [markdown]
 # ## Where and when the chosen layer predicts the brain
@@ -278,7 +272,7 @@ if ds.n_subjects >= 2:
          f"median ceiling is {np.nanmedian(nc['ceiling_r'][sig]):.2f} and the model reaches "
          f"a median {share_median:.2f} of it." if sig.any() else
          "No channel is significant, so no share of the ceiling is reported.")
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=(plots.PAGE_WIDTH_IN, 3.2))
     axes[0].scatter(nc["ceiling_r"][~sig], best.r[~sig], s=3, color="0.75",
                     label="not significant")
     axes[0].scatter(nc["ceiling_r"][sig], best.r[sig], s=5, color="C3", label="significant")

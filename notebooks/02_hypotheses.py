@@ -126,9 +126,10 @@ display(show.table(examples[["group", "score", "role", "text"]], {"score": "{:.3
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 2.8))
-ax.hist(all_sentences["score"].dropna(), bins=30, color="0.7")
+bins = np.histogram_bin_edges(all_sentences["score"].dropna(), bins=30)  # one set for all
+ax.hist(all_sentences["score"].dropna(), bins=bins, color="0.7", label="all sentences")
 for g, colour in (("divergent", "C3"), ("convergent", "C0")):
-    ax.hist(groups[groups.group == g]["score"], bins=30, color=colour, alpha=0.8, label=g)
+    ax.hist(groups[groups.group == g]["score"], bins=bins, color=colour, alpha=0.8, label=g)
 ax.set(xlabel=f"sentence score (z of the mean word MSE, {window_txt})", ylabel="sentences")
 ax.legend()
 fig.tight_layout()

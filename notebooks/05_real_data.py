@@ -384,7 +384,7 @@ glue("n_boot_used", f"{real_n_boot:,}")
 
 # %%
 if enc_table is not None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    fig, axes = plt.subplots(1, 2, figsize=(plots.PAGE_WIDTH_IN, 3.4))
     for c in enc["sweep"].columns:
         axes[0].plot(enc["sweep"].index, enc["sweep"][c], "o-", ms=3, label=c)
     axes[0].set(xlabel="language-model layer", ylabel="r (baseline + layer)",

@@ -137,3 +137,24 @@ def test_magnetometers_only_skip_the_gradiometer_map_with_a_note(user_data, caps
     fig = plots.window_topomaps(ds.responses.mean(axis=0), ds, ch_type="mag")
     low, high = _colorbar_axes(fig).get_ylim()
     assert low == pytest.approx(-high)  # a field: symmetric around 0
+
+
+def test_layer_time_maps_put_each_layer_on_its_tick_and_name_the_model():
+    from analysis import plots
+
+    class Sweep:
+        layers = [0, 5, 10, 15]
+
+        def layer_time_map(self):
+            return np.arange(4 * 3, dtype=float).reshape(4, 3)
+
+    times = np.array([0.0, 25.0, 50.0])
+    fig = plots.plot_layer_time_maps({"default": Sweep()}, times, 25.0,
+                                     titles={"default": "gguf:/x/y/SmolLM2-135M-Instruct.Q4_1.gguf:9:ab"},
+                                     decided={"default": 10})
+    ax = fig.axes[0]
+    assert list(ax.get_yticks()) == [0, 1, 2, 3]  # row i is centred on tick i
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "5", "10", "15"]
+    assert ax.get_images()[0].get_extent()[2:] == [-0.5, 3.5]
+    assert "SmolLM2-135M-Instruct.Q4_1" in ax.get_title() and "default" not in ax.get_title()
+    assert fig.get_size_inches()[0] <= plots.PAGE_WIDTH_IN
