@@ -194,7 +194,12 @@ def table(df, formats=None, precision=None, caption=None, index=True):
         styler = styler.set_caption(escape_text(caption))
     if not index:
         styler = styler.hide(axis="index")
-    return styler.set_table_styles(_TABLE_STYLES, overwrite=False)
+    # a stable id from the table's content, so that a re-executed chapter gives the same
+    # page (pandas draws a random one) and nbval can compare it
+    import hashlib
+
+    digest = hashlib.sha1(df.to_csv().encode("utf-8", "replace")).hexdigest()[:10]
+    return styler.set_uuid(digest).set_table_styles(_TABLE_STYLES, overwrite=False)
 
 
 def table_html(df, **to_html_kwargs):

@@ -410,7 +410,9 @@ def cell_tags(source):
 
     A cell that only glues numbers into the prose is removed from the page
     (``remove-input``; its numbers appear in the text); a cell that assembles and saves
-    the chapter's results is collapsed (``hide-input``).
+    the chapter's results is collapsed (``hide-input``). The provenance table (run time,
+    commit, versions) differs on every execution by design, so nbval does not compare
+    its output (``nbval-ignore-output``).
 
     Parameters
     ----------
@@ -430,6 +432,8 @@ def cell_tags(source):
         return ["remove-input"]
     if "chapter.save(" in source or "results = {" in source:
         return ["hide-input"]
+    if "provenance_table(" in source:
+        return ["nbval-ignore-output"]
     return []
 
 
