@@ -123,8 +123,8 @@ def portable_path(path):
                         (cache_dir("").resolve(), "<cache>"), (REPO_ROOT.resolve(), "<repo>")):
         if p == root or root in p.parents:
             return f"{label}/{p.relative_to(root)}" if p != root else label
-    parts = p.parts[-2:]
-    return ".../" + "/".join(parts) if len(p.parts) > 2 else str(p)
+    parts = [q for q in p.parts if q != p.anchor][-2:]  # "/data" too: never the absolute path
+    return ".../" + "/".join(parts)
 
 
 def _looks_like_path(value):

