@@ -65,7 +65,8 @@ def test_encoding_outputs_fit_kwargs_take_the_groups_from_the_dataset():
 
 def test_encoding_outputs_missing_file_or_field_names_it(tmp_path):
     with pytest.raises(ContractError, match=rf"{ENCODING_FILE} not found: run the encoding "
-                                            r"chapter first \(python -m analysis.run --only encoding"):
+                                            r"chapter first \(python -m analysis.run "
+                                            r"--only encoding"):
         EncodingOutputs.read(tmp_path)
     path = _encoding().write(tmp_path)
     with np.load(path) as npz:

@@ -1,4 +1,4 @@
-"""Unit tests of analysis.embeddings without the embedding model: word keys, pooling, calibration."""
+"""Unit tests of analysis.embeddings without its model: word keys, pooling, calibration."""
 
 import importlib.util
 

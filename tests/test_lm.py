@@ -1,4 +1,4 @@
-"""Unit tests of analysis.lm: model resolution, identities, dtypes, padding and the padded forward pass.
+"""Unit tests of analysis.lm: resolution, identities, dtypes, padding, the padded forward pass.
 
 Resolution of "default", unknown paths, folders without config.json, hub identities and the
 offline hub error are tested in tests/test_features.py; this file covers the rest.

@@ -1,4 +1,4 @@
-"""Unit tests of analysis.provenance: portable paths, checksums, step timers, cache folder, banner."""
+"""Unit tests of analysis.provenance: portable paths, checksums, timers, cache, banner."""
 
 import hashlib
 import json
@@ -123,7 +123,8 @@ def test_timed_without_a_timer_does_nothing():
 
 # --------------------------------------------------------------------------- banner
 def test_data_banner_escapes_the_dataset_name():
-    ds = types.SimpleNamespace(provenance={"dataset": "<b>x</b>"}, source="<script>alert(1)</script>")
+    ds = types.SimpleNamespace(provenance={"dataset": "<b>x</b>"},
+                               source="<script>alert(1)</script>")
     html = data_banner(ds)
     assert "Real data" in html
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html

@@ -1,4 +1,4 @@
-"""Unit tests of analysis.text: sentences, positions, word keys and the authors' annotation files."""
+"""Unit tests of analysis.text: sentences, positions, word keys, the authors' annotations."""
 
 import numpy as np
 import pytest

@@ -1,6 +1,7 @@
-"""Unit tests of analysis._utils: errors, argument checks, atomic files, z-scores, Welch, data paths."""
+"""Unit tests of analysis._utils: errors, checks, atomic files, z-scores, Welch, data paths."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,7 +55,8 @@ def test_check_finite_ignores_integer_and_accepts_finite_values():
 def test_check_array_rank_shape_and_conversion():
     arr = check_array([[1, 2], [3, 4]], "X", ndim=2, shape=(None, 2))
     assert arr.dtype == np.float64 and arr.shape == (2, 2)
-    with pytest.raises(DataError, match=r"f.csv: 'X' has shape \(3,\) \(1 axes\); expected 2 or 3 axes"):
+    with pytest.raises(DataError, match=r"f.csv: 'X' has shape \(3,\) \(1 axes\); "
+                                        r"expected 2 or 3 axes"):
         check_array(np.ones(3), "X", ndim=(2, 3), source="f.csv")
     with pytest.raises(DataError, match=r"'X' has shape \(2, 3\); expected \(any, 2\)"):
         check_array(np.ones((2, 3)), "X", shape=(None, 2))
@@ -191,7 +193,7 @@ def test_shared_data_path_order(tmp_path, monkeypatch):
     monkeypatch.setenv("TEST_CORPUS_PATH", str(tmp_path / "env.csv"))
     assert shared_data_path("corpus/a.csv", env="TEST_CORPUS_PATH") == tmp_path / "env.csv"
     explicit = shared_data_path("corpus/a.csv", env="TEST_CORPUS_PATH", path="~/mine.csv")
-    assert explicit == (tmp_path / "x").home() / "mine.csv"
+    assert explicit == Path.home() / "mine.csv"
     monkeypatch.setenv("TEST_CORPUS_PATH", "")  # empty variable: ignored
     assert shared_data_path("corpus/a.csv", env="TEST_CORPUS_PATH") == shared / "corpus" / "a.csv"
 
