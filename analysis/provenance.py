@@ -123,8 +123,8 @@ def portable_path(path):
                         (cache_dir("").resolve(), "<cache>"), (REPO_ROOT.resolve(), "<repo>")):
         if p == root or root in p.parents:
             return f"{label}/{p.relative_to(root)}" if p != root else label
-    parts = p.parts[-2:]
-    return ".../" + "/".join(parts) if len(p.parts) > 2 else str(p)
+    parts = [q for q in p.parts if q != p.anchor][-2:]  # "/data" too: never the absolute path
+    return ".../" + "/".join(parts)
 
 
 def _looks_like_path(value):
@@ -339,7 +339,9 @@ def data_banner(dataset):
     ----------
     dataset : WordDataset | dict | None
         The data the chapter ran on (a dataset, or a dataset record); ``None`` prints the
-        banner of the simulated default.
+        banner of the simulated default. A dataset is called simulated only when it is
+        the simulated study (``provenance["source"] == "simulation"``); one made by a
+        loader directly, without a recorded name, is shown by its ``source``.
 
     Returns
     -------
@@ -347,8 +349,13 @@ def data_banner(dataset):
     """
     import html
 
-    prov = getattr(dataset, "provenance", None) or {}
-    name = (prov.get("dataset") if prov else (dataset or {}).get("name")) or "simulated"
+    if hasattr(dataset, "provenance"):  # a dataset: named when opened by name, else by its source
+        prov = dataset.provenance or {}
+        simulated = prov.get("source") == "simulation"
+        name = prov.get("dataset") or ("simulated" if simulated
+                                       else getattr(dataset, "source", None) or "unnamed")
+    else:
+        name = (dataset or {}).get("name") or "simulated"
     source = getattr(dataset, "source", None) or name
     if name == "simulated":
         return ('<div class="admonition warning"><p class="admonition-title">Simulated '
