@@ -459,8 +459,9 @@ def null_power_sentence(p, mde, alpha=0.05, label="p", units=None, suffix=None):
     d_units, d_suffix = UNITS.get(fam, ("an effect", ""))
     units = d_units if units is None else units
     suffix = d_suffix if suffix is None else suffix
-    head = (f"not significant ({label} = {_fmt(p)})" if not np.nan_to_num(p, nan=1.0) < alpha
-            else f"significant ({label} = {_fmt(p)})")
+    shown = f"{p:.2g}" if np.isfinite(p) else "n/a"  # p-values: two significant digits
+    head = (f"not significant ({label} = {shown})" if not np.nan_to_num(p, nan=1.0) < alpha
+            else f"significant ({label} = {shown})")
     if fam == "validity":
         design = (f"with {mde['n_divergent']} divergent and {mde['n_convergent']} convergent "
                   f"sentences and {mde['n_tests']} hypotheses corrected for")
@@ -504,7 +505,7 @@ def null_power(p, test, alpha=0.05, label="p", **design):
     p = float(np.nan_to_num(p, nan=1.0))
     if p < alpha:
         return {"p": p, "null": False, "mde": None,
-                "sentence": f"significant ({label} = {_fmt(p)})"}
+                "sentence": f"significant ({label} = {p:.2g})"}
     res = minimum_detectable_effect(test, alpha=alpha, **design)
     return {"p": p, "null": True, **res, "sentence": null_power_sentence(p, res, alpha, label)}
 
