@@ -78,7 +78,7 @@ chapter = start_chapter(
     dict(frank_path=frank_path, trials_path=trials_path,
          naturalstories_path=naturalstories_path, models=models, real_n_words=real_n_words,
          ns_stories=ns_stories, layer_step=layer_step, n_folds=n_folds, n_inner=n_inner,
-         p_threshold=p_threshold, real_n_permutations=real_n_permutations,
+         p_threshold=p_threshold, real_n_permutations=real_n_permutations, power_n_sim=power_n_sim,
          n_splits=n_splits, real_n_boot=real_n_boot, window_tokens=window_tokens, n_confirm=n_confirm, fdr_q=fdr_q,
          seed=seed, device=device, profile=profile),
     results_dir=results_dir, device=device,

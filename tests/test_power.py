@@ -116,3 +116,51 @@ def test_bad_design_is_refused():
         power.mde_category(np.zeros(300, bool), GROUPS)
     with pytest.raises(DataError, match="test="):
         power.minimum_detectable_effect("anova")
+
+
+def _fake_dataset(n, seed=0):
+    from types import SimpleNamespace
+
+    from analysis.calibration import ar1_targets
+
+    y = ar1_targets(n, 3, 0.5, seed=seed).reshape(n, 1, 3)
+    cat = np.zeros(n, bool)
+    starts = np.random.default_rng(seed).choice(n - 3, n // 12, replace=False)
+    cat[(starts[:, None] + np.arange(3)).ravel()] = True  # runs of 3 at random places
+    # no registered source: the default null (blocks of 20 words over one series)
+    return SimpleNamespace(provenance={}, responses=y, categories={"emotion": cat})
+
+
+def test_retest_and_instruction_power_read_the_results():
+    """The chapters' glue: records from a re-test and an instruction comparison."""
+    from types import SimpleNamespace
+
+    from analysis.stats import category_ttest, fdr_bh, permutation_r_difference
+
+    n = 200
+    ds = _fake_dataset(n)
+    rng = np.random.default_rng(1)
+    base = ds.responses + rng.normal(0, 3, ds.responses.shape)
+    tuned = base + rng.normal(0, 1, base.shape)
+    test = permutation_r_difference(ds.responses, base, tuned, 50, seed=0)
+    values = rng.normal(0, 5, (n, 3))
+    cat = category_ttest(values, ds.categories["emotion"], n_permutations=50, groups=None)
+    cat.update(q=fdr_bh(cat["p"])[1], category="emotion")
+    rt = {"test": test, "base": SimpleNamespace(predictions=base, r=test["r_a"].T),
+          "ft": SimpleNamespace(predictions=tuned), "delta_mse": values, "category": cat}
+    res = power.retest_power(rt, ds, n_sim=20, n_permutations=50)
+    assert res["r"]["null"] and np.isfinite(res["r"]["mde"]) and res["r"]["n_tests"] == 3
+    assert 0.5 < res["r"]["prediction_correlation"] < 0.99
+    assert res["category"]["null"] and res["category"]["n_in"] == int(ds.categories["emotion"].sum())
+    assert res["category"]["value_sd"] == pytest.approx(5, rel=0.2)
+    assert "% of the base error" in res["category"]["sentence"]
+
+    summary = pd.DataFrame({"mean_delta": [0.001, -0.004], "q_mean_better": [0.6, 0.9],
+                            "q_mean_worse": [0.7, 0.5], "mean_r_plain": [0.1, 0.1]},
+                           index=["emotion", "physics"])
+    comp = SimpleNamespace(summary=summary, params={"n_words": 150},
+                           fits={"plain": SimpleNamespace(predictions=base),
+                                 "physics": SimpleNamespace(predictions=tuned)})
+    out = power.instruction_power(comp, ds, n_sim=20, n_permutations=50)
+    assert out["instruction"] == "physics" and out["n_words"] == 150 and out["p"] == 0.5
+    assert out["sentence"].startswith("not significant (q = 0.5); with 150 words")
