@@ -81,6 +81,7 @@ PROFILES = {
         "n_boot": 200,
         "model_layer_step": 10,
         "map_channels": 30,
+        "power_n_sim": 40,  # draws per minimum detectable effect of a null (analysis.power)
     },
     "default": {  # the whole book on a 2-core CPU in at most 45 minutes
         "n_words": 0,  # 0 = every word of the story

@@ -53,6 +53,7 @@ ft_max_length = 128  # tokens per question + option (items with a longer option 
 ft_eval_every = 200  # evaluate every n training items (the learning curve); 0: each epoch
 ft_n_words = 0  # brain re-test on the first n words of the encoding study (0 = all)
 ft_n_permutations = 10000
+power_n_sim = 200  # simulated draws per minimum detectable effect of a null result
 ft_lm_tokens = 0  # tokens of the held-out narrative for the LM loss (0 = all, ~2,300)
 controls = True  # the positive and null controls (simulated study only)
 device = "auto"
@@ -72,7 +73,7 @@ from myst_nb import glue
 from analysis import controls as ctl
 from analysis import finetune as ft
 from analysis import display as show
-from analysis import plots
+from analysis import plots, power
 from analysis.features import extract_features
 from analysis.lm import load_model
 from analysis.provenance import data_banner, portable_path, start_chapter
@@ -83,7 +84,7 @@ chapter = start_chapter(
          ft_n_train=ft_n_train, ft_n_eval=ft_n_eval, ft_epochs=ft_epochs, ft_lr=ft_lr,
          ft_batch_size=ft_batch_size, ft_grad_accum=ft_grad_accum, ft_lora=ft_lora,
          ft_lora_rank=ft_lora_rank, ft_max_length=ft_max_length, ft_eval_every=ft_eval_every,
-         ft_n_words=ft_n_words, ft_n_permutations=ft_n_permutations,
+         ft_n_words=ft_n_words, ft_n_permutations=ft_n_permutations, power_n_sim=power_n_sim,
          ft_lm_tokens=ft_lm_tokens, controls=controls, device=device, profile=profile,
          seed=seed),
     results_dir=results_dir, device=device,
@@ -295,6 +296,11 @@ for task, hidden in ft_hidden.items():
 tests = {**ctl_run["tests"], **{f"fine-tuned on {TASK_NAMES[t]}": rt
                                 for t, rt in retest.items()}}
 summaries = {name: ft.retest_summary(rt, ds.times) for name, rt in tests.items()}
+powers = {task: power.retest_power(rt, ds, n_sim=power_n_sim, seed=seed)
+          for task, rt in retest.items()}  # what each re-test detects (analysis.power)
+glue("power_note", "; ".join(f"{TASK_NAMES[t]}, Δr per test: {p['r']['sentence']}" + (
+    "" if p["category"] is None else f"; {TASK_NAMES[t]}, category effect per window: "
+    f"{p['category']['sentence']}") for t, p in powers.items()) or "n/a")
 display(show.table(pd.DataFrame(
     {name: {"% better": v["percent_better"], "% worse": v["percent_worse"],
             "mean r base": v["mean_r_base"], "mean r model": v["mean_r_finetuned"],
@@ -326,7 +332,9 @@ for key, text in ft.retest_texts(summaries).items():
 # base model's mean error in each window, category words against the rest, its p from
 # permutations that keep the serial dependence of the words, Benjamini–Hochberg over
 # windows; losses are marked "worse"): {glue:text}`cat_sig_siqa` and
-# {glue:text}`cat_sig_piqa`. The shuffled-answer control predicts better on
+# {glue:text}`cat_sig_piqa`. What these tests could detect on a simulation calibrated to
+# these words (smallest q; one test before the correction over the map):
+# {glue:text}`power_note`. The shuffled-answer control predicts better on
 # {glue:text}`better_siqa_shuffled` % and worse on {glue:text}`worse_siqa_shuffled` % (emotion
 # words: {glue:text}`cat_sig_siqa_shuffled`): what the recipe does without knowledge.
 # On the simulated study the planted knowledge is a
@@ -370,6 +378,7 @@ results = {
     "positive_control": summaries.get("positive control"),
     "null_control": summaries.get("null control"),
     "better_worse": {task: summaries[f"fine-tuned on {TASK_NAMES[task]}"] for task in retest},
+    "power": powers,
     "verdicts": {run: asdict(v) for run, v in verdicts.items()},
     "lm_loss": lm_rows,
     "times": ds.times.tolist(),

@@ -46,6 +46,7 @@ p_threshold = 0.001
 real_n_permutations = 10000  # permutations of the tests of a gain in r
 n_splits = 100  # random split halves of the readers for the noise ceiling
 real_n_boot = 1000  # bootstrap resamples (of sentences) of the intervals on headline numbers
+power_n_sim = 200  # simulated draws per minimum detectable effect of a null result
 window_tokens = 1024  # long context: tokens per window over a story (windows overlap by half)
 n_confirm = 10
 fdr_q = 0.05
@@ -61,7 +62,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from analysis import datasets, plots, real_data
+from analysis import datasets, plots, power, real_data
 from analysis import display as show
 from analysis import finetune as ft
 from analysis import hypotheses as H
@@ -77,7 +78,7 @@ chapter = start_chapter(
     dict(frank_path=frank_path, trials_path=trials_path,
          naturalstories_path=naturalstories_path, models=models, real_n_words=real_n_words,
          ns_stories=ns_stories, layer_step=layer_step, n_folds=n_folds, n_inner=n_inner,
-         p_threshold=p_threshold, real_n_permutations=real_n_permutations,
+         p_threshold=p_threshold, real_n_permutations=real_n_permutations, power_n_sim=power_n_sim,
          n_splits=n_splits, real_n_boot=real_n_boot, window_tokens=window_tokens, n_confirm=n_confirm, fdr_q=fdr_q,
          seed=seed, device=device, profile=profile),
     results_dir=results_dir, device=device,
@@ -341,6 +342,14 @@ if frank_all is not None:
     glue("n400_share", "n/a" if "share of ceiling" not in n400 else
          f"{n400['share of ceiling']:.2f} ({n400['share of ceiling low']:.2f} to "
          f"{n400['share of ceiling high']:.2f})")
+    j = erp.ch_names.index("N400")  # the test's power on data like these (analysis.power)
+    lex_power = power.null_power(
+        n400["p gain over lexical"], "r_difference", alternative="greater",
+        ceiling=ceiling.get("N400", {}).get("ceiling_r"), n_sim=power_n_sim, seed=seed,
+        **{**power.dataset_design(erp.pick(["N400"])), **power.r_difference_design(
+            erp.responses[:, j], enc["lexical"].predictions[:, j], enc["nested"].predictions[:, j]),
+           "r_base": float(n400["r lexical"])})
+    glue("n400_gain_lex_power", lex_power["sentence"])
 
     def interval(row, key):
         return [float(row[key + " low"]), float(row[key + " high"])]
@@ -364,6 +373,7 @@ if frank_all is not None:
             "share_of_ceiling_ci": (None if pd.isna(row.get("share of ceiling", np.nan))
                                     else interval(row, "share of ceiling"))}
         for c, row in enc_table.iterrows()}
+    results["encoding"]["N400"]["power_gain_over_lexical"] = lex_power
     results["encoding_sweep"] = {int(k): v for k, v in enc["sweep"].to_dict(orient="index").items()}
     results["encoding_sweep_note"] = ("r of baseline + each layer on all words: a "
                                       "description; its peak is not tested")
@@ -376,7 +386,7 @@ if frank_all is not None:
 else:
     for key in ("freq_source", "enc_n", "n400_base", "n400_joint", "n400_gain_p", "n400_layer",
                 "n400_share", "n400_lex", "n400_gain", "n400_gain_lex", "n400_gain_lex_p",
-                "n400_fold_layers", "n400_sweep_peak"):
+                "n400_fold_layers", "n400_sweep_peak", "n400_gain_lex_power"):
         glue(key, "n/a")
 glue("n_folds_used", n_folds)
 glue("n_perm", f"{real_n_permutations:,}")
@@ -412,7 +422,9 @@ if enc_table is not None:
 # from the resampled r, the ceiling held fixed). Much of it is
 # lexical: surprisal and the static embedding alone, with no context, reach r =
 # {glue:text}`n400_lex`, and the gain of the layers over **that** baseline is
-# {glue:text}`n400_gain_lex` (p = {glue:text}`n400_gain_lex_p`). The folds chose layers
+# {glue:text}`n400_gain_lex` (p = {glue:text}`n400_gain_lex_p`); the test of that gain:
+# {glue:text}`n400_gain_lex_power` (a simulation calibrated to these words; the Methods
+# page). The folds chose layers
 # {glue:text}`n400_fold_layers`; the most frequent, layer {glue:text}`n400_layer`, is the
 # layer this chapter hands on (the fine-tuned models below and the models chapter use it).
 # The sweep's peak on all words, layer {glue:text}`n400_sweep_peak`, is a description only.
@@ -449,6 +461,9 @@ if enc_table is not None:
     scores = embedder.score(groups["text"].tolist(), proposals["hypothesis"].tolist())
     chain = H.evaluate(proposals, scores, groups, fdr_q=fdr_q, n_confirm=n_confirm)
     enrich = H.domain_enrichment(chain, n_confirm)
+    chain_power = power.chain_power(chain, scores, groups, alpha=fdr_q, n_sim=10 * power_n_sim,
+                                    seed=seed)
+    glue("chain_power", chain_power["sentence"])
     display(show.table(chain.head(n_confirm)[["rank", "hypothesis", "proposer", "domain", "V",
                                               "q", "V_validation", "q_validation", "confirmed"]],
                        {"V": "{:.3f}", "q": "{:.2g}", "V_validation": "{:.3f}",
@@ -466,10 +481,10 @@ if enc_table is not None:
         "n_confirmed": int(chain["confirmed"].sum()), "domain_enrichment": enrich,
         "top": chain.head(n_confirm)[["hypothesis", "proposer", "domain", "V", "p", "q",
                                       "V_validation", "q_validation", "confirmed"]]
-        .to_dict(orient="records")}
+        .to_dict(orient="records"), "power": chain_power}
 else:
     for key in ("chain_n_group", "chain_n_sentences", "chain_group_note", "chain_n_sig",
-                "chain_n_hyp", "chain_n_confirmed", "chain_enrich_p"):
+                "chain_n_hyp", "chain_n_confirmed", "chain_enrich_p", "chain_power"):
         glue(key, "n/a")
 
 # %% [markdown]
@@ -478,9 +493,10 @@ else:
 # {glue:text}`chain_n_confirmed` of the top ones are confirmed on the held-out
 # validation sentences; social/emotional and physical hypotheses are not richer among
 # the top ones than chance would make them (hypergeometric p = {glue:text}`chain_enrich_p`).
-# With 205 sentences, a 24-reader N400 and a reliability near 0.35, this is the
-# power the chain has here: a null is what these data allow, not evidence that no
-# property exists.
+# The best hypothesis on the research sentences: {glue:text}`chain_power` (the
+# smallest validity V, in verifier-score units, that one hypothesis needs to pass the
+# correction here). A null is what these data allow, not evidence that no property
+# exists.
 
 # %% [markdown]
 # ## The fine-tuned models on the N400
@@ -518,14 +534,24 @@ if tuned is not None and enc_table is not None:
                         "category": rec["category"],
                         "category_p": None if rt["category"] is None else
                         float(rt["category"]["p"][0]),
-                        "n_category_words": int(cats[rec["category"]].sum())}
-    display(show.table(pd.DataFrame(retest).T))
+                        "n_category_words": int(cats[rec["category"]].sum()),
+                        "power": power.retest_power(rt, n400, n_sim=power_n_sim, seed=seed,
+                                                    ceiling=ceiling.get("N400", {}).get("ceiling_r"))}
+    display(show.table(pd.DataFrame(retest).T.drop(columns="power", errors="ignore")))
     glue("ft_layer", layer)
+    glue("ft_power", "; ".join(f"{task}, Δr: {v['power']['r']['sentence']}" + (
+        "" if v["power"]["category"] is None else
+        f"; {task}, {v['category']} words: {v['power']['category']['sentence']}")
+        for task, v in retest.items()) or "n/a")
 else:
     glue("ft_layer", "n/a")
+    glue("ft_power", "n/a")
 glue("tagger_note", f"threshold {real_data.TAGGER_THRESHOLD}, chosen on the project's "
      "hand-labelled story, where it agrees only moderately with the hand labels")
 results["finetuned_on_n400"] = retest
+
+# %% [markdown]
+# What each re-test could detect on these words: {glue:text}`ft_power`.
 
 # %%
 path = chapter.save(**results)

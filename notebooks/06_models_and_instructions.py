@@ -35,6 +35,7 @@ instructions: list[str] | None = None  # None: the default subset of four; ["all
 instr_frank_words = 0  # Frank: instructions read on the sentences in the first n words; 0: all
 instr_sim_words = 300  # simulated study: instructions read on its first n words; 0: all
 instr_n_permutations = 2000  # permutations of each instruction test (shared by all)
+power_n_sim = 200  # simulated draws per minimum detectable effect of a null result
 n_boot = 1000  # bootstrap resamples of the sentences for the intervals of differences in r
 band_scales = [0.1, 1.0, 10.0]  # relative scales of the instruction band (two-band ridge)
 model_layer_step = 5  # the model sweeps fit every n-th layer (plus the layers used below)
@@ -57,7 +58,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from analysis import datasets, plots
+from analysis import datasets, plots, power
 from analysis import display as show
 from analysis import instructions as I
 from analysis import models as M
@@ -69,6 +70,7 @@ chapter = start_chapter(
     dict(frank_path=frank_path, real_n_words=real_n_words, instructions=instructions,
          instr_frank_words=instr_frank_words, instr_sim_words=instr_sim_words,
          instr_n_permutations=instr_n_permutations, models_n_folds=models_n_folds,
+         power_n_sim=power_n_sim,
          n_boot=n_boot, band_scales=band_scales, model_layer_step=model_layer_step,
          map_channels=map_channels, finetuned_sweep=finetuned_sweep, hub_models=hub_models,
          ft_n_words=ft_n_words, sweep_alphas=sweep_alphas, sweep_inner=sweep_inner,
@@ -149,6 +151,11 @@ if fr is not None:
     display(frank_comp.delta_table(fr.targets.ch_names, chosen_instructions).round(3))
     results["instructions"]["frank2015"] = frank_comp.to_results(
         fr.layer, per_target=True, targets=list(fr.targets.ch_names))
+    fr_power = power.instruction_power(frank_comp, fr.targets, alpha=fdr_q, n_sim=power_n_sim,
+                                       seed=seed)  # what the test detects (analysis.power)
+    results["instructions"]["frank2015"]["power"] = fr_power
+glue("fr_power", "n/a" if frank_comp is None else f"for *{fr_power['instruction']}*, the "
+     f"largest change of the mean r: {fr_power['sentence']}")
 for k, v in {**I.frank_texts(frank_comp, fr, fdr_q),
              **I.setting_texts(chosen_instructions, instr_n_permutations, band_scales)}.items():
     glue(k, v)
@@ -163,7 +170,7 @@ for k, v in {**I.frank_texts(frank_comp, fr, fdr_q),
 # {glue:text}`fr_n_mean_sig` instruction(s) change the mean over targets, and the
 # two-band model adds to the plain one for {glue:text}`fr_n_both_sig`. A difference whose
 # interval straddles 0 is one that these {glue:text}`fr_n_sent` sentences cannot
-# resolve, not evidence that the instruction does nothing; and a small model that reads
+# resolve ({glue:text}`fr_power`), not evidence that the instruction does nothing; and a small model that reads
 # an instruction of a few words need not act on it as a larger instruction-tuned model
 # would.
 
