@@ -164,8 +164,10 @@ def _finding_rows(real, models):
               f"{n400['baseline_lm']:.3f} with the language model added ({_ci(*n400['gain_ci'])}, "
               f"{_p(n400['p_gain'])}); over the lexical baseline (context-free embedding and "
               f"surprisal) {n400['gain_over_lexical']:+.3f} ({_ci(*n400['gain_over_lexical_ci'])}, "
-              f"{_p(n400['p_gain_over_lexical'])}); layer {n400['layer']} chosen inside the "
-              "folds; Frank et al. (2015) EEG")
+              f"{_p(n400['p_gain_over_lexical'])}"
+              + (f"; {n400['power_gain_over_lexical']['sentence']}"
+                 if n400.get("power_gain_over_lexical") else "")
+              + f"); layer {n400['layer']} chosen inside the folds; Frank et al. (2015) EEG")
         rows.append(GlanceRow("finding", "N400: what the language model adds",
                               f"{n400['gain']:+.3f} in r", ev, "real_data"))
     for name, fut in (real.opt("futrell2018") or {}).items():
@@ -221,7 +223,8 @@ def _claim_rows(enc, val, fin, real, hyp):
             "claim", "poorly predicted sentences share social/emotional and physical content",
             "replicated" if chain["n_confirmed"] > 0 else "not replicated",
             f"on the N400 {chain['n_confirmed']} of {chain['n_hypotheses']} hypotheses were "
-            "confirmed on held-out sentences", "real_data"))
+            "confirmed on held-out sentences; the best one on the research sentences: "
+            f"{chain['power']['sentence']}", "real_data"))  # the package's own text
     # 3. people agree with the hypotheses
     if val is not None:
         t = val["participant_test"] or {}

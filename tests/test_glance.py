@@ -54,7 +54,9 @@ def _book(folder, siqa_ci=(-0.013, 0.06), real=True):
                                           "source": "computed here (preceding story as context)"},
                 "gpt2-xl (published)": {"raw_r": 0.27, "normalised": 0.318, "n_words": None,
                                         "normalised_ci": None, "source": "brain-score"}},
-            "divergence_chain": {"n_significant": 0, "n_hypotheses": 36, "n_confirmed": 0}})
+            "divergence_chain": {"n_significant": 0, "n_hypotheses": 36, "n_confirmed": 0,
+                                 "power": {"sentence": "not significant (q = 0.41); this test "
+                                                       "detects V >= 0.08 with 80 % power"}}})
         _write(folder, "models", {"instructions": {"frank2015": {"summary": {
             "emotion": {"mean_delta": 0.0077, "delta_ci_low": -0.0218, "delta_ci_high": 0.033,
                         "q_mean_better": 0.27, "q_mean_worse": 0.73},
@@ -74,6 +76,8 @@ def test_three_blocks_each_row_with_a_verdict_and_a_link(tmp_path):
     assert verdict["N400: what the language model adds"] == "+0.131 in r"
     assert verdict["a language model's states predict word-by-word brain responses"] == "replicated (EEG)"
     assert verdict["people agree with the hypotheses"] == "untestable here"
+    chain = [r for r in rows if r.question.startswith("poorly predicted")][0]
+    assert "80 % power" in chain.evidence  # a null is shown with its power
     text = at_a_glance(tmp_path)
     for heading in BLOCKS.values():
         assert heading in text
