@@ -77,7 +77,12 @@ DEFAULT_SUBSET = ("meaning", "emotion", "physical", "next_word")
 SUMMARY_COLUMNS = ["share_better", "share_worse", "mean_r_plain", "mean_r_instruction",
                    "mean_delta", "delta_ci_low", "delta_ci_high", "q_mean_better",
                    "q_mean_worse", "mean_r_both", "mean_delta_both", "q_mean_both",
-                   "median_band_scale"]
+                   "mean_delta_vs_control", "vs_control_ci_low", "vs_control_ci_high",
+                   "q_mean_vs_control", "median_band_scale"]
+
+#: Name of the two-band model whose second band is the parameter-matched control (rows of
+#: an instruction band permuted: same width and covariance, no word).
+CONTROL_BAND = "control band + plain"
 
 
 def resolve_instructions(names=None):
@@ -370,8 +375,16 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
         fits[name] = fit(f, name)
         fits[f"{name} + plain"] = fit(plain, f"{name} + plain", second_band=f,
                                       band_scales=list(band_scales))
+    # The parameter-matched control of the two-band model: a second band of the same width
+    # and covariance (the first instruction's features) whose rows are permuted, so that it
+    # belongs to no word. A two-band gain that this band also gets comes from the second
+    # band's extra freedom, not from the instruction.
+    first = next(iter(by_instruction.values()))
+    control_band = np.asarray(first)[np.random.default_rng(seed).permutation(n)]
+    fits[CONTROL_BAND] = fit(plain, CONTROL_BAND, second_band=control_band,
+                             band_scales=list(band_scales))
     t0 = time.perf_counter()
-    tests, tests_both = {}, {}
+    tests, tests_both, tests_control = {}, {}, {}
     null = null_design(data) if hasattr(data, "responses") else {}  # keeps serial dependence
     for name in by_instruction:  # the same seed: the same permutations for every model
         tests[name] = permutation_r_difference(
@@ -379,6 +392,9 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
             seed=seed, mean_over_columns=True, **null)
         tests_both[name] = permutation_r_difference(
             y, fits["plain"].predictions, fits[f"{name} + plain"].predictions,
+            n_permutations, seed=seed, mean_over_columns=True, **null)
+        tests_control[name] = permutation_r_difference(
+            y, fits[CONTROL_BAND].predictions, fits[f"{name} + plain"].predictions,
             n_permutations, seed=seed, mean_over_columns=True, **null)
     seconds["permutations"] = round(time.perf_counter() - t0, 2)
     names = list(by_instruction)
@@ -416,6 +432,10 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
         preds[f"{name} + plain"] = fits[f"{name} + plain"].predictions
     boot = bootstrap_mean_r(y, preds, reference="plain", n_boot=n_boot, seed=seed,
                             groups=boot_groups)
+    boot_control = bootstrap_mean_r(
+        y, {CONTROL_BAND: fits[CONTROL_BAND].predictions,
+            **{f"{k} + plain": preds[f"{k} + plain"] for k in names}},
+        reference=CONTROL_BAND, n_boot=n_boot, seed=seed, groups=boot_groups)
     seconds["bootstrap"] = round(time.perf_counter() - t0, 2)
     summ = []
     for i, name in enumerate(names):
@@ -435,10 +455,15 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
             "both_ci_low": boot[both]["diff_ci"][0], "both_ci_high": boot[both]["diff_ci"][1],
             "p_mean_both": tests_both[name]["p_mean_greater"],
             "share_both_better": float((qb[i] < q).mean()),
+            "mean_r_control_band": float(np.nanmean(fits[CONTROL_BAND].r)),
+            "mean_delta_vs_control": boot_control[both]["diff"],
+            "vs_control_ci_low": boot_control[both]["diff_ci"][0],
+            "vs_control_ci_high": boot_control[both]["diff_ci"][1],
+            "p_mean_vs_control": tests_control[name]["p_mean_greater"],
             "median_band_scale": float(np.median(fits[both].band_scales))})
     summary = pd.DataFrame(summ).set_index("instruction")
     for col, src in (("q_mean_better", "p_mean_better"), ("q_mean_worse", "p_mean_worse"),
-                     ("q_mean_both", "p_mean_both")):
+                     ("q_mean_both", "p_mean_both"), ("q_mean_vs_control", "p_mean_vs_control")):
         summary[col] = fdr_bh(summary[src].to_numpy(), q)[1]
     params = {"n_permutations": int(n_permutations), "seed": int(seed), "q": float(q),
               "n_boot": int(n_boot), "band_scales": [float(s) for s in band_scales],
@@ -514,10 +539,11 @@ def setting_texts(chosen, n_permutations, band_scales):
 
 FRANK_KEYS = ("frank_layer", "frank_layer_source", "frank_n", "fr_n_sent", "fr_r_plain",
               "fr_best", "fr_best_delta", "fr_best_ci", "fr_n_better", "fr_n_worse",
-              "fr_n_tests", "fr_n_mean_sig", "fr_n_both_sig", "fr_n400_range")
+              "fr_n_tests", "fr_n_mean_sig", "fr_n_both_sig", "fr_n_both_vs_control",
+              "fr_n400_range")
 SIMULATED_KEYS = ("sim_layer", "sim_instr_n", "sim_window", "sim_n_targets",
                   "sim_max_better", "sim_max_worse", "sim_n_mean_better", "sim_n_mean_worse",
-                  "sim_delta_range")
+                  "sim_delta_range", "sim_n_both_sig", "sim_n_both_vs_control")
 
 
 def frank_texts(comp, setup=None, q=0.05):
@@ -554,6 +580,7 @@ def frank_texts(comp, setup=None, q=0.05):
         "fr_n_worse": int((t["result"] == "worse").sum()), "fr_n_tests": len(t),
         "fr_n_mean_sig": int(((s["q_mean_better"] < q) | (s["q_mean_worse"] < q)).sum()),
         "fr_n_both_sig": int((s["q_mean_both"] < q).sum()),
+        "fr_n_both_vs_control": int((s["q_mean_vs_control"] < q).sum()),
         "fr_n400_range": f"{n400['delta'].min():+.4f} to {n400['delta'].max():+.4f}"}
 
 
@@ -580,7 +607,9 @@ def simulated_texts(comp, setup=None, q=0.05):
         "sim_max_worse": f"{100 * s['share_worse'].max():.1f} %",
         "sim_n_mean_better": int((s["q_mean_better"] < q).sum()),
         "sim_n_mean_worse": int((s["q_mean_worse"] < q).sum()),
-        "sim_delta_range": f"{s['mean_delta'].min():+.4f} to {s['mean_delta'].max():+.4f}"}
+        "sim_delta_range": f"{s['mean_delta'].min():+.4f} to {s['mean_delta'].max():+.4f}",
+        "sim_n_both_sig": int((s["q_mean_both"] < q).sum()),
+        "sim_n_both_vs_control": int((s["q_mean_vs_control"] < q).sum())}
 
 
 def instruction_lines(comparisons):

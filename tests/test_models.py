@@ -120,7 +120,11 @@ def test_planted_instruction_component_is_found_only_under_its_instruction():
     a1 = t[(t["instruction"] == "A") & (t["window_ms"] == 1.0)]
     assert (a1["band_scale"] >= 1.0).all() and (a1["q_both"] < 0.05).all()
     assert s.loc["B", "share_both_better"] == 0.0
-    assert set(res.fits) == {"plain", "A", "A + plain", "B", "B + plain"}
+    assert set(res.fits) == {"plain", "A", "A + plain", "B", "B + plain", I.CONTROL_BAND}
+    # against a parameter-matched control band (same width, rows permuted): A's two-band
+    # gain is the instruction's, B's is not
+    assert s.loc["A", "vs_control_ci_low"] > 0 and s.loc["A", "q_mean_vs_control"] < 0.01
+    assert s.loc["B", "q_mean_vs_control"] > 0.05
     assert res.summary_dict()["A"]["n_targets"] == 6
 
 
