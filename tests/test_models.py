@@ -339,6 +339,7 @@ def _comparison():
         "delta_ci_low": [-0.01, 0.001], "delta_ci_high": [0.0, 0.04],
         "q_mean_better": [0.5, 0.01], "q_mean_worse": [0.04, 0.9],
         "q_mean_both": [0.2, 0.03], "mean_delta_both": [0.0, 0.01],
+        "q_mean_vs_control": [0.5, 0.2],
         "both_ci_low": [-0.01, 0.0], "both_ci_high": [0.01, 0.02]},
         index=pd.Index(["meaning", "emotion"], name="instruction"))
     return I.InstructionComparison(table=table, summary=summary,
@@ -358,7 +359,7 @@ def test_instruction_texts_and_results_of_a_comparison():
     assert fr["fr_best"] == "emotion" and fr["fr_best_delta"] == "+0.0215"
     assert fr["fr_best_ci"] == "+0.0010 to +0.0400"
     assert (fr["fr_n_better"], fr["fr_n_worse"], fr["fr_n_tests"]) == (1, 1, 4)
-    assert fr["fr_n_mean_sig"] == 2 and fr["fr_n_both_sig"] == 1
+    assert fr["fr_n_mean_sig"] == 2 and fr["fr_n_both_sig"] == 1 and fr["fr_n_both_vs_control"] == 0
     assert fr["fr_n400_range"] == "+0.0100 to +0.0300"
     assert set(fr) == set(I.FRANK_KEYS)
     sim = I.simulated_texts(comp, _Setup(), q=0.05)
