@@ -576,8 +576,16 @@ def load_bids(bids_root, subject=None, session=None, task=None, run=None, dataty
         BIDS entities to read (``None``: every one found).
     datatype : {"meg", "eeg"} | None
         ``None``: both.
-    word_column, word_key, select, description_prefix
-        Where the words are (:func:`read_word_events`).
+    word_column : str | None
+        Column holding the word, or the dictionary-like string holding it
+        (:func:`read_word_events`; ``None``: ``word`` when present, else ``trial_type``).
+    word_key : str
+        Key of the word in dictionary-like cells.
+    select : dict | None
+        Which events are words (``None``: ``{"kind": "word"}`` for dictionaries with a
+        ``kind`` key, else every event with a word).
+    description_prefix : str | None
+        Plain column only: words are the values starting with this prefix.
     sentence_key : str | None
         Key (or column) of each word's sentence label; ``None``: sentences are segmented
         from the words' punctuation (:func:`analysis.text.segment_sentences`), which
