@@ -18,6 +18,7 @@ def _book(folder, siqa_ci=(-0.013, 0.06), real=True):
     _write(folder, "encoding", {
         "dataset": SIM, "chosen_layer": 12, "peak_ms": 250.0,
         "layer_margin": {"runner_up": 3, "margin": 0.004, "ci": [0.001, 0.007]},
+        "layer_decision": {"layer": 12, "fold_layers": [12] * 9 + [9]},
         "truth_check": {"truth_layer": 12, "truth_peak_ms": 250.0, "layer_recovered": True,
                         "peak_recovered": True}})
     _write(folder, "hypotheses", {
@@ -71,6 +72,8 @@ def test_three_blocks_each_row_with_a_verdict_and_a_link(tmp_path):
     assert len(rows) <= 11 and all(r.verdict and r.evidence and r.chapter for r in rows)
     verdict = {r.question: r.verdict for r in rows}
     assert verdict["the encoding model finds the planted layer and latency"] == "pass"
+    enc_row = [r for r in rows if r.question.startswith("the encoding model")][0]
+    assert "in 9 of 10 outer folds" in enc_row.evidence
     assert verdict["the hypotheses name the planted categories"] == "pass"
     assert verdict["the brain re-test says yes to planted knowledge and no to random columns"] == "pass"
     assert verdict["N400: what the language model adds"] == "+0.131 in r"
