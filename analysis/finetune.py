@@ -1812,7 +1812,7 @@ def accuracy_table(accuracy, runs):
     -------
     pandas.DataFrame
         Items, chance, base and fine-tuned accuracy with 95 % Wilson intervals and the
-        paired-bootstrap gain interval, for the summed score and (``per token``
+        paired-bootstrap gain interval (in percentage points), for the summed score and (``per token``
         columns) the length-normalised one; the pick-the-shorter-option baseline with its
         Wilson interval; the training time (s). "n/a" where a record lacks a score.
     """
@@ -1821,12 +1821,15 @@ def accuracy_table(accuracy, runs):
     def ci(v, lo, hi, sign=""):
         return f"{v:{sign}.3f} [{lo:{sign}.3f}, {hi:{sign}.3f}]"
 
+    def points(v, lo, hi):  # accuracy gains in percentage points, as everywhere in the book
+        return f"{100 * v:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+
     def row(t, a):
         out = {"held-out items": a["n"], "chance": round(a["chance"], 3)}
         for suffix, s in (("", a), (" (per token)", a.get("per_token"))):
             out.update({f"base{suffix}": ci(s["base"], *s["base_ci"]) if s else "n/a",
                         f"fine-tuned{suffix}": ci(s["fine_tuned"], *s["ci"]) if s else "n/a",
-                        f"gain{suffix}": ci(s["gain"], *s["gain_ci"], sign="+") if s else "n/a"})
+                        f"gain, points{suffix}": points(s["gain"], *s["gain_ci"]) if s else "n/a"})
         short = a.get("shorter")
         out["shorter option"] = ci(short["accuracy"], *short["ci"]) if short else "n/a"
         out["training (s)"] = round(runs[t].seconds, 1)

@@ -182,7 +182,7 @@ glue("mode", f"LoRA adapters of rank {ft_lora_rank} on every linear layer (merge
      "saving)" if ft_lora else "all weights trained")
 glue("reused_txt", "The checkpoints were read from the cache (no training in this run)."
      if all(r.reused for r in runs.values()) else "")
-display(ft.accuracy_table(accuracy, runs))
+display(show.table(ft.accuracy_table(accuracy, runs)))
 for task, a in accuracy.items():
     glue(f"acc0_{task}", f"{a['base']:.3f}")
     glue(f"acc_{task}", f"{a['fine_tuned']:.3f}")

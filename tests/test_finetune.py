@@ -270,7 +270,8 @@ def test_accuracy_interval_reports_per_token_and_shorter_baseline():
     old = ft.FinetuneResult("piqa", "x", [], 1, 0.5, correct_base=[0, 1],
                             correct_final=[1, 1]).accuracy_interval(n_boot=100)
     assert old["per_token"] is None and old["shorter"] is None
-    assert ft.accuracy_table({"piqa": old}, {"piqa": res}).loc["PIQA", "gain (per token)"] == "n/a"
+    assert ft.accuracy_table({"piqa": old}, {"piqa": res}).loc["PIQA", "gain, points (per token)"] == "n/a"
+    assert table.loc["PIQA", "gain, points (per token)"].startswith("+25.0 [")
 
 
 def test_truncation_keeps_bos_and_the_option(tokenizer):
