@@ -23,7 +23,7 @@ import html
 import re
 
 __all__ = ["escape_text", "escape_markdown", "quote_block", "table", "table_html", "fragment",
-           "MISSING", "format_number"]
+           "MISSING", "format_number", "percent_text", "model_label"]
 
 #: How a missing value (None, NaN) is shown in every table of the book.
 MISSING = "–"
@@ -220,3 +220,34 @@ def table_html(df, **to_html_kwargs):
 
     to_html_kwargs["escape"] = True
     return HTML(df.to_html(**to_html_kwargs))
+
+
+def percent_text(value, ci=None):
+    """A percentage with its interval, the way the book writes it.
+
+    Parameters
+    ----------
+    value : float
+        Percent (e.g. of channel x window tests called better).
+    ci : sequence of two floats | None
+        Its 95 % interval in percent (e.g. from
+        :func:`analysis.stats.bootstrap_better_worse`); None: the value alone.
+
+    Returns
+    -------
+    str
+        ``"1.2 % (95 % CI 0.8 to 1.9)"``, or ``"1.2 %"`` without an interval.
+    """
+    if ci is None:
+        return f"{value:.1f} %"
+    return f"{value:.1f} % (95 % CI {ci[0]:.1f} to {ci[1]:.1f})"
+
+
+def model_label(identity):
+    """A model's short name for a title: ``"gguf:/.../SmolLM2-135M-Instruct.Q4_1.gguf:<size>:<sha>"``
+    becomes ``"SmolLM2-135M-Instruct.Q4_1"``; hub names and folders keep their last part."""
+    text = str(identity)
+    if text.startswith("gguf:"):
+        text = text[5:].split(":")[0]
+    name = text.rstrip("/").split("/")[-1]
+    return name[:-5] if name.endswith(".gguf") else name

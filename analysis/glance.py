@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .display import escape_markdown
+from .display import escape_markdown, percent_text
 
 __all__ = ["GlanceRow", "BLOCKS", "glance_rows", "claim_answers", "at_a_glance"]
 
@@ -143,11 +143,17 @@ def _method_rows(data, enc, hyp, fin):
                               "pass" if ok else "fail", ev, "hypotheses"))
     if fin is not None and "positive_control" in fin and "null_control" in fin:
         pos, null = fin["positive_control"], fin["null_control"]
-        ok = (pos["percent_better"] > null["percent_better"]
-              and len(pos["category_windows_ms"]) > 0 and len(null["category_windows_ms"]) == 0)
-        ev = (f"positive control {pos['percent_better']:.1f} % of tests better, category "
-              f"windows {', '.join(f'{t:g}' for t in pos['category_windows_ms']) or 'none'}; "
-              f"null control {null['percent_better']:.1f} % better, category windows "
+        pos_ci, null_ci = pos.get("percent_better_ci"), null.get("percent_better_ci")
+        # with intervals, the positive control must beat the null control beyond both
+        above = (pos_ci[0] > null_ci[1] if pos_ci and null_ci
+                 else pos["percent_better"] > null["percent_better"])
+        ok = (above and len(pos["category_windows_ms"]) > 0
+              and len(null["category_windows_ms"]) == 0)
+        ev = (f"positive control {percent_text(pos['percent_better'], pos_ci)} of tests "
+              f"better, category windows "
+              f"{', '.join(f'{t:g}' for t in pos['category_windows_ms']) or 'none'}; "
+              f"null control {percent_text(null['percent_better'], null_ci)} better, "
+              f"category windows "
               f"{', '.join(f'{t:g}' for t in null['category_windows_ms']) or 'none'}")
         rows.append(GlanceRow("method", "the brain re-test says yes to planted knowledge and "
                               "no to random columns", "pass" if ok else "fail", ev, "finetuning"))

@@ -58,6 +58,8 @@ __all__ = [
     "permutation_r_difference",
     "better_worse_same",
     "bootstrap_mean_r",
+    "bootstrap_better_worse",
+    "resample_weights",
     "wilson_interval",
     "paired_accuracy_gain",
     "category_ttest",
@@ -982,7 +984,9 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
         ``delta``: observed difference; ``r_a``, ``r_b``: the two correlations;
         ``p_greater``: ``(#{delta_perm >= delta} + 1) / (n + 1)`` (b better than a);
         ``p_less``: ``(#{delta_perm <= delta} + 1) / (n + 1)`` (b worse than a).
-        NaN for columns where ``y`` or a prediction is constant. With
+        ``null_mean``, ``null_sd``: mean and standard deviation of the permuted
+        differences (what :func:`bootstrap_better_worse` needs to hold each test's
+        threshold fixed). NaN for columns where ``y`` or a prediction is constant. With
         ``mean_over_columns`` also the floats ``mean_delta``, ``p_mean_greater`` and
         ``p_mean_less`` (the same counts for the mean over columns). ``lag1_y`` and
         ``lag1_difference``: lag-1 autocorrelation (within ``groups``) of the responses
@@ -1030,10 +1034,11 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
     mean_counts = np.zeros(2, dtype=np.int64)
     perm_chunks = dependence_preserving_permutations(n, scheme, groups, n_permutations, seed,
                                                      block_length, chunk=perm_block)
+    moments = np.zeros((2, m))  # sums of delta_perm and delta_perm**2 per column
     if backend == "torch":
-        ge, le, mean_counts = _permutation_counts_torch(zy, d, delta32, perm_chunks,
-                                                        tol, device,
-                                                        mean_obs=mean_obs, n_valid=n_valid)
+        ge, le, mean_counts, moments = _permutation_counts_torch(zy, d, delta32, perm_chunks,
+                                                                 tol, device, mean_obs=mean_obs,
+                                                                 n_valid=n_valid)
     elif backend != "numpy":
         raise ValueError(f"backend={backend!r}; expected 'numpy' or 'torch'.")
 
@@ -1043,14 +1048,18 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
         buf = np.empty_like(yb)
         g = np.zeros(yb.shape[1], dtype=np.int64)
         lo = np.zeros(yb.shape[1], dtype=np.int64)
+        m1 = np.zeros(yb.shape[1])
+        m2 = np.zeros(yb.shape[1])
         sums = np.zeros(len(perms))
         for i, perm in enumerate(perms):
             np.take(yb, perm, axis=0, out=buf)
             val = np.einsum("nc,nc->c", buf, db)
             g += val >= obs - tol
             lo += val <= obs + tol
+            m1 += val
+            m2 += np.square(val, dtype=np.float64)
             sums[i] = val.sum()
-        return j, g, lo, sums
+        return j, g, lo, sums, m1, m2
 
     from concurrent.futures import ThreadPoolExecutor
 
@@ -1060,16 +1069,22 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for perms in (perm_chunks if backend == "numpy" else ()):
             total = np.zeros(len(perms))
-            for j, g, lo, sums in pool.map(lambda j: work(j, perms), range(len(starts))):
+            for j, g, lo, sums, m1, m2 in pool.map(lambda j: work(j, perms),
+                                                   range(len(starts))):
                 s = starts[j]
                 ge[s:s + len(g)] += g
                 le[s:s + len(lo)] += lo
+                moments[0, s:s + len(g)] += m1
+                moments[1, s:s + len(g)] += m2
                 total += sums
             mean_counts += _mean_counts(total / n_valid, mean_obs, tol)
     p_greater = (ge + 1) / (n_permutations + 1)
     p_less = (le + 1) / (n_permutations + 1)
+    null_mean = moments[0] / n_permutations
+    null_sd = np.sqrt(np.maximum(moments[1] / n_permutations - null_mean ** 2, 0.0))
     out = {"delta": r_b - r_a, "r_a": r_a, "r_b": r_b, "p_greater": p_greater,
-           "p_less": p_less, "lag1_y": lag1_autocorrelation(zy, groups),
+           "p_less": p_less, "null_mean": null_mean, "null_sd": null_sd,
+           "lag1_y": lag1_autocorrelation(zy, groups),
            "lag1_difference": lag1_autocorrelation(d, groups)}
     for k, v in out.items():
         v = np.asarray(v, dtype=np.float64)
@@ -1099,8 +1114,9 @@ def _permutation_counts_torch(zy, d, observed, perm_chunks, tol, device=None, co
                               mean_obs=0.0, n_valid=1):
     """The counts of :func:`permutation_r_difference` with the products on a torch device.
 
-    Returns the per-column counts ``ge``, ``le`` and the two counts of the mean over
-    columns.
+    Returns the per-column counts ``ge``, ``le``, the two counts of the mean over
+    columns and the per-column sums of the permuted differences and of their squares
+    (shape (2, n_columns)).
     """
     import torch
 
@@ -1112,6 +1128,7 @@ def _permutation_counts_torch(zy, d, observed, perm_chunks, tol, device=None, co
     ge = torch.zeros(m, dtype=torch.int64, device=dev)
     le = torch.zeros(m, dtype=torch.int64, device=dev)
     mean_counts = np.zeros(2, dtype=np.int64)
+    moments = torch.zeros((2, m), dtype=torch.float64, device=dev)
     for perms in perm_chunks:
         idx = torch.as_tensor(perms, device=dev)
         total = torch.zeros(len(perms), dtype=torch.float64, device=dev)
@@ -1120,9 +1137,11 @@ def _permutation_counts_torch(zy, d, observed, perm_chunks, tol, device=None, co
             val = torch.einsum("pnc,nc->pc", gathered, d_t[:, s:s + col_block])
             ge[s:s + col_block] += (val >= obs[s:s + col_block] - tol).sum(0)
             le[s:s + col_block] += (val <= obs[s:s + col_block] + tol).sum(0)
+            moments[0, s:s + col_block] += val.double().sum(0)
+            moments[1, s:s + col_block] += val.double().square().sum(0)
             total += val.double().sum(1)
         mean_counts += _mean_counts(total.cpu().numpy() / n_valid, mean_obs, tol)
-    return ge.cpu().numpy(), le.cpu().numpy(), mean_counts
+    return ge.cpu().numpy(), le.cpu().numpy(), mean_counts, moments.cpu().numpy()
 
 
 def bootstrap_mean_r(y, predictions, reference=None, n_boot=1000, seed=0, groups=None,
@@ -1191,34 +1210,15 @@ def bootstrap_mean_r(y, predictions, reference=None, n_boot=1000, seed=0, groups
     if reference is not None and reference not in preds:
         raise DataError(f"bootstrap_mean_r: reference {reference!r} is not one of "
                         f"{list(preds)}.")
-    units = np.arange(n) if groups is None else np.unique(np.asarray(groups),
-                                                          return_inverse=True)[1]
-    if groups is not None and np.shape(groups) != (n,):
-        raise DataError(f"bootstrap_mean_r: groups of shape {np.shape(groups)}; expected ({n},).")
-    n_units = int(units.max()) + 1 if n else 0
-    if n_units < 2:
-        raise DataError(f"bootstrap_mean_r: {n_units} resampling unit(s); expected at least 2.")
-    rng = np.random.default_rng(seed)
-    counts = np.stack([np.bincount(rng.integers(0, n_units, n_units), minlength=n_units)
-                       for _ in range(int(n_boot))]).astype(np.float64)
-    w = counts[:, units]  # (n_boot, n)
-    total = w.sum(1)[:, None]
+    w = resample_weights(n, groups, n_boot, seed, where="bootstrap_mean_r")
     boot = {k: np.zeros(int(n_boot)) for k in preds}
     valid = {k: np.zeros(int(n_boot)) for k in preds}
-    m = yc.shape[1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for s in range(0, m, col_block):
-            yb = yc[:, s:s + col_block]
-            sy, syy = w @ yb, w @ (yb * yb)
-            vy = total * syy - sy * sy
-            for k, pc in preds.items():
-                pb = pc[:, s:s + col_block]
-                sp, spp, syp = w @ pb, w @ (pb * pb), w @ (yb * pb)
-                r = (total * syp - sy * sp) / np.sqrt(vy * (total * spp - sp * sp))
-                ok = np.isfinite(r)
-                boot[k] += np.where(ok, r, 0.0).sum(1)
-                valid[k] += ok.sum(1)
-        boot = {k: boot[k] / np.maximum(valid[k], 1) for k in preds}
+    for s, rs in _weighted_r_blocks(w, yc, preds, col_block):
+        for k, r in rs.items():
+            ok = np.isfinite(r)
+            boot[k] += np.where(ok, r, 0.0).sum(1)
+            valid[k] += ok.sum(1)
+    boot = {k: boot[k] / np.maximum(valid[k], 1) for k in preds}
     lo, hi = 50 - 50 * level, 50 + 50 * level
     out = {}
     for k, pc in preds.items():
@@ -1234,6 +1234,180 @@ def bootstrap_mean_r(y, predictions, reference=None, n_boot=1000, seed=0, groups
             entry["diff_se"] = float(d.std(ddof=1)) if n_boot > 1 else float("nan")
         out[k] = entry
     return out
+
+
+def resample_weights(n, groups=None, n_boot=1000, seed=0, where="bootstrap"):
+    """Bootstrap resamples of rows, as weights: how often each row was drawn.
+
+    Parameters
+    ----------
+    n : int
+        Rows (words).
+    groups : array_like, shape (n,) | None
+        Resampling units (sentences, stories): all rows of a unit are drawn together,
+        which keeps the dependence of neighbouring words inside each resample. ``None``
+        draws single rows.
+    n_boot : int
+        Resamples.
+    seed : int
+    where : str
+        Name of the caller, for error messages.
+
+    Returns
+    -------
+    ndarray, shape (n_boot, n), float64
+
+    Raises
+    ------
+    DataError
+        ``groups`` of another length, or fewer than two resampling units.
+    """
+    if groups is not None and np.shape(groups) != (n,):
+        raise DataError(f"{where}: groups of shape {np.shape(groups)}; expected ({n},).")
+    units = np.arange(n) if groups is None else np.unique(np.asarray(groups),
+                                                          return_inverse=True)[1]
+    n_units = int(units.max()) + 1 if n else 0
+    if n_units < 2:
+        raise DataError(f"{where}: {n_units} resampling unit(s); expected at least 2.")
+    rng = np.random.default_rng(seed)
+    counts = np.stack([np.bincount(rng.integers(0, n_units, n_units), minlength=n_units)
+                       for _ in range(int(n_boot))]).astype(np.float64)
+    return counts[:, units]
+
+
+def _weighted_r_blocks(w, yc, preds, col_block):
+    """Weighted Pearson r per resample and column, a block of columns at a time.
+
+    Yields ``(start, {name: r})`` with each ``r`` of shape (n_resamples, block): the
+    correlation of the columns of ``yc`` and of each prediction under the weights ``w``
+    (n_resamples, n), from five weighted sums (both inputs centred, float64).
+    """
+    total = w.sum(1)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for s in range(0, yc.shape[1], col_block):
+            yb = yc[:, s:s + col_block]
+            sy, syy = w @ yb, w @ (yb * yb)
+            vy = total * syy - sy * sy
+            out = {}
+            for k, pc in preds.items():
+                pb = pc[:, s:s + col_block]
+                sp, spp, syp = w @ pb, w @ (pb * pb), w @ (yb * pb)
+                out[k] = (total * syp - sy * sp) / np.sqrt(vy * (total * spp - sp * sp))
+            yield s, out
+
+
+def bootstrap_better_worse(y, pred_a, pred_b, test, q=0.05, groups=None, n_boot=200, seed=0,
+                           level=0.95, col_block=512):
+    """Intervals for the percentages of tests "better" and "worse", by bootstrap.
+
+    The share of channel x window tests that :func:`better_worse_same` calls better
+    (or worse) is a count of discoveries; this gives its sampling interval over the
+    words read. Each resample draws whole sentences (``groups``) with replacement,
+    recomputes every column's ``delta = r(y, pred_b) - r(y, pred_a)`` on the drawn
+    words, and calls a column better when its ``delta`` passes the threshold the
+    original test used: the permutation null's mean plus ``z`` of its standard
+    deviations, where ``z`` is the normal quantile of the Benjamini-Hochberg
+    two-sided threshold of the original family (the largest rejected two-sided p, or
+    ``q / m`` when nothing was rejected); "worse" in the mirror. The thresholds are
+    held fixed, so the interval shows how the share moves with the sample of
+    sentences, not a new test. The interval is the percentile interval of the change
+    in the count from the full sample to each resample, less its mean (the bootstrap
+    estimate of bias: counts of discoveries grow under resampling), placed on the
+    share the permutation test reported (the normal thresholds and the permutation
+    p-values need not call exactly the same columns; Efron & Tibshirani 1993, ch. 10
+    and 13), clipped to 0-100 %.
+
+    Parameters
+    ----------
+    y, pred_a, pred_b : ndarray, shape (n, ...)
+        Responses and the two models' out-of-fold predictions (as given to
+        :func:`permutation_r_difference`).
+    test : dict
+        :func:`permutation_r_difference` of the same arrays (``p_greater``,
+        ``p_less``, ``null_mean``, ``null_sd``, each of shape ``y.shape[1:]``).
+    q : float
+        The false discovery rate of the test.
+    groups : array_like, shape (n,) | None
+        Sentence (or story) of each row: the resampling units.
+    n_boot : int
+        Resamples.
+    seed : int
+    level : float
+        Coverage of the percentile intervals.
+    col_block : int
+        Columns processed together.
+
+    Returns
+    -------
+    dict
+        ``percent_better_ci``, ``percent_worse_ci`` (percent of all tests,
+        ``[low, high]``), ``z`` (the threshold in null standard deviations),
+        ``n_boot`` and ``units`` ("sentences" or "words").
+
+    Raises
+    ------
+    DataError
+        Shapes that differ from ``y``, a test without the null moments, or fewer than
+        two resampling units.
+    """
+    y = check_array(y, "bootstrap_better_worse: y", row_name=lambda i: f"word {i}",
+                    dtype=np.float64)
+    n = y.shape[0]
+    preds = {}
+    for name, pred in (("a", pred_a), ("b", pred_b)):
+        pred = np.asarray(pred, dtype=np.float64)
+        if pred.shape != y.shape:
+            raise DataError(f"bootstrap_better_worse: pred_{name} has shape {pred.shape}; "
+                            f"expected {y.shape} (the shape of y).")
+        pc = pred.reshape(n, -1)
+        preds[name] = pc - pc.mean(0)
+    missing = [k for k in ("p_greater", "p_less", "null_mean", "null_sd") if k not in test]
+    if missing:
+        raise DataError(f"bootstrap_better_worse: the test lacks {missing}; pass the dict "
+                        "returned by permutation_r_difference.")
+    tail = y.shape[1:]
+    arr = {k: np.asarray(test[k], dtype=np.float64) for k in
+           ("p_greater", "p_less", "null_mean", "null_sd")}
+    for k, v in arr.items():
+        if v.shape != tail:
+            raise DataError(f"bootstrap_better_worse: test[{k!r}] has shape {v.shape}; "
+                            f"expected {tail} (y without its word axis).")
+    p2 = two_sided_p(arr["p_greater"], arr["p_less"]).ravel()
+    classes = better_worse_same(arr["p_greater"], arr["p_less"], q).ravel()
+    finite = np.isfinite(p2)
+    m_tests = max(1, int(finite.sum()))
+    p_thr = float(p2[classes != 0].max()) if (classes != 0).any() else q / m_tests
+    z = float(_st.norm.isf(p_thr / 2))
+    centre, sd = arr["null_mean"].ravel(), arr["null_sd"].ravel()
+    # a column whose two predictions agree has no null spread and can never be called
+    spread = np.nan_to_num(sd) > 0
+    upper = np.where(spread, centre + z * sd, np.inf)
+    lower = np.where(spread, centre - z * sd, -np.inf)
+    yc = y.reshape(n, -1)
+    yc = yc - yc.mean(0)
+    # row 0: all words once (the thresholds' own count); then the resamples
+    w = np.vstack([np.ones((1, n)),
+                   resample_weights(n, groups, n_boot, seed, where="bootstrap_better_worse")])
+    better = np.zeros(len(w))
+    worse = np.zeros(len(w))
+    for s, rs in _weighted_r_blocks(w, yc, preds, col_block):
+        delta = rs["b"] - rs["a"]
+        cols = slice(s, s + delta.shape[1])
+        ok = finite[cols][None, :]
+        better += ((delta >= upper[cols]) & ok).sum(1)
+        worse += ((delta <= lower[cols]) & ok).sum(1)
+    lo, hi = 50 - 50 * level, 50 + 50 * level
+    total = classes.size
+    out = {}
+    for name, counts, value in (("better", better, 1), ("worse", worse, -1)):
+        reported = 100.0 * (classes == value).mean()
+        shift = 100.0 * (counts[1:] - counts[0]) / total
+        # bias-corrected: counts of discoveries grow under resampling (words drawn twice
+        # widen every delta's spread), so the mean shift is removed
+        ci = np.clip(reported + np.percentile(shift, [lo, hi]) - shift.mean(), 0.0, 100.0)
+        out[f"percent_{name}_ci"] = [float(v) for v in ci]
+    return {**out, "z": z, "n_boot": int(n_boot),
+            "units": "words" if groups is None else "sentences"}
 
 
 def wilson_interval(k, n, level=0.95):

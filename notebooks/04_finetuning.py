@@ -265,7 +265,10 @@ glue("lm_tokens", f"{lm_rows[0]['n_tokens']:,}")
 # as the dataset declares, so that it keeps their serial dependence ({glue:text}`n_perm`
 # permutations, the same ones for both models); p = (#{Δ_perm ≥ Δ} + 1)/(n + 1) in
 # each direction, doubled for a two-sided test, and one Benjamini–Hochberg family over
-# all channel × window tests; "better" is q < 0.05 with Δ > 0, "worse" with Δ < 0.
+# all channel × window tests; "better" is q < 0.05 with Δ > 0, "worse" with Δ < 0. Each
+# percentage of tests comes with a 95 % interval over 200 resamples of whole sentences:
+# every resample recomputes Δ on the sentences drawn and holds each test's threshold
+# where the permutation test put it.
 #
 # **Controls.** The simulated study plants, on the emotion and physical words, a
 # component that is a fixed function of each word: a read-out of another model's
@@ -302,7 +305,9 @@ glue("power_note", "; ".join(f"{TASK_NAMES[t]}, Δr per test: {p['r']['sentence'
     "" if p["category"] is None else f"; {TASK_NAMES[t]}, category effect per window: "
     f"{p['category']['sentence']}") for t, p in powers.items()) or "n/a")
 display(show.table(pd.DataFrame(
-    {name: {"% better": v["percent_better"], "% worse": v["percent_worse"],
+    {name: {"better (of all tests)": show.percent_text(v["percent_better"],
+                                                        v["percent_better_ci"]),
+            "worse (of all tests)": show.percent_text(v["percent_worse"], v["percent_worse_ci"]),
             "mean r base": v["mean_r_base"], "mean r model": v["mean_r_finetuned"],
             "category better (q < 0.05)": ", ".join(f"{t:g}" for t in v["category_windows_ms"])
             or "none",
@@ -317,17 +322,17 @@ for key, text in ft.retest_texts(summaries).items():
     glue(key, text)
 
 # %% [markdown]
-# The positive control predicts better on {glue:text}`pos_better` % of the channel ×
-# window tests (worse on {glue:text}`pos_worse` %, mostly where nothing was planted: its
+# The positive control predicts better on {glue:text}`pos_better` of the channel ×
+# window tests (worse on {glue:text}`pos_worse`, mostly where nothing was planted: its
 # extra columns share one penalty with the base features), and the errors of its emotion
 # words fall more than the others' in {glue:text}`pos_cat`; the null control is better on
-# {glue:text}`null_better` % and worse on {glue:text}`null_worse` %, with a category
+# {glue:text}`null_better` and worse on {glue:text}`null_worse`, with a category
 # effect in {glue:text}`null_cat`. So the test can say "better" when a model has the
 # knowledge a divergence needs.
 #
-# The Social IQa model predicts better on {glue:text}`better_siqa` % and worse on
-# {glue:text}`worse_siqa` % of the tests; the PIQA model on {glue:text}`better_piqa` % and
-# {glue:text}`worse_piqa` %. Their category effects (emotion words for Social IQa, physical
+# The Social IQa model predicts better on {glue:text}`better_siqa` and worse on
+# {glue:text}`worse_siqa` of the tests; the PIQA model on {glue:text}`better_piqa` and
+# {glue:text}`worse_piqa`. Their category effects (emotion words for Social IQa, physical
 # words for PIQA; two-sided Welch t of ΔMSE = base error − model error, in percent of the
 # base model's mean error in each window, category words against the rest, its p from
 # permutations that keep the serial dependence of the words, Benjamini–Hochberg over
@@ -335,7 +340,7 @@ for key, text in ft.retest_texts(summaries).items():
 # {glue:text}`cat_sig_piqa`. What these tests could detect on a simulation calibrated to
 # these words (smallest q; one test before the correction over the map):
 # {glue:text}`power_note`. The shuffled-answer control predicts better on
-# {glue:text}`better_siqa_shuffled` % and worse on {glue:text}`worse_siqa_shuffled` % (emotion
+# {glue:text}`better_siqa_shuffled` and worse on {glue:text}`worse_siqa_shuffled` (emotion
 # words: {glue:text}`cat_sig_siqa_shuffled`): what the recipe does without knowledge.
 # On the simulated study the planted knowledge is a
 # sentence-embedding read-out, not Social IQa or PIQA knowledge, so the fine-tuned models

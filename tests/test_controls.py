@@ -102,8 +102,11 @@ def test_run_controls_fits_at_the_planted_layer_and_reports_texts(planted):
         "percent_better"]
     texts = ft.retest_texts(summaries)
     assert texts["better_siqa"] == "n/a" and texts["pos_cat"].split(";")[0].endswith("ms")
-    assert float(texts["pos_better"]) == pytest.approx(
-        summaries["positive control"]["percent_better"], abs=0.05)
+    value, ci = texts["pos_better"].split(" % (95 % CI ")
+    assert float(value) == pytest.approx(summaries["positive control"]["percent_better"],
+                                         abs=0.05)
+    lo, hi = (float(v) for v in ci.rstrip(")").split(" to "))
+    assert lo <= float(value) <= hi  # the interval holds the share it is about
 
 
 def test_run_controls_says_why_nothing_ran_without_a_planted_component(planted):

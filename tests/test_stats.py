@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
+from analysis import stats
+from analysis._utils import DataError
 from analysis.stats import (binomial_false_positive_bound, fdr_bh, pearson_columns,
                             r_pvalue, random_word_subset, rdm, rdm_spearman,
                             rsa_noise_ceiling, rsa_timecourse, significance_mask,
@@ -132,3 +134,54 @@ def test_noise_ceiling_recovers_the_reliability_of_simulated_subjects():
     expected = (k / (k + sd ** 2)).T  # (n_windows, n_channels)
     np.testing.assert_allclose(out["reliability"], expected, atol=0.03)
     np.testing.assert_allclose(out["ceiling_r"], np.sqrt(expected), atol=0.03)
+
+
+def _better_worse_study(n_sentences=60, words=8, n_cols=40, gain_cols=10, gain=0.5, seed=0):
+    """Responses, a base prediction and a second one that adds signal to some columns."""
+    rng = np.random.default_rng(seed)
+    n = n_sentences * words
+    sentence = np.repeat(np.arange(n_sentences), words)
+    signal = rng.standard_normal((n, n_cols))
+    extra = rng.standard_normal((n, n_cols))
+    y = signal + extra + rng.standard_normal((n, n_cols))
+    pred_a = signal + 0.5 * rng.standard_normal((n, n_cols))
+    pred_b = pred_a.copy()
+    pred_b[:, :gain_cols] += gain * extra[:, :gain_cols]
+    return y, pred_a, pred_b, sentence
+
+
+def test_bootstrap_better_worse_brackets_the_share_and_excludes_zero_with_an_effect():
+    """Positive control: 10 of 40 columns gain; the interval holds 25 % and excludes 0."""
+    y, a, b, sentence = _better_worse_study()
+    test = stats.permutation_r_difference(y, a, b, n_permutations=300, seed=1,
+                                          scheme="sentences", groups=sentence)
+    # the 30 columns where the predictions agree have no null spread
+    assert np.all(test["null_sd"][:10] > 0) and np.all(test["null_sd"][10:] == 0)
+    assert np.all(np.abs(test["null_mean"]) < 0.05)
+    classes = stats.better_worse_same(test["p_greater"], test["p_less"])
+    share = 100 * (classes == 1).mean()
+    assert share == 25.0
+    ci = stats.bootstrap_better_worse(y, a, b, test, groups=sentence, n_boot=200, seed=2)
+    lo, hi = ci["percent_better_ci"]
+    assert 0 < lo <= share <= hi <= 30
+    assert ci["percent_worse_ci"][1] < 5 and ci["units"] == "sentences"
+
+
+def test_bootstrap_better_worse_null_interval_starts_at_zero():
+    """With no effect, nothing is better and the interval's low end is 0."""
+    y, a, b, sentence = _better_worse_study(gain=0.0)
+    b = a + 1e-3 * np.random.default_rng(5).standard_normal(a.shape)
+    test = stats.permutation_r_difference(y, a, b, n_permutations=300, seed=1,
+                                          scheme="sentences", groups=sentence)
+    ci = stats.bootstrap_better_worse(y, a, b, test, groups=sentence, n_boot=200, seed=2)
+    assert ci["percent_better_ci"][0] == 0.0 and ci["percent_worse_ci"][0] == 0.0
+    assert ci["percent_better_ci"][1] < 15
+
+
+def test_bootstrap_better_worse_names_what_is_missing():
+    y, a, b, sentence = _better_worse_study(n_sentences=10)
+    with pytest.raises(DataError, match="null_mean"):
+        stats.bootstrap_better_worse(y, a, b, {"p_greater": 0, "p_less": 0}, groups=sentence)
+    test = stats.permutation_r_difference(y, a, b, n_permutations=20, seed=1)
+    with pytest.raises(DataError, match="groups of shape"):
+        stats.bootstrap_better_worse(y, a, b, test, groups=sentence[:-1])
