@@ -8,6 +8,8 @@ import re
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .display import model_label
+
 __all__ = ["as_evoked", "plot_evoked", "plot_window_topomaps", "plot_topographies",
            "window_topomaps", "has_positions", "grad_pairs", "topomap_values", "colour_limits",
            "tick_labels",
@@ -66,16 +68,6 @@ def panel_grid(n, panel_height=2.8, max_cols=2, width=PAGE_WIDTH_IN, **kwargs):
     for ax in axes[n:]:
         ax.set_visible(False)
     return fig, axes[:n]
-
-
-def model_label(identity):
-    """A model's short name for a title: ``"gguf:/.../SmolLM2-135M-Instruct.Q4_1.gguf:<size>:<sha>"``
-    becomes ``"SmolLM2-135M-Instruct.Q4_1"``; hub names and folders keep their last part."""
-    text = str(identity)
-    if text.startswith("gguf:"):
-        text = text[5:].split(":")[0]
-    name = text.rstrip("/").split("/")[-1]
-    return name[:-5] if name.endswith(".gguf") else name
 
 
 def plot_layer_time_maps(sweeps, times, window_ms, titles=None, decided=None):

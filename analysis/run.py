@@ -564,6 +564,9 @@ def build_book(out, log=print):
     from .glance import at_a_glance
 
     (stage / "book" / "at_a_glance.md").write_text(at_a_glance(out / "results"))
+    from .paper import paper_beside_book
+
+    (stage / "book" / "paper_beside_book.md").write_text(paper_beside_book(out / "results"))
     (stage / "notebooks").mkdir()
     for name, py_path in chapters().items():
         executed = out / "executed" / (py_path.stem + ".ipynb")

@@ -1,0 +1,63 @@
+"""The paper beside the book: the paper's values, the build's, and what differs."""
+
+import json
+
+from analysis import paper
+
+
+def _write(folder, name, results, parameters=None):
+    record = {"section": name, "results": results,
+              "provenance": {"parameters": parameters or {}}}
+    (folder / f"{name}.json").write_text(json.dumps(record))
+
+
+def _study(tmp_path):
+    _write(tmp_path, "data", {"dataset": {
+        "source": "simulated reading study", "n_subjects": 4, "n_words": 4697,
+        "n_channels": 306, "n_windows": 20, "window_ms": 25.0}})
+    _write(tmp_path, "hypotheses", {
+        "window_ms": [300.0, 425.0], "n_group": 106, "n_scored": 423, "n_confirmed": 1,
+        "proposer": "offline <b>bank</b>",
+        "domains": {"top 10": {"social/emotional": 3, "physical": 6, "other": 1}}})
+    _write(tmp_path, "finetuning", {
+        "n_permutations": 2000, "base_model": "default", "layer": 12,
+        "tasks": {"siqa": {"data": {"n_train": 400}}, "piqa": {"data": {"n_train": 400}}},
+        "verdicts": {"siqa": {"model": "Social IQa", "answer": "uninformative at this budget"},
+                     "piqa": {"model": "PIQA", "answer": "uninformative at this budget"}}},
+        {"ft_lora": True, "ft_lora_rank": 16, "ft_lr": 3e-4, "ft_epochs": 1,
+         "ft_n_train": 400})
+    return tmp_path
+
+
+def test_each_row_sets_the_paper_beside_the_build(tmp_path):
+    text = paper.paper_beside_book(_study(tmp_path))
+    rows = [line for line in text.splitlines() if line.startswith("| {doc}")]
+    # data, groups, domains, recipe, re-test, null: the chapters that ran; no encoding
+    # outputs, no rater results, so no model and no raters row
+    assert len(rows) == 6
+    assert "5,176 words" in text and "4\\,697 words" in text
+    assert "106 and 106 of 423 sentences" in text
+    assert "LoRA \\(rank 16\\)" in text and "training items\\: siqa 400\\, piqa 400" in text
+    assert "Social IQa\\: uninformative at this budget" in text
+    assert "2\\,000 permutations" in text
+    # every quantity the book does not compare is named, with the reason
+    for q in paper.NOT_COMPARED:
+        assert q in text
+    assert "could not check the paper's values offline" in text
+
+
+def test_text_from_results_files_is_escaped(tmp_path):
+    text = paper.paper_beside_book(_study(tmp_path))
+    assert "<b>" not in text and "\\<b\\>" in text
+
+
+def test_no_chapter_run_gives_a_note(tmp_path):
+    assert "No chapter has been run yet" in paper.paper_beside_book(tmp_path)
+
+
+def test_every_paper_value_names_its_source_and_a_chapter():
+    keys = [p.key for p in paper.PAPER]
+    assert len(keys) == len(set(keys))
+    for p in paper.PAPER:
+        assert p.source in (paper.ABSTRACT, paper.METHODS)
+        assert p.chapter in paper._CHAPTER_DOCS
