@@ -61,6 +61,7 @@ from myst_nb import glue
 from analysis import hypotheses as H
 from analysis import display as show
 from analysis import plots
+from analysis.chain import divergence_chain
 from analysis.contracts import EncodingOutputs
 from analysis.provenance import data_banner, portable_path, start_chapter
 
@@ -72,19 +73,25 @@ chapter = start_chapter(
          fdr_q=fdr_q, device=device, profile=profile),
     results_dir=results_dir, device=device,
 )
-if proposer not in ("offline", "llm") or verifier not in ("embedding", "llm"):
-    raise ValueError(f"proposer must be 'offline' or 'llm' and verifier 'embedding' or 'llm'; "
-                     f"got proposer={proposer!r}, verifier={verifier!r}.")
 glue = chapter.glue
 plots.use_book_style()
 enc = EncodingOutputs.read(chapter.results_dir)  # raises: run the encoding chapter first
 display(show.fragment(data_banner(enc.dataset)))
-word_score, all_sentences = H.sentence_scores(enc.mse, enc.times, enc.words, enc.sentence,
-                                              enc.window)
-n_scored = int(all_sentences["score"].notna().sum())
-n_group_used, group_note = H.group_size(n_scored, n_group)
-groups = H.select_groups(all_sentences, n_group=n_group_used, roles=role_shares, seed=seed)
-role_counts = groups[groups.group == "divergent"]["role"].value_counts()
+llm = None
+if proposer == "llm" or verifier == "llm":
+    from analysis.llm import make_llm
+
+    llm = make_llm(llm_model, url=llm_url, api_key_env=llm_api_key_env, device=chapter.device)
+    print(llm)
+run = divergence_chain(  # the whole chain; the cells below show its tables
+    enc.mse, enc.times, enc.words, enc.sentence, window=enc.window, n_group=n_group,
+    roles=role_shares, proposer=proposer, verifier=verifier, llm=llm,
+    goal=H.goal_paragraph(f"the {enc.dataset['name']} dataset, read one word at a time"),
+    n_hypotheses=n_hypotheses, fdr_q=fdr_q, n_confirm=n_confirm, seed=seed,
+    device=chapter.device)
+word_score, all_sentences, groups = run.word_score, run.sentences, run.groups
+n_scored, n_group_used, group_note, role_counts = (run.n_scored, run.n_group, run.group_note,
+                                                   run.role_counts)
 print(f"{len(enc.words)} words in {len(all_sentences)} sentences; {n_group_used} per group "
       f"({group_note}): " + ", ".join(f"{role_counts.get(r, 0)} {r}" for r in H.ROLES))
 
@@ -149,23 +156,7 @@ fig.tight_layout()
 # distinct hypotheses (comparatives and mentions of the groups dropped).
 
 # %%
-texts_a, texts_b = H.role_texts(groups, "proposal")
-llm = None
-if proposer == "llm" or verifier == "llm":
-    from analysis.llm import make_llm
-
-    llm = make_llm(llm_model, url=llm_url, api_key_env=llm_api_key_env, device=chapter.device)
-    print(llm)
-if proposer == "offline":
-    proposals = H.propose_offline(texts_a, texts_b, all_sentences["text"].tolist())
-else:
-    goal = H.goal_paragraph(f"the {enc.dataset['name']} dataset, read one word at a time")
-    proposals = H.propose_llm(llm, texts_a, texts_b, goal, n_hypotheses=n_hypotheses, seed=seed)
-    if proposals.empty:
-        raise RuntimeError(f"the LLM {llm} proposed no usable hypothesis; use a stronger model "
-                           "(see the last section) or proposer='offline'.")
-embedder = H.EmbeddingVerifier(device=chapter.device)
-proposals = H.assign_domains(proposals, embedder)
+proposals = run.proposals
 glue("n_bank", len(H.load_bank()))
 glue("n_hyp_wanted", n_hypotheses)
 display(proposals.groupby(["proposer", "domain"]).size().rename("hypotheses").to_frame())
@@ -195,10 +186,7 @@ if word_hyps:
 # {glue:text}`n_confirm`): a hypothesis is **confirmed** only there.
 
 # %%
-check = embedder if verifier == "embedding" else H.LLMVerifier(llm, progress=True)
-scores = check.score(groups["text"].tolist(), proposals["hypothesis"].tolist())
-table = H.evaluate(proposals, scores, groups, fdr_q=fdr_q, n_confirm=n_confirm)
-cal = embedder.calibration
+scores, table, cal = run.scores, run.table, run.embedding_calibration
 glue("cal_slope", f"{cal['slope']:.1f}")
 glue("cal_intercept", f"{cal['intercept']:+.2f}".replace("+", "+ ").replace("-", "− "),
      display=False)
@@ -209,7 +197,7 @@ glue("fdr_q", f"{fdr_q:g}")
 glue("n_confirm", n_confirm)
 top = table.head(n_confirm)
 display(Markdown(f"Top {n_confirm} by research V (proposer: **{proposer}**, verifier: "
-                 f"**{check!r}**):"))
+                 f"**{run.verifier}**):"))
 display(show.table(top[["rank", "hypothesis", "proposer", "domain", "V", "p", "q", "V_validation",
                         "p_validation", "q_validation", "confirmed"]],
     {"V": "{:.3f}", "p": "{:.2g}", "q": "{:.2g}", "V_validation": "{:.3f}",
@@ -247,8 +235,7 @@ fig.tight_layout()
 # divergent sentences to be about social/emotional and physical matters.
 
 # %%
-domains = H.domain_table(table, n_confirm)
-enrich = H.domain_enrichment(table, n_confirm)
+domains, enrich = run.domains, run.enrichment
 display(domains)
 glue("n_top_planted", enrich["k"])
 glue("expected_planted", f"{enrich['expected']:.1f}")

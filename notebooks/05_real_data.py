@@ -66,6 +66,7 @@ from analysis import datasets, plots, power, real_data
 from analysis import display as show
 from analysis import finetune as ft
 from analysis import hypotheses as H
+from analysis.chain import divergence_chain
 from analysis.contracts import ContractError, FinetunedModels, RealDataLayer
 from analysis.encoding import fit_encoding
 from analysis.features import extract_features
@@ -451,16 +452,11 @@ if enc_table is not None:
     n400_fit = enc["nested"]  # each fold predicted by the layer chosen in it
     ch = np.array([c == "N400" for c in erp.ch_names])
     word_mse, _ = errors_of_interest(n400_fit, erp.responses, ch, np.ones(1, bool))
-    word_score, sentences = H.sentence_scores(word_mse, erp.times, erp.words, erp.sentence)
-    n_scored = int(sentences["score"].notna().sum())
-    n_group, group_note = H.group_size(n_scored)
-    groups = H.select_groups(sentences, n_group=n_group, seed=seed)
-    proposals = H.propose_offline(*H.role_texts(groups, "proposal"), sentences["text"].tolist())
-    embedder = H.EmbeddingVerifier(device=chapter.device)
-    proposals = H.assign_domains(proposals, embedder)
-    scores = embedder.score(groups["text"].tolist(), proposals["hypothesis"].tolist())
-    chain = H.evaluate(proposals, scores, groups, fdr_q=fdr_q, n_confirm=n_confirm)
-    enrich = H.domain_enrichment(chain, n_confirm)
+    embedder = H.EmbeddingVerifier(device=chapter.device)  # also tags words below
+    run = divergence_chain(word_mse, erp.times, erp.words, erp.sentence, embedder=embedder,
+                           fdr_q=fdr_q, n_confirm=n_confirm, seed=seed)
+    chain, scores, groups, enrich = run.table, run.scores, run.groups, run.enrichment
+    n_scored, n_group, group_note = run.n_scored, run.n_group, run.group_note
     chain_power = power.chain_power(chain, scores, groups, alpha=fdr_q, n_sim=10 * power_n_sim,
                                     seed=seed)
     glue("chain_power", chain_power["sentence"])

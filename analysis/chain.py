@@ -1,0 +1,241 @@
+"""The divergence chain in one call: from per-word errors to tested, confirmed hypotheses.
+
+The paper's chain (the Methods page (book/methods.md), divergent sentences and hypotheses;
+proposer and verifier after D5, Zhong et al. 2023) is a fixed sequence of the steps of
+:mod:`analysis.hypotheses`: sentence scores, group size, groups and roles, proposals,
+domains, verification, validity with confirmation, and domain enrichment.
+:func:`divergence_chain` runs them in that order and returns every intermediate table in
+a :class:`ChainResult`, so that each chapter that runs the chain (the simulated study's
+hypotheses chapter and the real-data chapter) makes the same calls and shows the fields
+it needs. The steps stay in :mod:`analysis.hypotheses`; this module only composes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import hypotheses as H
+from ._utils import DataError, check_array, check_same_rows
+
+__all__ = ["ChainResult", "divergence_chain", "PROPOSERS", "VERIFIERS"]
+
+#: Proposers :func:`divergence_chain` knows by name.
+PROPOSERS = ("offline", "llm")
+#: Verifiers :func:`divergence_chain` knows by name (or pass an object with ``score``).
+VERIFIERS = ("embedding", "llm")
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """Every table of one run of the divergence chain, in the order the steps made them.
+
+    Attributes
+    ----------
+    word_score : ndarray, shape (n_words,)
+        Each word's error averaged over the window of interest (the input's units;
+        NaN where a word has no finite error there).
+    sentences : DataFrame
+        One row per sentence (:func:`analysis.hypotheses.sentence_scores`).
+    n_group : int
+        Sentences per group (:func:`analysis.hypotheses.group_size`).
+    group_note : str
+        What set ``n_group`` and why, for the prose.
+    groups : DataFrame, shape (2 * n_group, 5)
+        Divergent and convergent sentences with their roles
+        (:func:`analysis.hypotheses.select_groups`).
+    proposals : DataFrame, shape (n_hypotheses, ...)
+        Proposed hypotheses with their domains filled
+        (:func:`analysis.hypotheses.assign_domains`).
+    scores : ndarray, shape (n_hypotheses, 2 * n_group)
+        Verifier scores in [0, 1], rows in the order of ``proposals``, columns in the
+        order of ``groups``.
+    table : DataFrame, shape (n_hypotheses, 13)
+        The evaluated hypotheses, ranked by research validity
+        (:func:`analysis.hypotheses.evaluate`).
+    domains : DataFrame
+        Hypotheses per domain (:func:`analysis.hypotheses.domain_table`).
+    enrichment : dict
+        The hypergeometric test of the top hypotheses' domains
+        (:func:`analysis.hypotheses.domain_enrichment`).
+    verifier : str
+        The verifier that scored the sentences (its ``repr``).
+    embedding_calibration : dict
+        The embedding verifier's calibration (slope, intercept, n, accuracy); the
+        embedding model assigns domains whichever verifier scores.
+    settings : dict
+        The arguments the chain ran with (window, requested group size, role shares,
+        proposer, verifier, LLM, number of hypotheses wanted, FDR level, number
+        confirmed, seed).
+    """
+
+    word_score: np.ndarray
+    sentences: pd.DataFrame
+    n_group: int
+    group_note: str
+    groups: pd.DataFrame
+    proposals: pd.DataFrame
+    scores: np.ndarray
+    table: pd.DataFrame
+    domains: pd.DataFrame
+    enrichment: dict
+    verifier: str
+    embedding_calibration: dict
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def n_scored(self):
+        """Sentences with a score (int)."""
+        return int(self.sentences["score"].notna().sum())
+
+    @property
+    def role_counts(self):
+        """Sentences per role in the divergent group (dict, one key per role)."""
+        counts = self.groups[self.groups["group"] == "divergent"]["role"].value_counts()
+        return {r: int(counts.get(r, 0)) for r in H.ROLES}
+
+
+def _check_inputs(word_errors, times, words, sentence):
+    """Arrays of the chain's inputs, or a :class:`DataError` naming the field at fault."""
+    source = "divergence_chain"
+    errors = check_array(word_errors, "word_errors", ndim=2, finite=False, source=source)
+    times = check_array(times, "times", shape=(errors.shape[1],), source=source)
+    sentence = check_array(sentence, "sentence", ndim=1, finite=False, source=source,
+                           dtype=None)
+    if not np.issubdtype(sentence.dtype, np.integer):
+        whole = (np.issubdtype(sentence.dtype, np.floating)
+                 and bool(np.all(sentence == np.round(sentence))))
+        if not whole:
+            raise DataError(f"{source}: 'sentence' has dtype {sentence.dtype}; expected "
+                            "integer sentence indices, one per word.")
+        sentence = sentence.astype(np.int64)
+    words = list(words)
+    check_same_rows({"word_errors": errors, "words": words, "sentence": sentence}, source)
+    return errors, times, words, sentence
+
+
+def divergence_chain(word_errors, times, words, sentence, *, window=None, n_group=None,
+                     roles=H.DEFAULT_ROLE_SHARES, proposer="offline", verifier="embedding",
+                     llm=None, goal=None, n_hypotheses=60, embedder=None, fdr_q=0.05,
+                     n_confirm=10, seed=0, device="cpu"):
+    """Run the divergence chain: sentence scores to confirmed hypotheses and their domains.
+
+    The steps, each a function of :mod:`analysis.hypotheses`, in this order:
+    :func:`~analysis.hypotheses.sentence_scores`, :func:`~analysis.hypotheses.group_size`,
+    :func:`~analysis.hypotheses.select_groups`, the proposer
+    (:func:`~analysis.hypotheses.propose_offline` or
+    :func:`~analysis.hypotheses.propose_llm`, on the proposal sentences),
+    :func:`~analysis.hypotheses.assign_domains`, the verifier's ``score`` on every
+    sentence of both groups, :func:`~analysis.hypotheses.evaluate` (validity on the
+    research sentences, confirmation on the validation sentences),
+    :func:`~analysis.hypotheses.domain_table` and
+    :func:`~analysis.hypotheses.domain_enrichment`. The protocol is the Methods page's
+    (book/methods.md); the proposer and verifier follow D5 (Zhong et al. 2023).
+
+    Parameters
+    ----------
+    word_errors : array_like, shape (n_words, n_windows)
+        Per-word, per-window error (e.g. z-scored squared error of the encoding model;
+        NaN where no channel was significant).
+    times : array_like, shape (n_windows,)
+        Window start times (ms).
+    words : sequence of str, length n_words
+    sentence : array_like of int, shape (n_words,)
+        Sentence index of each word.
+    window : (float, float) | None
+        Window of interest in ms (the paper's MEG: 300-425 ms); ``None``: every window.
+    n_group : int | None
+        Sentences per group (the paper: 100); ``None``: a quarter of the scored sentences
+        (:func:`~analysis.hypotheses.group_size` caps it at a third).
+    roles : tuple of 3 floats
+        Shares of each group given to the proposal, research and validation roles.
+    proposer : {"offline", "llm"}
+        ``offline``: the project's bank plus log-odds word hypotheses; ``llm``: D5
+        prompts to ``llm`` with the goal paragraph ``goal``.
+    verifier : {"embedding", "llm"} or object
+        ``embedding``: ``embedder`` (all-MiniLM-L6-v2 through its fixed calibration);
+        ``llm``: :class:`~analysis.hypotheses.LLMVerifier` on ``llm`` (P(Yes)); or any
+        object with ``score(sentences, hypotheses)`` returning an array of shape
+        (n_hypotheses, n_sentences).
+    llm : analysis.llm.LLM | None
+        Needed when the proposer or the verifier is ``"llm"``.
+    goal : str | None
+        The D5 goal paragraph for the LLM proposer
+        (:func:`~analysis.hypotheses.goal_paragraph`); ``None``: its default text.
+    n_hypotheses : int
+        Distinct hypotheses wanted from the LLM proposer.
+    embedder : analysis.embeddings.EmbeddingVerifier | None
+        Assigns domains (and verifies when ``verifier="embedding"``); ``None`` loads one
+        on ``device``.
+    fdr_q : float
+        Benjamini–Hochberg level, on the research and on the validation sentences.
+    n_confirm : int
+        Top hypotheses (by research validity) tested on the validation sentences and
+        counted by the domain tables.
+    seed : int
+        Seeds the roles and the LLM proposer's rounds.
+    device : str
+        Device of the embedding model when ``embedder`` is None.
+
+    Returns
+    -------
+    ChainResult
+
+    Raises
+    ------
+    DataError
+        Inputs of the wrong shape or type (the message names the field), no window in
+        ``window``, too few scored sentences for the groups, or verifier scores of the
+        wrong shape.
+    ValueError
+        An unknown proposer or verifier, an LLM step without ``llm``, or bad role
+        shares.
+    RuntimeError
+        The LLM proposer proposed no usable hypothesis.
+    """
+    if proposer not in PROPOSERS:
+        raise ValueError(f"proposer={proposer!r}; expected one of {PROPOSERS}.")
+    by_name = isinstance(verifier, str)
+    if by_name and verifier not in VERIFIERS:
+        raise ValueError(f"verifier={verifier!r}; expected one of {VERIFIERS} or an object "
+                         "with a score(sentences, hypotheses) method.")
+    if not by_name and not callable(getattr(verifier, "score", None)):
+        raise ValueError(f"verifier {verifier!r} has no score(sentences, hypotheses) method.")
+    if llm is None and (proposer == "llm" or verifier == "llm"):
+        raise ValueError("proposer='llm' or verifier='llm' needs an LLM: pass llm= "
+                         "(analysis.llm.make_llm).")
+    word_errors, times, words, sentence = _check_inputs(word_errors, times, words, sentence)
+
+    word_score, sentences = H.sentence_scores(word_errors, times, words, sentence, window)
+    n_scored = int(sentences["score"].notna().sum())
+    n_used, note = H.group_size(n_scored, n_group)
+    groups = H.select_groups(sentences, n_group=n_used, roles=roles, seed=seed)
+    texts_a, texts_b = H.role_texts(groups, "proposal")
+    if proposer == "offline":
+        proposals = H.propose_offline(texts_a, texts_b, sentences["text"].tolist())
+    else:
+        goal = H.goal_paragraph() if goal is None else goal
+        proposals = H.propose_llm(llm, texts_a, texts_b, goal, n_hypotheses=n_hypotheses,
+                                  seed=seed)
+        if proposals.empty:
+            raise RuntimeError(f"the LLM {llm} proposed no usable hypothesis; use a stronger "
+                               "model or proposer='offline'.")
+    embedder = H.EmbeddingVerifier(device=device) if embedder is None else embedder
+    proposals = H.assign_domains(proposals, embedder)
+    check = (embedder if verifier == "embedding" else
+             H.LLMVerifier(llm, progress=True) if verifier == "llm" else verifier)
+    scores = check.score(groups["text"].tolist(), proposals["hypothesis"].tolist())
+    table = H.evaluate(proposals, scores, groups, fdr_q=fdr_q, n_confirm=n_confirm)
+    settings = dict(window=None if window is None else tuple(window), n_group=n_group,
+                    roles=tuple(roles), proposer=proposer,
+                    verifier=verifier if by_name else repr(verifier),
+                    llm=None if llm is None else repr(llm), n_hypotheses=n_hypotheses,
+                    fdr_q=fdr_q, n_confirm=n_confirm, seed=seed)
+    return ChainResult(
+        word_score=word_score, sentences=sentences, n_group=n_used, group_note=note,
+        groups=groups, proposals=proposals, scores=scores, table=table,
+        domains=H.domain_table(table, n_confirm),
+        enrichment=H.domain_enrichment(table, n_confirm), verifier=repr(check),
+        embedding_calibration=embedder.calibration, settings=settings)
