@@ -1453,7 +1453,7 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
     %(n_boot)s
         Sentences are resampled for the intervals of the percentages better and worse
         (:func:`analysis.stats.bootstrap_better_worse`; 200 took 3.2 s on one thread
-        with 5,000 words and 6,120 tests on 2 cores).
+        with 5,000 words and 6,120 tests).
     **fit_kw
         Passed to :func:`analysis.encoding.fit_encoding` for both models.
 
