@@ -17,7 +17,7 @@ __all__ = ["as_evoked", "plot_evoked", "plot_window_topomaps", "plot_topographie
            "plot_r_scatter", "plot_category_effect", "use_book_style",
            "plot_instruction_deltas", "plot_model_profiles", "plot_alignment_vs_accuracy",
            "PAGE_WIDTH_IN", "BOOK_DPI", "panel_grid", "plot_better_worse_grid",
-           "plot_layer_time_maps", "model_label"]
+           "plot_layer_time_maps", "model_label", "plot_learning_curves"]
 
 
 #: Width of the book's page column in inches (about 760 CSS px at a 1280 px window): every
@@ -917,5 +917,44 @@ def plot_alignment_vs_accuracy(align):
         ax.set(xlabel="accuracy gain (95 % interval)",
                ylabel="Δ mean r from base (95 % int.)", title=name)
         ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.08), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curves(runs, accuracy, names=None):
+    """Held-out accuracy against training items seen, one line per fine-tuned model.
+
+    Each line carries a 95 % normal band of a proportion over the held-out items, a dashed
+    line at its accuracy before training and a dotted one at chance.
+
+    Parameters
+    ----------
+    runs : dict of str to FinetuneResult
+        ``accuracy`` holds the learning curve (records with ``items`` and ``accuracy``);
+        ``chance`` the chance accuracy.
+    accuracy : dict of str to dict
+        Per run, ``n``: the number of held-out items.
+    names : dict of str to str | None
+        Display name per run key.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import pandas as pd
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    for key, res in runs.items():
+        curve = pd.DataFrame(res.accuracy)
+        half = 1.96 * np.sqrt(curve["accuracy"] * (1 - curve["accuracy"]) / accuracy[key]["n"])
+        line, = ax.plot(curve["items"], curve["accuracy"], "o-",
+                        label=(names or {}).get(key, key))
+        ax.fill_between(curve["items"], curve["accuracy"] - half, curve["accuracy"] + half,
+                        color=line.get_color(), alpha=0.15)
+        ax.axhline(curve["accuracy"].iloc[0], color=line.get_color(), ls="--", lw=0.8)
+        ax.axhline(res.chance, color=line.get_color(), ls=":", lw=0.8)
+    ax.set(xlabel="training items seen", ylabel="held-out accuracy",
+           title="Learning curves (dashed: before training; dotted: chance)")
+    ax.legend(fontsize=9)
     fig.tight_layout()
     return fig

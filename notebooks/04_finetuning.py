@@ -129,18 +129,10 @@ ds
 
 # %%
 paths = {"siqa": siqa_path, "piqa": piqa_path}
-data = {}
-for task in ft_tasks:
-    data[task] = ft.task_data(task, ft_source, paths[task], ft_n_train, ft_n_eval, seed)
-display(pd.DataFrame([{"task": TASK_NAMES[t], "source": d[2]["source"], "split": d[2]["split"],
-                       "train items": d[2]["n_train"], "held-out items": d[2]["n_eval"],
-                       "chance": f"{d[2]['chance']:.2f}"} for t, d in data.items()]
-                     ).set_index("task"))
-first = data[ft_tasks[0]][0][0]
-display(Markdown(f"Example ({TASK_NAMES[ft_tasks[0]]}): *{show.escape_markdown(first.question)}* — "
-                 "options: " + "; ".join(f"**{show.escape_markdown(o)}**" if i == first.label
-                                         else show.escape_markdown(o)
-                                         for i, o in enumerate(first.options))))
+data = {task: ft.task_data(task, ft_source, paths[task], ft_n_train, ft_n_eval, seed)
+        for task in ft_tasks}
+display(ft.task_table(data))
+display(Markdown(ft.example_markdown(ft_tasks[0], data[ft_tasks[0]][0][0])))
 
 # %% [markdown]
 # ## Fine-tuning, and whether the model learnt
@@ -163,35 +155,12 @@ recipe = dict(model=base_lm, epochs=ft_epochs, lr=ft_lr, batch_size=ft_batch_siz
               grad_accum=ft_grad_accum, lora=ft_lora, lora_rank=ft_lora_rank,
               max_length=ft_max_length, seed=seed, device=chapter.device, progress=False,
               eval_every=ft_eval_every or None)
-runs = {}
-for task in ft_tasks:
-    train, held, info = data[task]
-    runs[task] = ft.finetune(task, train, held, data_info=info, **recipe)
-if ft_control and "siqa" in data:  # the shuffled-answer control: same text, no knowledge
-    train, held, info = data["siqa"]
-    runs[ft.SHUFFLED_CONTROL] = ft.finetune("siqa", train, held, data_info=info,
-                                            label_shuffle=True, **recipe)
+runs = ft.train_all(data, recipe, control=ft_control)  # control: shuffled answers
 accuracy = {task: res.accuracy_interval(seed=seed) for task, res in runs.items()}
-glue("lr", f"{ft_lr:g}")
-glue("epochs", ft_epochs)
-glue("n_train_txt", ", ".join(f"{d[2]['n_train']:,} ({TASK_NAMES[t]})"
-                              for t, d in data.items()))
-glue("batch", ft_batch_size)
-glue("eval_every_txt", f"{ft_eval_every:,}" if ft_eval_every else "epoch's")
-glue("mode", f"LoRA adapters of rank {ft_lora_rank} on every linear layer (merged before "
-     "saving)" if ft_lora else "all weights trained")
-glue("reused_txt", "The checkpoints were read from the cache (no training in this run)."
-     if all(r.reused for r in runs.values()) else "")
 display(show.table(ft.accuracy_table(accuracy, runs)))
-for task, a in accuracy.items():
-    glue(f"acc0_{task}", f"{a['base']:.3f}")
-    glue(f"acc_{task}", f"{a['fine_tuned']:.3f}")
-    glue(f"gain_{task}", f"{100 * a['gain']:+.1f} points ({100 * a['gain_ci'][0]:+.1f} to "
-         f"{100 * a['gain_ci'][1]:+.1f})")
-for task in ("siqa", "piqa", ft.SHUFFLED_CONTROL):
-    if task not in accuracy:
-        for key in ("acc0", "acc", "gain"):
-            glue(f"{key}_{task}", "n/a (not run)")
+for key, text in ft.training_texts(data, runs, accuracy, ft_lr, ft_epochs, ft_batch_size,
+                                   ft_eval_every, ft_lora, ft_lora_rank).items():
+    glue(key, text)
 
 # %% [markdown]
 # Brackets are 95 % intervals: Wilson intervals for each accuracy, and a paired bootstrap
@@ -208,20 +177,7 @@ for task in ("siqa", "piqa", ft.SHUFFLED_CONTROL):
 # training did without knowledge.
 
 # %%
-fig, ax = plt.subplots(figsize=(6.5, 3.4))
-for task, res in runs.items():
-    curve = pd.DataFrame(res.accuracy)
-    n = accuracy[task]["n"]
-    half = 1.96 * np.sqrt(curve["accuracy"] * (1 - curve["accuracy"]) / n)
-    line, = ax.plot(curve["items"], curve["accuracy"], "o-", label=TASK_NAMES[task])
-    ax.fill_between(curve["items"], curve["accuracy"] - half, curve["accuracy"] + half,
-                    color=line.get_color(), alpha=0.15)
-    ax.axhline(curve["accuracy"].iloc[0], color=line.get_color(), ls="--", lw=0.8)
-    ax.axhline(res.chance, color=line.get_color(), ls=":", lw=0.8)
-ax.set(xlabel="training items seen", ylabel="held-out accuracy",
-       title="Learning curves (dashed: before training; dotted: chance)")
-ax.legend(fontsize=9)
-fig.tight_layout()
+fig = plots.plot_learning_curves(runs, accuracy, TASK_NAMES)
 
 # %% [markdown]
 # ## Still a language model?
@@ -301,19 +257,8 @@ tests = {**ctl_run["tests"], **{f"fine-tuned on {TASK_NAMES[t]}": rt
 summaries = {name: ft.retest_summary(rt, ds.times) for name, rt in tests.items()}
 powers = {task: power.retest_power(rt, ds, n_sim=power_n_sim, seed=seed)
           for task, rt in retest.items()}  # what each re-test detects (analysis.power)
-glue("power_note", "; ".join(f"{TASK_NAMES[t]}, Δr per test: {p['r']['sentence']}" + (
-    "" if p["category"] is None else f"; {TASK_NAMES[t]}, category effect per window: "
-    f"{p['category']['sentence']}") for t, p in powers.items()) or "n/a")
-display(show.table(pd.DataFrame(
-    {name: {"better (of all tests)": show.percent_text(v["percent_better"],
-                                                        v["percent_better_ci"]),
-            "worse (of all tests)": show.percent_text(v["percent_worse"], v["percent_worse_ci"]),
-            "mean r base": v["mean_r_base"], "mean r model": v["mean_r_finetuned"],
-            "category better (q < 0.05)": ", ".join(f"{t:g}" for t in v["category_windows_ms"])
-            or "none",
-            "category worse (q < 0.05)": ", ".join(
-                f"{t:g}" for t in v["category_worse_windows_ms"]) or "none"}
-     for name, v in summaries.items()}).T))
+glue("power_note", ft.power_note(powers))
+display(show.table(ft.retest_table(summaries)))
 
 # %%
 fig = plots.plot_better_worse_grid({name: rt["shares"] for name, rt in tests.items()}, ds.times,

@@ -613,3 +613,35 @@ def test_retest_verdicts_retest_each_model_against_the_shuffled_control(small_st
     assert v.vs_shuffled_better is not None and v.model == "Social IQa"
     # random features, no signal: neither model differs from the other at q < 0.05
     assert v.answer == "no different from the controls", v
+
+
+def test_chapter_tables_and_texts_escape_and_fill_every_run():
+    """The fine-tuning chapter's tables and glue texts (task_table, example_markdown,
+    training_texts, retest_table, power_note)."""
+    from types import SimpleNamespace
+
+    item = ft.MCItem("What does <b>Jo</b> feel?", ("glad", "*sad*"), 1, "demo:1")
+    info = {"source": "demo", "split": "train", "n_train": 400, "n_eval": 300, "chance": 1 / 3}
+    data = {"siqa": ([item], [item], info)}
+    table = ft.task_table(data)
+    assert table.loc["Social IQa", "train items"] == 400
+    assert table.loc["Social IQa", "chance"] == "0.33"
+    md = ft.example_markdown("siqa", item)
+    assert "<b>" not in md and "**\\*sad\\***" in md
+    runs = {"siqa": SimpleNamespace(reused=False)}
+    acc = {"siqa": {"base": 0.4, "fine_tuned": 0.45, "gain": 0.05, "gain_ci": (-0.01, 0.11)}}
+    texts = ft.training_texts(data, runs, acc, 3e-4, 1, 8, 200, True, 16)
+    assert texts["gain_siqa"] == "+5.0 points (-1.0 to +11.0)"
+    assert texts["acc_piqa"] == texts["gain_siqa_shuffled"] == "n/a (not run)"
+    assert texts["n_train_txt"] == "400 (Social IQa)" and "rank 16" in texts["mode"]
+    summary = {"percent_better": 1.25, "percent_worse": 0.0,
+               "percent_better_ci": [0.5, 2.0], "percent_worse_ci": None,
+               "mean_r_base": 0.1, "mean_r_finetuned": 0.11,
+               "category_windows_ms": [300.0, 325.0], "category_worse_windows_ms": []}
+    rt = ft.retest_table({"m": summary})
+    assert rt.loc["m", "better (of all tests)"] == "1.2 % (95 % CI 0.5 to 2.0)"
+    assert rt.loc["m", "worse (of all tests)"] == "0.0 %"
+    assert rt.loc["m", "category better (q < 0.05)"] == "300, 325"
+    assert rt.loc["m", "category worse (q < 0.05)"] == "none"
+    note = ft.power_note({"siqa": {"r": {"sentence": "Δr of 0.02"}, "category": None}})
+    assert note == "Social IQa, Δr per test: Δr of 0.02" and ft.power_note({}) == "n/a"

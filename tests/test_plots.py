@@ -158,3 +158,15 @@ def test_layer_time_maps_put_each_layer_on_its_tick_and_name_the_model():
     assert ax.get_images()[0].get_extent()[2:] == [-0.5, 3.5]
     assert "SmolLM2-135M-Instruct.Q4_1" in ax.get_title() and "default" not in ax.get_title()
     assert fig.get_size_inches()[0] <= plots.PAGE_WIDTH_IN
+
+
+def test_learning_curves_draw_one_line_per_run_with_its_band():
+    from types import SimpleNamespace
+
+    runs = {"siqa": SimpleNamespace(accuracy=[{"items": 0, "accuracy": 0.4},
+                                              {"items": 200, "accuracy": 0.5}], chance=1 / 3)}
+    fig = plots.plot_learning_curves(runs, {"siqa": {"n": 300}}, {"siqa": "Social IQa"})
+    ax = fig.axes[0]
+    assert [l.get_label() for l in ax.get_lines()][0] == "Social IQa"
+    assert len(ax.collections) == 1  # the 95 % band
+    plt.close(fig)
