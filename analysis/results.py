@@ -34,7 +34,7 @@ import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .contracts import ContractError
+from ._utils import ContractError
 
 __all__ = ["ChapterResults", "DataResults", "EncodingResults", "HypothesesResults",
            "HumanValidationResults", "FinetuningResults", "RealDataResults", "ModelsResults",
