@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "REPO_ROOT", "SHARED_DATA", "shared_data_path", "DataError", "where", "check_finite", "check_array", "check_same_rows",
+    "REPO_ROOT", "SHARED_DATA", "shared_data_path", "DataError", "ContractError", "where", "check_finite", "check_array", "check_same_rows",
     "atomic_write", "atomic_savez", "atomic_write_json", "json_default",
     "zscore", "welch_ttest", "sha256_file", "resolve_device", "n_cpus",
 ]
@@ -57,6 +57,15 @@ class DataError(ValueError):
 
     The message always names the file (or object) and the field at fault and says
     what was expected, so that a user can fix their own data.
+    """
+
+
+class ContractError(DataError, FileNotFoundError):
+    """A file handed between chapters, or a chapter's results file, is missing or lacks a
+    field (:mod:`analysis.contracts`, :mod:`analysis.results`).
+
+    It is both a :class:`DataError` and a ``FileNotFoundError`` so that callers may catch
+    either.
     """
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._utils import DataError, atomic_savez, atomic_write, atomic_write_json, json_default
+from ._utils import ContractError, atomic_savez, atomic_write, atomic_write_json, json_default
 
 __all__ = ["EncodingOutputs", "HypothesisResults", "FinetunedModels", "RealDataLayer",
            "ContractError", "ENCODING_FILE", "HYPOTHESIS_FILES", "FINETUNED_FILE",
@@ -47,14 +47,6 @@ HYPOTHESIS_FILES = {"sentences": "hypotheses_sentences.csv", "table": "hypothese
                     "scores": "hypotheses_scores.csv", "meta": "hypotheses_contract.json"}
 FINETUNED_FILE = "finetuned_models.json"
 REAL_DATA_LAYER_FILE = "real_data_layer.json"
-
-
-class ContractError(DataError, FileNotFoundError):
-    """A file handed between chapters is missing or lacks a field.
-
-    It is both a :class:`~analysis._utils.DataError` and a ``FileNotFoundError`` so that
-    callers may catch either.
-    """
 
 
 def _missing(path, chapter):

@@ -10,17 +10,18 @@ The introduction opens with the answers to the paper's claims in plain words
 (:func:`claim_answers`) and then shows the three tables (:func:`at_a_glance`). Nothing in
 them is typed by hand: every number is read from a chapter's results file, and a field a
 row needs that is missing from a file that exists is an error (the file is named), not a
-silently empty row.
+silently empty row: every file is read through its declared schema
+(:func:`analysis.results.read_results`), and a field a chapter writes only in some runs
+through :meth:`~analysis.results.ChapterResults.optional`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from .display import escape_markdown, percent_text
+from .results import read_results, results_path
 
 __all__ = ["GlanceRow", "BLOCKS", "glance_rows", "claim_answers", "at_a_glance"]
 
@@ -62,37 +63,11 @@ class GlanceRow:
     chapter: str
 
 
-class _Results:
-    """Read-only view of one chapter's results file that names the file on a missing field."""
-
-    def __init__(self, path, data):
-        self.path, self.data = path, data
-
-    def __getitem__(self, key):
-        try:
-            return self.data[key]
-        except KeyError:
-            raise KeyError(f"{self.path}: results have no field {key!r} (fields: "
-                           f"{', '.join(sorted(self.data))}); the glance table needs it. "
-                           "Re-run that chapter.") from None
-
-    def __contains__(self, key):
-        return key in self.data and self.data[key] is not None
-
-    def opt(self, key):
-        """A field the chapter writes only in some configurations (``None`` when absent)."""
-        return self.data.get(key)
-
-
 def _read(results_dir, name):
-    path = Path(results_dir) / f"{name}.json"
-    if not path.exists():
+    """The chapter's typed results, or None when the chapter has not run."""
+    if not results_path(results_dir, name).exists():
         return None
-    try:
-        return _Results(path, json.loads(path.read_text())["results"])
-    except (ValueError, KeyError) as err:
-        raise ValueError(f"{path}: not a results file of this book ({err}); re-run the "
-                         "chapter or remove the file.") from None
+    return read_results(results_dir, name)
 
 
 def _plain(name):
@@ -113,37 +88,44 @@ def _ci(lo, hi, digits=3, scale=1.0, unit=""):
 
 
 def _simulated(res):
-    return res is not None and "simulated" in str(res["dataset"].get("source", ""))
+    return res is not None and "simulated" in str(res.dataset["source"])
+
+
+def _n400(real):
+    """The N400 block of the real-data encoding (None where no trial-by-trial ERPs were
+    found: the block is optional, and holds the N400 whenever it is written)."""
+    enc = None if real is None else real.optional("encoding")
+    return None if enc is None else enc["N400"]
 
 
 def _method_rows(data, enc, hyp, fin):
     rows = []
-    if enc is not None and "truth_check" in enc:
-        tc = enc["truth_check"]
+    tc = None if enc is None else enc.optional("truth_check")
+    if tc is not None:
         ok = bool(tc["layer_recovered"]) and bool(tc["peak_recovered"])
-        folds = enc["layer_decision"]["fold_layers"]
-        same = sum(int(l) == int(enc["chosen_layer"]) for l in folds)
-        ev = (f"layer {enc['chosen_layer']} (planted {tc['truth_layer']}), chosen inside the "
-              f"folds in {same} of {len(folds)} outer folds; peak {enc['peak_ms']:g} ms "
+        folds = enc.layer_decision["fold_layers"]
+        same = sum(int(l) == int(enc.chosen_layer) for l in folds)
+        ev = (f"layer {enc.chosen_layer} (planted {tc['truth_layer']}), chosen inside the "
+              f"folds in {same} of {len(folds)} outer folds; peak {enc.peak_ms:g} ms "
               f"(planted {tc['truth_peak_ms']:g} ms)")
         rows.append(GlanceRow("method", "the encoding model finds the planted layer and latency",
                               "pass" if ok else "fail", ev, "encoding"))
-    if hyp is not None and hyp.opt("planted_truth"):
-        enrich = hyp["domain_enrichment"] or {}
-        p = enrich.get("p")
-        unnamed = hyp.opt("unnamed_category")
+    if hyp is not None and hyp.planted_truth:  # empty unless the study is simulated
+        p = None if hyp.domain_enrichment is None else hyp.domain_enrichment["p"]
+        unnamed = hyp.unnamed_category  # None unless the study is simulated
         ok = p is not None and p < 0.05
         ev = (f"planted domains among the top hypotheses: enrichment {_p(p)}; "
-              f"{hyp['n_significant']} of {hyp['n_hypotheses']} significant, "
-              f"{hyp['n_confirmed']} confirmed on held-out sentences")
+              f"{hyp.n_significant} of {hyp.n_hypotheses} significant, "
+              f"{hyp.n_confirmed} confirmed on held-out sentences")
         if unnamed:
             ev += (f"; the unnamed category was {'found' if unnamed['found'] else 'not found'}"
                    " by the data-driven proposers")
         rows.append(GlanceRow("method", "the hypotheses name the planted categories",
                               "pass" if ok else "fail", ev, "hypotheses"))
-    if fin is not None and "positive_control" in fin and "null_control" in fin:
-        pos, null = fin["positive_control"], fin["null_control"]
-        pos_ci, null_ci = pos.get("percent_better_ci"), null.get("percent_better_ci")
+    # the planted controls are None unless the study is simulated
+    if fin is not None and fin.positive_control is not None and fin.null_control is not None:
+        pos, null = fin.positive_control, fin.null_control
+        pos_ci, null_ci = pos["percent_better_ci"], null["percent_better_ci"]
         # with intervals, the positive control must beat the null control beyond both
         above = (pos_ci[0] > null_ci[1] if pos_ci and null_ci
                  else pos["percent_better"] > null["percent_better"])
@@ -164,19 +146,19 @@ def _finding_rows(real, models):
     rows = []
     if real is None:
         return rows
-    n400 = (real.opt("encoding") or {}).get("N400")
+    n400 = _n400(real)
     if n400:
         ev = (f"r {n400['baseline']:.3f} with length, frequency and position, "
               f"{n400['baseline_lm']:.3f} with the language model added ({_ci(*n400['gain_ci'])}, "
               f"{_p(n400['p_gain'])}); over the lexical baseline (context-free embedding and "
               f"surprisal) {n400['gain_over_lexical']:+.3f} ({_ci(*n400['gain_over_lexical_ci'])}, "
               f"{_p(n400['p_gain_over_lexical'])}"
-              + (f"; {n400['power_gain_over_lexical']['sentence']}"
-                 if n400.get("power_gain_over_lexical") else "")
+              + f"; {n400['power_gain_over_lexical']['sentence']}"
               + f"); layer {n400['layer']} chosen inside the folds; Frank et al. (2015) EEG")
         rows.append(GlanceRow("finding", "N400: what the language model adds",
                               f"{n400['gain']:+.3f} in r", ev, "real_data"))
-    for name, fut in (real.opt("futrell2018") or {}).items():
+    # every model the chapter ran, by its name (published references are skipped below)
+    for name, fut in (real.optional("futrell2018") or {}).items():
         if not str(fut["source"]).startswith("computed here (preceding story"):
             continue  # published references and the corpus's GPT-3 column stay in the chapter
         ci = fut["normalised_ci"]
@@ -184,7 +166,7 @@ def _finding_rows(real, models):
                               f"{fut['normalised']:.3f} of the ceiling",
                               f"raw r {fut['raw_r']:.3f}" + (f", {_ci(*ci)}" if ci else "")
                               + f", {fut['n_words']:,} words; Natural Stories", "real_data"))
-    chain = real.opt("divergence_chain")
+    chain = real.optional("divergence_chain")
     if chain:
         rows.append(GlanceRow("finding", "divergence chain on the N400",
                               f"{chain['n_confirmed']} confirmed",
@@ -192,8 +174,8 @@ def _finding_rows(real, models):
                               "significant on research sentences; Frank et al. (2015) EEG",
                               "real_data"))
     if models is not None:
-        for ds, inst in (models.opt("instructions") or {}).items():
-            summary = inst.get("summary") or {}
+        for ds, inst in models.instructions.items():
+            summary = inst["summary"]
             if ds == "simulated" or not summary:
                 continue
             name, s = max(summary.items(), key=lambda kv: abs(kv[1]["mean_delta"]))
@@ -210,7 +192,7 @@ def _finding_rows(real, models):
 def _claim_rows(enc, val, fin, real, hyp):
     rows = []
     # 1. language-model states predict word-by-word brain responses
-    n400 = ((real.opt("encoding") or {}).get("N400")) if real is not None else None
+    n400 = _n400(real)
     if n400:
         yes = n400["p_gain"] < 0.05 and n400["baseline_lm"] > n400["baseline"]
         rows.append(GlanceRow(
@@ -223,7 +205,7 @@ def _claim_rows(enc, val, fin, real, hyp):
                               "responses", "untestable here", "no real recording in this build",
                               "real_data"))
     # 2. the divergent sentences share social/emotional and physical content
-    chain = real.opt("divergence_chain") if real is not None else None
+    chain = real.optional("divergence_chain") if real is not None else None
     if chain:
         rows.append(GlanceRow(
             "claim", "poorly predicted sentences share social/emotional and physical content",
@@ -233,23 +215,24 @@ def _claim_rows(enc, val, fin, real, hyp):
             f"{chain['power']['sentence']}", "real_data"))  # the package's own text
     # 3. people agree with the hypotheses
     if val is not None:
-        t = val["participant_test"] or {}
-        if val["simulated"]:
+        t = val.participant_test
+        if val.simulated:
             rows.append(GlanceRow("claim", "people agree with the hypotheses",
                                   "untestable here", "no human answers yet: the chapter's "
                                   "raters are simulated; the survey kit is ready",
                                   "human_validation"))
         else:
             rows.append(GlanceRow("claim", "people agree with the hypotheses",
-                                  "replicated" if t.get("p_value", 1) < 0.05 else "not replicated",
-                                  f"top vs bottom hypotheses {_p(t.get('p_value'))}",
+                                  "replicated" if t["p_value"] is not None and t["p_value"] < 0.05
+                                  else "not replicated",
+                                  f"top vs bottom hypotheses {_p(t['p_value'])}",
                                   "human_validation"))
     # 4. commonsense fine-tuning improves brain prediction: the chapter's typed verdicts
     if fin is not None:
         answers = {"closer to the brain": "replicated", "further from the brain": "not replicated",
                    "mixed": "not replicated", "no different from the controls": "not replicated",
                    "uninformative at this budget": "untestable here"}
-        for task, v in fin["verdicts"].items():
+        for task, v in fin.verdicts.items():
             if v["answer"] == "control":
                 continue
             verdict = answers[v["answer"]]
@@ -277,8 +260,9 @@ def glance_rows(results_dir):
 
     Raises
     ------
-    KeyError
-        A results file exists but lacks a field its row needs (the message names both).
+    ContractError
+        A results file exists but lacks a field its row needs, or holds it with the wrong
+        type (the message names the file, the section and the field).
     """
     names = ("data", "encoding", "hypotheses", "human_validation", "finetuning", "real_data",
              "models")

@@ -40,7 +40,7 @@ from .provenance import StepTimer, timed  # noqa: F401  (re-exported: the chapte
 __all__ = ["ModelEntry", "HUB_MODELS", "default_entry", "finetuned_entries", "model_registry",
            "registry_table", "accuracy_summary", "rsa_layers", "ModelProfile", "profile_model",
            "alignment_vs_accuracy", "frank_targets", "READING_MEASURES", "comparison_table",
-           "previous_result", "finetuned_alignment", "describe_row", "StepTimer", "timed",
+           "finetuned_alignment", "describe_row", "StepTimer", "timed",
            "LazyModel", "FrankSetup", "frank_setup", "SimulatedSetup", "simulated_setup",
            "swept_entries", "registry_overview", "registry_texts", "sweep_texts",
            "profile_models", "profile_panels", "profile_texts", "finetuned_alignments", "finetuned_texts",
@@ -665,33 +665,6 @@ def comparison_table(profiles, alignment=None, channel=None):
         table = table.join(alignment, how="outer").reindex(order)
     table.index.name = "model"
     return table
-
-
-def previous_result(results_dir, section, *keys):
-    """A number another chapter wrote in ``<results_dir>/<section>.json``, or None.
-
-    Used only to reuse a choice (a layer) so that cached features are hit; a missing file
-    or key returns None and the caller makes its own choice.
-
-    Parameters
-    ----------
-    results_dir : str | Path
-    section : str
-    *keys : str
-        Path into the file's ``results``.
-
-    Returns
-    -------
-    object | None
-    """
-    path = Path(results_dir) / f"{section}.json"
-    try:
-        value = json.loads(path.read_text())["results"]
-        for k in keys:
-            value = value[k]
-        return value
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def finetuned_alignment(y, base_features, tuned_features, accuracy=None, baseline=None,

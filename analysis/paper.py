@@ -17,12 +17,11 @@ names them, and the page says so.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from .contracts import ContractError, EncodingOutputs
 from .display import escape_markdown, model_label
+from .results import read_results, results_path
 
 __all__ = ["PaperValue", "PAPER", "NOT_COMPARED", "paper_beside_book"]
 
@@ -95,12 +94,9 @@ _CHAPTER_DOCS = {"data": "00_data", "encoding": "01_encoding", "hypotheses": "02
 
 
 def _load(results_dir, name):
-    """A chapter's results, with the parameters it ran with under ``"parameters"``."""
-    path = Path(results_dir) / f"{name}.json"
-    if not path.exists():
-        return None
-    record = json.loads(path.read_text())
-    return {**record["results"], "parameters": record["provenance"]["parameters"]}
+    """A chapter's typed results (:func:`analysis.results.read_results`), or None."""
+    return (read_results(results_dir, name) if results_path(results_dir, name).exists()
+            else None)
 
 
 def _book_values(res):
@@ -109,7 +105,7 @@ def _book_values(res):
                                                      "human_validation", "finetuning"))
     out = {}
     if data is not None:
-        d = data["dataset"]
+        d = data.dataset
         simulated = "simulated" in str(d["source"])
         out["data"] = (f"{d['source']}: {d['n_subjects']} subject(s), {d['n_words']:,} words, "
                        f"{d['n_channels']} channels, {d['n_windows']} windows of "
@@ -124,41 +120,38 @@ def _book_values(res):
                         "135 million parameters, about 11 times fewer than GPT-2 XL, so that "
                         "the book runs on a CPU" if small else "another model")
     if hyp is not None:
-        lo, hi = hyp["window_ms"]
-        out["groups"] = (f"{hyp['n_group']} and {hyp['n_group']} of {hyp['n_scored']} "
+        lo, hi = hyp.window_ms
+        out["groups"] = (f"{hyp.n_group} and {hyp.n_group} of {hyp.n_scored} "
                          f"sentences, words scored over {lo:g}-{hi:g} ms",
-                         "group size scaled to the story's length" if hyp["n_group"] != 100
+                         "group size scaled to the story's length" if hyp.n_group != 100
                          else "same")
-        top = hyp["domains"].get("top 10") or {}
+        top = hyp.domains["top 10"]
         named = ", ".join(f"{k} {v}" for k, v in top.items())
         out["domains"] = (f"domains of the top 10 hypotheses: {named or 'none'}; "
-                          f"{hyp['n_confirmed']} confirmed on held-out sentences",
+                          f"{hyp.n_confirmed} confirmed on held-out sentences",
                           "a bank of properties and an embedding verifier instead of an LLM "
-                          f"(proposer: {hyp['proposer']}); on the simulated study the "
+                          f"(proposer: {hyp.proposer}); on the simulated study the "
                           "divergence is planted" if simulated_build(data) else
-                          f"proposer: {hyp['proposer']}")
+                          f"proposer: {hyp.proposer}")
     if val is not None:
-        t = val["participant_test"]
+        t = val.participant_test
         out["raters"] = (f"top vs bottom hypotheses: difference {t['mean_difference']:+.3f} "
                          f"(p = {t['p_value']:.3g}, {t['n_participants']} raters)",
-                         "simulated raters until people answer the survey" if val["simulated"]
+                         "simulated raters until people answer the survey" if val.simulated
                          else "real raters")
     if fin is not None:
-        tasks = fin["tasks"]
-        n_train = ", ".join(f"{t} {v['data'].get('n_train', '?')}" for t, v in tasks.items()
-                            if isinstance(v.get("data"), dict))
-        par = fin["parameters"]
-        how = (f"LoRA (rank {par['ft_lora_rank']})" if par["ft_lora"] else "all weights")
-        out["recipe"] = (f"{how}, AdamW at {par['ft_lr']:g}, {par['ft_epochs']} epoch(s); "
+        n_train = ", ".join(f"{t} {v['data']['n_train']}" for t, v in fin.tasks.items())
+        par = fin.recipe
+        how = f"LoRA (rank {par['lora_rank']})" if par["lora"] else "all weights"
+        out["recipe"] = (f"{how}, AdamW at {par['lr']:g}, {par['epochs']} epoch(s); "
                          f"training items: {n_train or 'see the chapter'}",
                          "a subset of the items and fewer steps, to fit a CPU (the `full` "
-                         "profile runs the paper's recipe on a GPU)" if par["ft_lora"]
-                         or par["ft_n_train"] else "the paper's scale")
-        verdicts = fin.get("verdicts") or {}
-        said = "; ".join(f"{v['model']}: {v['answer']}" for v in verdicts.values())
+                         "profile runs the paper's recipe on a GPU)" if par["lora"]
+                         or par["n_train"] else "the paper's scale")
+        said = "; ".join(f"{v['model']}: {v['answer']}" for v in fin.verdicts.values())
         out["retest"] = (said or "no re-test", "a verdict counts only when the model learnt "
                          "the task (accuracy gain above 0) and beats both controls")
-        out["null"] = (f"{fin['n_permutations']:,} permutations that keep the dependence of "
+        out["null"] = (f"{fin.n_permutations:,} permutations that keep the dependence of "
                        "neighbouring words (blocks, sentences or story shifts); one "
                        "Benjamini-Hochberg family for better and worse",
                        "free word shuffles are liberal on autocorrelated responses "
@@ -168,7 +161,7 @@ def _book_values(res):
 
 def simulated_build(data):
     """Whether the data chapter ran on the simulated study (``data`` results or None)."""
-    return data is not None and "simulated" in str(data["dataset"]["source"])
+    return data is not None and "simulated" in str(data.dataset["source"])
 
 
 def paper_beside_book(results_dir):

@@ -305,11 +305,26 @@ class Chapter:
         }
 
     def save(self, **numbers):
-        """Write ``<results_dir>/<section>.json`` atomically and return its path."""
+        """Write ``<results_dir>/<section>.json`` atomically and return its path.
+
+        The results are first checked against the section's declared schema
+        (:func:`analysis.results.validate_results`), so no chapter writes a file that
+        :func:`analysis.results.read_results` would reject.
+
+        Raises
+        ------
+        ContractError
+            A required field is missing, or a field is undeclared or wrongly typed;
+            nothing is written.
+        """
+        from .results import validate_results
+
         self.add(**numbers)
-        payload = {"section": self.section, "results": _portable(to_jsonable(self.results)),
-                   "provenance": self.provenance()}
+        results = _portable(to_jsonable(self.results))
         path = Path(self.results_dir) / f"{self.section}.json"
+        validate_results(self.section, results, path)
+        payload = {"section": self.section, "results": results,
+                   "provenance": self.provenance()}
 
         def write(tmp):
             tmp.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")

@@ -324,6 +324,8 @@ results = {
     "base_model": base_name,
     "n_words": n_use,
     "n_permutations": ft_n_permutations,
+    "recipe": {"lora": ft_lora, "lora_rank": ft_lora_rank, "lr": ft_lr, "epochs": ft_epochs,
+               "n_train": ft_n_train},
     "accuracy": {task: a for task, a in accuracy.items()},
     "positive_control": summaries.get("positive control"),
     "null_control": summaries.get("null control"),

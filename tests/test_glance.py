@@ -4,65 +4,29 @@ import json
 
 import pytest
 
+from analysis.contracts import ContractError
 from analysis.glance import BLOCKS, at_a_glance, claim_answers, glance_rows
+from results_examples import results_example
 
 
 def _write(folder, name, results):
-    (folder / f"{name}.json").write_text(json.dumps({"results": results, "provenance": {}}))
-
-
-SIM = {"source": "simulated reading study"}
+    (folder / f"{name}.json").write_text(json.dumps({"section": name, "results": results,
+                                                     "provenance": {}}))
 
 
 def _book(folder, siqa_ci=(-0.013, 0.06), real=True):
-    _write(folder, "encoding", {
-        "dataset": SIM, "chosen_layer": 12, "peak_ms": 250.0,
-        "layer_margin": {"runner_up": 3, "margin": 0.004, "ci": [0.001, 0.007]},
-        "layer_decision": {"layer": 12, "fold_layers": [12] * 9 + [9]},
-        "truth_check": {"truth_layer": 12, "truth_peak_ms": 250.0, "layer_recovered": True,
-                        "peak_recovered": True}})
-    _write(folder, "hypotheses", {
-        "planted_truth": {"emotion": 10}, "domain_enrichment": {"p": 0.004},
-        "n_significant": 6, "n_hypotheses": 41, "n_confirmed": 1,
-        "unnamed_category": {"found": False}})
-    _write(folder, "human_validation", {"simulated": True, "participant_test": {
-        "mean_difference": 0.258, "p_value": 2e-5}})
-    _write(folder, "finetuning", {
-        "dataset": SIM,
-        "accuracy": {"siqa": {"base": 0.39, "fine_tuned": 0.413, "gain": 0.023,
-                              "gain_ci": list(siqa_ci), "n": 300}},
-        "positive_control": {"percent_better": 22.4, "percent_worse": 12.3,
-                             "category_windows_ms": [250.0, 275.0]},
-        "null_control": {"percent_better": 0.2, "percent_worse": 30.6,
-                         "category_windows_ms": []},
-        "better_worse": {"siqa": {"percent_better": 0.2, "percent_worse": 0.0}},
-        "verdicts": {
-            "siqa": {"model": "Social IQa", "answer": "uninformative at this budget"
-                     if siqa_ci[0] <= 0 else "closer to the brain",
-                     "reason": "its held-out accuracy gain does not exclude 0"
-                     if siqa_ci[0] <= 0 else "better than both controls"},
-            "siqa_shuffled": {"model": "Social IQa, shuffled answers", "answer": "control",
-                              "reason": "the control"}}})
+    """A results folder of every chapter, from the hand-made valid examples."""
+    for name in ("encoding", "hypotheses", "human_validation"):
+        _write(folder, name, results_example(name))
+    fin = results_example("finetuning")
+    fin["accuracy"]["siqa"]["gain_ci"] = list(siqa_ci)
+    if siqa_ci[0] > 0:
+        fin["verdicts"]["siqa"].update(answer="closer to the brain",
+                                       reason="better than both controls")
+    _write(folder, "finetuning", fin)
     if real:
-        _write(folder, "real_data", {
-            "encoding": {"N400": {"baseline": 0.256, "baseline_lm": 0.387, "gain": 0.131,
-                                  "gain_ci": [0.05, 0.2], "p_gain": 1e-4, "layer": 18,
-                                  "gain_over_lexical": 0.016, "gain_over_lexical_ci": [-0.05, 0.08],
-                                  "p_gain_over_lexical": 0.33}},
-            "futrell2018": {
-                "SmolLM2-135M-Instruct": {"raw_r": 0.316, "normalised": 0.368, "n_words": 9775,
-                                          "normalised_ci": [0.33, 0.4],
-                                          "source": "computed here (preceding story as context)"},
-                "gpt2-xl (published)": {"raw_r": 0.27, "normalised": 0.318, "n_words": None,
-                                        "normalised_ci": None, "source": "brain-score"}},
-            "divergence_chain": {"n_significant": 0, "n_hypotheses": 36, "n_confirmed": 0,
-                                 "power": {"sentence": "not significant (q = 0.41); this test "
-                                                       "detects V >= 0.08 with 80 % power"}}})
-        _write(folder, "models", {"instructions": {"frank2015": {"summary": {
-            "emotion": {"mean_delta": 0.0077, "delta_ci_low": -0.0218, "delta_ci_high": 0.033,
-                        "q_mean_better": 0.27, "q_mean_worse": 0.73},
-            "grammar": {"mean_delta": -0.001, "delta_ci_low": -0.01, "delta_ci_high": 0.008,
-                        "q_mean_better": 0.9, "q_mean_worse": 0.4}}}}})
+        _write(folder, "real_data", results_example("real_data"))
+        _write(folder, "models", results_example("models"))
 
 
 def test_three_blocks_each_row_with_a_verdict_and_a_link(tmp_path):
@@ -110,15 +74,46 @@ def test_method_checks_only_on_the_simulated_study(tmp_path):
     _book(tmp_path)
     enc = json.loads((tmp_path / "encoding.json").read_text())
     enc["results"]["dataset"] = {"source": "frank2015"}
+    del enc["results"]["truth_check"]
     (tmp_path / "encoding.json").write_text(json.dumps(enc))
     assert not [r for r in glance_rows(tmp_path) if r.block == "method"]
 
 
 def test_a_missing_field_names_the_file(tmp_path):
     _book(tmp_path)
-    _write(tmp_path, "human_validation", {"simulated": True})
-    with pytest.raises(KeyError, match=r"human_validation\.json.*participant_test"):
+    _write(tmp_path, "human_validation", results_example("human_validation"))
+    glance_rows(tmp_path)
+    res = results_example("human_validation")
+    del res["participant_test"]
+    _write(tmp_path, "human_validation", res)
+    with pytest.raises(ContractError, match=r"human_validation\.json.*participant_test"):
         glance_rows(tmp_path)
+
+
+@pytest.mark.parametrize("section, field", [
+    ("encoding", "chosen_layer"), ("hypotheses", "n_confirmed"), ("finetuning", "verdicts"),
+    ("real_data", "finetuned_on_n400"), ("models", "instructions")])
+def test_glance_fails_loudly_on_any_removed_required_field(tmp_path, section, field):
+    # the old reader dropped the row (or the whole block) when a field was missing
+    _book(tmp_path)
+    glance_rows(tmp_path)
+    res = results_example(section)
+    del res[field]
+    _write(tmp_path, section, res)
+    with pytest.raises(ContractError, match=rf"{section}\.json.*{field}"):
+        glance_rows(tmp_path)
+
+
+def test_futrell_rows_come_from_every_model_the_chapter_ran(tmp_path):
+    _book(tmp_path)
+    real = results_example("real_data")
+    ours = real["futrell2018"].pop("SmolLM2-135M-Instruct")
+    real["futrell2018"]["default"] = ours
+    real["futrell2018"]["gpt2"] = dict(ours, normalised=0.2)
+    _write(tmp_path, "real_data", real)
+    names = [r.question for r in glance_rows(tmp_path) if "Futrell2018" in r.question]
+    assert names == ["reading times, Brain-Score Futrell2018 (default)",
+                     "reading times, Brain-Score Futrell2018 (gpt2)"]
 
 
 def test_no_results_yet(tmp_path):

@@ -317,15 +317,6 @@ def test_step_timer_leaves_nested_steps_out(capsys):
     assert "[inner:" in capsys.readouterr().out
 
 
-def test_previous_result(tmp_path):
-    (tmp_path / "real_data.json").write_text(json.dumps(
-        {"results": {"encoding": {"N400": {"best_layer": 18}}}}))
-    assert M.previous_result(tmp_path, "real_data", "encoding", "N400", "best_layer") == 18
-    assert M.previous_result(tmp_path, "real_data", "encoding", "P600") is None
-    assert M.previous_result(tmp_path, "nothing", "x") is None
-
-
-# --------------------------------------------------------------------- chapter helpers
 def _comparison():
     """A fabricated comparison: two instructions x two ERP targets of one window."""
     table = pd.DataFrame({

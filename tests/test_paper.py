@@ -3,29 +3,28 @@
 import json
 
 from analysis import paper
+from results_examples import results_example
 
 
-def _write(folder, name, results, parameters=None):
-    record = {"section": name, "results": results,
-              "provenance": {"parameters": parameters or {}}}
-    (folder / f"{name}.json").write_text(json.dumps(record))
+def _write(folder, name, results):
+    (folder / f"{name}.json").write_text(json.dumps({"section": name, "results": results,
+                                                     "provenance": {}}))
 
 
 def _study(tmp_path):
-    _write(tmp_path, "data", {"dataset": {
-        "source": "simulated reading study", "n_subjects": 4, "n_words": 4697,
-        "n_channels": 306, "n_windows": 20, "window_ms": 25.0}})
-    _write(tmp_path, "hypotheses", {
-        "window_ms": [300.0, 425.0], "n_group": 106, "n_scored": 423, "n_confirmed": 1,
-        "proposer": "offline <b>bank</b>",
-        "domains": {"top 10": {"social/emotional": 3, "physical": 6, "other": 1}}})
-    _write(tmp_path, "finetuning", {
-        "n_permutations": 2000, "base_model": "default", "layer": 12,
-        "tasks": {"siqa": {"data": {"n_train": 400}}, "piqa": {"data": {"n_train": 400}}},
-        "verdicts": {"siqa": {"model": "Social IQa", "answer": "uninformative at this budget"},
-                     "piqa": {"model": "PIQA", "answer": "uninformative at this budget"}}},
-        {"ft_lora": True, "ft_lora_rank": 16, "ft_lr": 3e-4, "ft_epochs": 1,
-         "ft_n_train": 400})
+    data = results_example("data")
+    data["dataset"] = {"source": "simulated reading study", "n_subjects": 4, "n_words": 4697,
+                       "n_channels": 306, "n_windows": 20, "window_ms": 25.0}
+    _write(tmp_path, "data", data)
+    hyp = results_example("hypotheses")
+    hyp.update(window_ms=[300.0, 425.0], n_group=106, n_scored=423, n_confirmed=1,
+               proposer="offline <b>bank</b>",
+               domains={"top 10": {"social/emotional": 3, "physical": 6, "other": 1}})
+    _write(tmp_path, "hypotheses", hyp)
+    fin = results_example("finetuning")
+    fin.update(n_permutations=2000, tasks={"siqa": {"data": {"n_train": 400}},
+                                           "piqa": {"data": {"n_train": 400}}})
+    _write(tmp_path, "finetuning", fin)
     return tmp_path
 
 

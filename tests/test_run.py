@@ -97,6 +97,10 @@ def test_quick_profile_builds_the_book(tmp_path):
                            "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
                           timeout=1500, env=_own_cache(tmp_path))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    from analysis.results import RESULTS_SCHEMAS, read_results
+
+    for section in RESULTS_SCHEMAS:  # every chapter wrote results its readers accept
+        read_results(out / "results", section)
     page = (out / "html" / "notebooks" / "00_data.html").read_text()
     assert "The data: a reading study with a known truth" in page
     assert page.count("<img") >= 5  # sensor layout, evoked, topomaps, truth, variance ratio
