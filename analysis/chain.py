@@ -96,6 +96,54 @@ class ChainResult:
         counts = self.groups[self.groups["group"] == "divergent"]["role"].value_counts()
         return {r: int(counts.get(r, 0)) for r in H.ROLES}
 
+    def window_text(self):
+        """The window of interest in words: ``"300-425 ms"`` or ``"every window"``."""
+        window = self.settings.get("window")
+        return "every window" if window is None else f"{window[0]:g}-{window[1]:g} ms"
+
+    def group_texts(self):
+        """What a page says about the groups (dict of str to str, for glue).
+
+        Returns
+        -------
+        dict
+            ``n_sentences``, ``n_scored``, ``n_group``, ``group_note``, ``window_txt``,
+            ``len_divergent``, ``len_convergent`` (mean scored words per sentence of the
+            group), ``len_all`` (over every scored sentence) and ``n_<role>`` (divergent
+            sentences per role).
+        """
+        lengths = self.sentences.set_index("sentence_id")["n_scored"]
+        out = {"n_sentences": str(len(self.sentences)), "n_scored": str(self.n_scored),
+               "n_group": str(self.n_group), "group_note": self.group_note,
+               "window_txt": self.window_text(),
+               "len_all": f"{lengths[lengths > 0].mean():.1f}"}
+        for g in ("divergent", "convergent"):
+            ids = self.groups[self.groups["group"] == g]["sentence_id"]
+            out[f"len_{g}"] = f"{lengths[ids].mean():.1f}"
+        out.update({f"n_{r}": str(n) for r, n in self.role_counts.items()})
+        return out
+
+    def validity_texts(self):
+        """What a page says about validity (dict of str to str, for glue).
+
+        Returns
+        -------
+        dict
+            ``n_hyp`` (hypotheses tested), ``n_sig`` (significant on the research
+            sentences), ``n_positive`` (top hypotheses with a positive validity on the
+            validation sentences), ``n_confirmed``; the embedding verifier's calibration:
+            ``cal_slope``, ``cal_intercept`` (signed, with a typographic minus), ``cal_n``,
+            ``cal_acc`` (percent).
+        """
+        cal, table = self.embedding_calibration, self.table
+        top = table.head(self.settings["n_confirm"])
+        return {"n_hyp": str(len(table)), "n_sig": str(int(table["significant"].sum())),
+                "n_positive": str(int((top["V_validation"] > 0).sum())),
+                "n_confirmed": str(int(table["confirmed"].sum())),
+                "cal_slope": f"{cal['slope']:.1f}",
+                "cal_intercept": f"{cal['intercept']:+.2f}".replace("+", "+ ").replace("-", "− "),
+                "cal_n": str(cal["n"]), "cal_acc": f"{100 * cal['accuracy']:.0f}"}
+
 
 def _check_inputs(word_errors, times, words, sentence):
     """Arrays of the chain's inputs, or a :class:`DataError` naming the field at fault."""

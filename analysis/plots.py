@@ -17,7 +17,8 @@ __all__ = ["as_evoked", "plot_evoked", "plot_window_topomaps", "plot_topographie
            "plot_r_scatter", "plot_category_effect", "use_book_style",
            "plot_instruction_deltas", "plot_model_profiles", "plot_alignment_vs_accuracy",
            "PAGE_WIDTH_IN", "BOOK_DPI", "panel_grid", "plot_better_worse_grid",
-           "plot_layer_time_maps", "model_label", "plot_learning_curves"]
+           "plot_layer_time_maps", "model_label", "plot_learning_curves",
+           "plot_sentence_scores", "plot_validity"]
 
 
 #: Width of the book's page column in inches (about 760 CSS px at a 1280 px window): every
@@ -956,5 +957,61 @@ def plot_learning_curves(runs, accuracy, names=None):
     ax.set(xlabel="training items seen", ylabel="held-out accuracy",
            title="Learning curves (dashed: before training; dotted: chance)")
     ax.legend(fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sentence_scores(sentences, groups, window_text):
+    """Histogram of every sentence's score, the two groups drawn over it on the same bins.
+
+    Parameters
+    ----------
+    sentences : DataFrame
+        With a ``score`` column (NaN for unscored sentences).
+    groups : DataFrame
+        With ``group`` ("divergent" / "convergent") and ``score`` columns.
+    window_text : str
+        The window the words were scored over (axis label).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    scores = sentences["score"].dropna()
+    bins = np.histogram_bin_edges(scores, bins=30)  # one set for all
+    ax.hist(scores, bins=bins, color="0.7", label="all sentences")
+    for g, colour in (("divergent", "C3"), ("convergent", "C0")):
+        ax.hist(groups[groups["group"] == g]["score"], bins=bins, color=colour, alpha=0.8,
+                label=g)
+    ax.set(xlabel=f"sentence score (z of the mean word MSE, {window_text})",
+           ylabel="sentences")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_validity(table):
+    """Each hypothesis's validity on the research against the validation sentences.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`analysis.hypotheses.evaluate`'s table (``V``, ``V_validation``, ``domain``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = plt.subplots(figsize=(6, 4))
+    colours = {"social/emotional": "C3", "physical": "C0", "other": "0.6"}
+    for dom, rows in table.groupby("domain"):
+        ax.scatter(rows["V"], rows["V_validation"], color=colours.get(dom, "k"), label=dom,
+                   s=18)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.axvline(0, color="k", lw=0.5)
+    ax.set(xlabel="V (research sentences)", ylabel="V (validation sentences)",
+           title="Validity of each hypothesis")
+    ax.legend()
     fig.tight_layout()
     return fig

@@ -113,33 +113,16 @@ print(f"{len(enc.words)} words in {len(all_sentences)} sentences; {n_group_used}
 # word's error ({glue:text}`window_txt`); then a few sentences of each group.
 
 # %%
-glue("n_sentences", len(all_sentences))
-glue("n_scored", n_scored)
-glue("n_group", n_group_used)
-lengths = all_sentences.set_index("sentence_id")["n_scored"]
-for g in ("divergent", "convergent"):
-    glue(f"len_{g}", f"{lengths[groups[groups.group == g]['sentence_id']].mean():.1f}")
-glue("len_all", f"{lengths[lengths > 0].mean():.1f}")
-glue("group_note", group_note)
-for r in H.ROLES:
-    glue(f"n_{r}", int(role_counts.get(r, 0)))
+for key, text in run.group_texts().items():
+    glue(key, text)
 glue("seed", seed)
-window_txt = "every window" if enc.window is None else f"{enc.window[0]:g}-{enc.window[1]:g} ms"
-glue("window_txt", window_txt)
 display(show.fragment(plots.coloured_text(enc.words, word_score, cmap="Reds", max_words=250,
                                           label="word error (mean z-scored squared error)")))
 examples = pd.concat([groups[groups.group == g].head(5) for g in ("divergent", "convergent")])
 display(show.table(examples[["group", "score", "role", "text"]], {"score": "{:.3f}"}, index=False))
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 2.8))
-bins = np.histogram_bin_edges(all_sentences["score"].dropna(), bins=30)  # one set for all
-ax.hist(all_sentences["score"].dropna(), bins=bins, color="0.7", label="all sentences")
-for g, colour in (("divergent", "C3"), ("convergent", "C0")):
-    ax.hist(groups[groups.group == g]["score"], bins=bins, color=colour, alpha=0.8, label=g)
-ax.set(xlabel=f"sentence score (z of the mean word MSE, {window_txt})", ylabel="sentences")
-ax.legend()
-fig.tight_layout()
+fig = plots.plot_sentence_scores(all_sentences, groups, run.window_text())
 
 # %% [markdown]
 # ## Proposing hypotheses
@@ -186,13 +169,9 @@ if word_hyps:
 # {glue:text}`n_confirm`): a hypothesis is **confirmed** only there.
 
 # %%
-scores, table, cal = run.scores, run.table, run.embedding_calibration
-glue("cal_slope", f"{cal['slope']:.1f}")
-glue("cal_intercept", f"{cal['intercept']:+.2f}".replace("+", "+ ").replace("-", "− "),
-     display=False)
-glue("cal_n", cal["n"])
-glue("cal_acc", f"{100 * cal['accuracy']:.0f}")
-glue("n_hyp", len(table))
+scores, table = run.scores, run.table
+for key, text in run.validity_texts().items():
+    glue(key, text)
 glue("fdr_q", f"{fdr_q:g}")
 glue("n_confirm", n_confirm)
 top = table.head(n_confirm)
@@ -212,19 +191,7 @@ display(show.table(top[["rank", "hypothesis", "proposer", "domain", "V", "p", "q
 
 # %%
 sig = table[table.significant]
-glue("n_sig", len(sig))
-glue("n_positive", int((top.V_validation > 0).sum()))
-glue("n_confirmed", int(table.confirmed.sum()))
-fig, ax = plt.subplots(figsize=(6, 4))
-colours = {"social/emotional": "C3", "physical": "C0", "other": "0.6"}
-for dom, rows in table.groupby("domain"):
-    ax.scatter(rows.V, rows.V_validation, color=colours.get(dom, "k"), label=dom, s=18)
-ax.axhline(0, color="k", lw=0.5)
-ax.axvline(0, color="k", lw=0.5)
-ax.set(xlabel="V (research sentences)", ylabel="V (validation sentences)",
-       title="Validity of each hypothesis")
-ax.legend()
-fig.tight_layout()
+fig = plots.plot_validity(table)
 
 # %% [markdown]
 # ## Which domains the valid hypotheses fall in
@@ -326,7 +293,7 @@ results = {
     "proposer": proposer,
     "verifier": verifier,
     "llm": None if llm is None else repr(llm),
-    "embedding_calibration": cal,
+    "embedding_calibration": run.embedding_calibration,
     "encoding_layer": enc.layer,
     "encoding_layer_decision": enc.layer_decision,
     "n_hypotheses": len(table),

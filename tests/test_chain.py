@@ -176,3 +176,27 @@ def test_bad_choices_are_refused_before_any_work(text):
         divergence_chain(errors, TIMES, words, sentence, verifier="nli")
     with pytest.raises(ValueError, match="needs an LLM"):
         divergence_chain(errors, TIMES, words, sentence, proposer="llm")
+
+
+def test_page_texts_and_figures_come_from_the_result(result):
+    """What chapter 02 glues and draws is read off the ChainResult."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from analysis import plots
+
+    g = result.group_texts()
+    assert g["n_group"] == str(result.n_group) and g["n_scored"] == str(result.n_scored)
+    assert g["window_txt"] == result.window_text()
+    assert {f"n_{r}" for r in result.role_counts} <= set(g)
+    div = result.groups[result.groups.group == "divergent"]
+    lengths = result.sentences.set_index("sentence_id")["n_scored"]
+    assert g["len_divergent"] == f"{lengths[div['sentence_id']].mean():.1f}"
+    v = result.validity_texts()
+    assert v["n_hyp"] == str(len(result.table))
+    assert v["n_sig"] == str(int(result.table["significant"].sum()))
+    assert "-" not in v["cal_intercept"]  # a typographic minus or a plus, spaced
+    for fig in (plots.plot_sentence_scores(result.sentences, result.groups, g["window_txt"]),
+                plots.plot_validity(result.table)):
+        assert fig.axes and fig.axes[0].get_legend() is not None
+        matplotlib.pyplot.close(fig)
