@@ -33,9 +33,82 @@ import pandas as pd
 from ._utils import DataError
 
 __all__ = ["devarda_table", "futrell2018_table", "component_encoding", "gain_test",
-           "r_interval", "word_categories", "TAGGER_THRESHOLD"]
+           "r_interval", "word_categories", "TAGGER_THRESHOLD", "TAGGER_NOTE",
+           "open_real_datasets", "RealDatasets", "devarda_summary", "DevardaSummary",
+           "devarda_comparison", "devarda_max_difference", "devarda_texts", "devarda_results",
+           "futrell2018_texts", "futrell2018_results", "n400_ceiling", "ceiling_table",
+           "ceiling_texts", "ceiling_results", "ErpEncoding", "erp_encoding", "swept_layers",
+           "add_ceiling_share", "encoding_columns", "lexical_gain_power", "encoding_texts",
+           "encoding_results", "handed_layer", "finetuned_retest", "finetuned_texts",
+           "DEVARDA_SHOWN", "FUTRELL2018_SHOWN", "ENCODING_SHOWN", "GPT3_ROW"]
 
 LN2 = float(np.log(2.0))
+
+
+# --------------------------------------------------------------------------- the data
+@dataclass(frozen=True)
+class RealDatasets:
+    """The chapter's three real datasets, each ``None`` where its files are missing.
+
+    Attributes
+    ----------
+    frank : WordDataset | None
+        Frank et al. (2015) ERP components and reading measures, one row per word
+        (``open_dataset("frank2015")``).
+    trials : WordDataset | None
+        The same N400 trial by trial, with the published trial exclusions (Aurnhammer &
+        Frank 2019; ``open_dataset("frank2015_trials")``).
+    naturalstories : WordDataset | None
+        Natural Stories mean self-paced reading times (Futrell et al. 2021;
+        ``open_dataset("naturalstories")``).
+    missing : dict of str to str
+        Dataset title -> why it could not be opened (the loader's message).
+    """
+
+    frank: object
+    trials: object
+    naturalstories: object
+    missing: dict
+
+
+def open_real_datasets(frank_path=None, trials_path=None, naturalstories_path=None,
+                       n_words=0, n_stories=0):
+    """Open the Frank et al. (2015) table, its trials and Natural Stories, where present.
+
+    Parameters
+    ----------
+    frank_path, trials_path, naturalstories_path : str | Path | None
+        Their files or folders; ``None``: each source's default location
+        (:func:`analysis.datasets.open_dataset`).
+    n_words : int
+        Frank: keep the whole sentences within the first ``n_words`` words (0 keeps all).
+    n_stories : int
+        Natural Stories: keep the first ``n_stories`` stories (0 keeps all 10).
+
+    Returns
+    -------
+    RealDatasets
+        A dataset whose files are missing or invalid is ``None``, its loader's
+        :class:`DataError` message kept in ``missing``; the chapter runs on the rest.
+    """
+    from .datasets import open_dataset
+
+    missing = {}
+
+    def attempt(title, name, path, **kw):
+        try:
+            return open_dataset(name, path, **kw)
+        except DataError as err:
+            missing[title] = str(err)
+            return None
+
+    frank = attempt("Frank et al. (2015)", "frank2015", frank_path, n_words=n_words)
+    trials = attempt("Frank et al. (2015), trial by trial", "frank2015_trials", trials_path,
+                     exclude="published")
+    ns = attempt("Natural Stories", "naturalstories", naturalstories_path)
+    if ns is not None and n_stories:
+        ns = ns.subset(ns.groups["story"] < n_stories, note=f"first {n_stories} stories")
+    return RealDatasets(frank, trials, ns, missing)
 
 
 # --------------------------------------------------------------------------- de Varda
@@ -353,6 +426,9 @@ def component_encoding(dataset, hidden, baseline, layers, n_permutations=1000, s
 #: 0.50 / 0.29 against the story's labels in resources/story_annotations.csv, measured once
 #: when the threshold was set).
 TAGGER_THRESHOLD = 0.3
+#: How the tagger's threshold was set, in the chapter's words.
+TAGGER_NOTE = (f"threshold {TAGGER_THRESHOLD}, chosen on the project's hand-labelled story, "
+               "where it agrees only moderately with the hand labels")
 
 
 def word_categories(words, embedder, threshold=TAGGER_THRESHOLD):
@@ -990,3 +1066,101 @@ def handed_layer(encoding, model, component="N400"):
                          fold_layers=fit["chosen_layers"][component],
                          best_layer_description=fit["best_layer"][component],
                          n_words=encoding.dataset.n_words)
+
+
+def finetuned_retest(encoding, tuned_hidden, records, categories, n_permutations=1000,
+                     n_sim=200, ceiling=None, seed=0, component="N400"):
+    """The fine-tuned models' layer against the base model's on one ERP component.
+
+    The layer handed on (:func:`handed_layer`) of each fine-tuned model replaces the base
+    model's in the nested model (:func:`analysis.finetune.brain_retest`, same
+    permutations for both); the change of each word's error is compared between the
+    category words and the rest, and the power of both tests is simulated
+    (:func:`analysis.power.retest_power`).
+
+    Parameters
+    ----------
+    encoding : ErpEncoding
+    tuned_hidden : dict of str to ndarray, each (n_words, d)
+        Per fine-tuning task, the fine-tuned model's hidden states at the handed layer
+        on ``encoding.dataset``'s words.
+    records : dict of str to dict
+        Per task, the fine-tuning record (:class:`analysis.contracts.FinetunedModels`
+        ``models``): ``accuracy``, ``accuracy_base``, ``category`` (``"emotion"`` or
+        ``"physical"``).
+    categories : dict of str to ndarray of bool, each (n_words,)
+        Category words (:func:`word_categories`).
+    n_permutations, n_sim, seed : int
+    ceiling : dict | None
+        Component -> ceiling (:func:`n400_ceiling`), caps the simulated r.
+    component : str
+
+    Returns
+    -------
+    dict of str to dict
+        Per task: ``accuracy``, ``accuracy_base``, ``r_base``, ``r_finetuned``,
+        ``p_better``, ``p_worse``, ``category``, ``category_p`` (None without a category
+        test), ``n_category_words`` and ``power``.
+
+    Raises
+    ------
+    DataError
+        A task without hidden states, or hidden states of other words.
+    """
+    from .encoding import fit_encoding
+    from .finetune import brain_retest
+    from .power import retest_power
+
+    erp, fit_kw = encoding.dataset, encoding.fit_kw
+    layer = encoding.fit["layer"][component]
+    dataset = erp.pick([component])
+    dataset.categories = categories
+    base_fit = fit_encoding(encoding.hidden[layer], dataset, baseline=encoding.baseline,
+                            layer=layer, **fit_kw)
+    cap = (ceiling or {}).get(component, {}).get("ceiling_r")
+    out = {}
+    for task, rec in records.items():
+        if task not in tuned_hidden:
+            raise DataError(f"fine-tuned task '{task}': no hidden states given; expected "
+                            "one array per task in tuned_hidden.")
+        h = np.asarray(tuned_hidden[task])
+        if h.shape[0] != erp.n_words:
+            raise DataError(f"fine-tuned task '{task}': hidden states of {h.shape[0]} words; "
+                            f"expected {erp.n_words} (the encoding's words).")
+        rt = brain_retest(dataset, base_fit, h, n_permutations=n_permutations, seed=seed,
+                          category=rec["category"], baseline=encoding.baseline, **fit_kw)
+        out[task] = {"accuracy": rec["accuracy"], "accuracy_base": rec["accuracy_base"],
+                     "r_base": float(rt["base"].r[0, 0]), "r_finetuned": float(rt["ft"].r[0, 0]),
+                     "p_better": float(rt["test"]["p_greater"][0, 0]),
+                     "p_worse": float(rt["test"]["p_less"][0, 0]),
+                     "category": rec["category"],
+                     "category_p": None if rt["category"] is None else
+                     float(rt["category"]["p"][0]),
+                     "n_category_words": int(categories[rec["category"]].sum()),
+                     "power": retest_power(rt, dataset, n_sim=n_sim, seed=seed, ceiling=cap)}
+    return out
+
+
+def finetuned_texts(retest, layer=None):
+    """``ft_layer``, ``ft_power`` and ``tagger_note`` for the prose.
+
+    Parameters
+    ----------
+    retest : dict
+        :func:`finetuned_retest` (empty when nothing was re-tested).
+    layer : int | None
+        The layer re-tested; ``None``: nothing was (``ft_layer`` and ``ft_power`` are
+        ``"n/a"``).
+
+    Returns
+    -------
+    dict of str to str or int
+        ``tagger_note`` (how the word tagger was set, :data:`TAGGER_NOTE`) always.
+    """
+    if layer is None:
+        return {"ft_layer": "n/a", "ft_power": "n/a", "tagger_note": TAGGER_NOTE}
+    power = "; ".join(f"{task}, Δr: {v['power']['r']['sentence']}" + (
+        "" if v["power"]["category"] is None else
+        f"; {task}, {v['category']} words: {v['power']['category']['sentence']}")
+        for task, v in retest.items())
+    return {"ft_layer": layer, "ft_power": power or "n/a", "tagger_note": TAGGER_NOTE}

@@ -56,22 +56,20 @@ results_dir = "_build/results"
 profile = "default"
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from analysis import datasets, plots, power, real_data
+from analysis import plots, power, real_data
 from analysis import display as show
-from analysis import finetune as ft
 from analysis import hypotheses as H
 from analysis.chain import divergence_chain
 from analysis.contracts import ContractError, FinetunedModels
-from analysis.encoding import fit_encoding
 from analysis.features import extract_features
 from analysis.provenance import portable_path, start_chapter
 
+# %%
 chapter = start_chapter(
     "real_data",
     dict(frank_path=frank_path, trials_path=trials_path,
@@ -86,34 +84,17 @@ glue = chapter.glue
 plots.use_book_style()
 results = {}
 
-
-def missing(name, err):
+# %%
+data = real_data.open_real_datasets(frank_path, trials_path, naturalstories_path,
+                                    n_words=real_n_words, n_stories=ns_stories)
+frank_all, trials, ns = data.frank, data.trials, data.naturalstories
+for name, err in data.missing.items():
     display(Markdown(f"**{name}: data not found.** {show.escape_markdown(err)}"))
-
-
-try:
-    frank_all = datasets.open_dataset("frank2015", frank_path, n_words=real_n_words)
-except datasets.DataError as err:
-    frank_all = None
-    missing("Frank et al. (2015)", err)
-try:
-    trials = datasets.open_dataset("frank2015_trials", trials_path, exclude="published")
-except datasets.DataError as err:
-    trials = None
-    missing("Frank et al. (2015), trial by trial", err)
-for d in (frank_all, trials):
+for d in (frank_all, trials, ns):
     if d is not None:
         chapter.record_dataset(d)
 for m in models:
     chapter.record_model(m)
-try:
-    ns = datasets.open_dataset("naturalstories", naturalstories_path)
-    if ns_stories:
-        ns = ns.subset(ns.groups["story"] < ns_stories, note=f"first {ns_stories} stories")
-    chapter.record_dataset(ns)
-except datasets.DataError as err:
-    ns = None
-    missing("Natural Stories", err)
 
 # %% [markdown]
 # ## Surprisal and the N400: the de Varda et al. (2023) protocol
@@ -260,25 +241,7 @@ glue("n_boot_used", f"{real_n_boot:,}")
 
 # %%
 if enc_table is not None:
-    fig, axes = plt.subplots(1, 2, figsize=(plots.PAGE_WIDTH_IN, 3.4))
-    for c in enc["sweep"].columns:
-        axes[0].plot(enc["sweep"].index, enc["sweep"][c], "o-", ms=3, label=c)
-    axes[0].set(xlabel="language-model layer", ylabel="r (baseline + layer)",
-                title="Layer sweep per component (description, not tested)")
-    axes[0].legend(fontsize=8, ncol=2)
-    x = np.arange(len(enc_table))
-    axes[1].bar(x - 0.2, enc_table["r baseline"], 0.4, label="baseline", color="0.6")
-    axes[1].bar(x + 0.2, enc_table["r baseline + LM"], 0.4, label="baseline + LM", color="C0",
-                yerr=[enc_table["r baseline + LM"] - enc_table["r baseline + LM low"],
-                      enc_table["r baseline + LM high"] - enc_table["r baseline + LM"]])
-    if "ceiling" in enc_table:
-        axes[1].scatter(x, enc_table["ceiling"], marker="_", s=400, color="k", zorder=3,
-                        label="noise ceiling (r)")
-    axes[1].set_xticks(x, enc_table.index)
-    axes[1].axhline(0, color="k", lw=0.5)
-    axes[1].set(ylabel="out-of-fold r", title="Components: baseline vs baseline + LM")
-    axes[1].legend(fontsize=8)
-    fig.tight_layout()
+    plots.plot_component_encoding(enc["sweep"], enc_table)
 
 # %% [markdown]
 # On the N400 the baseline of length, frequency and position reaches r =
@@ -371,44 +334,25 @@ else:
 # domain descriptions ({glue:text}`tagger_note`).
 
 # %%
-retest = {}
+retest, layer = {}, None
 try:
     tuned = FinetunedModels.read(chapter.results_dir)
 except ContractError as err:
     tuned = None
     display(Markdown(f"*No fine-tuned models to test ({show.escape_markdown(err)}).*"))
+
+# %%
 if tuned is not None and enc_table is not None:
     layer = enc["layer"]["N400"]
-    n400 = erp.pick(["N400"])
-    cats = real_data.word_categories(n400.words, embedder)
-    n400.categories = cats
-    base_fit = fit_encoding(hidden[layer], n400, baseline=X_base, layer=layer, **fit_kw)
-    for task, rec in tuned.models.items():
-        h = extract_features(erp, model=rec["model_dir"], layers=[layer],
-                             device=chapter.device).layer(layer)
-        rt = ft.brain_retest(n400, base_fit, h, n_permutations=real_n_permutations,
-                             seed=seed, category=rec["category"], baseline=X_base, **fit_kw)
-        retest[task] = {"accuracy": rec["accuracy"], "accuracy_base": rec["accuracy_base"],
-                        "r_base": float(rt["base"].r[0, 0]), "r_finetuned": float(rt["ft"].r[0, 0]),
-                        "p_better": float(rt["test"]["p_greater"][0, 0]),
-                        "p_worse": float(rt["test"]["p_less"][0, 0]),
-                        "category": rec["category"],
-                        "category_p": None if rt["category"] is None else
-                        float(rt["category"]["p"][0]),
-                        "n_category_words": int(cats[rec["category"]].sum()),
-                        "power": power.retest_power(rt, n400, n_sim=power_n_sim, seed=seed,
-                                                    ceiling=ceiling.get("N400", {}).get("ceiling_r"))}
+    tuned_hidden = {task: extract_features(erp, model=rec["model_dir"], layers=[layer],
+                                           device=chapter.device).layer(layer)
+                    for task, rec in tuned.models.items()}
+    retest = real_data.finetuned_retest(
+        erp_fit, tuned_hidden, tuned.models, real_data.word_categories(erp.words, embedder),
+        n_permutations=real_n_permutations, n_sim=power_n_sim, ceiling=ceiling, seed=seed)
     display(show.table(pd.DataFrame(retest).T.drop(columns="power", errors="ignore")))
-    glue("ft_layer", layer)
-    glue("ft_power", "; ".join(f"{task}, Δr: {v['power']['r']['sentence']}" + (
-        "" if v["power"]["category"] is None else
-        f"; {task}, {v['category']} words: {v['power']['category']['sentence']}")
-        for task, v in retest.items()) or "n/a")
-else:
-    glue("ft_layer", "n/a")
-    glue("ft_power", "n/a")
-glue("tagger_note", f"threshold {real_data.TAGGER_THRESHOLD}, chosen on the project's "
-     "hand-labelled story, where it agrees only moderately with the hand labels")
+for key, value in real_data.finetuned_texts(retest, layer).items():
+    glue(key, value)
 results["finetuned_on_n400"] = retest
 
 # %% [markdown]

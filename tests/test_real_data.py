@@ -295,3 +295,67 @@ def test_erp_encoding_texts_results_and_handed_layer(tmp_path):
     assert set(real_data.encoding_texts(None).values()) == {"n/a"}
     with pytest.raises(real_data.DataError, match="published_exclusion"):
         real_data.erp_encoding(ds, feats)
+
+
+def _erp_fit(seed=2):
+    """:func:`real_data.erp_encoding` on the synthetic components (every 8th word excluded)."""
+    from types import SimpleNamespace
+
+    ds, hidden, base, surprisal, sentence = _components(seed)
+    meta = pd.DataFrame({"word": ds.words, "published_exclusion": np.arange(N) % 8 == 7})
+    frank = WordDataset(words=ds.words, sentence=sentence, responses=ds.responses,
+                        times=[0.0], ch_names=ds.ch_names, metadata=meta)
+    feats = SimpleNamespace(hidden=hidden, surprisal=surprisal)
+    return real_data.erp_encoding(frank, feats, layer_step=2, n_permutations=19, n_boot=0,
+                                  seed=0, alphas=GRID, n_folds=4, n_inner=3)
+
+
+def test_finetuned_retest_sees_a_better_layer_and_its_category():
+    fit = _erp_fit()
+    layer = fit.fit["layer"]["N400"]
+    n = fit.dataset.n_words
+    rng = np.random.default_rng(7)
+    y = fit.dataset.responses[:, 0, 0]
+    cats = {"emotion": np.arange(n) % 3 == 0, "physical": np.zeros(n, bool)}
+    # a "fine-tuned" layer that carries the response itself: better, most on emotion words
+    better = fit.hidden[layer] + np.outer(y * (1 + 2 * cats["emotion"]), np.ones(D)) / 2
+    noise = rng.standard_normal(fit.hidden[layer].shape)
+    records = {"social": {"accuracy": 0.7, "accuracy_base": 0.5, "category": "emotion"},
+               "noise": {"accuracy": 0.6, "accuracy_base": 0.5, "category": "physical"}}
+    out = real_data.finetuned_retest(fit, {"social": better, "noise": noise}, records, cats,
+                                     n_permutations=49, n_sim=4, seed=0)
+    assert out["social"]["r_finetuned"] > out["social"]["r_base"]
+    assert out["social"]["p_better"] <= 0.05 and out["social"]["n_category_words"] == cats[
+        "emotion"].sum()
+    assert out["noise"]["r_finetuned"] < out["noise"]["r_base"]
+    assert out["noise"]["n_category_words"] == 0 and "r" in out["social"]["power"]
+    texts = real_data.finetuned_texts(out, layer)
+    assert texts["ft_layer"] == layer and texts["ft_power"].startswith("social, Δr: ")
+    assert real_data.finetuned_texts({}, None) == {"ft_layer": "n/a", "ft_power": "n/a",
+                                                   "tagger_note": real_data.TAGGER_NOTE}
+    assert "threshold 0.3," in texts["tagger_note"]
+    assert real_data.finetuned_texts({}, layer)["ft_power"] == "n/a"
+    with pytest.raises(real_data.DataError, match="no hidden states"):
+        real_data.finetuned_retest(fit, {}, records, cats)
+
+
+def test_open_real_datasets_reports_what_is_missing(tmp_path):
+    data = real_data.open_real_datasets(tmp_path / "no.csv", tmp_path / "no_trials.csv",
+                                        tmp_path / "no_stories")
+    assert data.frank is None and data.trials is None and data.naturalstories is None
+    assert list(data.missing) == ["Frank et al. (2015)", "Frank et al. (2015), trial by trial",
+                                  "Natural Stories"]
+    assert all(isinstance(v, str) and v for v in data.missing.values())
+
+
+def test_open_real_datasets_keeps_the_first_stories():
+    from analysis.datasets import DataError, open_dataset
+
+    try:
+        whole = open_dataset("naturalstories")
+    except DataError:
+        pytest.skip("Natural Stories is not in the shared data")
+    data = real_data.open_real_datasets(naturalstories_path=None, n_stories=2)
+    kept = data.naturalstories
+    assert set(np.unique(kept.groups["story"])) == {0, 1}
+    assert kept.n_words == int((whole.groups["story"] < 2).sum())
