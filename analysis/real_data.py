@@ -21,6 +21,16 @@ The functions here return the tables and numbers of the real-data chapter
 * :func:`word_categories` -- social/emotional and physical words of a text by an
   automatic tagger (the real data have no hand labels), with its agreement with the
   project's hand-labelled story.
+
+Around them, the chapter's steps as one call each, so that its cells stay a few lines:
+:func:`open_real_datasets`; :func:`devarda_summary` (with the N400 intervals);
+:func:`n400_ceiling` (split-half noise ceiling of the readers' average);
+:func:`erp_encoding` (the published words, the nuisance and lexical baselines and
+:func:`component_encoding`, with :func:`add_ceiling_share`), :func:`lexical_gain_power`
+and :func:`handed_layer` (the layer decision for the next chapters);
+:func:`finetuned_retest`. For each section a ``*_texts`` function gives the numbers the
+prose glues (``"n/a"`` for each when the data are missing) and a ``*_results`` function
+the JSON-ready part of the chapter's results.
 """
 
 from __future__ import annotations
