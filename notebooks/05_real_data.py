@@ -225,8 +225,7 @@ if frank_all is not None:
         frank_all, feats[models[0]], layer_step=layer_step, ceiling=ceiling,
         n_permutations=real_n_permutations, n_boot=real_n_boot, seed=seed,
         n_folds=n_folds, n_inner=n_inner, p_threshold=p_threshold)
-    erp, hidden, X_base = erp_fit.dataset, erp_fit.hidden, erp_fit.baseline
-    fit_kw, enc, enc_table = erp_fit.fit_kw, erp_fit.fit, erp_fit.table
+    erp, enc, enc_table = erp_fit.dataset, erp_fit.fit, erp_fit.table
     display(enc_table[real_data.encoding_columns(enc_table)].round(3))
     lex_power = real_data.lexical_gain_power(erp_fit, ceiling, n_sim=power_n_sim, seed=seed)
     results.update(real_data.encoding_results(erp_fit, lex_power))
