@@ -18,7 +18,7 @@ __all__ = ["as_evoked", "plot_evoked", "plot_window_topomaps", "plot_topographie
            "plot_instruction_deltas", "plot_model_profiles", "plot_alignment_vs_accuracy",
            "PAGE_WIDTH_IN", "BOOK_DPI", "panel_grid", "plot_better_worse_grid",
            "plot_layer_time_maps", "model_label", "plot_learning_curves",
-           "plot_sentence_scores", "plot_validity"]
+           "plot_sentence_scores", "plot_validity", "plot_component_encoding"]
 
 
 #: Width of the book's page column in inches (about 760 CSS px at a 1280 px window): every
@@ -835,6 +835,47 @@ def plot_instruction_deltas(comparisons):
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=2, fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.9))  # the legend sits above the panels, never on a row
+    return fig
+
+
+def plot_component_encoding(sweep, table):
+    """The real-data chapter's encoding figure: the layer sweep and the components' r.
+
+    Parameters
+    ----------
+    sweep : DataFrame, shape (n_layers, n_components)
+        Within-fold r of baseline + each layer (a description, never tested;
+        :func:`analysis.real_data.component_encoding`'s ``sweep``).
+    table : DataFrame
+        One row per component with ``r baseline``, ``r baseline + LM`` and its ``low`` /
+        ``high`` interval, and ``ceiling`` where known
+        (:class:`analysis.real_data.ErpEncoding`'s ``table``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Left: r per layer and component; right: baseline and baseline + LM per component
+        (bars, with the interval) and the noise ceiling (black ticks).
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH_IN, 3.4))
+    for c in sweep.columns:
+        axes[0].plot(sweep.index, sweep[c], "o-", ms=3, label=c)
+    axes[0].set(xlabel="language-model layer", ylabel="r (baseline + layer)",
+                title="Layer sweep per component (description, not tested)")
+    axes[0].legend(fontsize=8, ncol=2)
+    x = np.arange(len(table))
+    joint = table["r baseline + LM"]
+    axes[1].bar(x - 0.2, table["r baseline"], 0.4, label="baseline", color="0.6")
+    axes[1].bar(x + 0.2, joint, 0.4, label="baseline + LM", color="C0",
+                yerr=[joint - table["r baseline + LM low"], table["r baseline + LM high"] - joint])
+    if "ceiling" in table:
+        axes[1].scatter(x, table["ceiling"], marker="_", s=400, color="k", zorder=3,
+                        label="noise ceiling (r)")
+    axes[1].set_xticks(x, table.index)
+    axes[1].axhline(0, color="k", lw=0.5)
+    axes[1].set(ylabel="out-of-fold r", title="Components: baseline vs baseline + LM")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
     return fig
 
 

@@ -21,9 +21,21 @@ The functions here return the tables and numbers of the real-data chapter
 * :func:`word_categories` -- social/emotional and physical words of a text by an
   automatic tagger (the real data have no hand labels), with its agreement with the
   project's hand-labelled story.
+
+Around them, the chapter's steps as one call each, so that its cells stay a few lines:
+:func:`open_real_datasets`; :func:`devarda_summary` (with the N400 intervals);
+:func:`n400_ceiling` (split-half noise ceiling of the readers' average);
+:func:`erp_encoding` (the published words, the nuisance and lexical baselines and
+:func:`component_encoding`, with :func:`add_ceiling_share`), :func:`lexical_gain_power`
+and :func:`handed_layer` (the layer decision for the next chapters);
+:func:`finetuned_retest`. For each section a ``*_texts`` function gives the numbers the
+prose glues (``"n/a"`` for each when the data are missing) and a ``*_results`` function
+the JSON-ready part of the chapter's results.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -31,9 +43,82 @@ import pandas as pd
 from ._utils import DataError
 
 __all__ = ["devarda_table", "futrell2018_table", "component_encoding", "gain_test",
-           "r_interval", "word_categories", "TAGGER_THRESHOLD"]
+           "r_interval", "word_categories", "TAGGER_THRESHOLD", "TAGGER_NOTE",
+           "open_real_datasets", "RealDatasets", "devarda_summary", "DevardaSummary",
+           "devarda_comparison", "devarda_max_difference", "devarda_texts", "devarda_results",
+           "futrell2018_texts", "futrell2018_results", "n400_ceiling", "ceiling_table",
+           "ceiling_texts", "ceiling_results", "ErpEncoding", "erp_encoding", "swept_layers",
+           "add_ceiling_share", "encoding_columns", "lexical_gain_power", "encoding_texts",
+           "encoding_results", "handed_layer", "finetuned_retest", "finetuned_texts",
+           "DEVARDA_SHOWN", "FUTRELL2018_SHOWN", "ENCODING_SHOWN", "GPT3_ROW"]
 
 LN2 = float(np.log(2.0))
+
+
+# --------------------------------------------------------------------------- the data
+@dataclass(frozen=True)
+class RealDatasets:
+    """The chapter's three real datasets, each ``None`` where its files are missing.
+
+    Attributes
+    ----------
+    frank : WordDataset | None
+        Frank et al. (2015) ERP components and reading measures, one row per word
+        (``open_dataset("frank2015")``).
+    trials : WordDataset | None
+        The same N400 trial by trial, with the published trial exclusions (Aurnhammer &
+        Frank 2019; ``open_dataset("frank2015_trials")``).
+    naturalstories : WordDataset | None
+        Natural Stories mean self-paced reading times (Futrell et al. 2021;
+        ``open_dataset("naturalstories")``).
+    missing : dict of str to str
+        Dataset title -> why it could not be opened (the loader's message).
+    """
+
+    frank: object
+    trials: object
+    naturalstories: object
+    missing: dict
+
+
+def open_real_datasets(frank_path=None, trials_path=None, naturalstories_path=None,
+                       n_words=0, n_stories=0):
+    """Open the Frank et al. (2015) table, its trials and Natural Stories, where present.
+
+    Parameters
+    ----------
+    frank_path, trials_path, naturalstories_path : str | Path | None
+        Their files or folders; ``None``: each source's default location
+        (:func:`analysis.datasets.open_dataset`).
+    n_words : int
+        Frank: keep the whole sentences within the first ``n_words`` words (0 keeps all).
+    n_stories : int
+        Natural Stories: keep the first ``n_stories`` stories (0 keeps all 10).
+
+    Returns
+    -------
+    RealDatasets
+        A dataset whose files are missing or invalid is ``None``, its loader's
+        :class:`DataError` message kept in ``missing``; the chapter runs on the rest.
+    """
+    from .datasets import open_dataset
+
+    missing = {}
+
+    def attempt(title, name, path, **kw):
+        try:
+            return open_dataset(name, path, **kw)
+        except DataError as err:
+            missing[title] = str(err)
+            return None
+
+    frank = attempt("Frank et al. (2015)", "frank2015", frank_path, n_words=n_words)
+    trials = attempt("Frank et al. (2015), trial by trial", "frank2015_trials", trials_path,
+                     exclude="published")
+    ns = attempt("Natural Stories", "naturalstories", naturalstories_path)
+    if ns is not None and n_stories:
+        ns = ns.subset(ns.groups["story"] < n_stories, note=f"first {n_stories} stories")
+    return RealDatasets(frank, trials, ns, missing)
 
 
 # --------------------------------------------------------------------------- de Varda
@@ -351,6 +436,9 @@ def component_encoding(dataset, hidden, baseline, layers, n_permutations=1000, s
 #: 0.50 / 0.29 against the story's labels in resources/story_annotations.csv, measured once
 #: when the threshold was set).
 TAGGER_THRESHOLD = 0.3
+#: How the tagger's threshold was set, in the chapter's words.
+TAGGER_NOTE = (f"threshold {TAGGER_THRESHOLD}, chosen on the project's hand-labelled story, "
+               "where it agrees only moderately with the hand labels")
 
 
 def word_categories(words, embedder, threshold=TAGGER_THRESHOLD):
@@ -396,3 +484,693 @@ def word_categories(words, embedder, threshold=TAGGER_THRESHOLD):
         tagged = (best[d] > threshold) & (best[d] >= rival)
         out[name] = np.array([c and bool(tagged[index[t]]) for t, c in zip(tokens, content)])
     return out
+
+
+# --------------------------------------------------------------------------- the chapter's numbers
+#: The measures of the de Varda et al. (2023) table the chapter shows (short labels).
+DEVARDA_SHOWN = ("N400", "LAN", "P600", "SPR", "FFix", "FPass", "GoPast")
+#: The columns of :func:`futrell2018_table` the chapter shows.
+FUTRELL2018_SHOWN = ("raw_r", "raw_r low", "raw_r high", "ceiling", "normalised",
+                     "normalised low", "normalised high", "n_words")
+#: The columns of the encoding table the chapter shows (ceiling columns added when there).
+ENCODING_SHOWN = ("r baseline", "r lexical", "r baseline + LM", "gain", "gain low",
+                  "gain high", "p gain", "q gain", "gain over lexical",
+                  "gain over lexical low", "gain over lexical high", "p gain over lexical",
+                  "layers per fold", "layer (modal)", "best layer (description)")
+#: The reference surprisal column whose N400 correlation gets an interval beside ours.
+DEVARDA_INTERVAL_REFERENCE = "s_GPT2"
+
+_DEVARDA_TEXTS = ("dv_n", "dv_ours_n400", "dv_gpt2_n400", "dv_gpt2_pub", "dv_ours_fpass",
+                  "dv_max_diff", "dv_ours_n400_ci", "dv_gpt2_n400_ci", "dv_n_sent")
+_FUTRELL_TEXTS = ("fut_ours", "fut_ours_r", "fut_gpt3", "ns_n", "fut_ours_ci")
+_CEILING_TEXTS = ("n400_rel", "n400_ceiling", "n400_ceiling_ci")
+_ENCODING_TEXTS = ("freq_source", "enc_n", "n400_base", "n400_joint", "n400_gain_p",
+                   "n400_layer", "n400_share", "n400_lex", "n400_gain", "n400_gain_lex",
+                   "n400_gain_lex_p", "n400_fold_layers", "n400_sweep_peak")
+#: The Futrell2018 row of the GPT-3 log-probabilities shipped with the corpus.
+GPT3_ROW = "GPT-3 davinci (corpus log-probabilities)"
+
+
+def _not_available(keys):
+    """Every text of a section that could not run: ``"n/a"``."""
+    return {k: "n/a" for k in keys}
+
+
+def _interval_text(ci, fmt="{:.3f}", sep=" to "):
+    """An interval ``[low, high]`` as text."""
+    return fmt.format(ci[0]) + sep + fmt.format(ci[1])
+
+
+def _optional_float(value):
+    """``float(value)``, or ``None`` where it is missing (NaN or absent)."""
+    return None if value is None or pd.isna(value) else float(value)
+
+
+@dataclass(frozen=True)
+class DevardaSummary:
+    """The de Varda et al. (2023) comparison of one run, as the chapter reports it.
+
+    Attributes
+    ----------
+    table, published : DataFrame
+        Recomputed and published Pearson r, models x measures (:func:`devarda_table`).
+    info : dict
+        ``n_words``, ``n_excluded``, ``reasons``, ``kept`` (:func:`devarda_table`).
+    intervals : dict of str to dict
+        ``"ours"`` (the first of our models) and :data:`DEVARDA_INTERVAL_REFERENCE`: the
+        r with the N400 and its bootstrap interval over sentences (:func:`r_interval`).
+    model : str
+        The first of our models (its row is ``f"{model} (ours)"``).
+    """
+
+    table: pd.DataFrame
+    published: pd.DataFrame
+    info: dict
+    intervals: dict
+    model: str
+
+
+def devarda_summary(frank, surprisal, n_boot=1000, seed=0):
+    """The de Varda et al. (2023) table with intervals on the N400 for the chapter.
+
+    Parameters
+    ----------
+    frank : WordDataset
+        The Frank et al. (2015) table with every row (as :func:`devarda_table`); its
+        responses include the ``"N400"`` component.
+    surprisal : dict of str to ndarray, each (n_words,)
+        Our models' surprisal (nats) by model name; the first gets an interval.
+    n_boot, seed : int
+        Bootstrap resamples (of sentences) of the two intervals.
+
+    Returns
+    -------
+    DevardaSummary
+
+    Raises
+    ------
+    DataError
+        No per-word table (:func:`devarda_table`), no ``"N400"`` component, or no model.
+
+    Notes
+    -----
+    Protocol of de Varda, Marelli & Amenta (2023): Pearson r of surprisal with each
+    measure over the words left after their exclusion (full stops, commas, clitics).
+    """
+    if not surprisal:
+        raise DataError(f"{frank.source}: no surprisal given; expected one array per model.")
+    if "N400" not in list(frank.ch_names):
+        raise DataError(f"{frank.source}: no 'N400' among the components {list(frank.ch_names)}.")
+    table, published, info = devarda_table(frank, surprisal)
+    kept = info["kept"]
+    n400 = frank.responses[:, list(frank.ch_names).index("N400"), 0]
+    model = next(iter(surprisal))
+    series = {"ours": np.asarray(surprisal[model], float),
+              DEVARDA_INTERVAL_REFERENCE:
+                  frank.metadata[DEVARDA_INTERVAL_REFERENCE].to_numpy(float)}
+    intervals = {name: r_interval(x[kept], n400[kept], np.asarray(frank.sentence)[kept],
+                                  n_boot, seed) for name, x in series.items()}
+    return DevardaSummary(table, published, info, intervals, model)
+
+
+def devarda_comparison(summary, measures=DEVARDA_SHOWN):
+    """Recomputed beside published r, one row per predictor (the chapter's table).
+
+    Parameters
+    ----------
+    summary : DevardaSummary
+    measures : sequence of str
+        Measure labels shown.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``("recomputed here", measure)`` and ``("published", measure)``; NaN
+        where nothing is published (our models).
+    """
+    measures = list(measures)
+    return pd.concat({"recomputed here": summary.table[measures],
+                      "published": summary.published.reindex(summary.table.index)[measures]},
+                     axis=1)
+
+
+def devarda_max_difference(summary):
+    """Largest |recomputed - published| r over the cells both tables hold (float)."""
+    pub = summary.published.reindex(columns=summary.table.columns)
+    return float(np.nanmax(np.abs(summary.table.loc[summary.published.index] - pub).to_numpy()))
+
+
+def devarda_texts(summary):
+    """The prose's numbers of the de Varda section (``"n/a"`` for each when ``None``).
+
+    Parameters
+    ----------
+    summary : DevardaSummary | None
+
+    Returns
+    -------
+    dict of str to str or int
+        ``dv_n``, ``dv_ours_n400``, ``dv_gpt2_n400``, ``dv_gpt2_pub``, ``dv_ours_fpass``,
+        ``dv_max_diff``, ``dv_ours_n400_ci``, ``dv_gpt2_n400_ci``, ``dv_n_sent``.
+    """
+    if summary is None:
+        return _not_available(_DEVARDA_TEXTS)
+    t, ref, ours = summary.table, DEVARDA_INTERVAL_REFERENCE, f"{summary.model} (ours)"
+    return {"dv_ours_n400_ci": _interval_text(summary.intervals["ours"]["ci"]),
+            "dv_gpt2_n400_ci": _interval_text(summary.intervals[ref]["ci"]),
+            "dv_n_sent": summary.intervals["ours"]["n_groups"],
+            "dv_n": f"{summary.info['n_words']:,}",
+            "dv_ours_n400": f"{t.loc[ours, 'N400']:.3f}",
+            "dv_gpt2_n400": f"{t.loc[ref, 'N400']:.3f}",
+            "dv_gpt2_pub": f"{summary.published.loc[ref, 'N400']:.3f}",
+            "dv_ours_fpass": f"{t.loc[ours, 'FPass']:.3f}",
+            "dv_max_diff": f"{devarda_max_difference(summary):.1e}"}
+
+
+def devarda_results(summary):
+    """The chapter's results of the de Varda section (JSON-ready).
+
+    Returns
+    -------
+    dict
+        ``surprisal_vs_erp`` (measure -> model -> r, and ``n_words``),
+        ``surprisal_vs_erp_n400_interval`` (``r``, ``ci``, ``unit``, ``n_units`` for ours
+        and the reference column) and ``surprisal_vs_erp_published``.
+    """
+    t, pub = summary.table, summary.published
+    erp = {m: {model: float(t.loc[model, m]) for model in t.index} for m in t.columns}
+    erp["n_words"] = summary.info["n_words"]
+    return {"surprisal_vs_erp": erp,
+            "surprisal_vs_erp_n400_interval": {
+                k: {"r": v["r"], "ci": v["ci"], "unit": "sentences", "n_units": v["n_groups"]}
+                for k, v in summary.intervals.items()},
+            "surprisal_vs_erp_published": {
+                m: {model: float(pub.loc[model, m]) for model in pub.index}
+                for m in pub.columns}}
+
+
+def futrell2018_texts(table, model):
+    """The prose's numbers of the Futrell2018 section (``"n/a"`` for each without a table).
+
+    Parameters
+    ----------
+    table : DataFrame | None
+        :func:`futrell2018_table` with intervals (``n_boot`` > 0).
+    model : str
+        Our model whose row the prose reads.
+
+    Returns
+    -------
+    dict of str to str
+        ``fut_ours``, ``fut_ours_ci``, ``fut_ours_r``, ``fut_gpt3``, ``ns_n``.
+    """
+    if table is None:
+        return _not_available(_FUTRELL_TEXTS)
+    row = table.loc[model]
+    return {"fut_ours": f"{row['normalised']:.3f}",
+            "fut_ours_ci": _interval_text(
+                row[["normalised low", "normalised high"]].astype(float).tolist()),
+            "fut_ours_r": f"{row['raw_r']:.3f}",
+            "fut_gpt3": f"{table.loc[GPT3_ROW, 'raw_r']:.3f}",
+            "ns_n": f"{int(row['n_words']):,}"}
+
+
+def futrell2018_results(table):
+    """The chapter's ``futrell2018`` results: one JSON-ready dict per row of the table.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`futrell2018_table`.
+
+    Returns
+    -------
+    dict of str to dict
+        ``raw_r``, ``ceiling``, ``normalised``, ``n_words`` (None for published rows),
+        ``source``, ``normalised_ci`` and ``raw_r_ci`` ([low, high] or None).
+    """
+    def ci(row, key):
+        low = _optional_float(row.get(f"{key} low"))
+        return None if low is None else [low, float(row[f"{key} high"])]
+
+    return {name: {"raw_r": float(row["raw_r"]), "ceiling": float(row["ceiling"]),
+                   "normalised": float(row["normalised"]),
+                   "n_words": None if pd.isna(row["n_words"]) else int(row["n_words"]),
+                   "source": row["source"], "normalised_ci": ci(row, "normalised"),
+                   "raw_r_ci": ci(row, "raw_r")}
+            for name, row in table.iterrows()}
+
+
+def n400_ceiling(trials, sentences=None, n_splits=100, seed=0):
+    """Noise ceiling on r of the readers' average N400, from random split halves.
+
+    Parameters
+    ----------
+    trials : WordDataset
+        The N400 trial by trial (``open_dataset("frank2015_trials")``):
+        ``subject_responses`` (n_subjects, n_words, n_channels, n_windows), the N400
+        first.
+    sentences : array_like | None
+        ``sent_id`` values to keep (the sentences of the ERP table); ``None`` keeps all.
+    n_splits, seed : int
+        Random split halves of the readers (:func:`analysis.stats.split_half_ceiling`).
+
+    Returns
+    -------
+    dict
+        ``{"N400": {...}}`` with ``reliability`` (Spearman-Brown corrected split-half r
+        of the average), ``ceiling_r`` (its square root, 0 when negative), ``interval``
+        (the spread over splits, on the ceiling's scale), ``n_subjects``, ``n_words``.
+
+    Raises
+    ------
+    DataError
+        No per-reader responses, or ``sentences`` given without a ``sent_id`` column.
+
+    Notes
+    -----
+    Nothing is published for these data (Frank et al. 2015; trial data of Aurnhammer &
+    Frank 2019); the ceiling on r of a model of the true average is the square root of
+    the average's reliability.
+    """
+    from .stats import split_half_ceiling
+
+    if trials.subject_responses is None:
+        raise DataError(f"{trials.source}: no per-reader responses (subject_responses); "
+                        "expected the trial-by-trial N400 (frank2015_trials).")
+    if sentences is not None:
+        if trials.metadata is None or "sent_id" not in trials.metadata.columns:
+            raise DataError(f"{trials.source}: no 'sent_id' column in the metadata; "
+                            "expected one sentence id per word to keep the ERP table's "
+                            "sentences.")
+        trials = trials.subset(trials.metadata["sent_id"].isin(np.asarray(sentences)).to_numpy(),
+                               note="the sentences of the ERP table")
+    sh = split_half_ceiling(trials.subject_responses[:, :, 0, 0], n_splits=n_splits, seed=seed)
+    return {"N400": {"reliability": sh["mean"],
+                     "ceiling_r": float(np.sqrt(max(sh["mean"], 0))),
+                     "interval": [float(np.sqrt(max(v, 0))) for v in sh["interval"]],
+                     "n_subjects": sh["n_subjects"], "n_words": trials.n_words}}
+
+
+def ceiling_table(ceiling):
+    """The ceilings as a table: one row per component (reliability, ceiling_r, n)."""
+    return pd.DataFrame(ceiling).T[["reliability", "ceiling_r", "n_subjects", "n_words"]]
+
+
+def ceiling_texts(ceiling):
+    """``n400_rel``, ``n400_ceiling``, ``n400_ceiling_ci`` for the prose (``"n/a"`` without)."""
+    if "N400" not in ceiling:
+        return _not_available(_CEILING_TEXTS)
+    c = ceiling["N400"]
+    return {"n400_rel": f"{c['reliability']:.3f}", "n400_ceiling": f"{c['ceiling_r']:.2f}",
+            "n400_ceiling_ci": _interval_text(c["interval"], "{:.2f}", "-")}
+
+
+def ceiling_results(ceiling):
+    """``noise_ceiling`` (component -> ceiling r) and ``noise_ceiling_details``."""
+    return {"noise_ceiling": {k: v["ceiling_r"] for k, v in ceiling.items()},
+            "noise_ceiling_details": ceiling}
+
+
+@dataclass(frozen=True)
+class ErpEncoding:
+    """The encoding of the ERP components on the published words, as the chapter uses it.
+
+    Attributes
+    ----------
+    dataset : WordDataset
+        The Frank et al. (2015) rows left by the de Varda et al. (2023) exclusion.
+    hidden : ndarray, shape (n_layers, n_words, d)
+        The language model's hidden states of those rows.
+    baseline : ndarray, shape (n_words, d_b)
+        Nuisance predictors (:func:`analysis.predictors.nuisance_predictors`).
+    baseline_info : dict
+        What :func:`analysis.predictors.nuisance_predictors` says of them
+        (``frequency_source``, ...).
+    fit_kw : dict
+        The fitting settings (folds, inner folds, threshold, sentence groups), for any
+        further fit on the same words.
+    fit : dict
+        :func:`component_encoding`'s output.
+    table : DataFrame
+        ``fit["table"]`` with ``ceiling`` and ``share of ceiling`` (with its interval)
+        where a ceiling is known (:func:`add_ceiling_share`).
+    """
+
+    dataset: object
+    hidden: np.ndarray
+    baseline: np.ndarray
+    baseline_info: dict
+    fit_kw: dict
+    fit: dict
+    table: pd.DataFrame
+
+
+def swept_layers(n_layers, layer_step=1):
+    """Every ``layer_step``-th layer of ``n_layers``, always with layer 0 (sorted list)."""
+    if int(layer_step) < 1:
+        raise DataError(f"parameter 'layer_step' is {layer_step}; expected an integer >= 1.")
+    return sorted(set(range(0, int(n_layers), int(layer_step))) | {0})
+
+
+def add_ceiling_share(table, ceiling):
+    """The encoding table with each component's ceiling and its r as a share of it.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`component_encoding`'s table (rows: components; ``r baseline + LM`` with
+        ``low``/``high``).
+    ceiling : dict of str to dict
+        Component -> ``{"ceiling_r": float, ...}`` (:func:`n400_ceiling`); components
+        of the table without one get NaN.
+
+    Returns
+    -------
+    DataFrame
+        A copy; with a known ceiling, ``ceiling`` and ``share of ceiling`` (``r baseline +
+        LM`` / ceiling) with ``share of ceiling low``/``high`` (the interval of r over the
+        fixed ceiling). Without any, the table unchanged.
+    """
+    table = table.copy()
+    known = [c for c in ceiling if c in table.index]
+    if not known:
+        return table
+    for c in known:
+        table.loc[c, "ceiling"] = ceiling[c]["ceiling_r"]
+    for col in ("", " low", " high"):
+        table["share of ceiling" + col] = table["r baseline + LM" + col] / table["ceiling"]
+    return table
+
+
+def encoding_columns(table):
+    """The columns of the encoding table the chapter shows (list of str)."""
+    return list(ENCODING_SHOWN) + [c for c in ("ceiling", "share of ceiling") if c in table]
+
+
+def erp_encoding(frank, features, layer_step=1, ceiling=None, n_permutations=1000,
+                 n_boot=1000, seed=0, **fit_kw):
+    """The chapter's encoding of the ERP components on the published words.
+
+    Keeps the rows of the de Varda et al. (2023) exclusion (``published_exclusion``),
+    builds the nuisance baseline, sweeps every ``layer_step``-th layer with the lexical
+    baseline of the static embedding (layer 0) and surprisal, and runs
+    :func:`component_encoding` with sentences as the folds' and intervals' groups.
+
+    Parameters
+    ----------
+    frank : WordDataset
+        The Frank et al. (2015) table with every row; ``metadata`` has the bool column
+        ``published_exclusion``.
+    features : Features
+        The language model's features of those rows (:func:`analysis.features.
+        extract_features`): ``hidden`` (n_layers, n_words, d) and ``surprisal`` (n_words,)
+        in nats.
+    layer_step : int
+    ceiling : dict | None
+        Component -> ceiling (:func:`n400_ceiling`); adds the share of the ceiling.
+    n_permutations, n_boot, seed : int
+        As :func:`component_encoding`.
+    **fit_kw
+        ``n_folds``, ``n_inner``, ``p_threshold`` (:func:`analysis.encoding.fit_encoding`).
+
+    Returns
+    -------
+    ErpEncoding
+
+    Raises
+    ------
+    DataError
+        No ``published_exclusion`` column, or features of other rows.
+    """
+    from .predictors import nuisance_predictors
+
+    if frank.metadata is None or "published_exclusion" not in frank.metadata.columns:
+        raise DataError(f"{frank.source}: no 'published_exclusion' column in the metadata; "
+                        "expected the dataset made by load_frank2015 (all_measures.csv).")
+    hidden = np.asarray(features.hidden)
+    if hidden.shape[1] != frank.n_words:
+        raise DataError(f"{frank.source}: features of {hidden.shape[1]} words for "
+                        f"{frank.n_words} rows; expected the features of these rows.")
+    kept = ~frank.metadata["published_exclusion"].to_numpy(bool)
+    erp = frank.subset(kept, note="de Varda et al. (2023) exclusion")
+    hidden = hidden[:, kept]
+    X_base, base_info = nuisance_predictors(erp)
+    fit_kw = dict(fit_kw, groups=erp.group_labels("sentence"))
+    lexical = {"static": hidden[0], "surprisal": np.asarray(features.surprisal)[kept]}
+    fit = component_encoding(erp, hidden, X_base, swept_layers(hidden.shape[0], layer_step),
+                             n_permutations=n_permutations, seed=seed, lexical=lexical,
+                             n_boot=n_boot, **fit_kw)
+    table = add_ceiling_share(fit["table"], ceiling or {})
+    return ErpEncoding(erp, hidden, X_base, base_info, fit_kw, fit, table)
+
+
+def lexical_gain_power(encoding, ceiling=None, n_sim=200, seed=0, component="N400"):
+    """What the test of the N400's gain over the lexical baseline could detect.
+
+    The minimum detectable effect of the permutation test of a gain in r, simulated on
+    data calibrated to these words (:func:`analysis.power.null_power` with
+    :func:`analysis.power.dataset_design` and :func:`analysis.power.r_difference_design`).
+
+    Parameters
+    ----------
+    encoding : ErpEncoding
+    ceiling : dict | None
+        Component -> ceiling (:func:`n400_ceiling`), caps the simulated r.
+    n_sim, seed : int
+    component : str
+
+    Returns
+    -------
+    dict
+        As :func:`analysis.power.null_power` (its ``sentence`` is the prose's text).
+    """
+    from . import power
+
+    erp, fit = encoding.dataset, encoding.fit
+    j = list(erp.ch_names).index(component)
+    row = encoding.table.loc[component]
+    design = {**power.dataset_design(erp.pick([component])),
+              **power.r_difference_design(erp.responses[:, j], fit["lexical"].predictions[:, j],
+                                          fit["nested"].predictions[:, j]),
+              "r_base": float(row["r lexical"])}
+    return power.null_power(row["p gain over lexical"], "r_difference", alternative="greater",
+                            ceiling=(ceiling or {}).get(component, {}).get("ceiling_r"),
+                            n_sim=n_sim, seed=seed, **design)
+
+
+def encoding_texts(encoding, lexical_power=None):
+    """The prose's numbers of the encoding section (``"n/a"`` for each without a fit).
+
+    Parameters
+    ----------
+    encoding : ErpEncoding | None
+    lexical_power : dict | None
+        :func:`lexical_gain_power` (its ``sentence``).
+
+    Returns
+    -------
+    dict of str to str or int
+        ``freq_source``, ``enc_n`` and the N400's ``n400_base``, ``n400_lex``,
+        ``n400_joint``, ``n400_gain``, ``n400_gain_lex``, ``n400_gain_p``,
+        ``n400_gain_lex_p``, ``n400_layer``, ``n400_fold_layers``, ``n400_sweep_peak``,
+        ``n400_share``, ``n400_gain_lex_power``.
+    """
+    if encoding is None:
+        return _not_available(_ENCODING_TEXTS + ("n400_gain_lex_power",))
+    n = encoding.table.loc["N400"]
+
+    def gain(key):
+        return f"{n[key]:+.3f} ({n[key + ' low']:+.3f} to {n[key + ' high']:+.3f})"
+
+    share = "n/a" if "share of ceiling" not in n else (
+        f"{n['share of ceiling']:.2f} ({n['share of ceiling low']:.2f} to "
+        f"{n['share of ceiling high']:.2f})")
+    return {"freq_source": encoding.baseline_info["frequency_source"],
+            "enc_n": f"{encoding.dataset.n_words:,}",
+            "n400_base": f"{n['r baseline']:.3f}", "n400_lex": f"{n['r lexical']:.3f}",
+            "n400_joint": f"{n['r baseline + LM']:.3f}", "n400_gain": gain("gain"),
+            "n400_gain_lex": gain("gain over lexical"),
+            "n400_gain_p": f"{n['p gain']:.2g}",
+            "n400_gain_lex_p": f"{n['p gain over lexical']:.2g}",
+            "n400_layer": int(n["layer (modal)"]),
+            "n400_fold_layers": n["layers per fold"].replace(",", ", "),
+            "n400_sweep_peak": int(n["best layer (description)"]),
+            "n400_share": share,
+            "n400_gain_lex_power": "n/a" if lexical_power is None else lexical_power["sentence"]}
+
+
+def encoding_results(encoding, lexical_power=None):
+    """The chapter's results of the encoding section (JSON-ready).
+
+    Parameters
+    ----------
+    encoding : ErpEncoding
+    lexical_power : dict | None
+        :func:`lexical_gain_power`, stored as the N400's ``power_gain_over_lexical``.
+
+    Returns
+    -------
+    dict
+        ``encoding`` (component -> r, gains with intervals, p and q, layers, share of the
+        ceiling), ``encoding_sweep`` (layer -> component -> r) and
+        ``encoding_sweep_note``.
+    """
+    fit = encoding.fit
+
+    def interval(row, key):
+        return [float(row[key + " low"]), float(row[key + " high"])]
+
+    def share(row, value):
+        return None if pd.isna(row.get("share of ceiling", np.nan)) else value()
+
+    out = {c: {"baseline": float(row["r baseline"]),
+               "baseline_lm": float(row["r baseline + LM"]),
+               "baseline_lm_ci": interval(row, "r baseline + LM"),
+               "baseline_lexical": float(row["r lexical"]),
+               "gain": float(row["gain"]), "gain_ci": interval(row, "gain"),
+               "gain_over": "length, frequency, position",
+               "p_gain": float(row["p gain"]), "q_gain": float(row["q gain"]),
+               "gain_over_lexical": float(row["gain over lexical"]),
+               "gain_over_lexical_ci": interval(row, "gain over lexical"),
+               "p_gain_over_lexical": float(row["p gain over lexical"]),
+               "q_gain_over_lexical": float(row["q gain over lexical"]),
+               "layer": int(row["layer (modal)"]),
+               "layers_per_fold": fit["chosen_layers"][c],
+               "best_layer_description": int(row["best layer (description)"]),
+               "share_of_ceiling": share(row, lambda: float(row["share of ceiling"])),
+               "share_of_ceiling_ci": share(row, lambda: interval(row, "share of ceiling"))}
+           for c, row in encoding.table.iterrows()}
+    if lexical_power is not None:
+        out["N400"]["power_gain_over_lexical"] = lexical_power
+    return {"encoding": out,
+            "encoding_sweep": {int(k): v for k, v in
+                               fit["sweep"].to_dict(orient="index").items()},
+            "encoding_sweep_note": ("r of baseline + each layer on all words: a "
+                                    "description; its peak is not tested")}
+
+
+def handed_layer(encoding, model, component="N400"):
+    """The layer decision handed to the fine-tuning and models chapters.
+
+    Parameters
+    ----------
+    encoding : ErpEncoding
+    model : str
+        The language model's name, as in the chapter's parameters.
+    component : str
+
+    Returns
+    -------
+    analysis.contracts.RealDataLayer
+        The modal layer chosen inside the outer folds, with the folds' layers and the
+        sweep's peak (a description); write it with ``.write(results_dir)``.
+    """
+    from .contracts import RealDataLayer
+
+    fit = encoding.fit
+    return RealDataLayer(model=model, component=component, layer=fit["layer"][component],
+                         rule="modal layer over the outer folds; in each fold the layer was "
+                              "chosen from the training words only "
+                              "(analysis.encoding.NESTED_RULE)",
+                         fold_layers=fit["chosen_layers"][component],
+                         best_layer_description=fit["best_layer"][component],
+                         n_words=encoding.dataset.n_words)
+
+
+def finetuned_retest(encoding, tuned_hidden, records, categories, n_permutations=1000,
+                     n_sim=200, ceiling=None, seed=0, component="N400"):
+    """The fine-tuned models' layer against the base model's on one ERP component.
+
+    The layer handed on (:func:`handed_layer`) of each fine-tuned model replaces the base
+    model's in the nested model (:func:`analysis.finetune.brain_retest`, same
+    permutations for both); the change of each word's error is compared between the
+    category words and the rest, and the power of both tests is simulated
+    (:func:`analysis.power.retest_power`).
+
+    Parameters
+    ----------
+    encoding : ErpEncoding
+    tuned_hidden : dict of str to ndarray, each (n_words, d)
+        Per fine-tuning task, the fine-tuned model's hidden states at the handed layer
+        on ``encoding.dataset``'s words.
+    records : dict of str to dict
+        Per task, the fine-tuning record (:class:`analysis.contracts.FinetunedModels`
+        ``models``): ``accuracy``, ``accuracy_base``, ``category`` (``"emotion"`` or
+        ``"physical"``).
+    categories : dict of str to ndarray of bool, each (n_words,)
+        Category words (:func:`word_categories`).
+    n_permutations, n_sim, seed : int
+    ceiling : dict | None
+        Component -> ceiling (:func:`n400_ceiling`), caps the simulated r.
+    component : str
+
+    Returns
+    -------
+    dict of str to dict
+        Per task: ``accuracy``, ``accuracy_base``, ``r_base``, ``r_finetuned``,
+        ``p_better``, ``p_worse``, ``category``, ``category_p`` (None without a category
+        test), ``n_category_words`` and ``power``.
+
+    Raises
+    ------
+    DataError
+        A task without hidden states, or hidden states of other words.
+    """
+    from .encoding import fit_encoding
+    from .finetune import brain_retest
+    from .power import retest_power
+
+    erp, fit_kw = encoding.dataset, encoding.fit_kw
+    layer = encoding.fit["layer"][component]
+    dataset = erp.pick([component])
+    dataset.categories = categories
+    base_fit = fit_encoding(encoding.hidden[layer], dataset, baseline=encoding.baseline,
+                            layer=layer, **fit_kw)
+    cap = (ceiling or {}).get(component, {}).get("ceiling_r")
+    out = {}
+    for task, rec in records.items():
+        if task not in tuned_hidden:
+            raise DataError(f"fine-tuned task '{task}': no hidden states given; expected "
+                            "one array per task in tuned_hidden.")
+        h = np.asarray(tuned_hidden[task])
+        if h.shape[0] != erp.n_words:
+            raise DataError(f"fine-tuned task '{task}': hidden states of {h.shape[0]} words; "
+                            f"expected {erp.n_words} (the encoding's words).")
+        rt = brain_retest(dataset, base_fit, h, n_permutations=n_permutations, seed=seed,
+                          category=rec["category"], baseline=encoding.baseline, **fit_kw)
+        out[task] = {"accuracy": rec["accuracy"], "accuracy_base": rec["accuracy_base"],
+                     "r_base": float(rt["base"].r[0, 0]), "r_finetuned": float(rt["ft"].r[0, 0]),
+                     "p_better": float(rt["test"]["p_greater"][0, 0]),
+                     "p_worse": float(rt["test"]["p_less"][0, 0]),
+                     "category": rec["category"],
+                     "category_p": None if rt["category"] is None else
+                     float(rt["category"]["p"][0]),
+                     "n_category_words": int(categories[rec["category"]].sum()),
+                     "power": retest_power(rt, dataset, n_sim=n_sim, seed=seed, ceiling=cap)}
+    return out
+
+
+def finetuned_texts(retest, layer=None):
+    """``ft_layer``, ``ft_power`` and ``tagger_note`` for the prose.
+
+    Parameters
+    ----------
+    retest : dict
+        :func:`finetuned_retest` (empty when nothing was re-tested).
+    layer : int | None
+        The layer re-tested; ``None``: nothing was (``ft_layer`` and ``ft_power`` are
+        ``"n/a"``).
+
+    Returns
+    -------
+    dict of str to str or int
+        ``tagger_note`` (how the word tagger was set, :data:`TAGGER_NOTE`) always.
+    """
+    if layer is None:
+        return {"ft_layer": "n/a", "ft_power": "n/a", "tagger_note": TAGGER_NOTE}
+    power = "; ".join(f"{task}, Δr: {v['power']['r']['sentence']}" + (
+        "" if v["power"]["category"] is None else
+        f"; {task}, {v['category']} words: {v['power']['category']['sentence']}")
+        for task, v in retest.items())
+    return {"ft_layer": layer, "ft_power": power or "n/a", "tagger_note": TAGGER_NOTE}

@@ -56,24 +56,20 @@ results_dir = "_build/results"
 profile = "default"
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from analysis import datasets, plots, power, real_data
+from analysis import plots, power, real_data
 from analysis import display as show
-from analysis import finetune as ft
 from analysis import hypotheses as H
 from analysis.chain import divergence_chain
-from analysis.contracts import ContractError, FinetunedModels, RealDataLayer
-from analysis.encoding import fit_encoding
+from analysis.contracts import ContractError, FinetunedModels
 from analysis.features import extract_features
-from analysis.predictors import nuisance_predictors
 from analysis.provenance import portable_path, start_chapter
-from analysis.stats import split_half_ceiling
 
+# %%
 chapter = start_chapter(
     "real_data",
     dict(frank_path=frank_path, trials_path=trials_path,
@@ -88,34 +84,17 @@ glue = chapter.glue
 plots.use_book_style()
 results = {}
 
-
-def missing(name, err):
+# %%
+data = real_data.open_real_datasets(frank_path, trials_path, naturalstories_path,
+                                    n_words=real_n_words, n_stories=ns_stories)
+frank_all, trials, ns = data.frank, data.trials, data.naturalstories
+for name, err in data.missing.items():
     display(Markdown(f"**{name}: data not found.** {show.escape_markdown(err)}"))
-
-
-try:
-    frank_all = datasets.open_dataset("frank2015", frank_path, n_words=real_n_words)
-except datasets.DataError as err:
-    frank_all = None
-    missing("Frank et al. (2015)", err)
-try:
-    trials = datasets.open_dataset("frank2015_trials", trials_path, exclude="published")
-except datasets.DataError as err:
-    trials = None
-    missing("Frank et al. (2015), trial by trial", err)
-for d in (frank_all, trials):
+for d in (frank_all, trials, ns):
     if d is not None:
         chapter.record_dataset(d)
 for m in models:
     chapter.record_model(m)
-try:
-    ns = datasets.open_dataset("naturalstories", naturalstories_path)
-    if ns_stories:
-        ns = ns.subset(ns.groups["story"] < ns_stories, note=f"first {ns_stories} stories")
-    chapter.record_dataset(ns)
-except datasets.DataError as err:
-    ns = None
-    missing("Natural Stories", err)
 
 # %% [markdown]
 # ## Surprisal and the N400: the de Varda et al. (2023) protocol
@@ -133,46 +112,15 @@ except datasets.DataError as err:
 # conditioned on a beginning-of-sequence token, theirs is not.
 
 # %%
-feats = {}
+feats, dv = {}, None
 if frank_all is not None:
-    for m in models:
-        feats[m] = extract_features(frank_all, model=m, device=chapter.device)
-    dv, dv_published, dv_info = real_data.devarda_table(
-        frank_all, {m: f.surprisal for m, f in feats.items()})
-    shown = ["N400", "LAN", "P600", "SPR", "FFix", "FPass", "GoPast"]
-    both = pd.concat({"recomputed here": dv[shown],
-                      "published": dv_published.reindex(dv.index)[shown]}, axis=1)
-    display(both.round(3))
-    n400_all = frank_all.responses[:, list(frank_all.ch_names).index("N400"), 0]
-    kept_dv = dv_info["kept"]
-    dv_ci = {name: real_data.r_interval(np.asarray(x, float)[kept_dv], n400_all[kept_dv],
-                                        frank_all.sentence[kept_dv], real_n_boot, seed)
-             for name, x in (("ours", feats[models[0]].surprisal),
-                             ("s_GPT2", frank_all.metadata["s_GPT2"].to_numpy(float)))}
-    glue("dv_ours_n400_ci", "{:.3f} to {:.3f}".format(*dv_ci["ours"]["ci"]))
-    glue("dv_gpt2_n400_ci", "{:.3f} to {:.3f}".format(*dv_ci["s_GPT2"]["ci"]))
-    glue("dv_n_sent", dv_ci["ours"]["n_groups"])
-    glue("dv_n", f"{dv_info['n_words']:,}")
-    ours = f"{models[0]} (ours)"
-    glue("dv_ours_n400", f"{dv.loc[ours, 'N400']:.3f}")
-    glue("dv_gpt2_n400", f"{dv.loc['s_GPT2', 'N400']:.3f}")
-    glue("dv_gpt2_pub", f"{dv_published.loc['s_GPT2', 'N400']:.3f}")
-    glue("dv_ours_fpass", f"{dv.loc[ours, 'FPass']:.3f}")
-    glue("dv_max_diff", f"{np.nanmax(np.abs(dv.loc[dv_published.index] - dv_published.reindex(columns=dv.columns)).to_numpy()):.1e}")
-    results["surprisal_vs_erp"] = {
-        measure: {model: float(dv.loc[model, measure]) for model in dv.index}
-        for measure in dv.columns}
-    results["surprisal_vs_erp"]["n_words"] = dv_info["n_words"]
-    results["surprisal_vs_erp_n400_interval"] = {
-        k: {"r": v["r"], "ci": v["ci"], "unit": "sentences", "n_units": v["n_groups"]}
-        for k, v in dv_ci.items()}
-    results["surprisal_vs_erp_published"] = {
-        measure: {model: float(dv_published.loc[model, measure])
-                  for model in dv_published.index} for measure in dv_published.columns}
-else:
-    for key in ("dv_n", "dv_ours_n400", "dv_gpt2_n400", "dv_gpt2_pub", "dv_ours_fpass",
-                "dv_max_diff", "dv_ours_n400_ci", "dv_gpt2_n400_ci", "dv_n_sent"):
-        glue(key, "n/a")
+    feats = {m: extract_features(frank_all, model=m, device=chapter.device) for m in models}
+    dv = real_data.devarda_summary(frank_all, {m: f.surprisal for m, f in feats.items()},
+                                   n_boot=real_n_boot, seed=seed)
+    display(real_data.devarda_comparison(dv).round(3))
+    results.update(real_data.devarda_results(dv))
+for key, value in real_data.devarda_texts(dv).items():
+    glue(key, value)
 
 # %% [markdown]
 # GPT-2's surprisal correlates with the N400 at r = {glue:text}`dv_gpt2_n400` here
@@ -200,34 +148,16 @@ else:
 
 # %%
 glue("ns_window", window_tokens)
+fut = None
 if ns is not None:
     ns_surprisal = {m: extract_features(ns, model=m, device=chapter.device, layers=[-1],
-                                        window_tokens=window_tokens).surprisal
-                    for m in models}
+                                        window_tokens=window_tokens).surprisal for m in models}
     fut = real_data.futrell2018_table(ns, ns_surprisal, groups=ns.sentence,
                                       n_boot=real_n_boot, seed=seed)
-    display(fut[["raw_r", "raw_r low", "raw_r high", "ceiling", "normalised",
-                 "normalised low", "normalised high", "n_words"]].astype(float).round(3))
-    glue("fut_ours", f"{fut.loc[models[0], 'normalised']:.3f}")
-    glue("fut_ours_ci", "{:.3f} to {:.3f}".format(
-        *fut.loc[models[0], ["normalised low", "normalised high"]].astype(float)))
-    glue("fut_ours_r", f"{fut.loc[models[0], 'raw_r']:.3f}")
-    glue("fut_gpt3", f"{fut.loc['GPT-3 davinci (corpus log-probabilities)', 'raw_r']:.3f}",
-         display=False)
-    glue("ns_n", f"{int(fut.loc[models[0], 'n_words']):,}")
-    results["futrell2018"] = {
-        name: {"raw_r": float(row["raw_r"]), "ceiling": float(row["ceiling"]),
-               "normalised": float(row["normalised"]),
-               "n_words": None if pd.isna(row["n_words"]) else int(row["n_words"]),
-               "source": row["source"],
-               "normalised_ci": (None if pd.isna(row.get("normalised low", np.nan)) else
-                                 [float(row["normalised low"]), float(row["normalised high"])]),
-               "raw_r_ci": (None if pd.isna(row.get("raw_r low", np.nan)) else
-                            [float(row["raw_r low"]), float(row["raw_r high"])])}
-        for name, row in fut.iterrows()}
-else:
-    for key in ("fut_ours", "fut_ours_r", "fut_gpt3", "ns_n", "fut_ours_ci"):
-        glue(key, "n/a")
+    display(fut[list(real_data.FUTRELL2018_SHOWN)].astype(float).round(3))
+    results["futrell2018"] = real_data.futrell2018_results(fut)
+for key, value in real_data.futrell2018_texts(fut, models[0]).items():
+    glue(key, value)
 
 # %% [markdown]
 # Our default model's surprisal correlates with the reading times at r =
@@ -250,27 +180,15 @@ else:
 
 # %%
 ceiling = {}
-if trials is not None:
-    if frank_all is not None:  # the same sentences as the ERP table (a quick run keeps a few)
-        used = frank_all.metadata["sent_id"].unique()
-        trials = trials.subset(trials.metadata["sent_id"].isin(used).to_numpy(),
-                               note="the sentences of the ERP table")
-    sh = split_half_ceiling(trials.subject_responses[:, :, 0, 0], n_splits=n_splits,
-                            seed=seed)
-    ceiling["N400"] = {"reliability": sh["mean"],
-                       "ceiling_r": float(np.sqrt(max(sh["mean"], 0))),
-                       "interval": [float(np.sqrt(max(v, 0))) for v in sh["interval"]],
-                       "n_subjects": sh["n_subjects"], "n_words": trials.n_words}
-    display(show.table(pd.DataFrame(ceiling).T[["reliability", "ceiling_r", "n_subjects", "n_words"]]))
-    glue("n400_rel", f"{sh['mean']:.3f}")
-    glue("n400_ceiling", f"{ceiling['N400']['ceiling_r']:.2f}")
-    glue("n400_ceiling_ci", "{:.2f}-{:.2f}".format(*ceiling["N400"]["interval"]))
-else:
-    for key in ("n400_rel", "n400_ceiling", "n400_ceiling_ci"):
-        glue(key, "n/a")
+if trials is not None:  # the sentences of the ERP table (a quick run keeps a few)
+    ceiling = real_data.n400_ceiling(
+        trials, None if frank_all is None else frank_all.metadata["sent_id"].unique(),
+        n_splits=n_splits, seed=seed)
+    display(show.table(real_data.ceiling_table(ceiling)))
+for key, value in real_data.ceiling_texts(ceiling).items():
+    glue(key, value)
 glue("n_splits_used", n_splits)
-results["noise_ceiling"] = {k: v["ceiling_r"] for k, v in ceiling.items()}
-results["noise_ceiling_details"] = ceiling
+results.update(real_data.ceiling_results(ceiling))
 
 # %% [markdown]
 # The N400 average has a reliability of {glue:text}`n400_rel`: even a perfect model of
@@ -301,119 +219,28 @@ results["noise_ceiling_details"] = ceiling
 # the sentences.
 
 # %%
-enc_table = None
+enc_table = erp_fit = lex_power = None
 if frank_all is not None:
-    kept = ~frank_all.metadata["published_exclusion"].to_numpy()
-    erp = frank_all.subset(kept, note="de Varda et al. (2023) exclusion")
-    hidden = feats[models[0]].hidden[:, kept]
-    X_base, base_info = nuisance_predictors(erp)
-    fit_kw = dict(n_folds=n_folds, n_inner=n_inner, p_threshold=p_threshold,
-                  groups=erp.group_labels("sentence"))
-    swept = sorted(set(range(0, hidden.shape[0], layer_step)) | {0})
-    lexical = {"static": hidden[0], "surprisal": feats[models[0]].surprisal[kept]}
-    enc = real_data.component_encoding(erp, hidden, X_base, swept,
-                                       n_permutations=real_n_permutations, seed=seed,
-                                       lexical=lexical, n_boot=real_n_boot, **fit_kw)
-    enc_table = enc["table"]
-    if "N400" in ceiling:
-        enc_table.loc["N400", "ceiling"] = ceiling["N400"]["ceiling_r"]
-        for col in ("", " low", " high"):
-            enc_table["share of ceiling" + col] = (enc_table["r baseline + LM" + col]
-                                                   / enc_table["ceiling"])
-    shown = ["r baseline", "r lexical", "r baseline + LM", "gain", "gain low", "gain high",
-             "p gain", "q gain", "gain over lexical", "gain over lexical low",
-             "gain over lexical high", "p gain over lexical", "layers per fold",
-             "layer (modal)", "best layer (description)"]
-    shown += [c for c in ("ceiling", "share of ceiling") if c in enc_table]
-    display(enc_table[shown].round(3))
-    glue("freq_source", base_info["frequency_source"])
-    glue("enc_n", f"{erp.n_words:,}")
-    n400 = enc_table.loc["N400"]
-    glue("n400_base", f"{n400['r baseline']:.3f}")
-    glue("n400_lex", f"{n400['r lexical']:.3f}")
-    glue("n400_joint", f"{n400['r baseline + LM']:.3f}")
-    glue("n400_gain", f"{n400['gain']:+.3f} ({n400['gain low']:+.3f} to {n400['gain high']:+.3f})")
-    glue("n400_gain_lex", f"{n400['gain over lexical']:+.3f} ({n400['gain over lexical low']:+.3f}"
-         f" to {n400['gain over lexical high']:+.3f})")
-    glue("n400_gain_p", f"{n400['p gain']:.2g}")
-    glue("n400_gain_lex_p", f"{n400['p gain over lexical']:.2g}")
-    glue("n400_layer", int(n400["layer (modal)"]))
-    glue("n400_fold_layers", n400["layers per fold"].replace(",", ", "))
-    glue("n400_sweep_peak", int(n400["best layer (description)"]))
-    glue("n400_share", "n/a" if "share of ceiling" not in n400 else
-         f"{n400['share of ceiling']:.2f} ({n400['share of ceiling low']:.2f} to "
-         f"{n400['share of ceiling high']:.2f})")
-    j = erp.ch_names.index("N400")  # the test's power on data like these (analysis.power)
-    lex_power = power.null_power(
-        n400["p gain over lexical"], "r_difference", alternative="greater",
-        ceiling=ceiling.get("N400", {}).get("ceiling_r"), n_sim=power_n_sim, seed=seed,
-        **{**power.dataset_design(erp.pick(["N400"])), **power.r_difference_design(
-            erp.responses[:, j], enc["lexical"].predictions[:, j], enc["nested"].predictions[:, j]),
-           "r_base": float(n400["r lexical"])})
-    glue("n400_gain_lex_power", lex_power["sentence"])
+    erp_fit = real_data.erp_encoding(
+        frank_all, feats[models[0]], layer_step=layer_step, ceiling=ceiling,
+        n_permutations=real_n_permutations, n_boot=real_n_boot, seed=seed,
+        n_folds=n_folds, n_inner=n_inner, p_threshold=p_threshold)
+    erp, enc, enc_table = erp_fit.dataset, erp_fit.fit, erp_fit.table
+    display(enc_table[real_data.encoding_columns(enc_table)].round(3))
+    lex_power = real_data.lexical_gain_power(erp_fit, ceiling, n_sim=power_n_sim, seed=seed)
+    results.update(real_data.encoding_results(erp_fit, lex_power))
+    real_data.handed_layer(erp_fit, models[0]).write(chapter.results_dir)
 
-    def interval(row, key):
-        return [float(row[key + " low"]), float(row[key + " high"])]
-
-    results["encoding"] = {
-        c: {"baseline": float(row["r baseline"]), "baseline_lm": float(row["r baseline + LM"]),
-            "baseline_lm_ci": interval(row, "r baseline + LM"),
-            "baseline_lexical": float(row["r lexical"]),
-            "gain": float(row["gain"]), "gain_ci": interval(row, "gain"),
-            "gain_over": "length, frequency, position",
-            "p_gain": float(row["p gain"]), "q_gain": float(row["q gain"]),
-            "gain_over_lexical": float(row["gain over lexical"]),
-            "gain_over_lexical_ci": interval(row, "gain over lexical"),
-            "p_gain_over_lexical": float(row["p gain over lexical"]),
-            "q_gain_over_lexical": float(row["q gain over lexical"]),
-            "layer": int(row["layer (modal)"]),
-            "layers_per_fold": enc["chosen_layers"][c],
-            "best_layer_description": int(row["best layer (description)"]),
-            "share_of_ceiling": (None if pd.isna(row.get("share of ceiling", np.nan))
-                                 else float(row["share of ceiling"])),
-            "share_of_ceiling_ci": (None if pd.isna(row.get("share of ceiling", np.nan))
-                                    else interval(row, "share of ceiling"))}
-        for c, row in enc_table.iterrows()}
-    results["encoding"]["N400"]["power_gain_over_lexical"] = lex_power
-    results["encoding_sweep"] = {int(k): v for k, v in enc["sweep"].to_dict(orient="index").items()}
-    results["encoding_sweep_note"] = ("r of baseline + each layer on all words: a "
-                                      "description; its peak is not tested")
-    RealDataLayer(model=models[0], component="N400", layer=enc["layer"]["N400"],
-                  rule="modal layer over the outer folds; in each fold the layer was chosen "
-                       "from the training words only (analysis.encoding.NESTED_RULE)",
-                  fold_layers=enc["chosen_layers"]["N400"],
-                  best_layer_description=enc["best_layer"]["N400"],
-                  n_words=erp.n_words).write(chapter.results_dir)
-else:
-    for key in ("freq_source", "enc_n", "n400_base", "n400_joint", "n400_gain_p", "n400_layer",
-                "n400_share", "n400_lex", "n400_gain", "n400_gain_lex", "n400_gain_lex_p",
-                "n400_fold_layers", "n400_sweep_peak", "n400_gain_lex_power"):
-        glue(key, "n/a")
+# %%
+for key, value in real_data.encoding_texts(erp_fit, lex_power).items():
+    glue(key, value)
 glue("n_folds_used", n_folds)
 glue("n_perm", f"{real_n_permutations:,}")
 glue("n_boot_used", f"{real_n_boot:,}")
 
 # %%
 if enc_table is not None:
-    fig, axes = plt.subplots(1, 2, figsize=(plots.PAGE_WIDTH_IN, 3.4))
-    for c in enc["sweep"].columns:
-        axes[0].plot(enc["sweep"].index, enc["sweep"][c], "o-", ms=3, label=c)
-    axes[0].set(xlabel="language-model layer", ylabel="r (baseline + layer)",
-                title="Layer sweep per component (description, not tested)")
-    axes[0].legend(fontsize=8, ncol=2)
-    x = np.arange(len(enc_table))
-    axes[1].bar(x - 0.2, enc_table["r baseline"], 0.4, label="baseline", color="0.6")
-    axes[1].bar(x + 0.2, enc_table["r baseline + LM"], 0.4, label="baseline + LM", color="C0",
-                yerr=[enc_table["r baseline + LM"] - enc_table["r baseline + LM low"],
-                      enc_table["r baseline + LM high"] - enc_table["r baseline + LM"]])
-    if "ceiling" in enc_table:
-        axes[1].scatter(x, enc_table["ceiling"], marker="_", s=400, color="k", zorder=3,
-                        label="noise ceiling (r)")
-    axes[1].set_xticks(x, enc_table.index)
-    axes[1].axhline(0, color="k", lw=0.5)
-    axes[1].set(ylabel="out-of-fold r", title="Components: baseline vs baseline + LM")
-    axes[1].legend(fontsize=8)
-    fig.tight_layout()
+    plots.plot_component_encoding(enc["sweep"], enc_table)
 
 # %% [markdown]
 # On the N400 the baseline of length, frequency and position reaches r =
@@ -506,44 +333,25 @@ else:
 # domain descriptions ({glue:text}`tagger_note`).
 
 # %%
-retest = {}
+retest, layer = {}, None
 try:
     tuned = FinetunedModels.read(chapter.results_dir)
 except ContractError as err:
     tuned = None
     display(Markdown(f"*No fine-tuned models to test ({show.escape_markdown(err)}).*"))
+
+# %%
 if tuned is not None and enc_table is not None:
     layer = enc["layer"]["N400"]
-    n400 = erp.pick(["N400"])
-    cats = real_data.word_categories(n400.words, embedder)
-    n400.categories = cats
-    base_fit = fit_encoding(hidden[layer], n400, baseline=X_base, layer=layer, **fit_kw)
-    for task, rec in tuned.models.items():
-        h = extract_features(erp, model=rec["model_dir"], layers=[layer],
-                             device=chapter.device).layer(layer)
-        rt = ft.brain_retest(n400, base_fit, h, n_permutations=real_n_permutations,
-                             seed=seed, category=rec["category"], baseline=X_base, **fit_kw)
-        retest[task] = {"accuracy": rec["accuracy"], "accuracy_base": rec["accuracy_base"],
-                        "r_base": float(rt["base"].r[0, 0]), "r_finetuned": float(rt["ft"].r[0, 0]),
-                        "p_better": float(rt["test"]["p_greater"][0, 0]),
-                        "p_worse": float(rt["test"]["p_less"][0, 0]),
-                        "category": rec["category"],
-                        "category_p": None if rt["category"] is None else
-                        float(rt["category"]["p"][0]),
-                        "n_category_words": int(cats[rec["category"]].sum()),
-                        "power": power.retest_power(rt, n400, n_sim=power_n_sim, seed=seed,
-                                                    ceiling=ceiling.get("N400", {}).get("ceiling_r"))}
+    tuned_hidden = {task: extract_features(erp, model=rec["model_dir"], layers=[layer],
+                                           device=chapter.device).layer(layer)
+                    for task, rec in tuned.models.items()}
+    retest = real_data.finetuned_retest(
+        erp_fit, tuned_hidden, tuned.models, real_data.word_categories(erp.words, embedder),
+        n_permutations=real_n_permutations, n_sim=power_n_sim, ceiling=ceiling, seed=seed)
     display(show.table(pd.DataFrame(retest).T.drop(columns="power", errors="ignore")))
-    glue("ft_layer", layer)
-    glue("ft_power", "; ".join(f"{task}, Δr: {v['power']['r']['sentence']}" + (
-        "" if v["power"]["category"] is None else
-        f"; {task}, {v['category']} words: {v['power']['category']['sentence']}")
-        for task, v in retest.items()) or "n/a")
-else:
-    glue("ft_layer", "n/a")
-    glue("ft_power", "n/a")
-glue("tagger_note", f"threshold {real_data.TAGGER_THRESHOLD}, chosen on the project's "
-     "hand-labelled story, where it agrees only moderately with the hand labels")
+for key, value in real_data.finetuned_texts(retest, layer).items():
+    glue(key, value)
 results["finetuned_on_n400"] = retest
 
 # %% [markdown]

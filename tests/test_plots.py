@@ -170,3 +170,24 @@ def test_learning_curves_draw_one_line_per_run_with_its_band():
     assert [l.get_label() for l in ax.get_lines()][0] == "Social IQa"
     assert len(ax.collections) == 1  # the 95 % band
     plt.close(fig)
+
+
+def test_plot_component_encoding_draws_the_sweep_bars_and_ceiling():
+    import pandas as pd
+
+    sweep = pd.DataFrame({"N400": [0.1, 0.3, 0.2], "PNP": [0.0, 0.05, 0.02]},
+                         index=pd.Index([0, 2, 4], name="layer"))
+    table = pd.DataFrame({"r baseline": [0.2, 0.0], "r baseline + LM": [0.3, 0.05],
+                          "r baseline + LM low": [0.25, -0.02],
+                          "r baseline + LM high": [0.35, 0.1], "ceiling": [0.5, np.nan]},
+                         index=["N400", "PNP"])
+    fig = plots.plot_component_encoding(sweep, table)
+    left, right = fig.axes
+    assert len(left.lines) == 2 and list(left.lines[0].get_xdata()) == [0, 2, 4]
+    heights = [p.get_height() for p in right.patches]
+    assert heights == pytest.approx([0.2, 0.0, 0.3, 0.05])
+    assert [t.get_text() for t in right.get_xticklabels()] == ["N400", "PNP"]
+    assert len(right.collections) >= 1  # the ceiling ticks
+    no_ceiling = plots.plot_component_encoding(sweep, table.drop(columns="ceiling"))
+    assert "noise ceiling (r)" not in [t.get_text() for t in
+                                       no_ceiling.axes[1].get_legend().get_texts()]
