@@ -91,7 +91,7 @@ def test_run_controls_fits_at_the_planted_layer_and_reports_texts(planted):
     ds, base, know = planted
     words, _ = story_words()
     hidden = standin_hidden(len(words), n_layers=4)
-    out = controls.run_controls(ds, _Layers(hidden), n_permutations=100, seed=0,
+    out = controls.run_controls(ds, _Layers(hidden), n_permutations=200, seed=0,
                                 embedder=_Embedder(), n_folds=5, n_inner=3)
     assert out["layer"] == 2 and out["note"] == ""
     assert set(out["tests"]) == {"positive control", "null control"}
