@@ -583,7 +583,7 @@ def ceiling_share(r, ceiling_r, significant):
                 "share_median": float("nan"),
                 "text": "These data have no separate subjects, so no ceiling can be computed "
                         "here."}
-    r, ceiling_r = np.asarray(r, float), np.asarray(ceiling_r, float)
+    r, ceiling_r = np.asarray(r), np.asarray(ceiling_r)  # dtypes kept (float32 maps stay float32)
     sig = np.asarray(significant, bool)
     if not r.shape == ceiling_r.shape == sig.shape:
         raise ValueError(f"ceiling_share: r {r.shape}, ceiling_r {ceiling_r.shape} and "
@@ -620,7 +620,7 @@ def variance_ratio(responses, in_group):
     ValueError
         When the mask does not match the words or leaves fewer than two words on a side.
     """
-    resp = np.asarray(responses, float)
+    resp = np.asarray(responses)
     group = np.asarray(in_group, bool)
     if resp.ndim != 3 or group.shape != (resp.shape[0],):
         raise ValueError(f"variance_ratio: responses of shape {resp.shape} and a mask of "
