@@ -51,6 +51,7 @@ from analysis import plots
 from analysis import datasets, simulate, stats
 from analysis.provenance import data_banner, portable_path, start_chapter
 
+# %%
 chapter = start_chapter(
     "data",
     dict(dataset=dataset, data_path=data_path, dataset_options=dataset_options, n_words=n_words, n_subjects=n_subjects,

@@ -63,6 +63,7 @@ from analysis import display as show
 from analysis.features import extract_features
 from analysis.provenance import data_banner, portable_path, start_chapter
 
+# %%
 chapter = start_chapter(
     "encoding",
     dict(dataset=dataset, data_path=data_path, dataset_options=dataset_options,
