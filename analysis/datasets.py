@@ -36,7 +36,7 @@ __all__ = [
     "open_dataset", "dataset_record", "window_of_interest", "channels_of_interest",
     "load_simulated", "registry_table", "LANGUAGE_WINDOW_MS", "open_for_chapter", "describe",
     "cv_groups", "check_dataset_options", "loader_function", "null_design", "required_options",
-    "check_required_options",
+    "check_required_options", "category_table",
 ]
 
 #: The "language" window of the paper's MEG analyses (Methods page, divergent sentences and hypotheses): 300-425 ms after onset.
@@ -426,6 +426,28 @@ def describe(ds):
             ("sensor geometry", "yes" if ds.info is not None else "no"),
             ("CV folds respect", spec.cv_groups or "contiguous order only")]
     return pd.DataFrame(rows, columns=["", "value"]).set_index("")
+
+
+def category_table(categories):
+    """How many words carry each label, and their share of the text.
+
+    Parameters
+    ----------
+    categories : dict of str to ndarray of bool, each (n_words,)
+        Word labels (``WordDataset.categories``; empty for unlabelled data).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per label: ``words`` (count) and ``share of words (%)`` (one decimal).
+    """
+    import pandas as pd
+
+    masks = {k: np.asarray(v, bool) for k, v in categories.items()}
+    return pd.DataFrame({
+        "words": {k: int(v.sum()) for k, v in masks.items()},
+        "share of words (%)": {k: round(100 * v.mean(), 1) for k, v in masks.items()},
+    })
 
 
 # ------------------------------------------------------------------ windows, channels

@@ -120,6 +120,9 @@ __all__ = [
     "centre_within_folds",
     "NESTED_RULE",
     "compare_models",
+    "swept_layers",
+    "layer_choice_text",
+    "error_text",
     "split_half_encoding",
     "fit_encoding_reference",
 ]
@@ -1272,7 +1275,35 @@ def layer_sweep(hidden, data, layers=None, progress=False, **fit_kw):
                       fold_mean_r=np.stack(folds), nested=nested)
 
 
-def compare_models(hiddens, data, **sweep_kw):
+def swept_layers(n_hidden, layers=None, layer_step=1):
+    """The layers a sweep fits: the given ones, or every ``layer_step``-th hidden state.
+
+    Parameters
+    ----------
+    n_hidden : int
+        Hidden states of the model (embeddings included), ``hidden.shape[0]``.
+    layers : list of int | None
+        Explicit layer indices; returned as given when not ``None``.
+    layer_step : int
+        Step from layer 0 when ``layers`` is ``None`` (1: every layer).
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    ValueError
+        When ``layer_step`` is below 1.
+    """
+    if layers is not None:
+        return list(layers)
+    if int(layer_step) < 1:
+        raise ValueError(f"layer_step must be a positive integer, got {layer_step!r}")
+    return list(range(0, int(n_hidden), int(layer_step)))
+
+
+def compare_models(hiddens, data, layers=None, layer_step=1, progress=False, **sweep_kw):
     """Layer sweeps of several language models on the same responses (Methods page, beyond the paper).
 
     Parameters
@@ -1280,6 +1311,12 @@ def compare_models(hiddens, data, **sweep_kw):
     hiddens : dict of str to ndarray, each (n_layers, n_words, d)
         Hidden states per model name.
     data : WordDataset | ndarray
+    layers : list of int | None
+        Layers fitted in every model; ``None``: every ``layer_step``-th layer of each
+        (:func:`swept_layers`).
+    layer_step : int
+    progress : bool
+        Print each model's size and swept layers, then one line per layer.
     **sweep_kw
         Passed to :func:`layer_sweep`.
 
@@ -1287,7 +1324,59 @@ def compare_models(hiddens, data, **sweep_kw):
     -------
     dict of str to LayerSweep
     """
-    return {name: layer_sweep(h, data, **sweep_kw) for name, h in hiddens.items()}
+    out = {}
+    for name, h in hiddens.items():
+        swept = swept_layers(h.shape[0], layers, layer_step)
+        if progress:
+            print(f"model {name}: {h.shape[0]} hidden states of size {h.shape[2]}; "
+                  f"sweeping layers {swept}")
+        out[name] = layer_sweep(h, data, layers=swept, progress=progress, **sweep_kw)
+    return out
+
+
+def layer_choice_text(decision, margin, n_swept, n_layers_model):
+    """The numbers the encoding chapter quotes about the layer choice, as text.
+
+    Parameters
+    ----------
+    decision : dict
+        :meth:`LayerSweep.layer_decision`.
+    margin : dict
+        :meth:`LayerSweep.margin` (the sweep's argmax over its runner-up, with the
+        t interval over folds).
+    n_swept : int
+        Layers swept.
+    n_layers_model : int
+        Layers of the model (hidden states less the embeddings).
+
+    Returns
+    -------
+    dict of str to object
+        ``n_swept``, ``chosen_layer``, ``fold_layers`` (comma-separated),
+        ``sweep_argmax``, ``nested_mean_r`` (4 decimals, or ``"n/a"`` without a
+        nested fit), ``n_layers_model``, ``runner_up``, ``margin_txt`` and
+        ``margin_verdict`` (whether the interval excludes 0).
+    """
+    chosen = decision["layer"]
+    ci = margin["ci"]
+    margin_txt = (f"{margin['margin']:.4f} in mean r"
+                  + (f" ({ci[0]:.4f} to {ci[1]:.4f})" if ci else "")
+                  if margin["margin"] is not None else "n/a (one layer swept)")
+    return {
+        "n_swept": n_swept,
+        "chosen_layer": chosen,
+        "fold_layers": ", ".join(map(str, decision["fold_layers"] or [chosen])),
+        "sweep_argmax": decision["sweep_argmax"],
+        "nested_mean_r": "n/a" if decision["nested_mean_r"] is None
+        else f"{decision['nested_mean_r']:.4f}",
+        "n_layers_model": n_layers_model,
+        "runner_up": margin["runner_up"],
+        "margin_txt": margin_txt,
+        "margin_verdict": "The interval excludes 0: the choice is stable across folds."
+        if ci and ci[0] > 0 else
+        "The interval includes 0: the two layers cannot be told apart here, and the choice "
+        "between them is a coin toss.",
+    }
 
 
 def split_half_encoding(features, dataset, seed=0, **fit_kw):
@@ -1454,6 +1543,46 @@ def category_error_ratio(word_error, categories, names=("emotion", "physical")):
     if labelled.all() or not labelled.any():
         return float("nan")
     return float(np.nanmean(word_error[labelled]) / np.nanmean(word_error[~labelled]))
+
+
+def error_text(ratio, window, channels, ch_names, note=None):
+    """The words the encoding chapter uses to describe its per-word errors.
+
+    Parameters
+    ----------
+    ratio : float
+        :func:`category_error_ratio` (NaN without word labels).
+    window : tuple of float | None
+        Window of interest in ms (:func:`analysis.datasets.window_of_interest`);
+        ``None`` means every window.
+    channels : ndarray of bool, shape (n_channels,)
+        Channels of interest.
+    ch_names : sequence of str, length n_channels
+    note : str | None
+        The fallback note of :func:`errors_of_interest`.
+
+    Returns
+    -------
+    dict of str to str
+        ``err_ratio`` (2 decimals), ``window_txt`` (``"300-425 ms"``),
+        ``channels_txt`` (names, or ``"all channels"``) and ``fallback_txt``.
+
+    Raises
+    ------
+    ValueError
+        When ``channels`` and ``ch_names`` differ in length.
+    """
+    channels = np.asarray(channels, bool)
+    if channels.shape != (len(ch_names),):
+        raise ValueError(f"channels has shape {channels.shape} but there are "
+                         f"{len(ch_names)} channel names")
+    return {
+        "err_ratio": f"{ratio:.2f}" if np.isfinite(ratio) else "n/a (no word labels)",
+        "window_txt": "every window" if window is None else f"{window[0]:g}-{window[1]:g} ms",
+        "channels_txt": "all channels" if channels.all()
+        else ", ".join(np.asarray(ch_names)[channels]),
+        "fallback_txt": f"(Here {note}.)" if note else "",
+    }
 
 
 def encoding_outputs(result, dataset, model, model_identity, fit, window, channels, mse,

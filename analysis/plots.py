@@ -18,7 +18,9 @@ __all__ = ["as_evoked", "plot_evoked", "plot_window_topomaps", "plot_topographie
            "plot_instruction_deltas", "plot_model_profiles", "plot_alignment_vs_accuracy",
            "PAGE_WIDTH_IN", "BOOK_DPI", "panel_grid", "plot_better_worse_grid",
            "plot_layer_time_maps", "model_label", "plot_learning_curves",
-           "plot_sentence_scores", "plot_validity", "plot_component_encoding"]
+           "plot_sentence_scores", "plot_validity", "plot_component_encoding", "positions_text",
+           "plot_sentence_lengths", "plot_channel_amplitudes", "plot_significant_per_window",
+           "plot_ceiling_comparison", "plot_rsa_timecourse"]
 
 
 #: Width of the book's page column in inches (about 760 CSS px at a 1280 px window): every
@@ -1053,6 +1055,161 @@ def plot_validity(table):
     ax.axvline(0, color="k", lw=0.5)
     ax.set(xlabel="V (research sentences)", ylabel="V (validation sentences)",
            title="Validity of each hypothesis")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def positions_text(info):
+    """One sentence on whether the data can be drawn as topomaps.
+
+    Parameters
+    ----------
+    info : mne.Info | None
+        The dataset's measurement info (``None``: channels without geometry).
+
+    Returns
+    -------
+    str
+    """
+    if has_positions(info):
+        return "The sensors have positions (the topomaps below use them)."
+    return ("These data have no sensor positions (components or measures are the "
+            "channels, or EEG has no montage), so no topomap is drawn.")
+
+
+def plot_sentence_lengths(sentence):
+    """Histogram of the number of words per sentence.
+
+    Parameters
+    ----------
+    sentence : ndarray of int, shape (n_words,)
+        Sentence index of every word (``WordDataset.sentence``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    lengths = np.unique(np.asarray(sentence), return_counts=True)[1]
+    fig, ax = plt.subplots(figsize=(5, 2.5))
+    ax.hist(lengths, bins=np.arange(0, lengths.max() + 2), color="0.4")
+    ax.set(xlabel="words per sentence", ylabel="sentences", title="Sentence lengths")
+    fig.tight_layout()
+    return fig
+
+
+def plot_channel_amplitudes(dataset, title="Per-word amplitudes of each component"):
+    """Box plot of every channel's per-word amplitudes (for channels without positions).
+
+    Parameters
+    ----------
+    dataset : WordDataset
+        ``responses`` of shape (n_words, n_channels, n_windows) and ``ch_names``.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    ax.boxplot([dataset.responses[:, c, :].ravel() for c in range(dataset.n_channels)],
+               tick_labels=dataset.ch_names, showfliers=False)
+    ax.set(ylabel="amplitude", title=title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_significant_per_window(counts, times, window_ms, p_threshold, layer):
+    """Bar chart of the number of significant channels in each window.
+
+    Parameters
+    ----------
+    counts : ndarray of int, shape (n_windows,)
+        Significant channels per window (``EncodingResult.significant.sum(axis=1)``).
+    times : ndarray, shape (n_windows,)
+        Window starts (ms).
+    window_ms : float
+        Window length (ms); bars fill 80 % of it.
+    p_threshold : float
+        The significance threshold, for the title.
+    layer : int
+        The layer of the model, for the title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    ax.bar(times, counts, width=window_ms * 0.8, align="edge", color="0.35")
+    ax.set(xlabel="window start (ms)", ylabel="significant channels",
+           title=f"Significant channels per window (p < {p_threshold:g}), layer {layer}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ceiling_comparison(r, ceiling_r, significant, times, layer, window=None):
+    """Model r against the noise ceiling: per test, and the medians over time.
+
+    Parameters
+    ----------
+    r, ceiling_r : ndarray, shape (n_windows, n_channels)
+        Model r and the ceiling on r (:func:`analysis.stats.noise_ceiling`).
+    significant : ndarray of bool, shape (n_windows, n_channels)
+    times : ndarray, shape (n_windows,)
+        Window starts (ms).
+    layer : int
+        The model's layer, for the axis label.
+    window : tuple of float | None
+        Window of interest (ms), shaded when given.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    sig = np.asarray(significant, bool)
+    fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH_IN, 3.2))
+    axes[0].scatter(ceiling_r[~sig], r[~sig], s=3, color="0.75", label="not significant")
+    axes[0].scatter(ceiling_r[sig], r[sig], s=5, color="C3", label="significant")
+    axes[0].plot([0, 1], [0, 1], "k--", lw=0.8, label="r = ceiling")
+    axes[0].set(xlabel="noise ceiling (r)", ylabel=f"model r (layer {layer})",
+                xlim=(0, max(0.05, float(np.nanmax(ceiling_r)) * 1.05)),
+                title="Each channel x window")
+    axes[0].legend(markerscale=3)
+    axes[1].plot(times, np.nanmedian(ceiling_r, axis=1), "--", color="0.3",
+                 label="median ceiling")
+    axes[1].plot(times, np.nanmedian(r, axis=1), "o-", ms=3, label="median model r")
+    if window is not None:
+        axes[1].axvspan(*window, color="C3", alpha=0.08, label="window of interest")
+    axes[1].set(xlabel="window start (ms)", ylabel="r", title="Over time (median over channels)")
+    axes[1].legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_rsa_timecourse(times, rsa, layer, lower=None):
+    """RSA of a layer over time, with the lower bound of the noise ceiling.
+
+    Parameters
+    ----------
+    times : ndarray, shape (n_windows,)
+        Window starts (ms).
+    rsa : ndarray, shape (n_windows,)
+        Spearman rho per window (:func:`analysis.stats.rsa_timecourse`).
+    layer : int
+        The layer, for the legend.
+    lower : ndarray, shape (n_windows,) | None
+        Lower bound of the ceiling (:func:`analysis.stats.rsa_noise_ceiling`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = plt.subplots(figsize=(6, 3))
+    if lower is not None:
+        ax.plot(times, lower, "--", color="0.5", label="one subject vs the others (lower bound)")
+    ax.plot(times, rsa, "o-", label=f"layer {layer} vs the average")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set(xlabel="window start (ms)", ylabel="Spearman rho", title="RSA over time")
     ax.legend()
     fig.tight_layout()
     return fig

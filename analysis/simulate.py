@@ -63,6 +63,10 @@ __all__ = [
     "sound_words",
     "knowledge_amplitude",
     "SOUND_WORDS_FILE",
+    "STORY_TEXT",
+    "SENSOR_TEXT",
+    "TRUTH_TEXT_KEYS",
+    "truth_text",
 ]
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
@@ -526,3 +530,65 @@ def _ar_along(e, rho, axis=0):
     # the filter's state before the first element, chosen so that x[0] = e[0]
     out, _ = lfilter([c], [1.0, -rho], e, axis=0, zi=(1 - c) * e[:1])
     return np.moveaxis(out, 0, axis)
+
+
+#: What the book says about the simulated study's story (the data chapter).
+STORY_TEXT = ("The story was written for this project: a flood in a small town, told "
+              "with dialogue, emotional and social scenes (grief, jealousy, embarrassment, "
+              "reconciliation), physical action (a capsized boat, a rescue with rope and "
+              "crowbar, rebuilding a weir) and plain description. Every word was labelled, in "
+              "the annotation format of the paper's authors, as social/emotional, physical or "
+              "figurative.")
+
+#: What the book says about the simulated study's sensors (the data chapter).
+SENSOR_TEXT = ("The Elekta Neuromag system has 102 sensor positions, each with one "
+               "magnetometer and two orthogonal planar gradiometers; the geometry comes from "
+               "MNE's bundled Vectorview layout, so nothing is downloaded.")
+
+#: Names of :func:`truth_text`, in the order the data chapter quotes them.
+TRUTH_TEXT_KEYS = ("truth_layer", "n_layers", "lm_peak_ms", "noise_sources", "noise_word_ar",
+                   "n_subj", "n_sound", "sound_examples", "knowledge_dims", "knowledge_r")
+
+
+def truth_text(truth):
+    """The planted truth of a simulated study as the text the data chapter quotes.
+
+    Parameters
+    ----------
+    truth : dict | None
+        ``dataset.provenance["truth"]`` as :func:`simulate_study` writes it
+        (``truth_layer``, ``n_layers`` counting the embeddings, ``lm_peak_ms``,
+        ``noise``, ``n_subjects``, ``unnamed_category`` and optionally ``knowledge``);
+        ``None`` for real data.
+
+    Returns
+    -------
+    dict of str to object
+        ``truth_intro`` and every name of :data:`TRUTH_TEXT_KEYS`; ``n_layers`` counts
+        the transformer layers (embeddings left out), ``sound_examples`` lists the first
+        five sound words found in the text. Real data give ``"n/a"`` for all of them
+        and an intro that says so.
+    """
+    if not truth:
+        out = {"truth_intro": "Real data have no planted truth: the items below do not "
+                              "apply to this run."}
+        out.update({k: "n/a" for k in TRUTH_TEXT_KEYS})
+        return out
+    unnamed = truth["unnamed_category"]
+    know = truth.get("knowledge") or {}
+    return {
+        "truth_intro": "The simulation writes down what it planted (also saved in "
+                       "_build/results/data.json):",
+        "truth_layer": truth["truth_layer"],
+        "n_layers": truth["n_layers"] - 1,
+        "lm_peak_ms": f"{truth['lm_peak_ms']:g}",
+        "noise_sources": truth["noise"]["sources"],
+        "noise_word_ar": f"{truth['noise'].get('ar1_words', 0):g}",
+        "n_subj": truth["n_subjects"],
+        "n_sound": unnamed["n_words"],
+        "sound_examples": ", ".join(unnamed["found_in_text"][:5]),
+        # "orthogonalised_against" reads "all <d> dimensions of layer <l>"
+        "knowledge_dims": know.get("orthogonalised_against", "n/a").split()[1]
+        if know else "n/a",
+        "knowledge_r": f"{know['r_before']:.2f}" if know else "n/a",
+    }

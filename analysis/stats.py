@@ -31,6 +31,9 @@ from ._docs import fill_doc
 from ._utils import DataError, check_array, welch_ttest, zscore
 
 __all__ = [
+    "ceiling_share",
+    "variance_ratio",
+    "rsa_ceiling_text",
     "zscore_words",
     "nanmean_rows",
     "pearson_columns",
@@ -550,6 +553,85 @@ def noise_ceiling(subject_responses, n_splits=20, seed=0):
             "n_subjects": res["n_subjects"], "n_splits": res["n_splits"]}
 
 
+def ceiling_share(r, ceiling_r, significant):
+    """How much of the noise ceiling the model reaches on its significant tests.
+
+    Parameters
+    ----------
+    r : ndarray, shape (n_windows, n_channels)
+        Model r (``EncodingResult.r``).
+    ceiling_r : ndarray, shape (n_windows, n_channels) | None
+        Ceiling on r (:func:`noise_ceiling`); ``None`` when the data have no separate
+        subjects (then every number is NaN and the text says why).
+    significant : ndarray of bool, shape (n_windows, n_channels)
+
+    Returns
+    -------
+    dict
+        ``n_significant``; ``median_ceiling`` (median ceiling over the significant
+        tests) and ``share_median`` (median of r / ceiling over them, tests with a
+        ceiling of 0 left out), both NaN when nothing is significant; ``text``, the
+        sentence the encoding chapter quotes.
+
+    Raises
+    ------
+    ValueError
+        When the three arrays differ in shape.
+    """
+    if ceiling_r is None:
+        return {"n_significant": int(np.sum(significant)), "median_ceiling": float("nan"),
+                "share_median": float("nan"),
+                "text": "These data have no separate subjects, so no ceiling can be computed "
+                        "here."}
+    r, ceiling_r = np.asarray(r), np.asarray(ceiling_r)  # dtypes kept (float32 maps stay float32)
+    sig = np.asarray(significant, bool)
+    if not r.shape == ceiling_r.shape == sig.shape:
+        raise ValueError(f"ceiling_share: r {r.shape}, ceiling_r {ceiling_r.shape} and "
+                         f"significant {sig.shape} must have the same shape")
+    if not sig.any():
+        return {"n_significant": 0, "median_ceiling": float("nan"),
+                "share_median": float("nan"),
+                "text": "No channel is significant, so no share of the ceiling is reported."}
+    cap = ceiling_r[sig]
+    share = float(np.nanmedian(r[sig] / np.where(cap > 0, cap, np.nan)))
+    median = float(np.nanmedian(cap))
+    return {"n_significant": int(sig.sum()), "median_ceiling": median, "share_median": share,
+            "text": f"Over the {int(sig.sum()):,} significant channels and windows, the median "
+                    f"ceiling is {median:.2f} and the model reaches a median {share:.2f} of it."}
+
+
+def variance_ratio(responses, in_group):
+    """Variance over words of one group of words relative to the others.
+
+    Parameters
+    ----------
+    responses : ndarray, shape (n_words, n_channels, n_windows)
+    in_group : ndarray of bool, shape (n_words,)
+        The words of the group (e.g. the planted categories of the simulated study).
+
+    Returns
+    -------
+    ndarray, shape (n_channels, n_windows)
+        ``var(group) / var(others)`` (population variances); above 1 where the group
+        varies more, e.g. where a response of random sign was planted on it.
+
+    Raises
+    ------
+    ValueError
+        When the mask does not match the words or leaves fewer than two words on a side.
+    """
+    resp = np.asarray(responses)
+    group = np.asarray(in_group, bool)
+    if resp.ndim != 3 or group.shape != (resp.shape[0],):
+        raise ValueError(f"variance_ratio: responses of shape {resp.shape} and a mask of "
+                         f"shape {group.shape}; expected (n_words, n_channels, n_windows) "
+                         "and (n_words,)")
+    if min(group.sum(), (~group).sum()) < 2:
+        raise ValueError(f"variance_ratio: {int(group.sum())} words in the group and "
+                         f"{int((~group).sum())} outside; expected at least 2 on each side")
+    return resp[group].var(axis=0) / resp[~group].var(axis=0)
+
+
 # --------------------------------------------------------------------------- RSA
 def rdm(patterns):
     """Condensed representational dissimilarity matrix (correlation distance).
@@ -636,6 +718,40 @@ def rsa_timecourse(features, responses, n_subset=1000, seed=0):
     feat_rdm = rdm(features[idx])
     z = zscore_words(responses[idx])
     return np.array([rdm_spearman(feat_rdm, rdm(z[:, :, w])) for w in range(z.shape[2])])
+
+
+def rsa_ceiling_text(rsa, lower):
+    """The sentence the encoding chapter writes under its RSA time course.
+
+    Parameters
+    ----------
+    rsa : ndarray, shape (n_windows,) | None
+        Model RSA (:func:`rsa_timecourse`); ``None`` when it was not computed (fewer
+        than three channels).
+    lower : ndarray, shape (n_windows,) | None
+        Lower bound of the RSA noise ceiling (:func:`rsa_noise_ceiling`); ``None``
+        without separate subjects.
+
+    Returns
+    -------
+    str
+        Explains the lower bound, and why a model above it in any window is no better
+        than the brain.
+    """
+    if rsa is None:
+        return ("With fewer than three channels a pattern across channels has no "
+                "correlation distance, so RSA is not computed for these data.")
+    if lower is None:
+        return "These data have no separate subjects, so no RSA ceiling is drawn."
+    text = ("The dashed line is the lower bound of the noise ceiling: how well one subject's "
+            "matrix matches the average of the others'.")
+    if np.any(np.asarray(rsa) > np.asarray(lower)):
+        text += (" It compares one noisy subject with a less noisy average, while the model "
+                 "is compared with the average of all subjects and has no noise of its own, "
+                 "so a model above the lower bound (as here in some windows) is not better "
+                 "than the brain: it says the lower bound is a loose floor for what is "
+                 "reachable, not a ceiling.")
+    return text
 
 
 def rsa_noise_ceiling(subject_responses, n_subset=1000, seed=0):

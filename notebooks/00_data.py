@@ -43,15 +43,15 @@ results_dir = "_build/results"
 profile = "default"
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
 from analysis import display as show
 from analysis import plots
-from analysis import datasets
+from analysis import datasets, simulate, stats
 from analysis.provenance import data_banner, portable_path, start_chapter
 
+# %%
 chapter = start_chapter(
     "data",
     dict(dataset=dataset, data_path=data_path, dataset_options=dataset_options, n_words=n_words, n_subjects=n_subjects,
@@ -86,28 +86,15 @@ display(show.table_html(datasets.registry_table(), classes="table"))
 
 # %%
 summary = ds.summary()
-glue("text_intro", "The story was written for this project: a flood in a small town, told "
-     "with dialogue, emotional and social scenes (grief, jealousy, embarrassment, "
-     "reconciliation), physical action (a capsized boat, a rescue with rope and crowbar, "
-     "rebuilding a weir) and plain description. Every word was labelled, in the "
-     "annotation format of the paper's authors, as social/emotional, physical or "
-     "figurative." if truth else f"The text of {ds.source}.")
+glue("text_intro", simulate.STORY_TEXT if truth else f"The text of {ds.source}.")
 glue("n_words", f"{summary['n_words']:,}")
 glue("n_sentences", f"{summary['n_sentences']:,}")
 sentences = ds.sentences()
 display(show.quote_block(" ".join(sentences[:6]) + " ..."))
 
 # %%
-lengths = np.unique(ds.sentence, return_counts=True)[1]
-cats = pd.DataFrame({
-    "words": {k: int(v.sum()) for k, v in ds.categories.items()},
-    "share of words (%)": {k: round(100 * v.mean(), 1) for k, v in ds.categories.items()},
-})
-fig, ax = plt.subplots(figsize=(5, 2.5))
-ax.hist(lengths, bins=np.arange(0, lengths.max() + 2), color="0.4")
-ax.set(xlabel="words per sentence", ylabel="sentences", title="Sentence lengths")
-fig.tight_layout()
-cats
+fig = plots.plot_sentence_lengths(ds.sentence)
+datasets.category_table(ds.categories)
 
 # %% [markdown]
 # Words are coloured below by their label (legend above the text). These are the words
@@ -125,12 +112,7 @@ if {"emotion", "physical"} <= set(ds.categories):
 # after each word's onset.
 
 # %%
-glue("sensor_text", "The Elekta Neuromag system has 102 sensor positions, each with one "
-     "magnetometer and two orthogonal planar gradiometers; the geometry comes from MNE's "
-     "bundled Vectorview layout, so nothing is downloaded." if truth else
-     ("The sensors have positions (the topomaps below use them)." if plots.has_positions(ds.info)
-      else "These data have no sensor positions (components or measures are the "
-           "channels, or EEG has no montage), so no topomap is drawn."))
+glue("sensor_text", simulate.SENSOR_TEXT if truth else plots.positions_text(ds.info))
 glue("n_channels", ds.n_channels)
 glue("n_windows", ds.n_windows)
 glue("window_ms", f"{ds.window_ms:g}")
@@ -146,11 +128,7 @@ if plots.has_positions(ds.info):
 
 # %%
 if ds.info is None:  # components without sensor geometry (e.g. Frank et al. ERPs)
-    fig, ax = plt.subplots(figsize=(6, 2.8))
-    ax.boxplot([ds.responses[:, c, :].ravel() for c in range(ds.n_channels)],
-               tick_labels=ds.ch_names, showfliers=False)
-    ax.set(ylabel="amplitude", title="Per-word amplitudes of each component")
-    fig.tight_layout()
+    fig = plots.plot_channel_amplitudes(ds)
 else:
     plots.plot_evoked(ds, title="Mean response over all words")
     plots.window_topomaps(ds.responses.mean(axis=0), ds, ch_type="mag",
@@ -197,33 +175,14 @@ fig = plots.window_topomaps(ds.responses.std(axis=0), ds, ch_type="grad", kind="
 #   {glue:text}`n_subj` readers.
 
 # %%
+for name, value in simulate.truth_text(truth).items():  # "n/a" on real data
+    glue(name, value)
 if truth:
-    glue("truth_intro", "The simulation writes down what it planted (also saved in "
-         "_build/results/data.json):")
-    glue("truth_layer", truth["truth_layer"])
-    glue("n_layers", truth["n_layers"] - 1)
-    glue("lm_peak_ms", f"{truth['lm_peak_ms']:g}")
-    glue("noise_sources", truth["noise"]["sources"])
-    glue("noise_word_ar", f"{truth['noise'].get('ar1_words', 0):g}")
-    glue("n_subj", truth["n_subjects"])
-    unnamed = truth["unnamed_category"]
-    glue("n_sound", unnamed["n_words"])
-    glue("sound_examples", ", ".join(unnamed["found_in_text"][:5]))
-    know = truth.get("knowledge") or {}
-    glue("knowledge_dims", know.get("orthogonalised_against", "n/a").split()[1]
-         if know else "n/a")
-    glue("knowledge_r", f"{know['r_before']:.2f}" if know else "n/a")
-    comp = pd.DataFrame(truth["components"]).set_index("name")
-    display(comp[["driver", "peak_ms", "width_ms"]])
+    components = pd.DataFrame(truth["components"]).set_index("name")
+    display(components[["driver", "peak_ms", "width_ms"]])
     names = list(truth["topographies"])
     plots.plot_topographies([np.array(truth["topographies"][k]) for k in names], ds.info,
                             names, ch_type="mag")
-else:  # real data: no planted truth
-    glue("truth_intro", "Real data have no planted truth: the items below do not apply "
-         "to this run.")
-    for key in ("truth_layer", "n_layers", "lm_peak_ms", "noise_sources", "noise_word_ar",
-                "n_subj", "n_sound", "sound_examples", "knowledge_dims", "knowledge_r"):
-        glue(key, "n/a")
 
 # %% [markdown]
 # The planted divergence is visible in the raw data: the difference between the
@@ -234,13 +193,12 @@ else:  # real data: no planted truth
 # %%
 if ds.categories and ds.info is not None and truth:
     planted = ds.categories["emotion"] | ds.categories["physical"] | ds.categories["sound"]
-    ratio = ds.responses[planted].var(axis=0) / ds.responses[~planted].var(axis=0)
+    ratio = stats.variance_ratio(ds.responses, planted)
     plots.plot_window_topomaps(ratio, ds, ch_type="mag", kind="positive", units="ratio",
                                window=(300, 425),
                                title="Variance ratio, planted-category words / other words "
                                      "(magnetometers)")
-    window_ratio = ratio.mean(axis=0)
-    peak_div = float(ds.times[np.argmax(window_ratio)])
+    peak_div = float(ds.times[np.argmax(ratio.mean(axis=0))])
     glue("peak_div_ms", f"{peak_div:g}")
 else:
     peak_div = None

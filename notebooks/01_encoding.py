@@ -53,7 +53,6 @@ results_dir = "_build/results"
 profile = "default"
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
@@ -64,6 +63,7 @@ from analysis import display as show
 from analysis.features import extract_features
 from analysis.provenance import data_banner, portable_path, start_chapter
 
+# %%
 chapter = start_chapter(
     "encoding",
     dict(dataset=dataset, data_path=data_path, dataset_options=dataset_options,
@@ -83,17 +83,19 @@ ds = datasets.open_for_chapter(dataset, data_path, dataset_options, n_words=n_wo
                                n_subjects=n_subjects, seed=seed, model=models[0],
                                device=chapter.device)
 truth = ds.provenance.get("truth")
+chapter.record_dataset(ds)
+for m in models:
+    chapter.record_model(m)
+display(show.fragment(data_banner(ds)))
+ds
+
+# %%
 group_name, groups = datasets.cv_groups(ds, cv_groups)
 window_mask, window_used = datasets.window_of_interest(ds, window)
 channel_mask = datasets.channels_of_interest(ds, channels)
 feats = {m: extract_features(ds, model=m, device=chapter.device) for m in models}
-chapter.record_dataset(ds)
-for m in models:
-    chapter.record_model(m)
 glue("cv_note", f"folds never split a {group_name}" if group_name else
      "folds follow the word order")
-display(show.fragment(data_banner(ds)))
-ds
 
 # %% [markdown]
 # ## The layer sweep
@@ -119,44 +121,27 @@ ds
 # halves the cost of the sweep.)
 
 # %%
-sweep_grid = np.logspace(-1, 7, sweep_alphas)
-sweeps = {}
-for m, f in feats.items():
-    swept = layers if layers is not None else list(range(0, f.hidden.shape[0], layer_step))
-    print(f"model {m}: {f.hidden.shape[0]} hidden states of size {f.hidden.shape[2]}; "
-          f"sweeping layers {swept}")
-    sweeps[m] = encoding.layer_sweep(f.hidden, ds, layers=swept, alphas=sweep_grid,
-                                     n_folds=n_folds, n_inner=sweep_inner, groups=groups,
-                                     p_threshold=p_threshold, backend=backend, progress=True)
+sweeps = encoding.compare_models({m: f.hidden for m, f in feats.items()}, ds, layers=layers,
+                                 layer_step=layer_step, alphas=np.logspace(-1, 7, sweep_alphas),
+                                 n_folds=n_folds, n_inner=sweep_inner, groups=groups,
+                                 p_threshold=p_threshold, backend=backend, progress=True)
 main = models[0]
-sweep = sweeps[main]
-fit = dict(n_folds=n_folds, n_inner=n_inner, p_threshold=p_threshold, cv_groups=group_name,
-           alphas=encoding.DEFAULT_ALPHAS)
-decision = sweep.layer_decision()  # the chain's one layer decision (selection-aware)
+decision = sweeps[main].layer_decision()  # the chain's one layer decision (selection-aware)
+margin = sweeps[main].margin()
 chosen = decision["layer"]
+
+# %%
 best = encoding.fit_encoding(feats[main].hidden[chosen], ds, n_folds=n_folds,
                              n_inner=n_inner, p_threshold=p_threshold, backend=backend,
                              layer=chosen, groups=groups)
-glue("sweep_alphas", sweep_alphas)
-glue("sweep_inner", sweep_inner)
-glue("n_swept", len(sweep.layers))
-glue("n_folds", n_folds)
-glue("n_inner", n_inner)
-glue("chosen_layer", chosen)
-glue("fold_layers", ", ".join(map(str, decision["fold_layers"] or [chosen])))
-glue("sweep_argmax", decision["sweep_argmax"])
-glue("nested_mean_r", "n/a" if decision["nested_mean_r"] is None
-     else f"{decision['nested_mean_r']:.4f}")
-glue("n_layers_model", feats[main].hidden.shape[0] - 1)
-margin = sweep.margin()
-glue("runner_up", margin["runner_up"])
-glue("margin_txt", f"{margin['margin']:.4f} in mean r" + (
-    f" ({margin['ci'][0]:.4f} to {margin['ci'][1]:.4f})" if margin["ci"] else ""),
-     display=False)
-glue("margin_verdict", "The interval excludes 0: the choice is stable across folds."
-     if margin["ci"] and margin["ci"][0] > 0 else
-     "The interval includes 0: the two layers cannot be told apart here, and the choice "
-     "between them is a coin toss.")
+fit = dict(n_folds=n_folds, n_inner=n_inner, p_threshold=p_threshold, cv_groups=group_name,
+           alphas=encoding.DEFAULT_ALPHAS)
+for name, value in dict(sweep_alphas=sweep_alphas, sweep_inner=sweep_inner, n_folds=n_folds,
+                        n_inner=n_inner).items():
+    glue(name, value)
+for name, value in encoding.layer_choice_text(decision, margin, len(sweeps[main].layers),
+                                              feats[main].hidden.shape[0] - 1).items():
+    glue(name, value)
 
 # %%
 fig = plots.plot_layer_time_maps(sweeps, ds.times, ds.window_ms,
@@ -201,11 +186,8 @@ glue("p_thr", f"{p_threshold:g}")
 glue("n_tests", int(best.significant.size))
 glue("chance_bound", int(bound))
 glue("n_sig", int(best.significant.sum()))
-fig, ax = plt.subplots(figsize=(6, 2.8))
-ax.bar(ds.times, n_sig_window, width=ds.window_ms * 0.8, align="edge", color="0.35")
-ax.set(xlabel="window start (ms)", ylabel="significant channels",
-       title=f"Significant channels per window (p < {p_threshold:g}), layer {chosen}")
-fig.tight_layout()
+fig = plots.plot_significant_per_window(n_sig_window, ds.times, ds.window_ms, p_threshold,
+                                        chosen)
 
 # %% [markdown]
 # ## Checked against the planted truth
@@ -237,13 +219,9 @@ word_mse, fallback = encoding.errors_of_interest(best, ds.responses, channel_mas
 word_err = np.nanmean(word_mse[:, window_mask], axis=1)
 display(show.fragment(plots.coloured_text(ds.words, word_err, cmap="Reds", max_words=300)))
 ratio = encoding.category_error_ratio(word_err, ds.categories)
-glue("err_ratio", f"{ratio:.2f}" if np.isfinite(ratio) else "n/a (no word labels)",
-     display=False)
-glue("window_txt", "every window" if window_used is None else
-     f"{window_used[0]:g}-{window_used[1]:g} ms")
-glue("channels_txt", "all channels" if channel_mask.all() else
-     ", ".join(np.asarray(ds.ch_names)[channel_mask]))
-glue("fallback_txt", f"(Here {fallback}.)" if fallback else "")
+for name, value in encoding.error_text(ratio, window_used, channel_mask, ds.ch_names,
+                                       fallback).items():
+    glue(name, value)
 
 # %% [markdown]
 # Mean error of social/emotional and physical words relative to the other words:
@@ -260,41 +238,16 @@ glue("fallback_txt", f"(Here {fallback}.)" if fallback else "")
 # can at best reach its square root: the **ceiling** on r. {glue:text}`nc_text`
 
 # %%
-nc = None
-if ds.n_subjects >= 2:
-    nc = stats.noise_ceiling(ds.subject_responses, n_splits=20, seed=seed)
-    sig = best.significant
-    share = best.r[sig] / np.where(nc["ceiling_r"][sig] > 0, nc["ceiling_r"][sig], np.nan)
-    share_median = float(np.nanmedian(share)) if sig.any() else float("nan")
-    glue("nc_subjects", nc["n_subjects"])
-    glue("nc_splits", nc["n_splits"])
-    glue("nc_text", f"Over the {int(sig.sum()):,} significant channels and windows, the "
-         f"median ceiling is {np.nanmedian(nc['ceiling_r'][sig]):.2f} and the model reaches "
-         f"a median {share_median:.2f} of it." if sig.any() else
-         "No channel is significant, so no share of the ceiling is reported.")
-    fig, axes = plt.subplots(1, 2, figsize=(plots.PAGE_WIDTH_IN, 3.2))
-    axes[0].scatter(nc["ceiling_r"][~sig], best.r[~sig], s=3, color="0.75",
-                    label="not significant")
-    axes[0].scatter(nc["ceiling_r"][sig], best.r[sig], s=5, color="C3", label="significant")
-    axes[0].plot([0, 1], [0, 1], "k--", lw=0.8, label="r = ceiling")
-    axes[0].set(xlabel="noise ceiling (r)", ylabel=f"model r (layer {chosen})",
-                xlim=(0, max(0.05, float(np.nanmax(nc["ceiling_r"])) * 1.05)),
-                title="Each channel x window")
-    axes[0].legend(markerscale=3)
-    axes[1].plot(ds.times, np.nanmedian(nc["ceiling_r"], axis=1), "--", color="0.3",
-                 label="median ceiling")
-    axes[1].plot(ds.times, np.nanmedian(best.r, axis=1), "o-", ms=3, label="median model r")
-    if window_used is not None:
-        axes[1].axvspan(*window_used, color="C3", alpha=0.08, label="window of interest")
-    axes[1].set(xlabel="window start (ms)", ylabel="r", title="Over time (median over channels)")
-    axes[1].legend()
-    fig.tight_layout()
-else:
-    share_median = float("nan")
-    glue("nc_subjects", "n/a")
-    glue("nc_splits", "n/a")
-    glue("nc_text", "These data have no separate subjects, so no ceiling can be computed "
-         "here.")
+nc = (stats.noise_ceiling(ds.subject_responses, n_splits=20, seed=seed)
+      if ds.n_subjects >= 2 else None)  # no ceiling without separate subjects
+share = stats.ceiling_share(best.r, nc["ceiling_r"] if nc else None, best.significant)
+share_median = share["share_median"]
+glue("nc_subjects", nc["n_subjects"] if nc else "n/a")
+glue("nc_splits", nc["n_splits"] if nc else "n/a")
+glue("nc_text", share["text"])
+if nc:
+    fig = plots.plot_ceiling_comparison(best.r, nc["ceiling_r"], best.significant, ds.times,
+                                        chosen, window=window_used)
 
 # %% [markdown]
 # ## Representational similarity beside ridge
@@ -310,29 +263,11 @@ rsa, ceiling = None, None
 if ds.n_channels >= 3:
     rsa = stats.rsa_timecourse(feats[main].hidden[chosen], ds.responses,
                                n_subset=rsa_words, seed=seed)
-    fig, ax = plt.subplots(figsize=(6, 3))
     if ds.n_subjects >= 2:
         ceiling = stats.rsa_noise_ceiling(ds.subject_responses, n_subset=rsa_words, seed=seed)
-        ax.plot(ds.times, ceiling[0], "--", color="0.5",
-                label="one subject vs the others (lower bound)")
-    ax.plot(ds.times, rsa, "o-", label=f"layer {chosen} vs the average")
-    ax.axhline(0, color="k", lw=0.5)
-    ax.set(xlabel="window start (ms)", ylabel="Spearman rho", title="RSA over time")
-    ax.legend()
-    fig.tight_layout()
-    exceeds = ceiling is not None and bool(np.any(rsa > ceiling[0]))
-    glue("rsa_text", "The dashed line is the lower bound of the noise ceiling: how well one "
-         "subject's matrix matches the average of the others'. It compares one noisy "
-         "subject with a less noisy average, while the model is compared with the average "
-         "of all subjects and has no noise of its own, so a model above the lower bound "
-         "(as here in some windows) is not better than the brain: it says the lower bound "
-         "is a loose floor for what is reachable, not a ceiling." if exceeds else
-         "The dashed line is the lower bound of the noise ceiling: how well one subject's "
-         "matrix matches the average of the others'." if ceiling is not None else
-         "These data have no separate subjects, so no RSA ceiling is drawn.")
-else:
-    glue("rsa_text", "With fewer than three channels a pattern across channels has no "
-         "correlation distance, so RSA is not computed for these data.")
+    fig = plots.plot_rsa_timecourse(ds.times, rsa, chosen,
+                                    lower=None if ceiling is None else ceiling[0])
+glue("rsa_text", stats.rsa_ceiling_text(rsa, None if ceiling is None else ceiling[0]))
 glue("rsa_n", min(rsa_words, ds.n_words) if rsa is not None else "n/a")
 
 # %%

@@ -118,3 +118,11 @@ def test_a_registered_loaders_required_option_is_checked_before_loading():
         assert calls == []  # the loader never ran
     finally:
         D._REGISTRY.pop("toy-required")
+
+
+def test_category_table_counts_each_label():
+    table = D.category_table({"emotion": np.array([1, 0, 0, 1], bool),
+                              "physical": np.array([0, 0, 0, 1], bool)})
+    assert table.loc["emotion"].tolist() == [2, 50.0]
+    assert table.loc["physical", "share of words (%)"] == 25.0
+    assert D.category_table({}).empty

@@ -344,3 +344,57 @@ def test_nested_model_gains_only_where_the_features_carry_signal():
     assert abs(gain[0]) < 0.03 and gain[1] > 0.3
     with pytest.raises(DataError, match="no column and no unpenalized band"):
         ridge_oof(np.zeros((n, 0)), y[:, :, 0])
+
+
+def test_swept_layers_steps_from_zero_or_keeps_the_given_layers():
+    from analysis.encoding import swept_layers
+
+    assert swept_layers(31, layer_step=5) == [0, 5, 10, 15, 20, 25, 30]
+    assert swept_layers(4) == [0, 1, 2, 3]
+    assert swept_layers(31, layers=(3, 7), layer_step=5) == [3, 7]
+    with pytest.raises(ValueError, match="layer_step must be a positive integer, got 0"):
+        swept_layers(31, layer_step=0)
+
+
+def test_compare_models_sweeps_every_step_th_layer_and_says_so(hidden, study, capsys):
+    resp = study.responses[:, ::10, ::5]
+    out = compare_models({"a": hidden[:4]}, resp, layer_step=2, alphas=GRID, progress=True)
+    assert out["a"].layers == [0, 2]
+    assert "model a: 4 hidden states" in capsys.readouterr().out
+
+
+def test_layer_choice_text_quotes_the_decision_and_the_margin():
+    from analysis.encoding import layer_choice_text
+
+    decision = {"layer": 12, "fold_layers": [12, 12, 11], "sweep_argmax": 11,
+                "nested_mean_r": 0.123456}
+    margin = {"runner_up": 12, "margin": 0.00912, "ci": [0.0031, 0.0112]}
+    text = layer_choice_text(decision, margin, n_swept=7, n_layers_model=30)
+    assert text["fold_layers"] == "12, 12, 11" and text["nested_mean_r"] == "0.1235"
+    assert text["margin_txt"] == "0.0091 in mean r (0.0031 to 0.0112)"
+    assert text["margin_verdict"].startswith("The interval excludes 0")
+    assert (text["chosen_layer"], text["n_swept"], text["n_layers_model"]) == (12, 7, 30)
+    # without a nested fit or fold results: the argmax stands alone and the tie is said
+    plain = layer_choice_text({"layer": 4, "fold_layers": None, "sweep_argmax": 4,
+                               "nested_mean_r": None},
+                              {"runner_up": 3, "margin": -0.001, "ci": [-0.002, 0.001]}, 2, 5)
+    assert plain["fold_layers"] == "4" and plain["nested_mean_r"] == "n/a"
+    assert plain["margin_verdict"].startswith("The interval includes 0")
+    one = layer_choice_text({"layer": 4, "fold_layers": None, "sweep_argmax": 4,
+                             "nested_mean_r": None},
+                            {"runner_up": None, "margin": None, "ci": None}, 1, 5)
+    assert one["margin_txt"] == "n/a (one layer swept)"
+
+
+def test_error_text_names_the_window_channels_and_fallback():
+    from analysis.encoding import error_text
+
+    text = error_text(1.234, (300.0, 425.0), np.array([True, False, True]), ["a", "b", "c"],
+                      note="no channel is significant")
+    assert text == {"err_ratio": "1.23", "window_txt": "300-425 ms", "channels_txt": "a, c",
+                    "fallback_txt": "(Here no channel is significant.)"}
+    text = error_text(float("nan"), None, np.ones(2, bool), ["a", "b"])
+    assert text == {"err_ratio": "n/a (no word labels)", "window_txt": "every window",
+                    "channels_txt": "all channels", "fallback_txt": ""}
+    with pytest.raises(ValueError, match="channels has shape \\(2,\\) but there are 3"):
+        error_text(1.0, None, np.ones(2, bool), ["a", "b", "c"])

@@ -191,3 +191,26 @@ def test_plot_component_encoding_draws_the_sweep_bars_and_ceiling():
     no_ceiling = plots.plot_component_encoding(sweep, table.drop(columns="ceiling"))
     assert "noise ceiling (r)" not in [t.get_text() for t in
                                        no_ceiling.axes[1].get_legend().get_texts()]
+
+
+def test_encoding_chapter_figures_draw_what_they_are_given():
+    times = np.array([0.0, 25.0, 50.0])
+    fig = plots.plot_significant_per_window(np.array([0, 3, 1]), times, 25.0, 1e-3, 7)
+    assert [p.get_height() for p in fig.axes[0].patches] == [0, 3, 1]
+    assert "layer 7" in fig.axes[0].get_title() and "p < 0.001" in fig.axes[0].get_title()
+    r = np.array([[0.1, 0.2], [0.3, 0.0], [0.05, 0.1]])
+    sig = r > 0.15
+    fig = plots.plot_ceiling_comparison(r, r + 0.2, sig, times, 7, window=(25.0, 50.0))
+    assert len(fig.axes) == 2 and fig.get_size_inches()[0] <= plots.PAGE_WIDTH_IN
+    assert len(fig.axes[0].collections[1].get_offsets()) == int(sig.sum())
+    fig = plots.plot_rsa_timecourse(times, np.array([0.1, 0.2, 0.0]), 7,
+                                    lower=np.array([0.05, 0.1, 0.0]))
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
+            "one subject vs the others (lower bound)", "layer 7 vs the average"]
+    fig = plots.plot_sentence_lengths(np.array([0, 0, 0, 1, 2, 2]))
+    assert [p.get_height() for p in fig.axes[0].patches] == [0, 1, 1, 1]  # lengths 3, 1, 2
+    plt.close("all")
+
+
+def test_positions_text_says_when_no_topomap_is_drawn():
+    assert plots.positions_text(None).startswith("These data have no sensor positions")

@@ -152,3 +152,23 @@ def test_noise_is_autocorrelated_across_words(story, hidden, study):
     white = simulate_study(story[0], hidden, story[1],
                            SimulationConfig(seed=7, n_subjects=3, truth_layer=3, word_ar=0.0))
     assert 0.3 < lag_one(study) < 0.55 and abs(lag_one(white)) < 0.1
+
+
+def test_truth_text_quotes_the_planted_truth_and_n_a_on_real_data():
+    from analysis.simulate import TRUTH_TEXT_KEYS, truth_text
+
+    truth = {"truth_layer": 12, "n_layers": 31, "lm_peak_ms": 250.0,
+             "noise": {"sources": 40, "ar1_words": 0.3}, "n_subjects": 4,
+             "unnamed_category": {"n_words": 17, "found_in_text": list("abcdefg")},
+             "knowledge": {"orthogonalised_against": "all 576 dimensions of layer 12",
+                           "r_before": 0.4567}}
+    text = truth_text(truth)
+    assert set(text) == {"truth_intro", *TRUTH_TEXT_KEYS}
+    assert (text["n_layers"], text["lm_peak_ms"], text["noise_word_ar"]) == (30, "250", "0.3")
+    assert text["sound_examples"] == "a, b, c, d, e"
+    assert (text["knowledge_dims"], text["knowledge_r"]) == ("576", "0.46")
+    del truth["knowledge"]
+    assert truth_text(truth)["knowledge_dims"] == "n/a"
+    real = truth_text(None)
+    assert real["truth_intro"].startswith("Real data have no planted truth")
+    assert all(real[k] == "n/a" for k in TRUTH_TEXT_KEYS)

@@ -185,3 +185,43 @@ def test_bootstrap_better_worse_names_what_is_missing():
     test = stats.permutation_r_difference(y, a, b, n_permutations=20, seed=1)
     with pytest.raises(DataError, match="groups of shape"):
         stats.bootstrap_better_worse(y, a, b, test, groups=sentence[:-1])
+
+
+def test_ceiling_share_is_the_median_share_over_significant_tests():
+    r = np.array([[0.1, 0.2], [0.3, 0.05]])
+    ceiling = np.array([[0.5, 0.4], [0.0, 0.5]])
+    sig = np.array([[True, True], [True, False]])
+    out = stats.ceiling_share(r, ceiling, sig)
+    # shares 0.2 and 0.5 (the test with a ceiling of 0 is left out); ceilings 0.5, 0.4, 0
+    assert out["share_median"] == pytest.approx(0.35)
+    assert out["median_ceiling"] == pytest.approx(0.4) and out["n_significant"] == 3
+    assert out["text"] == ("Over the 3 significant channels and windows, the median "
+                           "ceiling is 0.40 and the model reaches a median 0.35 of it.")
+    none = stats.ceiling_share(r, ceiling, np.zeros_like(sig))
+    assert np.isnan(none["share_median"]) and none["text"].startswith("No channel")
+    assert "no separate subjects" in stats.ceiling_share(r, None, sig)["text"]
+    with pytest.raises(ValueError, match="must have the same shape"):
+        stats.ceiling_share(r, ceiling[:1], sig)
+
+
+def test_variance_ratio_finds_where_a_group_varies_more():
+    rng = np.random.default_rng(0)
+    resp = rng.standard_normal((400, 3, 4))
+    group = np.arange(400) % 4 == 0
+    resp[group, 1, 2] *= 3.0  # planted: three times the spread
+    ratio = stats.variance_ratio(resp, group)
+    assert ratio.shape == (3, 4)
+    assert np.unravel_index(np.argmax(ratio), ratio.shape) == (1, 2)
+    assert ratio[1, 2] == pytest.approx(9, rel=0.35) and np.median(ratio) == pytest.approx(1, abs=0.3)
+    with pytest.raises(ValueError, match="expected at least 2 on each side"):
+        stats.variance_ratio(resp, np.arange(400) == 0)
+    with pytest.raises(ValueError, match="a mask of shape \\(3,\\)"):
+        stats.variance_ratio(resp, np.ones(3, bool))
+
+
+def test_rsa_ceiling_text_says_when_the_model_passes_the_lower_bound():
+    lower = np.array([0.1, 0.2])
+    assert stats.rsa_ceiling_text(np.array([0.05, 0.1]), lower).endswith("the others'.")
+    assert "loose floor" in stats.rsa_ceiling_text(np.array([0.05, 0.3]), lower)
+    assert "no separate subjects" in stats.rsa_ceiling_text(np.array([0.05, 0.3]), None)
+    assert "fewer than three channels" in stats.rsa_ceiling_text(None, None)
