@@ -17,7 +17,7 @@ __all__ = ["as_evoked", "plot_evoked", "plot_window_topomaps", "plot_topographie
            "plot_r_scatter", "plot_category_effect", "use_book_style",
            "plot_instruction_deltas", "plot_model_profiles", "plot_alignment_vs_accuracy",
            "PAGE_WIDTH_IN", "BOOK_DPI", "panel_grid", "plot_better_worse_grid",
-           "plot_layer_time_maps", "model_label"]
+           "plot_layer_time_maps", "model_label", "plot_participant_differences"]
 
 
 #: Width of the book's page column in inches (about 760 CSS px at a 1280 px window): every
@@ -637,6 +637,41 @@ def plot_answer_shares(shares, title="Human judgements per hypothesis", simulate
     fig.tight_layout()
     return fig
 
+
+
+def plot_participant_differences(diffs, test, label="Raters", seed=0):
+    """One dot per participant: top-minus-bottom difference in % Divergent answers.
+
+    The dots are jittered vertically (seeded); the diamond and its bar are the mean
+    difference and its 95 % bootstrap interval.
+
+    Parameters
+    ----------
+    diffs : Series
+        Per participant, the difference in the share (0-1) of Divergent answers, from
+        :func:`analysis.validation.participant_differences`.
+    test : analysis.validation.TopBottomTest
+        From :func:`analysis.validation.top_bottom_test` on the same answers.
+    label : str
+        Who answered ("SIMULATED raters", "Human raters"); starts the title.
+    seed : int
+        Seed of the vertical jitter.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    ax.axvline(0, color="k", lw=0.6)
+    ax.plot(100 * diffs.to_numpy(), np.random.default_rng(seed).uniform(-0.3, 0.3, len(diffs)),
+            "o", alpha=0.6, color="C3")
+    mean = 100 * test.mean_difference
+    ax.errorbar(mean, 0, xerr=[[mean - 100 * test.ci_low], [100 * test.ci_high - mean]],
+                fmt="D", color="k", capsize=4)
+    ax.set(yticks=[], ylim=(-0.6, 0.6), xlabel="top minus bottom: % Divergent answers",
+           title=f"{label}: one dot per participant (p = {test.p_value:.2g})")
+    fig.tight_layout()
+    return fig
 
 # ------------------------------------------------------------------ fine-tuning (§6)
 _BW_COLOURS = (("better", "tab:green"), ("same", "0.8"), ("worse", "tab:red"))

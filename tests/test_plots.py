@@ -158,3 +158,21 @@ def test_layer_time_maps_put_each_layer_on_its_tick_and_name_the_model():
     assert ax.get_images()[0].get_extent()[2:] == [-0.5, 3.5]
     assert "SmolLM2-135M-Instruct.Q4_1" in ax.get_title() and "default" not in ax.get_title()
     assert fig.get_size_inches()[0] <= plots.PAGE_WIDTH_IN
+
+
+def test_participant_differences_plot_marks_mean_and_interval():
+    import pandas as pd
+
+    from analysis.validation import TopBottomTest
+
+    diffs = pd.Series([0.1, -0.05, 0.2, 0.0], index=list("abcd"))
+    test = TopBottomTest(mean_difference=0.0625, ci_low=-0.02, ci_high=0.15, p_value=0.31,
+                         n_participants=4, alternative="two-sided")
+    fig = plots.plot_participant_differences(diffs, test, label="SIMULATED raters", seed=0)
+    ax = fig.axes[0]
+    dots, mean = ax.lines[1], ax.lines[2]
+    assert np.allclose(dots.get_xdata(), [10, -5, 20, 0]) and np.allclose(mean.get_xdata(), 6.25)
+    bar = ax.collections[0].get_segments()[0]
+    assert np.allclose(bar[:, 0], [-2, 15])
+    assert ax.get_title() == "SIMULATED raters: one dot per participant (p = 0.31)"
+    plt.close(fig)
