@@ -46,7 +46,7 @@ from .provenance import timed
 __all__ = ["INSTRUCTIONS", "DEFAULT_SUBSET", "resolve_instructions", "instruction_features",
            "InstructionComparison", "compare_instructions", "SUMMARY_COLUMNS",
            "run_instruction_study", "setting_texts", "frank_texts", "simulated_texts",
-           "instruction_lines", "select_targets"]
+           "instruction_lines", "select_targets", "power_texts"]
 
 #: The project's instructions, by short name. Each is prepended to every context as its
 #: own line, before the words (after the beginning-of-sequence token). They are kept
@@ -611,6 +611,26 @@ def simulated_texts(comp, setup=None, q=0.05):
         "sim_n_both_sig": int((s["q_mean_both"] < q).sum()),
         "sim_n_both_vs_control": int((s["q_mean_vs_control"] < q).sum())}
 
+
+def power_texts(power=None):
+    """The chapter's text of what the instruction test on the Frank data can detect.
+
+    Parameters
+    ----------
+    power : dict | None
+        From :func:`analysis.power.instruction_power` (``instruction``, ``sentence``);
+        None when the Frank data were not found.
+
+    Returns
+    -------
+    dict of str to str
+        ``fr_power``: ``"for *<instruction>*, the largest change of the mean r: <sentence>"``,
+        or ``"n/a"``.
+    """
+    if power is None:
+        return {"fr_power": "n/a"}
+    return {"fr_power": f"for *{power['instruction']}*, the largest change of the mean r: "
+                        f"{power['sentence']}"}
 
 def instruction_lines(comparisons):
     """Every instruction's difference in mean r from plain, in words (the closing note).

@@ -42,6 +42,7 @@ __all__ = ["ModelEntry", "HUB_MODELS", "default_entry", "finetuned_entries", "mo
            "alignment_vs_accuracy", "frank_targets", "READING_MEASURES", "comparison_table",
            "finetuned_alignment", "describe_row", "StepTimer", "timed",
            "LazyModel", "FrankSetup", "frank_setup", "SimulatedSetup", "simulated_setup",
+           "open_frank", "open_simulated", "open_finetuned",
            "swept_entries", "registry_overview", "registry_texts", "sweep_texts",
            "profile_models", "profile_panels", "profile_texts", "finetuned_alignments", "finetuned_texts",
            "MAIN_COLUMNS", "main_tables", "main_display", "main_texts", "models_results"]
@@ -1148,6 +1149,95 @@ def simulated_setup(results_dir, fit_kw=None, map_channels=0, seed=0, backend="n
 
 
 # --------------------------------------------------------------------------- chapter
+def _opened(open_fn, errors, notice):
+    """``(open_fn(), None)``, or ``(None, notice)`` with the error's text filled in."""
+    from .display import escape_markdown
+
+    try:
+        return open_fn(), None
+    except errors as err:
+        return None, notice.format(err=escape_markdown(err))
+
+
+def open_frank(path=None, n_words=0, fit_kw=None, device="auto", timer=None):
+    """:func:`frank_setup`, or the chapter's notice when the data are not found.
+
+    Parameters
+    ----------
+    path, n_words, fit_kw, device
+        As for :func:`frank_setup`.
+    timer : StepTimer | None
+        Times the step ``"open Frank et al. (2015)"``.
+
+    Returns
+    -------
+    setup : FrankSetup | None
+        None when the data are not found or malformed (a :class:`DataError`).
+    notice : str | None
+        Markdown for the reader (the error's text escaped) when ``setup`` is None.
+    """
+    def open_fn():
+        with timed(timer, "open Frank et al. (2015)"):
+            return frank_setup(path, n_words, fit_kw, device=device)
+
+    return _opened(open_fn, DataError,
+                   "**Frank et al. (2015): data not found.** {err} The real-data parts "
+                   "of this chapter are skipped.")
+
+
+def open_simulated(results_dir, fit_kw=None, map_channels=0, seed=0, backend="numpy",
+                   device="auto", timer=None):
+    """:func:`simulated_setup`, or the chapter's notice when the encoding outputs are missing.
+
+    Parameters
+    ----------
+    results_dir, fit_kw, map_channels, seed, backend, device
+        As for :func:`simulated_setup`.
+    timer : StepTimer | None
+        Times the step ``"simulated: reopen the encoding study"``.
+
+    Returns
+    -------
+    setup : SimulatedSetup | None
+        None when the encoding chapter's outputs are missing or do not match
+        (:class:`analysis.contracts.ContractError`).
+    notice : str | None
+        Markdown for the reader (the error's text escaped) when ``setup`` is None.
+    """
+    from .contracts import ContractError
+
+    def open_fn():
+        with timed(timer, "simulated: reopen the encoding study"):
+            return simulated_setup(results_dir, fit_kw, map_channels, seed, backend,
+                                   device=device)
+
+    return _opened(open_fn, ContractError,
+                   "*The encoding chapter's outputs are missing ({err}); the simulated "
+                   "parts are skipped.*")
+
+
+def open_finetuned(results_dir):
+    """The fine-tuning chapter's models, or the chapter's notice when there are none.
+
+    Parameters
+    ----------
+    results_dir : str | Path
+        Where the fine-tuning chapter wrote its outputs.
+
+    Returns
+    -------
+    tuned : analysis.contracts.FinetunedModels | None
+        None when its outputs are missing or do not match
+        (:class:`analysis.contracts.ContractError`).
+    notice : str | None
+        Markdown for the reader (the error's text escaped) when ``tuned`` is None.
+    """
+    from .contracts import ContractError, FinetunedModels
+
+    return _opened(lambda: FinetunedModels.read(results_dir), ContractError,
+                   "*No fine-tuned models to compare ({err}).*")
+
+
 def swept_entries(entries, finetuned=False):
     """The models whose layers are swept: all but the fine-tuned ones unless ``finetuned``."""
     return [e for e in entries if e.kind != "finetuned" or finetuned]

@@ -20,7 +20,7 @@ __all__ = ["as_evoked", "plot_evoked", "plot_window_topomaps", "plot_topographie
            "plot_layer_time_maps", "model_label", "plot_learning_curves",
            "plot_sentence_scores", "plot_validity", "plot_component_encoding", "positions_text",
            "plot_sentence_lengths", "plot_channel_amplitudes", "plot_significant_per_window",
-           "plot_ceiling_comparison", "plot_rsa_timecourse"]
+           "plot_ceiling_comparison", "plot_rsa_timecourse", "plot_participant_differences"]
 
 
 #: Width of the book's page column in inches (about 760 CSS px at a 1280 px window): every
@@ -1211,5 +1211,40 @@ def plot_rsa_timecourse(times, rsa, layer, lower=None):
     ax.axhline(0, color="k", lw=0.5)
     ax.set(xlabel="window start (ms)", ylabel="Spearman rho", title="RSA over time")
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_participant_differences(diffs, test, label="Raters", seed=0):
+    """One dot per participant: top-minus-bottom difference in % Divergent answers.
+
+    The dots are jittered vertically (seeded); the diamond and its bar are the mean
+    difference and its 95 % bootstrap interval.
+
+    Parameters
+    ----------
+    diffs : Series
+        Per participant, the difference in the share (0-1) of Divergent answers, from
+        :func:`analysis.validation.participant_differences`.
+    test : analysis.validation.TopBottomTest
+        From :func:`analysis.validation.top_bottom_test` on the same answers.
+    label : str
+        Who answered ("SIMULATED raters", "Human raters"); starts the title.
+    seed : int
+        Seed of the vertical jitter.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    ax.axvline(0, color="k", lw=0.6)
+    ax.plot(100 * diffs.to_numpy(), np.random.default_rng(seed).uniform(-0.3, 0.3, len(diffs)),
+            "o", alpha=0.6, color="C3")
+    mean = 100 * test.mean_difference
+    ax.errorbar(mean, 0, xerr=[[mean - 100 * test.ci_low], [100 * test.ci_high - mean]],
+                fmt="D", color="k", capsize=4)
+    ax.set(yticks=[], ylim=(-0.6, 0.6), xlabel="top minus bottom: % Divergent answers",
+           title=f"{label}: one dot per participant (p = {test.p_value:.2g})")
     fig.tight_layout()
     return fig

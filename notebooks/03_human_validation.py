@@ -55,8 +55,6 @@ results_dir = "_build/results"
 profile = "default"
 
 # %%
-import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import display
 from myst_nb import glue
 
@@ -129,43 +127,16 @@ else:
 lists = validation.make_lists(trials, n_lists=n_participants,
                               n_per_list=n_trials_per_participant,
                               attention_per_100=attention_per_100, seed=seed)
-study = trials[trials["kind"] == "study"]
-checks = trials[trials["kind"] == "attention"]
-n_word_lists = int(table["proposer"].isin(validation.SKIPPED_PROPOSERS).sum())
-skipped = validation.skipped_hypotheses(table, n_top, n_bottom)
-skipped = skipped[~skipped["hypothesis"].isin(set(study["hypothesis"]))]
-word_lists = set(table.loc[table["proposer"].isin(validation.SKIPPED_PROPOSERS), "hypothesis"])
-shown_word_lists = sorted(set(study["hypothesis"]) & word_lists)
-if shown_word_lists:  # only an older trial file (trials_path) can hold them
-    print(f"Warning: the trial file shows {len(shown_word_lists)} word-list hypotheses "
-          "(written before they were skipped); their answers are analysed like the others.")
-in_lists = lists["trial_id"].isin(set(checks["trial_id"]))
-checks_per_list = in_lists.groupby(lists["list"]).sum()
-glue("n_word_lists", n_word_lists)
-glue("skipped_txt",
-     f"{len(skipped)} of them would have ranked among the chosen hypotheses "
-     f"({(skipped['group'] == 'top').sum()} top, {(skipped['group'] == 'bottom').sum()} "
-     "bottom); they were skipped and the sets filled from the next ranks."
-     if len(skipped) else "None of them ranked among the chosen hypotheses, so none was skipped.",
-     display=False)
-glue("n_top_used", int((study.groupby("group")["hypothesis"].nunique()).get("top", 0)),
-     display=False)
-glue("n_bottom_used", int((study.groupby("group")["hypothesis"].nunique()).get("bottom", 0)),
-     display=False)
-glue("pairs_used", int(study.groupby("hypothesis").size().max()))
-glue("split_used", study["split"].iloc[0])
-glue("share_div_a", f"{100 * (study['divergent_side'] == 'A').mean():.0f} %")
-glue("n_per_list", int((~in_lists).groupby(lists["list"]).sum().iloc[0]))
-glue("n_trials", len(study))
-glue("n_checks_per_list", int(checks_per_list.iloc[0]))
-glue("attention_rate", f"{attention_per_100:g}")
-glue("n_check_items", len(checks))
-if len(skipped):
-    print(f"{len(skipped)} word-list hypotheses skipped (log-odds proposer):")
-    print(skipped[["rank", "group", "hypothesis"]].to_string(index=False))
-if checks.empty:
-    print("This trial file has no attention checks (written before they existed); "
-          "the lists have none.")
+
+# %%
+overview = validation.trial_overview(table, trials, lists, n_top=n_top, n_bottom=n_bottom)
+study, checks, skipped = overview.study, overview.checks, overview.skipped
+in_lists, checks_per_list, n_word_lists = (overview.in_lists, overview.checks_per_list,
+                                           overview.n_word_lists)
+for k, v in overview.texts(attention_per_100).items():
+    glue(k, v)
+for line in overview.notes():
+    print(line)
 trials[["trial_id", "kind", "hypothesis", "group", "divergent_side", "sentence_a",
         "sentence_b"]].iloc[[0, 1, 2, len(trials) - 1]]
 
@@ -240,16 +211,10 @@ kit = validation.write_survey_kit(chapter.results_dir / "survey", trials, lists,
                                   post_url=survey_post_url, contact=survey_contact)
 page = kit["page"]
 list_length = int(lists.groupby("list").size().max())
-glue("minutes_per_list", validation.expected_minutes(list_length))
-glue("seconds_per_trial", validation.SECONDS_PER_TRIAL)
-glue("contact_txt", f'"{survey_contact or validation.DEFAULT_CONTACT}"'
-     + ("" if survey_contact else " (the default)"))
+for k, v in validation.survey_texts(list_length, survey_contact).items():
+    glue(k, v)
 print("\n".join(validation.survey_kit_summary(kit, trials)))
-print("\nInformation before consent (list of this length):")
-for heading, text in validation.consent_sections(survey_post_url, survey_contact, list_length):
-    print(f"  {heading} {text}")
-print(f"  {validation.CONSENT_QUESTION} [I agree] [I do not agree]")
-print(f"\nInstructions: {validation.INSTRUCTIONS}\n\nPractice: {validation.PRACTICE}")
+print("\n" + validation.participant_text(survey_post_url, survey_contact, list_length))
 
 # %% [markdown]
 # ## The answers
@@ -278,9 +243,9 @@ else:
                                       question=qualtrics_question)
 validation.write_answers(answers, chapter.results_dir / "human_validation_answers.csv")
 label = "SIMULATED raters" if simulated else "Human raters"
-glue("rater_noise_txt", f"{rater_noise:g}")
-glue("equal_band_txt", f"{equal_band:g}")
-glue("attention_correct_txt", f"{attention_correct:g}")
+for k, v in dict(rater_noise_txt=rater_noise, equal_band_txt=equal_band,
+                 attention_correct_txt=attention_correct).items():
+    glue(k, f"{v:g}")
 print(f"{label}: {len(answers)} answers (attention checks included) from "
       f"{answers['participant_id'].nunique()} raters")
 
@@ -296,32 +261,14 @@ print(f"{label}: {len(answers)} answers (attention checks included) from "
 
 # %%
 report = validation.attention_report(answers, max_failures=max_attention_failures)
-if exclude_failed_attention:
-    analysed, _ = validation.exclude_inattentive(answers, max_failures=max_attention_failures)
-else:
-    analysed = answers
-n_excluded = int(answers["participant_id"].nunique() - analysed["participant_id"].nunique())
-glue("n_checked_people", int((report["n_checks"] > 0).sum()))
-glue("n_all_people", len(report))
-glue("n_failed_people", int(report["excluded"].sum()))
-glue("max_fail_txt", f"{max_attention_failures} check" + ("" if max_attention_failures == 1
-                                                          else "s"))
-glue("exclusion_txt",
-     f"They were excluded ({n_excluded} {'person' if n_excluded == 1 else 'people'}) from "
-     "everything that follows: the shares, the figure and both tests."
-     if exclude_failed_attention else
-     "They were kept (exclude_failed_attention = False).")
-glue("n_answers", int(len(validation.study_answers(analysed))))
-glue("n_people", int(analysed["participant_id"].nunique()))
-glue("raters_word", "simulated raters" if simulated else "participants")
-print(f"{label}: {n_excluded} of {len(report)} excluded for failing more than "
-      f"{max_attention_failures} attention check(s)" if exclude_failed_attention else
-      f"{label}: no exclusion (exclude_failed_attention = False)")
-print("participants by the number of checks they failed:",
-      report["n_failed"].value_counts().sort_index().to_dict())
-show.table(report[report["n_failed"] > 0]
-           .rename(columns={"n_checks": "checks seen", "n_failed": "checks failed",
-                            "excluded": "over the limit"}),
+analysed, n_excluded = validation.kept_answers(answers, exclude_failed_attention,
+                                               max_attention_failures)
+attention = (exclude_failed_attention, max_attention_failures)
+for k, v in validation.attention_texts(report, analysed, n_excluded, *attention,
+                                       simulated=simulated).items():
+    glue(k, v)
+print(validation.attention_lines(report, n_excluded, *attention, label=label))
+show.table(validation.failed_attention_table(report),
            caption=f"{label}: participants who failed an attention check")
 
 # %% [markdown]
@@ -335,14 +282,11 @@ show.table(report[report["n_failed"] > 0]
 
 # %%
 shares = validation.answer_shares(analysed)
-study_answered = validation.study_answers(analysed)
-by_group = study_answered.groupby("group")["code"].value_counts(normalize=True).unstack()
-for g in ("top", "bottom"):
-    for code in ("Divergent", "Convergent"):
-        glue(f"{g}_{code[:3].lower()}", f"{100 * by_group.loc[g].get(code, 0):.0f} %",
-             display=False)
-show.table(shares.assign(**{c: 100 * shares[c] for c in validation.CODES}).round(1),
-           precision=1, caption=f"{label}: % of answers per hypothesis (n = answers)")
+by_group = validation.group_shares(analysed)
+for k, v in validation.share_texts(by_group).items():
+    glue(k, v)
+show.table(validation.shares_percent(shares), precision=1,
+           caption=f"{label}: % of answers per hypothesis (n = answers)")
 
 # %%
 fig = plots.plot_answer_shares(shares, simulated=simulated,
@@ -371,22 +315,10 @@ fig = plots.plot_answer_shares(shares, simulated=simulated,
 # %%
 test = validation.top_bottom_test(analysed, n_resamples=n_resamples, seed=seed)
 hyp_test = validation.hypothesis_label_test(analysed, n_resamples=n_resamples, seed=seed)
-diffs = validation.participant_differences(analysed)
-glue("n_test_people", test.n_participants)
-glue("mean_diff", f"{100 * test.mean_difference:+.1f} percentage points")
-glue("diff_ci", f"{100 * test.ci_low:+.1f} to {100 * test.ci_high:+.1f}")
-glue("p_people", f"{test.p_value:.2g}")
-glue("hyp_diff", f"{100 * hyp_test['difference']:+.1f} percentage points")
-glue("p_hyp", f"{hyp_test['p_value']:.2g}")
-fig, ax = plt.subplots(figsize=(6, 2.6))
-ax.axvline(0, color="k", lw=0.6)
-ax.plot(100 * diffs.to_numpy(), np.random.default_rng(seed).uniform(-0.3, 0.3, len(diffs)),
-        "o", alpha=0.6, color="C3")
-ax.errorbar(100 * test.mean_difference, 0, xerr=[[100 * (test.mean_difference - test.ci_low)],
-            [100 * (test.ci_high - test.mean_difference)]], fmt="D", color="k", capsize=4)
-ax.set(yticks=[], ylim=(-0.6, 0.6), xlabel="top minus bottom: % Divergent answers",
-       title=f"{label}: one dot per participant (p = {test.p_value:.2g})")
-fig.tight_layout()
+for k, v in validation.top_bottom_texts(test, hyp_test).items():
+    glue(k, v)
+fig = plots.plot_participant_differences(validation.participant_differences(analysed), test,
+                                         label=label, seed=seed)
 
 # %%
 results = {

@@ -58,11 +58,10 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from analysis import datasets, plots, power
+from analysis import plots, power
 from analysis import display as show
 from analysis import instructions as I
 from analysis import models as M
-from analysis.contracts import ContractError, FinetunedModels
 from analysis.provenance import data_banner, portable_path, start_chapter
 
 chapter = start_chapter(
@@ -79,6 +78,8 @@ chapter = start_chapter(
 )
 glue = chapter.glue
 plots.use_book_style()
+
+# %%
 backend = "torch" if chapter.device.startswith("cuda") else "numpy"
 fit_kw = dict(n_folds=models_n_folds, n_inner=sweep_inner,
               alphas=np.logspace(-1, 7, sweep_alphas))  # every fit of this chapter
@@ -100,11 +101,9 @@ results = {"instructions": {}, "models": {}}
 # checksum of every weight file used is in the provenance table at the end.
 
 # %%
-try:
-    tuned = FinetunedModels.read(chapter.results_dir)
-except ContractError as err:
-    tuned = None
-    display(Markdown(f"*No fine-tuned models to compare ({show.escape_markdown(err)}).*"))
+tuned, missing = M.open_finetuned(chapter.results_dir)
+if missing:
+    display(Markdown(missing))
 entries = M.model_registry(tuned, hub=hub_models, seed=seed)
 for e in M.swept_entries(entries):  # the models that are not fine-tuned
     chapter.record_model(e.source)
@@ -134,32 +133,25 @@ for k, v in M.registry_texts(entries).items():
 # permuted (same width and covariance, belonging to no word). Intervals resample sentences.
 
 # %%
-try:
-    with step("open Frank et al. (2015)"):
-        fr = M.frank_setup(frank_path, real_n_words, dict(fit_kw, backend=backend),
-                           device=chapter.device)
+fr, missing = M.open_frank(frank_path, real_n_words, dict(fit_kw, backend=backend),
+                           device=chapter.device, timer=step)
+if fr is not None:
     chapter.record_dataset(fr.dataset)
-    display(show.fragment(data_banner(fr.dataset)))
-except datasets.DataError as err:
-    fr = None
-    display(Markdown(f"**Frank et al. (2015): data not found.** {show.escape_markdown(err)} The real-data parts "
-                     "of this chapter are skipped."))
+display(Markdown(missing) if fr is None else show.fragment(data_banner(fr.dataset)))
 
-frank_comp = None
+# %%
+frank_comp = fr_power = None
 if fr is not None:
     fr.choose_layer(chapter.results_dir, model_layer_step, rsa_words, seed, timer=step)
     frank_comp = I.run_instruction_study(fr, chosen_instructions, instr_frank_words,
                                          chapter.device, default_lm, step, **compare_kw)
-    display(show.table(frank_comp.summary[I.SUMMARY_COLUMNS]))
-    display(frank_comp.delta_table(fr.targets.ch_names, chosen_instructions).round(3))
-    results["instructions"]["frank2015"] = frank_comp.to_results(
-        fr.layer, per_target=True, targets=list(fr.targets.ch_names))
+    display(show.table(frank_comp.summary[I.SUMMARY_COLUMNS]),
+            frank_comp.delta_table(fr.targets.ch_names, chosen_instructions).round(3))
     fr_power = power.instruction_power(frank_comp, fr.targets, alpha=fdr_q, n_sim=power_n_sim,
                                        seed=seed)  # what the test detects (analysis.power)
-    results["instructions"]["frank2015"]["power"] = fr_power
-glue("fr_power", "n/a" if frank_comp is None else f"for *{fr_power['instruction']}*, the "
-     f"largest change of the mean r: {fr_power['sentence']}")
-for k, v in {**I.frank_texts(frank_comp, fr, fdr_q),
+    results["instructions"]["frank2015"] = {**frank_comp.to_results(
+        fr.layer, per_target=True, targets=list(fr.targets.ch_names)), "power": fr_power}
+for k, v in {**I.frank_texts(frank_comp, fr, fdr_q), **I.power_texts(fr_power),
              **I.setting_texts(chosen_instructions, instr_n_permutations, band_scales)}.items():
     glue(k, v)
 
@@ -195,17 +187,13 @@ for k, v in {**I.frank_texts(frank_comp, fr, fdr_q),
 # {glue:text}`sim_n_targets` in all.
 
 # %%
-try:
-    with step("simulated: reopen the encoding study"):
-        sim = M.simulated_setup(chapter.results_dir, fit_kw, map_channels, seed, backend,
-                                device=chapter.device)
+sim, missing = M.open_simulated(chapter.results_dir, fit_kw, map_channels, seed, backend,
+                                device=chapter.device, timer=step)
+if sim is not None:
     chapter.record_dataset(sim.dataset)
-    display(show.fragment(data_banner(sim.dataset)))
-except ContractError as err:
-    sim = None
-    display(Markdown(f"*The encoding chapter's outputs are missing ({show.escape_markdown(err)}); the simulated "
-                     "parts are skipped.*"))
+display(Markdown(missing) if sim is None else show.fragment(data_banner(sim.dataset)))
 
+# %%
 sim_comp = None
 if sim is not None:
     sim_comp = I.run_instruction_study(sim, chosen_instructions, instr_sim_words,

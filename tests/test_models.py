@@ -474,6 +474,30 @@ def test_frank_setup_says_when_the_data_are_missing(tmp_path):
         M.frank_setup(tmp_path / "nowhere" / "all_measures.csv")
 
 
+
+def test_open_functions_turn_missing_inputs_into_an_escaped_notice(tmp_path):
+    timer = M.StepTimer()
+    fr, notice = M.open_frank(tmp_path / "no_where" / "all_measures.csv", timer=timer)
+    assert fr is None and notice.startswith("**Frank et al. (2015): data not found.** ")
+    assert notice.endswith(" The real-data parts of this chapter are skipped.")
+    assert "no\\_where" in notice  # the error's text is escaped Markdown
+    assert "open Frank et al. (2015)" in timer.seconds
+    sim, notice = M.open_simulated(tmp_path, timer=timer)
+    assert sim is None and notice.startswith("*The encoding chapter's outputs are missing (")
+    assert notice.endswith("); the simulated parts are skipped.*")
+    tuned, notice = M.open_finetuned(tmp_path)
+    assert tuned is None and notice.startswith("*No fine-tuned models to compare (")
+    # other errors are not swallowed
+    with pytest.raises(ZeroDivisionError):
+        M._opened(lambda: 1 / 0, M.DataError, "{err}")
+    assert M._opened(lambda: 3, M.DataError, "{err}") == (3, None)
+
+
+def test_power_texts_name_the_instruction_or_say_n_a():
+    assert I.power_texts(None) == {"fr_power": "n/a"}
+    text = I.power_texts({"instruction": "sound", "sentence": "an MDE of 0.01"})["fr_power"]
+    assert text == "for *sound*, the largest change of the mean r: an MDE of 0.01"
+
 def test_model_chapter_figures():
     import matplotlib.pyplot as plt
 

@@ -214,3 +214,21 @@ def test_encoding_chapter_figures_draw_what_they_are_given():
 
 def test_positions_text_says_when_no_topomap_is_drawn():
     assert plots.positions_text(None).startswith("These data have no sensor positions")
+
+
+def test_participant_differences_plot_marks_mean_and_interval():
+    import pandas as pd
+
+    from analysis.validation import TopBottomTest
+
+    diffs = pd.Series([0.1, -0.05, 0.2, 0.0], index=list("abcd"))
+    test = TopBottomTest(mean_difference=0.0625, ci_low=-0.02, ci_high=0.15, p_value=0.31,
+                         n_participants=4, alternative="two-sided")
+    fig = plots.plot_participant_differences(diffs, test, label="SIMULATED raters", seed=0)
+    ax = fig.axes[0]
+    dots, mean = ax.lines[1], ax.lines[2]
+    assert np.allclose(dots.get_xdata(), [10, -5, 20, 0]) and np.allclose(mean.get_xdata(), 6.25)
+    bar = ax.collections[0].get_segments()[0]
+    assert np.allclose(bar[:, 0], [-2, 15])
+    assert ax.get_title() == "SIMULATED raters: one dot per participant (p = 0.31)"
+    plt.close(fig)

@@ -847,3 +847,75 @@ def test_conflicting_answers_of_one_participant_are_refused(tmp_path, trials):
                                               r"answers \(export\.csv row 4: 'Equally true'; "
                                               r"export\.csv row 5: 'More true for Sentence B'\)"):
         val.read_answers(export, small)
+
+
+# --------------------------------------------------------------------------- the chapter's numbers
+
+def test_trial_overview_counts_what_the_prose_quotes(contract, trials):
+    _, table, _ = contract
+    lists = val.make_lists(trials, n_lists=4, n_per_list=40, attention_per_100=5, seed=0)
+    ov = val.trial_overview(table, trials, lists)
+    texts = ov.texts(5)
+    assert texts["n_trials"] == len(_study(trials)) and texts["attention_rate"] == "5"
+    assert texts["n_check_items"] == (trials["kind"] == "attention").sum()
+    assert texts["n_top_used"] == texts["n_bottom_used"] == 10 and texts["pairs_used"] == 12
+    assert texts["n_per_list"] == 40 and texts["n_checks_per_list"] == 2
+    assert (ov.checks_per_list == 2).all() and (ov.study_per_list == 40).all()
+    assert ov.n_word_lists == texts["n_word_lists"] == table["proposer"].eq("log-odds").sum()
+    # the fixture's word lists rank among the chosen ones: they are named as skipped
+    assert len(ov.skipped) > 0 and f"{len(ov.skipped)} of them" in texts["skipped_txt"]
+    assert not set(ov.skipped["hypothesis"]) & set(ov.study["hypothesis"])
+    assert ov.notes()[0].startswith(f"{len(ov.skipped)} word-list hypotheses skipped")
+    share = (ov.study["divergent_side"] == "A").mean()
+    assert texts["share_div_a"] == f"{100 * share:.0f} %"
+    # an older trial file: no attention checks, and a word list shown
+    old = _study(trials).copy()
+    word_list = table.loc[table["proposer"] == "log-odds", "hypothesis"].iloc[0]
+    old.loc[old.index[0], "hypothesis"] = word_list
+    old_lists = val.make_lists(old, n_lists=2, n_per_list=30, attention_per_100=0, seed=0)
+    notes = val.trial_overview(table, old, old_lists).notes()
+    assert notes[0].startswith("Warning: the trial file shows 1 word-list")
+    assert notes[-1].startswith("This trial file has no attention checks")
+
+
+def test_attention_and_test_texts_follow_the_answers(trials):
+    flat = _flat_scores(trials)
+    lists = val.make_lists(trials, n_lists=6, n_per_list=40, seed=1)
+    answers = val.simulate_raters(trials, lists, flat, attention_correct=1.0, seed=1)
+    mine = answers.index[(answers["participant_id"] == "sim-002")
+                         & (answers["kind"] == "attention")][0]
+    answers.loc[mine, "answer"] = val.ANSWERS[1]  # sim-002 fails one check
+    report = val.attention_report(answers)
+    kept, n_out = val.kept_answers(answers, exclude=True)
+    assert n_out == 1 and "sim-002" not in set(kept["participant_id"])
+    assert val.kept_answers(answers, exclude=False) == (answers, 0)
+    texts = val.attention_texts(report, kept, n_out, exclude=True, max_failures=0)
+    assert texts["n_all_people"] == 6 and texts["n_people"] == 5
+    assert texts["n_failed_people"] == 1 and texts["max_fail_txt"] == "0 checks"
+    assert texts["exclusion_txt"].startswith("They were excluded (1 person)")
+    assert texts["n_answers"] == len(val.study_answers(kept))
+    assert "kept" in val.attention_texts(report, answers, 0, exclude=False)["exclusion_txt"]
+    assert val.attention_lines(report, 1, label="X").splitlines()[0] == (
+        "X: 1 of 6 excluded for failing more than 0 attention check(s)")
+    assert val.failed_attention_table(report).index.tolist() == ["sim-002"]
+    by_group = val.group_shares(kept)
+    assert np.allclose(by_group.sum(axis=1), 1)
+    shares = val.share_texts(by_group)
+    assert shares["top_div"] == f"{100 * by_group.loc['top', 'Divergent']:.0f} %"
+    assert set(shares) == {"top_div", "top_con", "bottom_div", "bottom_con"}
+    assert np.allclose(val.shares_percent(val.answer_shares(kept))[list(val.CODES)].sum(axis=1),
+                       100, atol=0.2)
+    test = val.top_bottom_test(kept, n_resamples=99)
+    out = val.top_bottom_texts(test, {"difference": -0.0123, "p_value": 0.5})
+    assert out["n_test_people"] == 5 and out["hyp_diff"] == "-1.2 percentage points"
+    assert out["p_people"] == f"{test.p_value:.2g}"
+
+
+def test_survey_texts_and_participant_text():
+    texts = val.survey_texts(103)
+    assert texts["minutes_per_list"] == val.expected_minutes(103)
+    assert texts["contact_txt"] == f'"{val.DEFAULT_CONTACT}" (the default)'
+    assert val.survey_texts(10, "Ann, ann@x.org")["contact_txt"] == '"Ann, ann@x.org"'
+    text = val.participant_text(None, "Ann", 103)
+    assert text.startswith("Information before consent") and "Ann" in text
+    assert val.CONSENT_QUESTION in text and text.endswith(f"Practice: {val.PRACTICE}")
