@@ -50,8 +50,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._utils import DataError, atomic_write
-from .contracts import HypothesisResults
+from .._utils import DataError, atomic_write
+from ..contracts import HypothesisResults
 
 __all__ = [
     "ANSWERS", "CODES", "ATTENTION_CODES", "PRACTICE", "INSTRUCTIONS", "ATTENTION_ITEMS",
@@ -71,7 +71,7 @@ __all__ = [
     "share_texts", "shares_percent", "top_bottom_texts",
 ]
 
-RESOURCES = Path(__file__).resolve().parent / "resources" / "survey"
+RESOURCES = Path(__file__).resolve().parents[1] / "resources" / "survey"
 
 #: The three answers, exactly as the survey shows them (and as Qualtrics exports them
 #: with "Use choice text").
@@ -840,7 +840,7 @@ def survey_kit_summary(kit, trials):
     list of str
         Two lines: the page (size, survey id) and the folder of the other files.
     """
-    from .provenance import portable_path
+    from ..provenance import portable_path
 
     page = Path(kit["page"])
     return [f"survey page: {portable_path(page)} ({page.stat().st_size / 1024:.0f} kB, "
