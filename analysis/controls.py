@@ -111,7 +111,7 @@ def run_controls(dataset, features, n_permutations=10000, seed=0, embedder=None,
         component's window, ms, or None) and ``note`` (why nothing ran, or "").
     """
     from .encoding import fit_encoding
-    from .finetune import brain_retest
+    from .finetune.retest import brain_retest
 
     truth = dataset.provenance.get("truth") or {}
     if not truth.get("knowledge"):

@@ -1118,7 +1118,7 @@ def finetuned_retest(encoding, tuned_hidden, records, categories, n_permutations
         A task without hidden states, or hidden states of other words.
     """
     from .encoding import fit_encoding
-    from .finetune import brain_retest
+    from .finetune.retest import brain_retest
     from .power import retest_power
 
     erp, fit_kw = encoding.dataset, encoding.fit_kw

@@ -174,7 +174,7 @@ def test_category_effect_in_either_direction_is_reported():
     summary = ft.retest_summary(retest, times)
     assert summary["category_windows_ms"] == [0.0]
     assert summary["category_worse_windows_ms"] == [50.0]
-    assert ft._windows_text(summary) == "0 ms; 50 ms (category words worse)"
+    assert ft.retest._windows_text(summary) == "0 ms; 50 ms (category words worse)"
 
 
 def test_null_count_replaces_the_binomial_bound():

@@ -282,7 +282,7 @@ def test_truncation_keeps_bos_and_the_option(tokenizer):
     # an option longer than max_length cannot be scored: the item is left out, loudly
     long_option = ft.MCItem("Q", ("word " * 40, "no"), 0, "file.jsonl:7")
     with pytest.warns(RuntimeWarning, match=r"1 of 2 training items left out.*file.jsonl:7"):
-        kept = ft._encode_fitting(tokenizer, [item, long_option], 20, "training")
+        kept = ft.encode_fitting(tokenizer, [item, long_option], 20, "training")
     assert len(kept) == 1
 
 
@@ -323,7 +323,7 @@ def test_training_learns_a_planted_rule_saves_and_reloads(tokenizer, tmp_path, m
     assert not (Path(res.model_dir).parent / "run").exists()
     # a finished run is not redone
     calls = []
-    monkeypatch.setattr(ft, "_make_trainer_class", lambda: calls.append(1))
+    monkeypatch.setattr(ft.training, "_make_trainer_class", lambda: calls.append(1))
     again = ft.finetune("siqa", train, held, **kw)
     assert again.model_dir == res.model_dir and not calls
     monkeypatch.undo()
@@ -371,7 +371,7 @@ def test_interrupted_run_resumes_from_last_checkpoint(tokenizer, tmp_path, monke
         def on_save(self, args, state, control, **kw):
             raise Stop
 
-    real = ft._make_trainer_class
+    real = ft.training._make_trainer_class
 
     def interrupted():
         cls = real()
@@ -382,12 +382,12 @@ def test_interrupted_run_resumes_from_last_checkpoint(tokenizer, tmp_path, monke
                 self.add_callback(Interrupt())
         return Broken
 
-    monkeypatch.setattr(ft, "_make_trainer_class", interrupted)
+    monkeypatch.setattr(ft.training, "_make_trainer_class", interrupted)
     with pytest.raises(Stop):
         ft.finetune("piqa", train, held, **kw)
     runs = list((tmp_path / "cache").glob("piqa-*/run/checkpoint-*"))
     assert len(runs) == 1 and runs[0].name == "checkpoint-2"
-    monkeypatch.setattr(ft, "_make_trainer_class", real)
+    monkeypatch.setattr(ft.training, "_make_trainer_class", real)
     res = ft.finetune("piqa", train, held, **kw)
     assert [a["epoch"] for a in res.accuracy] == [0, 1, 2]
 
