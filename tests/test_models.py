@@ -489,8 +489,8 @@ def test_open_functions_turn_missing_inputs_into_an_escaped_notice(tmp_path):
     assert tuned is None and notice.startswith("*No fine-tuned models to compare (")
     # other errors are not swallowed
     with pytest.raises(ZeroDivisionError):
-        M.registry._opened(lambda: 1 / 0, M.DataError, "{err}")
-    assert M.registry._opened(lambda: 3, M.DataError, "{err}") == (3, None)
+        M.chapter._opened(lambda: 1 / 0, M.DataError, "{err}")
+    assert M.chapter._opened(lambda: 3, M.DataError, "{err}") == (3, None)
 
 
 def test_power_texts_name_the_instruction_or_say_n_a():
