@@ -27,8 +27,8 @@ import numpy as np
 from scipy import stats as _st
 from scipy.spatial.distance import pdist
 
-from ._docs import fill_doc
-from ._utils import DataError, check_array, welch_ttest, zscore
+from .._docs import fill_doc
+from .._utils import DataError, check_array, welch_ttest, zscore
 
 __all__ = [
     "ceiling_share",
@@ -1183,7 +1183,7 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
 
     from concurrent.futures import ThreadPoolExecutor
 
-    from .provenance import n_cpus
+    from ..provenance import n_cpus
 
     threads = n_threads or max(1, n_cpus() or 1)
     with ThreadPoolExecutor(max_workers=threads) as pool:
