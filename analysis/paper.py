@@ -107,9 +107,10 @@ def _book_values(res):
     if data is not None:
         d = data.dataset
         simulated = "simulated" in str(d["source"])
+        windows = (f"{d['n_windows']} windows of {d['window_ms']:g} ms"
+                   if d["window_ms"] is not None else f"{d['n_windows']} window(s)")
         out["data"] = (f"{d['source']}: {d['n_subjects']} subject(s), {d['n_words']:,} words, "
-                       f"{d['n_channels']} channels, {d['n_windows']} windows of "
-                       f"{d['window_ms']:g} ms",
+                       f"{d['n_channels']} channels, {windows}",
                        "simulated responses on real sensor geometry; real EEG and reading "
                        "times in the real-data chapter" if simulated else "another recording")
     identity = res.get("encoding_model")
@@ -120,9 +121,10 @@ def _book_values(res):
                         "135 million parameters, about 11 times fewer than GPT-2 XL, so that "
                         "the book runs on a CPU" if small else "another model")
     if hyp is not None:
-        lo, hi = hyp.window_ms
+        window = ("every window" if hyp.window_ms is None  # a dataset without a window
+                  else "{:g}-{:g} ms".format(*hyp.window_ms))  # of interest (one ERP, RTs)
         out["groups"] = (f"{hyp.n_group} and {hyp.n_group} of {hyp.n_scored} "
-                         f"sentences, words scored over {lo:g}-{hi:g} ms",
+                         f"sentences, words scored over {window}",
                          "group size scaled to the story's length" if hyp.n_group != 100
                          else "same")
         top = hyp.domains["top 10"]

@@ -60,3 +60,18 @@ def test_every_paper_value_names_its_source_and_a_chapter():
     for p in paper.PAPER:
         assert p.source in (paper.ABSTRACT, paper.METHODS)
         assert p.chapter in paper._CHAPTER_DOCS
+
+
+def test_a_dataset_without_a_window_of_interest(tmp_path):
+    """The Frank ERPs and reading times have no window of interest (window_ms None)."""
+    _study(tmp_path)
+    hyp = results_example("hypotheses")
+    hyp.update(window_ms=None, n_group=18, n_scored=71,
+               domains={"top 10": {"social/emotional": 2, "physical": 1, "other": 7}})
+    _write(tmp_path, "hypotheses", hyp)
+    data = results_example("data")
+    data["dataset"] = {"source": "Frank et al. (2015)", "n_subjects": 24, "n_words": 1487,
+                       "n_channels": 6, "n_windows": 1, "window_ms": None}
+    _write(tmp_path, "data", data)
+    text = paper.paper_beside_book(tmp_path)
+    assert "words scored over every window" in text and "1 window\\(s\\)" in text
