@@ -98,8 +98,9 @@ class ChainResult:
 
     def window_text(self):
         """The window of interest in words: ``"300-425 ms"`` or ``"every window"``."""
-        window = self.settings.get("window")
-        return "every window" if window is None else f"{window[0]:g}-{window[1]:g} ms"
+        from .display import window_text
+
+        return window_text(self.settings.get("window"))
 
     def group_texts(self):
         """What a page says about the groups (dict of str to str, for glue).

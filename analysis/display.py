@@ -23,7 +23,7 @@ import html
 import re
 
 __all__ = ["escape_text", "escape_markdown", "quote_block", "table", "table_html", "fragment",
-           "MISSING", "format_number", "percent_text", "model_label"]
+           "MISSING", "format_number", "percent_text", "model_label", "window_text"]
 
 #: How a missing value (None, NaN) is shown in every table of the book.
 MISSING = "–"
@@ -251,3 +251,18 @@ def model_label(identity):
         text = text[5:].split(":")[0]
     name = text.rstrip("/").split("/")[-1]
     return name[:-5] if name.endswith(".gguf") else name
+
+
+def window_text(window):
+    """A window of interest in words: ``"300-425 ms"``, or ``"every window"`` for None.
+
+    Parameters
+    ----------
+    window : sequence of two floats | None
+        Start and end in ms (a dataset without a window of interest gives None).
+
+    Returns
+    -------
+    str
+    """
+    return "every window" if window is None else f"{window[0]:g}-{window[1]:g} ms"

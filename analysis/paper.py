@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .contracts import ContractError, EncodingOutputs
-from .display import escape_markdown, model_label
+from .display import escape_markdown, model_label, window_text
 from .results import read_results, results_path
 
 __all__ = ["PaperValue", "PAPER", "NOT_COMPARED", "paper_beside_book"]
@@ -121,8 +121,7 @@ def _book_values(res):
                         "135 million parameters, about 11 times fewer than GPT-2 XL, so that "
                         "the book runs on a CPU" if small else "another model")
     if hyp is not None:
-        window = ("every window" if hyp.window_ms is None  # a dataset without a window
-                  else "{:g}-{:g} ms".format(*hyp.window_ms))  # of interest (one ERP, RTs)
+        window = window_text(hyp.window_ms)  # None: no window of interest (one ERP, RTs)
         out["groups"] = (f"{hyp.n_group} and {hyp.n_group} of {hyp.n_scored} "
                          f"sentences, words scored over {window}",
                          "group size scaled to the story's length" if hyp.n_group != 100
