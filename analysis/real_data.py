@@ -49,7 +49,7 @@ __all__ = ["devarda_table", "futrell2018_table", "component_encoding", "gain_tes
            "futrell2018_texts", "futrell2018_results", "n400_ceiling", "ceiling_table",
            "ceiling_texts", "ceiling_results", "ErpEncoding", "erp_encoding", "swept_layers",
            "add_ceiling_share", "encoding_columns", "lexical_gain_power", "encoding_texts",
-           "encoding_results", "handed_layer", "finetuned_retest", "finetuned_texts",
+           "encoding_results", "handed_layer", "finetuned_retest", "finetuned_texts", "finetuned_findings",
            "DEVARDA_SHOWN", "FUTRELL2018_SHOWN", "ENCODING_SHOWN", "GPT3_ROW"]
 
 LN2 = float(np.log(2.0))
@@ -1165,12 +1165,79 @@ def finetuned_texts(retest, layer=None):
     Returns
     -------
     dict of str to str or int
-        ``tagger_note`` (how the word tagger was set, :data:`TAGGER_NOTE`) always.
+        ``tagger_note`` (how the word tagger was set, :data:`TAGGER_NOTE`) always;
+        ``ft_findings``: :func:`finetuned_findings`.
     """
     if layer is None:
-        return {"ft_layer": "n/a", "ft_power": "n/a", "tagger_note": TAGGER_NOTE}
+        return {"ft_layer": "n/a", "ft_power": "n/a", "ft_findings": "n/a",
+                "tagger_note": TAGGER_NOTE}
     power = "; ".join(f"{task}, Δr: {v['power']['r']['sentence']}" + (
         "" if v["power"]["category"] is None else
         f"; {task}, {v['category']} words: {v['power']['category']['sentence']}")
         for task, v in retest.items())
-    return {"ft_layer": layer, "ft_power": power or "n/a", "tagger_note": TAGGER_NOTE}
+    return {"ft_layer": layer, "ft_power": power or "n/a",
+            "ft_findings": finetuned_findings(retest), "tagger_note": TAGGER_NOTE}
+
+
+def finetuned_findings(retest, component="N400", alpha=0.05):
+    """One sentence per re-tested model, the knowledge models read against the control.
+
+    Each model's change in r over the base model is given with its two-sided p (twice
+    the smaller one-sided permutation p). A shuffled-answer control that moves the fit
+    gets its own sentence, and each knowledge model's change is then set beside the
+    control's: the paper's claim needs the knowledge models to beat a fine-tune that
+    learned no knowledge, not only the base model (Methods page, fine-tuning and the
+    brain re-test).
+
+    Parameters
+    ----------
+    retest : dict
+        :func:`finetuned_retest` (empty when nothing was re-tested).
+    component : str
+        The component re-tested, for the prose.
+    alpha : float
+        Two-sided level at which a change is called a change.
+
+    Returns
+    -------
+    str
+        Markdown prose; ``"n/a"`` when nothing was re-tested.
+    """
+    from .display import format_number
+    from .finetune.retest import SHUFFLED_CONTROL, TASK_NAMES
+
+    if not retest:
+        return "n/a"
+
+    def change(v):
+        d = v["r_finetuned"] - v["r_base"]
+        p2 = min(1.0, 2.0 * min(v["p_better"], v["p_worse"]))
+        return d, p2
+
+    def said(task, v):
+        d, p2 = change(v)
+        acc = 100.0 * (v["accuracy"] - v["accuracy_base"])
+        return (f"{TASK_NAMES.get(task, task)} (held-out accuracy {acc:+.1f} points): "
+                f"Δr {d:+.5f}, two-sided p = {format_number(p2)}")
+
+    out = ["Against the base model: " + "; ".join(said(t, v) for t, v in retest.items()) + "."]
+    control = retest.get(SHUFFLED_CONTROL)
+    if control is not None:
+        d_c, p_c = change(control)
+        if p_c < alpha:
+            out.append(
+                f"The shuffled-answer control, trained with the same recipe and budget on "
+                f"answers that carry no knowledge, fits the {component} "
+                f"{'worse' if d_c < 0 else 'better'} than the base model "
+                f"(Δr {d_c:+.5f}, p = {format_number(p_c)}): fine-tuning alone moves the "
+                "fit this much, and this re-test rejects more often than its nominal rate "
+                "on null data (Methods page), so a knowledge model's change counts only "
+                "beyond the control's.")
+        else:
+            out.append(f"The shuffled-answer control does not move the fit of the {component} "
+                       f"(Δr {d_c:+.5f}, p = {format_number(p_c)}).")
+        beside = [f"{TASK_NAMES.get(t, t)} {change(v)[0] - d_c:+.5f}"
+                  for t, v in retest.items() if t != SHUFFLED_CONTROL]
+        if beside:
+            out.append("Change in r beyond the control's: " + ", ".join(beside) + ".")
+    return " ".join(out)

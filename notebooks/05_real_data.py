@@ -355,6 +355,8 @@ for key, value in real_data.finetuned_texts(retest, layer).items():
 results["finetuned_on_n400"] = retest
 
 # %% [markdown]
+# {glue:text}`ft_findings`
+#
 # What each re-test could detect on these words: {glue:text}`ft_power`.
 
 # %%

@@ -332,6 +332,7 @@ def test_finetuned_retest_sees_a_better_layer_and_its_category():
     texts = real_data.finetuned_texts(out, layer)
     assert texts["ft_layer"] == layer and texts["ft_power"].startswith("social, Δr: ")
     assert real_data.finetuned_texts({}, None) == {"ft_layer": "n/a", "ft_power": "n/a",
+                                                   "ft_findings": "n/a",
                                                    "tagger_note": real_data.TAGGER_NOTE}
     assert "threshold 0.3," in texts["tagger_note"]
     assert real_data.finetuned_texts({}, layer)["ft_power"] == "n/a"
@@ -359,3 +360,26 @@ def test_open_real_datasets_keeps_the_first_stories():
     kept = data.naturalstories
     assert set(np.unique(kept.groups["story"])) == {0, 1}
     assert kept.n_words == int((whole.groups["story"] < 2).sum())
+
+
+def test_finetuned_findings_give_the_control_its_sentence():
+    # the default book's N400 re-tests (1,487 words): the shuffled-answer control fit the
+    # N400 worse (one-sided p 0.0126) and the page had no sentence for it
+    base = 0.3755315080609661
+    retest = {
+        "siqa": {"accuracy": 0.375, "accuracy_base": 0.355, "r_base": base,
+                 "r_finetuned": 0.3755120921680252, "p_better": 0.5732, "p_worse": 0.4382},
+        "piqa": {"accuracy": 0.61, "accuracy_base": 0.625, "r_base": base,
+                 "r_finetuned": 0.3755208871172965, "p_better": 0.3254, "p_worse": 0.6939},
+        "siqa_shuffled": {"accuracy": 0.365, "accuracy_base": 0.355, "r_base": base,
+                          "r_finetuned": 0.37467830260716306, "p_better": 0.9889,
+                          "p_worse": 0.0126}}
+    text = real_data.finetuned_findings(retest)
+    assert "Social IQa (held-out accuracy +2.0 points): Δr -0.00002, two-sided p = 0.876" in text
+    assert "fits the N400 worse than the base model (Δr -0.00085, p = 0.0252)" in text
+    assert "beyond the control's: Social IQa +0.00083, PIQA +0.00084." in text
+    quiet = dict(retest, siqa_shuffled=dict(retest["siqa_shuffled"], p_worse=0.3, p_better=0.7))
+    assert "does not move the fit of the N400" in real_data.finetuned_findings(quiet)
+    alone = {k: v for k, v in retest.items() if k != "siqa_shuffled"}
+    assert "control" not in real_data.finetuned_findings(alone)
+    assert real_data.finetuned_findings({}) == "n/a"
