@@ -681,7 +681,9 @@ def plot_better_worse(shares, times, title="", ax=None, window=None, window_labe
     ax.set_yticks([0, 25, 50, 75, 100])
     if window is not None:
         ax.fill_between([window[0], window[1]], 103, 113, color="tab:orange", alpha=0.7, lw=0)
-        ax.text(window[1] + 0.2 * step, 108, window_label, va="center", fontsize=8)
+        # the label ends where the band starts: to the right of a late window it ran past
+        # the panel's edge into its neighbour (chapter 04's grid)
+        ax.text(window[0] - 0.2 * step, 108, window_label, va="center", ha="right", fontsize=8)
     if legend:
         ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, fontsize=8, frameon=False)
     return ax

@@ -153,3 +153,18 @@ def test_tables_pad_cells_and_show_one_missing_notation():
     assert "0.203" in html_out and "0.00042" in html_out and "9,775" in html_out
     assert "nan" not in html_out.lower() and "None" not in html_out and html_out.count("–") == 2
     assert "padding" in html_out and "white-space: normal" in html_out
+
+
+def test_numbers_in_tables_stay_on_one_line():
+    # chapter 04's narrow mean-r columns broke "-0.00043" after "-0.00"
+    import pandas as pd
+
+    from analysis import display
+
+    html_text = display.table(pd.DataFrame({"mean r": [-0.00043], "model": ["a long name"]})
+                              ).to_html()
+    cell = html_text.split("-0.00043")[0].rsplit("<td", 1)[1]
+    assert 'class="data row0 col0' in cell
+    assert "white-space: nowrap" in html_text and "text-align: right" in html_text
+    text_rule = [line for line in html_text.splitlines() if "col1" in line and "{" in line]
+    assert not any("nowrap" in line for line in text_rule)
