@@ -40,13 +40,17 @@ from ._utils import ContractError, atomic_savez, atomic_write, atomic_write_json
 
 __all__ = ["EncodingOutputs", "HypothesisResults", "FinetunedModels", "RealDataLayer",
            "ContractError", "ENCODING_FILE", "HYPOTHESIS_FILES", "FINETUNED_FILE",
-           "REAL_DATA_LAYER_FILE"]
+           "REAL_DATA_LAYER_FILE", "ENCODING_TARGET_AXES"]
 
 ENCODING_FILE = "encoding_outputs.npz"
 HYPOTHESIS_FILES = {"sentences": "hypotheses_sentences.csv", "table": "hypotheses_table.csv",
                     "scores": "hypotheses_scores.csv", "meta": "hypotheses_contract.json"}
 FINETUNED_FILE = "finetuned_models.json"
 REAL_DATA_LAYER_FILE = "real_data_layer.json"
+#: Axis order of the per-target arrays (``r``, ``p``, ``significant``) in
+#: ``encoding_outputs.npz``: the responses' target axes. A file without this field was
+#: written with (n_windows, n_channels) and is read transposed.
+ENCODING_TARGET_AXES = "n_channels, n_windows"
 
 
 def _missing(path, chapter):
@@ -121,8 +125,8 @@ class EncodingOutputs:
     mse, cosine : ndarray, shape (n_words, n_windows)
         Per-word errors: MSE over the significant channels of interest of each window
         (NaN where none), cosine similarity over all channels.
-    r, p : ndarray, shape (n_windows, n_channels)
-    significant : ndarray of bool, shape (n_windows, n_channels)
+    r, p : ndarray, shape (n_channels, n_windows)
+    significant : ndarray of bool, shape (n_channels, n_windows)
     layer_decision : dict
         How ``layer`` was decided (:meth:`analysis.encoding.LayerSweep.layer_decision`):
         ``layer`` (equal to the attribute), ``rule`` in words, ``fold_layers`` (the
@@ -159,7 +163,7 @@ class EncodingOutputs:
         self.sentence = np.asarray(self.sentence, dtype=np.int64)
         self.significant = np.asarray(self.significant, dtype=bool)
         for name, shape in (("sentence", (n,)), ("mse", (n, w)), ("cosine", (n, w)),
-                            ("r", (w, c)), ("p", (w, c)), ("significant", (w, c))):
+                            ("r", (c, w)), ("p", (c, w)), ("significant", (c, w))):
             if np.shape(getattr(self, name)) != shape:
                 raise ContractError(f"encoding outputs: '{name}' has shape "
                                     f"{np.shape(getattr(self, name))}; expected {shape}.")
@@ -175,17 +179,23 @@ class EncodingOutputs:
         path = Path(results_dir) / ENCODING_FILE
         meta = {k: getattr(self, k) for k in self._META}
         arrays = {k: np.asarray(getattr(self, k)) for k in self._ARRAYS}
-        atomic_savez(path, meta=np.array(json.dumps(meta, default=json_default)), **arrays)
+        atomic_savez(path, meta=np.array(json.dumps(meta, default=json_default)),
+                     target_axes=np.array(ENCODING_TARGET_AXES), **arrays)
         return path
 
     @classmethod
     def read(cls, results_dir):
         """Read what :meth:`write` wrote.
 
+        A file written before the per-target arrays took the responses' axis order (no
+        ``target_axes`` field; ``r``, ``p``, ``significant`` as (n_windows, n_channels))
+        is read with those arrays transposed.
+
         Raises
         ------
         ContractError
-            Missing file or field (run the encoding chapter).
+            Missing file or field (run the encoding chapter), or a ``target_axes`` other
+            than :data:`ENCODING_TARGET_AXES`.
         """
         path = Path(results_dir) / ENCODING_FILE
         if not path.is_file():
@@ -200,6 +210,8 @@ class EncodingOutputs:
                 arrays = {}
                 for key in cls._ARRAYS:
                     arrays[key] = npz[key]
+                key = "target_axes"
+                axes = str(npz[key]) if key in files else None
         except ContractError:
             raise
         except Exception as err:  # zip, CRC, truncation, JSON: any read failure is a bad file
@@ -212,6 +224,12 @@ class EncodingOutputs:
                                 "JSON object written by the encoding chapter. Re-run that "
                                 "chapter.")
         _require(meta, cls._META, path, "encoding")
+        if axes is None:  # the earlier layout: (n_windows, n_channels)
+            arrays.update({k: np.asarray(arrays[k]).T for k in ("r", "p", "significant")})
+        elif axes != ENCODING_TARGET_AXES:
+            raise ContractError(f"{path}: field 'target_axes' is {axes!r}; expected "
+                                f"{ENCODING_TARGET_AXES!r} (the file written by the encoding "
+                                "chapter of this version). Re-run that chapter.")
         try:
             return cls(**{k: meta[k] for k in cls._META}, **arrays)
         except ContractError as err:

@@ -47,12 +47,14 @@ to ``"cuda"`` when available, else ``"cpu"``). Both run the same code.
 Outputs (:class:`EncodingResult`)
 --------------------------------
 * ``predictions`` in the responses' units, ``(n_words, n_channels, n_windows)``;
-* ``r``, ``p`` per window x channel: Pearson r between out-of-fold prediction and
+* every per-target array has the responses' target axes ``(n_channels, n_windows)``,
+  after any leading axes (folds, layers);
+* ``r``, ``p`` per channel x window: Pearson r between out-of-fold prediction and
   response and its one-sided p-value (:func:`analysis.stats.r_and_pvalue`: Student t
   with Bartlett's effective n of two autocorrelated series, from the autocorrelations
   of prediction and response within the CV groups);
 * ``significant``: BOOLEAN mask ``p < p_threshold`` (0.001);
-* ``best_alphas_``: chosen penalty per outer fold, window and channel (``alphas`` is the
+* ``best_alphas_``: chosen penalty per outer fold, channel and window (``alphas`` is the
   grid searched, as in himalaya);
 * ``mse`` per word and window: mean squared error over the significant channels
   of that window, on z-scored responses (each channel x window z-scored over all
@@ -616,11 +618,11 @@ class EncodingResult:
     ----------
     predictions : ndarray of float32, shape (n_words, n_channels, n_windows)
         Out-of-fold predictions in the responses' units.
-    r, p : ndarray, shape (n_windows, n_channels)
+    r, p : ndarray, shape (n_channels, n_windows)
         Pearson r and its one-sided p-value.
-    significant : ndarray of bool, shape (n_windows, n_channels)
+    significant : ndarray of bool, shape (n_channels, n_windows)
         ``p < p_threshold``.
-    best_alphas_ : ndarray, shape (n_folds, n_windows, n_channels)
+    best_alphas_ : ndarray, shape (n_folds, n_channels, n_windows)
         Penalty chosen in each outer fold (himalaya's name for the chosen penalties).
     alphas : ndarray, shape (n_alphas,)
         The grid of penalties searched (himalaya's ``alphas``).
@@ -632,16 +634,16 @@ class EncodingResult:
     layer : int | None
     params : dict
         Settings and timing.
-    fold_r : ndarray, shape (n_folds, n_windows, n_channels) | None
+    fold_r : ndarray, shape (n_folds, n_channels, n_windows) | None
         r within each outer test fold (for intervals over folds).
-    band_scales : ndarray, shape (n_folds, n_windows, n_channels) | None
+    band_scales : ndarray, shape (n_folds, n_channels, n_windows) | None
         Scale of the second band chosen in each outer fold (two-band models only; see
         ``band_scales`` in :func:`ridge_oof`).
-    inner_error : ndarray, shape (n_folds, n_windows, n_channels) | None
+    inner_error : ndarray, shape (n_folds, n_channels, n_windows) | None
         Inner cross-validation error of the chosen penalty in each outer training fold
         (``return_inner_error`` of :func:`ridge_oof`; one-band models only): what
         :func:`nested_layer_choice` compares between layers.
-    chosen_layers : ndarray of int, shape (n_folds, n_windows, n_channels) | None
+    chosen_layers : ndarray of int, shape (n_folds, n_channels, n_windows) | None
         Only for a model whose layer was chosen inside each outer fold
         (:func:`nested_layer_choice`): the layer that predicted each fold.
     """
@@ -675,7 +677,7 @@ class EncodingResult:
 
     def peak_window(self):
         """Window with the highest mean r over channels."""
-        return int(np.nanargmax(np.nanmean(self.r, axis=1)))
+        return int(np.nanargmax(np.nanmean(self.r, axis=0)))
 
     def summary(self):
         """JSON-serialisable summary (no per-word arrays)."""
@@ -700,7 +702,7 @@ def word_errors(predictions, responses, significant):
     predictions, responses : ndarray, shape (n_words, n_channels, n_windows)
         Same units. Both are z-scored per channel x window with the RESPONSES'
         mean and sd over words (one affine map for both).
-    significant : ndarray of bool, shape (n_windows, n_channels)
+    significant : ndarray of bool, shape (n_channels, n_windows)
         Channels entering the MSE of each window. Must be boolean: an integer
         0/1 array used as an index would select channels 0 and 1.
 
@@ -719,17 +721,17 @@ def word_errors(predictions, responses, significant):
                          "a boolean mask (an int 0/1 array would index channels 0 and 1).")
     pred = np.asarray(predictions, dtype=np.float64)
     resp = np.asarray(responses, dtype=np.float64)
-    if pred.shape != resp.shape or significant.shape != (resp.shape[2], resp.shape[1]):
+    if pred.shape != resp.shape or significant.shape != resp.shape[1:]:
         raise ValueError(f"word_errors: predictions {pred.shape}, responses {resp.shape}, "
                          f"significant {significant.shape}; expected (n_words, n_channels, "
-                         "n_windows) twice and (n_windows, n_channels).")
+                         "n_windows) twice and (n_channels, n_windows).")
     mu, sd = resp.mean(axis=0), resp.std(axis=0)
     sd = np.where(sd > 0, sd, 1.0)
     zp, zr = (pred - mu) / sd, (resp - mu) / sd
     n_win = resp.shape[2]
     mse = np.full((resp.shape[0], n_win), np.nan)
     for w in range(n_win):
-        chans = significant[w]
+        chans = significant[:, w]
         if chans.any():
             mse[:, w] = ((zp[:, chans, w] - zr[:, chans, w]) ** 2).mean(axis=1)
     num = (zp * zr).sum(axis=1)
@@ -763,14 +765,14 @@ def _scores(pred, resp, p_threshold, error_channels, splits, groups=None):
     # r has no between-fold term (:func:`centre_within_folds`; with slow drifts across
     # words the pooled r of a good model is pulled below zero)
     pc, rc = centre_within_folds(pred, splits), centre_within_folds(resp, splits)
-    r = pearson_columns(pc, rc).T  # (n_windows, n_channels)
+    r = pearson_columns(pc, rc)  # (n_channels, n_windows)
     # p with the effective n of two autocorrelated series (lags within the CV groups)
     dep = r_and_pvalue(pc, rc, groups)
-    p = dep["p"].T
+    p = dep["p"]
     sig = significance_mask(p, p_threshold)
-    use = sig if error_channels is None else sig & np.asarray(error_channels, bool)[None, :]
+    use = sig if error_channels is None else sig & np.asarray(error_channels, bool)[:, None]
     mse, cosine = word_errors(pred, resp, use)
-    fold_r = np.stack([pearson_columns(pred[test], resp[test]).T for _, test in splits])
+    fold_r = np.stack([pearson_columns(pred[test], resp[test]) for _, test in splits])
     return r, p, sig, mse, cosine, fold_r, dep
 
 
@@ -850,12 +852,10 @@ def fit_encoding(features, data, alphas=None, n_folds=10, n_inner=5, p_threshold
                        backend, device, target_name, groups=groups, cv=cv,
                        unpenalized=baseline, return_inner_error=one_band, **band_kw)
     pred, choice = fitted[:2]
-    inner_error = (fitted[2].reshape(choice.shape[0], n_ch, n_win).transpose(0, 2, 1)
-                   if one_band else None)
+    inner_error = fitted[2].reshape(choice.shape[0], n_ch, n_win) if one_band else None
     if band_kw:
         scale_grid = np.asarray(band_kw["band_scales"], dtype=np.float64).ravel()
-        chosen_scales = scale_grid[fitted[2]].reshape(choice.shape[0], n_ch, n_win
-                                                       ).transpose(0, 2, 1)
+        chosen_scales = scale_grid[fitted[2]].reshape(choice.shape[0], n_ch, n_win)
     seconds = time.perf_counter() - t0
     pred = pred.reshape(n, n_ch, n_win)
     r, p, sig, mse, cosine, fold_r, dep = _scores(pred, resp, p_threshold, error_channels,
@@ -863,7 +863,7 @@ def fit_encoding(features, data, alphas=None, n_folds=10, n_inner=5, p_threshold
     return EncodingResult(
         fold_r=fold_r, band_scales=chosen_scales, inner_error=inner_error,
         predictions=pred, r=r, p=p, significant=sig,
-        best_alphas_=grid[choice].reshape(choice.shape[0], n_ch, n_win).transpose(0, 2, 1),
+        best_alphas_=grid[choice].reshape(choice.shape[0], n_ch, n_win),
         alphas=grid, mse=mse, cosine=cosine, times=times, ch_names=ch_names,
         layer=layer,
         params={"n_folds": int(choice.shape[0]), "n_inner": n_inner,
@@ -911,7 +911,7 @@ class LayerSweep:
     ----------
     layers : list of int
         Layers fitted (indices into ``hidden``).
-    r, p : ndarray, shape (n_layers, n_windows, n_channels)
+    r, p : ndarray, shape (n_layers, n_channels, n_windows)
     mean_r : ndarray, shape (n_layers,)
         Mean r over all channels and windows (the selection score).
     chosen_layer : int
@@ -991,7 +991,7 @@ class LayerSweep:
 
     def layer_time_map(self):
         """Mean r over channels per layer and window, shape (n_layers, n_windows)."""
-        return np.nanmean(self.r, axis=2)
+        return np.nanmean(self.r, axis=1)
 
     def summary(self):
         """JSON-serialisable summary including the runner-up and the margin."""
@@ -1147,8 +1147,8 @@ def nested_layer_choice(fits, data, per_target=True, n_folds=10, groups=None, cv
     Returns
     -------
     EncodingResult
-        Of the stitched out-of-fold predictions; ``chosen_layers`` (n_folds, n_windows,
-        n_channels) and ``best_alphas_`` hold each fold's layer and penalty, ``layer`` the modal
+        Of the stitched out-of-fold predictions; ``chosen_layers`` (n_folds, n_channels,
+        n_windows) and ``best_alphas_`` hold each fold's layer and penalty, ``layer`` the modal
         layer over folds and targets (:func:`modal_layer`), ``params["rule"]`` the rule.
     """
     resp, times, ch_names, _ = _responses_of(data)
@@ -1160,10 +1160,10 @@ def nested_layer_choice(fits, data, per_target=True, n_folds=10, groups=None, cv
                          "fits by fit_encoding (no second band, at least one feature).")
     splits = cv_splits(n, n_folds, None if groups is None else np.asarray(groups), cv)
     flat = lambda a: np.asarray(a).reshape(a.shape[0], -1)  # noqa: E731
-    errs = np.stack([flat(fits[l].inner_error) for l in layers])           # (L, K, W*C)
-    preds = np.stack([fits[l].predictions.transpose(0, 2, 1).reshape(n, -1) for l in layers])
+    errs = np.stack([flat(fits[l].inner_error) for l in layers])           # (L, K, C*W)
+    preds = np.stack([fits[l].predictions.reshape(n, -1) for l in layers])
     pred, index = _choose_and_stitch(errs, preds, splits, per_target)
-    pred = pred.reshape(n, n_win, n_ch).transpose(0, 2, 1)
+    pred = pred.reshape(n, n_ch, n_win)
     best = np.stack([flat(fits[l].best_alphas_) for l in layers])
     chosen_alpha = np.take_along_axis(best, index[None], axis=0)[0].reshape(
         first.best_alphas_.shape)
@@ -1383,8 +1383,8 @@ def split_half_encoding(features, dataset, seed=0, **fit_kw):
     """Split-half reliability of the encoding r map (noise ceiling, the Methods page (beyond the paper)).
 
     The subjects are split at random into two halves; one encoding model is
-    fitted on each half's average response and the two r maps (windows x
-    channels) are correlated; Spearman–Brown corrects the correlation to the
+    fitted on each half's average response and the two r maps (channels x
+    windows) are correlated; Spearman–Brown corrects the correlation to the
     full set of subjects.
 
     Parameters
@@ -1450,20 +1450,20 @@ def fit_encoding_reference(features, data, n_folds=10, p_threshold=1e-3):
     x = (features - features.mean(0)) / np.where(features.std(0) > 0, features.std(0), 1)
     z = (resp - resp.mean(0)) / np.where(resp.std(0) > 0, resp.std(0), 1)
     pred = np.empty_like(z, dtype=np.float64)
-    chosen = np.empty((n_folds, n_win, n_ch))
+    chosen = np.empty((n_folds, n_ch, n_win))
     for k, test in enumerate(contiguous_folds(n, n_folds)):
         train = np.setdiff1d(np.arange(n), test)
         for w in range(n_win):
             err = [_plain_cv_error(x[train], z[train, :, w], a) for a in grid]
             a = grid[int(np.argmin(err))]
-            chosen[k, w] = a
+            chosen[k, :, w] = a
             coef = np.linalg.solve(x[train].T @ x[train] + a * np.eye(x.shape[1]),
                                    x[train].T @ z[train, :, w])
             pred[test, :, w] = x[test] @ coef
-    r = pearson_columns(pred, z).T
+    r = pearson_columns(pred, z)  # (n_channels, n_windows)
     p = r_pvalue(r, n)
     int_mask = significance_mask(p, p_threshold).astype(int)  # the quirk: 0/1 ints
-    mse = np.stack([((pred[:, int_mask[w], w] - z[:, int_mask[w], w]) ** 2).mean(axis=1)
+    mse = np.stack([((pred[:, int_mask[:, w], w] - z[:, int_mask[:, w], w]) ** 2).mean(axis=1)
                     for w in range(n_win)], axis=1)
     _, cosine = word_errors(pred, z, int_mask.astype(bool))
     return EncodingResult(predictions=pred.astype(np.float32), r=r, p=p,
@@ -1507,11 +1507,11 @@ def errors_of_interest(result, responses, channels, window):
     """
     channels = np.asarray(channels, bool)
     window = np.asarray(window, bool)
-    use = result.significant & channels[None, :]
+    use = result.significant & channels[:, None]
     note = None
-    if not use[window].any():
+    if not use[:, window].any():
         use = np.zeros_like(use)
-        use[window] = channels
+        use[:, window] = channels[:, None]
         note = ("no channel of interest is significant (p < {:g}) in the window of interest, "
                 "so the per-word error averages every channel of interest there"
                 .format(result.params.get("p_threshold", 1e-3)))

@@ -407,22 +407,22 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
 
     rows = []
     for i, name in enumerate(names):
-        scale = fits[f"{name} + plain"].band_scales  # (folds, windows, channels)
+        scale = fits[f"{name} + plain"].band_scales  # (folds, channels, windows)
         med_scale = np.median(scale, axis=0)
         for c, ch in enumerate(ch_names):
             for w, t in enumerate(times):
                 rows.append({
                     "instruction": name, "window_ms": float(t), "channel": ch,
-                    "r_plain": float(fits["plain"].r[w, c]),
-                    "r_instruction": float(fits[name].r[w, c]),
-                    "r_both": float(fits[f"{name} + plain"].r[w, c]),
+                    "r_plain": float(fits["plain"].r[c, w]),
+                    "r_instruction": float(fits[name].r[c, w]),
+                    "r_both": float(fits[f"{name} + plain"].r[c, w]),
                     "delta": float(tests[name]["delta"][c, w]),
                     "p_better": float(pg[i, c, w]), "p_worse": float(pl[i, c, w]),
                     "q_better": float(qg[i, c, w]), "q_worse": float(ql[i, c, w]),
                     "result": {1: "better", -1: "worse", 0: "same"}[int(classes[i, c, w])],
                     "delta_both": float(tests_both[name]["delta"][c, w]),
                     "p_both": float(pb[i, c, w]), "q_both": float(qb[i, c, w]),
-                    "band_scale": float(med_scale[w, c])})
+                    "band_scale": float(med_scale[c, w])})
     table = pd.DataFrame(rows)
 
     t0 = time.perf_counter()

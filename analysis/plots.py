@@ -727,9 +727,9 @@ def plot_r_scatter(r_base, r_ft, times, classes=None, windows=None, title=""):
 
     Parameters
     ----------
-    r_base, r_ft : ndarray, shape (n_windows, n_channels)
+    r_base, r_ft : ndarray, shape (n_channels, n_windows)
     times : ndarray, shape (n_windows,)
-    classes : ndarray of int, shape (n_windows, n_channels) | None
+    classes : ndarray of int, shape (n_channels, n_windows) | None
         1 better, -1 worse, 0 same (colours the points).
     windows : list of int | None
         Windows shown (default: four spread over the epoch).
@@ -739,7 +739,7 @@ def plot_r_scatter(r_base, r_ft, times, classes=None, windows=None, title=""):
     -------
     matplotlib Figure
     """
-    n_win = r_base.shape[0]
+    n_win = r_base.shape[1]
     if windows is None:
         windows = sorted(set(np.linspace(0, n_win - 1, min(4, n_win)).round().astype(int)))
     fig, flat = panel_grid(len(windows), panel_height=2.6, max_cols=2, width=5.6,
@@ -748,10 +748,10 @@ def plot_r_scatter(r_base, r_ft, times, classes=None, windows=None, title=""):
     hi = float(np.nanmax([np.nanmax(r_base), np.nanmax(r_ft)]))
     colours = {1: "tab:green", 0: "0.6", -1: "tab:red"}
     for ax, w in zip(flat, windows):
-        cls = np.zeros(r_base.shape[1], int) if classes is None else classes[w]
+        cls = np.zeros(r_base.shape[0], int) if classes is None else classes[:, w]
         for value, colour in colours.items():
             sel = cls == value
-            ax.scatter(r_base[w, sel], r_ft[w, sel], s=6, color=colour)
+            ax.scatter(r_base[sel, w], r_ft[sel, w], s=6, color=colour)
         ax.plot([lo, hi], [lo, hi], "k-", lw=0.5)
         ax.set(title=f"{times[w]:g} ms", xlabel="r base")
     for ax in flat[::2]:
@@ -1127,7 +1127,7 @@ def plot_significant_per_window(counts, times, window_ms, p_threshold, layer):
     Parameters
     ----------
     counts : ndarray of int, shape (n_windows,)
-        Significant channels per window (``EncodingResult.significant.sum(axis=1)``).
+        Significant channels per window (``EncodingResult.significant.sum(axis=0)``).
     times : ndarray, shape (n_windows,)
         Window starts (ms).
     window_ms : float
@@ -1154,9 +1154,9 @@ def plot_ceiling_comparison(r, ceiling_r, significant, times, layer, window=None
 
     Parameters
     ----------
-    r, ceiling_r : ndarray, shape (n_windows, n_channels)
+    r, ceiling_r : ndarray, shape (n_channels, n_windows)
         Model r and the ceiling on r (:func:`analysis.stats.noise_ceiling`).
-    significant : ndarray of bool, shape (n_windows, n_channels)
+    significant : ndarray of bool, shape (n_channels, n_windows)
     times : ndarray, shape (n_windows,)
         Window starts (ms).
     layer : int
@@ -1177,9 +1177,9 @@ def plot_ceiling_comparison(r, ceiling_r, significant, times, layer, window=None
                 xlim=(0, max(0.05, float(np.nanmax(ceiling_r)) * 1.05)),
                 title="Each channel x window")
     axes[0].legend(markerscale=3)
-    axes[1].plot(times, np.nanmedian(ceiling_r, axis=1), "--", color="0.3",
+    axes[1].plot(times, np.nanmedian(ceiling_r, axis=0), "--", color="0.3",
                  label="median ceiling")
-    axes[1].plot(times, np.nanmedian(r, axis=1), "o-", ms=3, label="median model r")
+    axes[1].plot(times, np.nanmedian(r, axis=0), "o-", ms=3, label="median model r")
     if window is not None:
         axes[1].axvspan(*window, color="C3", alpha=0.08, label="window of interest")
     axes[1].set(xlabel="window start (ms)", ylabel="r", title="Over time (median over channels)")

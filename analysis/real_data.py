@@ -394,7 +394,7 @@ def component_encoding(dataset, hidden, baseline, layers, n_permutations=1000, s
     for j, name in enumerate(names):
         col = {k: v[:, j:j + 1] for k, v in preds.items()}
         yj = y[:, j:j + 1]
-        chosen = [int(v) for v in nested.chosen_layers[:, 0, j]]
+        chosen = [int(v) for v in nested.chosen_layers[:, j, 0]]
         test = gain_test(yj, col["baseline"], col["nested"], n_permutations, seed, **null)
         row = {"component": name,
                "r baseline": float(pearson_columns(col["baseline"], yj)[0]),
@@ -423,7 +423,7 @@ def component_encoding(dataset, hidden, baseline, layers, n_permutations=1000, s
     if lex is not None:
         table["q gain over lexical"] = fdr_bh(table["p gain over lexical"].to_numpy())[1]
     return {"sweep": sweep, "best_layer": {k: int(sweep[k].idxmax()) for k in names},
-            "chosen_layers": {k: [int(v) for v in nested.chosen_layers[:, 0, j]]
+            "chosen_layers": {k: [int(v) for v in nested.chosen_layers[:, j, 0]]
                               for j, k in enumerate(names)},
             "layer": {k: int(table.loc[k, "layer (modal)"]) for k in names},
             "baseline": base, "nested": nested, "lexical": lex, "splits": splits,

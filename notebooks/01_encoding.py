@@ -161,11 +161,11 @@ fig = plots.plot_layer_time_maps(sweeps, ds.times, ds.window_ms,
 # %%
 peak = best.peak_window()
 glue("peak_ms", f"{ds.times[peak]:g}")
-glue("peak_r", f"{np.nanmean(best.r[peak]):.3f}")
+glue("peak_r", f"{np.nanmean(best.r[:, peak]):.3f}")
 glue("max_r", f"{np.nanmax(best.r):.3f}")
-plots.window_topomaps(best.r.T, ds, ch_type="mag", kind="signed", units="r",
+plots.window_topomaps(best.r, ds, ch_type="mag", kind="signed", units="r",
                       window=window_used, title=f"r per magnetometer, layer {chosen}")
-fig = plots.window_topomaps(best.r.T, ds, ch_type="grad", kind="positive",
+fig = plots.window_topomaps(best.r, ds, ch_type="grad", kind="positive",
                             units="RMS r of the pair", window=window_used,
                             title=f"r per gradiometer pair (RMS), layer {chosen}")
 
@@ -179,7 +179,7 @@ fig = plots.window_topomaps(best.r.T, ds, ch_type="grad", kind="positive",
 # the chosen layer has {glue:text}`n_sig` significant tests.
 
 # %%
-n_sig_window = best.significant.sum(axis=1)
+n_sig_window = best.significant.sum(axis=0)
 bound = stats.null_significant_count(best.predictions, ds.responses, p_threshold,
                                      **datasets.null_design(ds))["bound"]
 glue("p_thr", f"{p_threshold:g}")
@@ -281,7 +281,7 @@ results = {
     "layer_decision": decision,
     "peak_window": peak,
     "peak_ms": float(ds.times[peak]),
-    "peak_mean_r": float(np.nanmean(best.r[peak])),
+    "peak_mean_r": float(np.nanmean(best.r[:, peak])),
     "max_r": float(np.nanmax(best.r)),
     "significant_channels_per_window": n_sig_window.tolist(),
     "chance_bound_significant": int(bound),

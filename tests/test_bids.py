@@ -76,7 +76,7 @@ def test_noise_ceiling_across_subjects_recovers_the_planted_reliability(study, t
     ds = _load(root, tmp_path)
     story_a = ds.groups["story"] == 0
     rel = noise_ceiling(ds.subject_responses[:, story_a], n_splits=20, seed=0)["reliability"]
-    var_s = truth["signal"][0].var(axis=0).T  # (n_windows, n_channels), as ``rel``
+    var_s = truth["signal"][0].var(axis=0)  # (n_channels, n_windows), as ``rel``
     v = NOISE_SD ** 2 / 2
     expected = spearman_brown(var_s / np.sqrt((var_s + v) * (var_s + v / 2)))
     assert abs(rel.mean() - expected.mean()) < 0.03

@@ -167,10 +167,10 @@ def test_category_effect_in_either_direction_is_reported():
     assert res["t"][2] < -5 and res["p"][2] < 1e-6
     res["q"] = stats.fdr_bh(res["p"])[1]
     times = np.array([0.0, 25.0, 50.0, 75.0])
-    retest = {"classes": np.zeros((n_win, 3), np.int8), "category": res,
+    retest = {"classes": np.zeros((3, n_win), np.int8), "category": res,
               "shares": {"better": np.zeros(n_win), "worse": np.zeros(n_win)},
-              "base": SimpleNamespace(r=np.zeros((n_win, 3))),
-              "ft": SimpleNamespace(r=np.zeros((n_win, 3))), "test": {}}
+              "base": SimpleNamespace(r=np.zeros((3, n_win))),
+              "ft": SimpleNamespace(r=np.zeros((3, n_win))), "test": {}}
     summary = ft.retest_summary(retest, times)
     assert summary["category_windows_ms"] == [0.0]
     assert summary["category_worse_windows_ms"] == [50.0]

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from analysis._utils import DataError
-from analysis.contracts import (ENCODING_FILE, FINETUNED_FILE, HYPOTHESIS_FILES,
-                                REAL_DATA_LAYER_FILE, ContractError, EncodingOutputs,
-                                FinetunedModels, HypothesisResults, RealDataLayer)
+from analysis.contracts import (ENCODING_FILE, ENCODING_TARGET_AXES, FINETUNED_FILE,
+                                HYPOTHESIS_FILES, REAL_DATA_LAYER_FILE, ContractError,
+                                EncodingOutputs, FinetunedModels, HypothesisResults,
+                                RealDataLayer)
 
 
 def _encoding(n=5, w=3, c=2):
@@ -26,8 +27,8 @@ def _encoding(n=5, w=3, c=2):
              "alphas": [0.1, 10.0, 1000.0]},
         window=[300.0, 500.0], channels=["Cz"], words=[f"w{i}" for i in range(n)],
         sentence=[0, 0, 1, 1, 1], times=np.arange(w) * 25.0, ch_names=["Cz", "Pz"],
-        mse=mse, cosine=rng.random((n, w)), r=rng.random((w, c)), p=rng.random((w, c)),
-        significant=rng.random((w, c)) < 0.5,
+        mse=mse, cosine=rng.random((n, w)), r=rng.random((c, w)), p=rng.random((c, w)),
+        significant=rng.random((c, w)) < 0.5,
         layer_decision={"layer": 4, "rule": "modal layer of the outer folds",
                         "fold_layers": [4, 4, 3, 4, 4], "sweep_argmax": 3})
 
@@ -51,6 +52,29 @@ def test_encoding_outputs_round_trip(tmp_path):
     assert (kw["n_folds"], kw["n_inner"], kw["p_threshold"]) == (5, 3, 0.05)
     np.testing.assert_array_equal(kw["alphas"], [0.1, 10.0, 1000.0])
     assert "groups" not in kw  # no dataset given: no groups
+
+
+def test_encoding_outputs_of_the_earlier_axis_order_are_read_transposed(tmp_path):
+    """A file without ``target_axes`` holds r, p and significant as (n_windows, n_channels);
+    it is read in the responses' order (n_channels, n_windows), even when both are equal in
+    size, and an unknown order is refused with the field named."""
+    for w, c in ((3, 2), (2, 2)):
+        enc = _encoding(w=w, c=c)
+        path = enc.write(tmp_path)
+        with np.load(path) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        assert str(arrays.pop("target_axes")) == ENCODING_TARGET_AXES
+        with open(path, "wb") as fh:  # as the earlier version wrote it
+            np.savez(fh, **{**arrays, **{k: arrays[k].T for k in ("r", "p", "significant")}})
+        back = EncodingOutputs.read(tmp_path)
+        for name in ("r", "p", "significant"):
+            np.testing.assert_array_equal(getattr(back, name), getattr(enc, name), err_msg=name)
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays, target_axes=np.array("n_windows, n_channels"))
+    with pytest.raises(ContractError, match=rf"{ENCODING_FILE}: field 'target_axes' is "
+                                            r"'n_windows, n_channels'; expected 'n_channels, "
+                                            r"n_windows'.*Re-run"):
+        EncodingOutputs.read(tmp_path)
 
 
 def test_encoding_outputs_fit_kwargs_take_the_groups_from_the_dataset():

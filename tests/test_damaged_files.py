@@ -81,8 +81,8 @@ def _encoding_outputs():
              "alphas": [1.0]},
         window=None, channels=["a"], words=[f"w{i}" for i in range(n)],
         sentence=np.zeros(n), times=np.arange(w) * 25.0, ch_names=["a", "b", "c"],
-        mse=np.zeros((n, w)), cosine=np.zeros((n, w)), r=np.zeros((w, c)), p=np.ones((w, c)),
-        significant=np.zeros((w, c), bool),
+        mse=np.zeros((n, w)), cosine=np.zeros((n, w)), r=np.zeros((c, w)), p=np.ones((c, w)),
+        significant=np.zeros((c, w), bool),
         layer_decision={"layer": 1, "rule": "most frequent layer over the outer folds",
                         "fold_layers": [1, 1], "sweep_argmax": 1})
 

@@ -51,7 +51,7 @@ def _toy(n=240, d=6, t=5, seed=0):
 # ------------------------------------------------------------- planted truth
 def test_sweep_recovers_planted_layer_and_latency(sweep, study):
     truth = study.provenance["truth"]
-    assert sweep.r.shape == (6, 20, 306) and sweep.p.shape == sweep.r.shape
+    assert sweep.r.shape == (6, 306, 20) and sweep.p.shape == sweep.r.shape
     assert sweep.chosen_layer == truth["truth_layer"] == 3
     assert sweep.best.layer == 3
     assert abs(sweep.best.peak_window() - truth["lm_peak_window"]) <= 1
@@ -61,19 +61,20 @@ def test_sweep_recovers_planted_layer_and_latency(sweep, study):
     # the decision handed on: the layer chosen inside the folds, here in every fold
     decision = summ["layer_decision"]
     assert decision["layer"] == 3 and decision["fold_layers"] == [3] * 10
-    assert sweep.nested.chosen_layers.shape == (10, 20, 306)
+    assert sweep.nested.chosen_layers.shape == (10, 306, 20)
     best = sweep.best
     assert best.predictions.shape == study.responses.shape
-    assert best.best_alphas_.shape == (10, 20, 306)
-    assert best.significant.dtype == bool and best.significant[truth["lm_peak_window"]].sum() > 50
-    assert 0.05 < np.nanmax(np.nanmean(best.r, axis=1)) < 0.6
+    assert best.best_alphas_.shape == (10, 306, 20)
+    assert best.significant.dtype == bool
+    assert best.significant[:, truth["lm_peak_window"]].sum() > 50
+    assert 0.05 < np.nanmax(np.nanmean(best.r, axis=0)) < 0.6
     assert best.alpha_edge_share()["low"] < 0.01  # nobody wants less shrinkage than 0.1
 
 
 def test_word_errors_of_the_fit(sweep, study):
     best = sweep.best
     assert best.mse.shape == best.cosine.shape == (N_WORDS, 20)
-    empty = ~best.significant.any(axis=1)
+    empty = ~best.significant.any(axis=0)
     assert np.isnan(best.mse[:, empty]).all() and np.isfinite(best.mse[:, ~empty]).all()
     peak = study.provenance["truth"]["lm_peak_window"]
     assert np.nanmean(best.cosine[:, peak]) > np.nanmean(best.cosine[:, 0])
@@ -82,7 +83,7 @@ def test_word_errors_of_the_fit(sweep, study):
 def test_compare_models_runs_one_sweep_per_model(hidden, study):
     resp = study.responses[:, ::10, ::5]
     out = compare_models({"a": hidden[:2], "b": hidden[2:4]}, resp, alphas=GRID)
-    assert set(out) == {"a", "b"} and out["b"].r.shape == (2, 4, 31)
+    assert set(out) == {"a", "b"} and out["b"].r.shape == (2, 31, 4)
     assert out["b"].chosen_layer == 1  # layer 3 of the stand-in
 
 
@@ -91,7 +92,7 @@ def test_split_half_reliability_of_r_maps(hidden, study):
     sub.responses = sub.responses[:, ::3]
     sub.subject_responses = sub.subject_responses[:, :, ::3]
     out = split_half_encoding(hidden[3], sub, seed=0, alphas=GRID)
-    assert out["r_a"].shape == (20, 102)
+    assert out["r_a"].shape == (102, 20)
     assert 0 < out["half_r"] < out["reliability"] < 1
 
 
@@ -197,8 +198,8 @@ def test_mse_uses_a_boolean_channel_mask():
     rng = np.random.default_rng(0)
     resp = rng.standard_normal((50, 12, 2))
     pred = resp + rng.standard_normal(resp.shape)
-    sig = np.zeros((2, 12), bool)
-    sig[0, [5, 9]] = True
+    sig = np.zeros((12, 2), bool)
+    sig[[5, 9], 0] = True
     mse, cos = word_errors(pred, resp, sig)
     z = lambda a: (a - resp.mean(0)) / resp.std(0)  # noqa: E731
     expected = ((z(pred)[:, [5, 9], 0] - z(resp)[:, [5, 9], 0]) ** 2).mean(axis=1)
@@ -211,14 +212,40 @@ def test_mse_uses_a_boolean_channel_mask():
         word_errors(pred, resp, sig.astype(int))
 
 
+def test_every_per_target_array_has_the_responses_target_axes():
+    """r, p, significant and the per-fold arrays are (n_channels, n_windows) like the
+    responses' targets (before, they were (n_windows, n_channels)); r[c, w] is the
+    within-fold r of channel c in window w."""
+    from analysis.encoding import centre_within_folds, cv_splits
+
+    rng = np.random.default_rng(1)
+    n, n_ch, n_win = 160, 3, 2
+    x = rng.standard_normal((n, 4))
+    resp = (x[:, :1, None] * rng.standard_normal((1, n_ch, n_win))
+            + rng.standard_normal((n, n_ch, n_win)))
+    res = fit_encoding(x, resp, alphas=GRID, n_folds=4, n_inner=3,
+                       error_channels=np.array([True, False, True]))
+    for name in ("r", "p", "significant"):
+        assert getattr(res, name).shape == (n_ch, n_win), name
+    for name in ("best_alphas_", "fold_r", "inner_error"):
+        assert getattr(res, name).shape == (4, n_ch, n_win), name
+    splits = cv_splits(n, 4)
+    pc, rc = centre_within_folds(res.predictions, splits), centre_within_folds(resp, splits)
+    for c in range(n_ch):
+        for w in range(n_win):
+            assert res.r[c, w] == pytest.approx(np.corrcoef(pc[:, c, w], rc[:, c, w])[0, 1],
+                                                abs=1e-10)
+    assert res.peak_window() == int(np.argmax(res.r.mean(axis=0)))
+
+
 def test_reference_mode_reproduces_the_int_mask_quirk():
     x, y = _toy(n=200, d=4, t=6)
     resp = y.reshape(200, 3, 2)
     ref = fit_encoding_reference(x, resp)
     assert ref.params["mode"] == "reference" and set(np.unique(ref.best_alphas_)) <= {0.1, 100.0}
-    w = int(np.argmax(ref.significant.sum(axis=1)))
+    w = int(np.argmax(ref.significant.sum(axis=0)))
     z = (resp - resp.mean(0)) / resp.std(0)
-    idx = ref.significant[w].astype(int)  # what the public code indexed with
+    idx = ref.significant[:, w].astype(int)  # what the public code indexed with
     quirk = ((ref.predictions[:, idx, w] - z[:, idx, w]) ** 2).mean(axis=1)
     np.testing.assert_allclose(ref.mse[:, w], quirk, rtol=1e-4)
 
@@ -263,7 +290,7 @@ def test_errors_of_interest_fall_back_when_nothing_is_significant():
                                             np.array([False, True]))
     assert note and np.isnan(mse[:, 0]).all() and np.isfinite(mse[:, 1]).all()
     expected, _ = encoding.word_errors(res.predictions, resp,
-                                       np.array([[0, 0, 0], [1, 0, 1]], bool))
+                                       np.array([[0, 1], [0, 0], [0, 1]], bool))
     np.testing.assert_allclose(mse, expected, rtol=1e-4, atol=1e-9)
 
 
@@ -340,7 +367,7 @@ def test_nested_model_gains_only_where_the_features_carry_signal():
 
     base = fit_baseline(xb, y, n_folds=5, n_inner=3)
     joint = fit_encoding(lm, y, n_folds=5, n_inner=3, baseline=xb)
-    gain = joint.r[0] - base.r[0]
+    gain = joint.r[:, 0] - base.r[:, 0]
     assert abs(gain[0]) < 0.03 and gain[1] > 0.3
     with pytest.raises(DataError, match="no column and no unpenalized band"):
         ridge_oof(np.zeros((n, 0)), y[:, :, 0])

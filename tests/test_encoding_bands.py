@@ -75,7 +75,7 @@ def test_signal_in_the_second_band_only_is_found_there():
     first = fit_encoding(x1, data, alphas=GRID, n_folds=5, n_inner=3)
     both = fit_encoding(x1, data, alphas=GRID, n_folds=5, n_inner=3, second_band=x2,
                         band_scales=scales)
-    assert both.band_scales.shape == (5, 1, 6)
+    assert both.band_scales.shape == (5, 6, 1)  # (folds, channels, windows)
     # the second band carries everything: its penalty is made small relative to the first
     assert np.median(both.band_scales) == 10.0
     assert np.all(both.r > first.r + 0.2)

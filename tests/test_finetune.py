@@ -595,6 +595,25 @@ def test_verdict_compares_with_the_null_and_the_shuffled_answer_controls():
     assert set(table["verdict"]) <= set(ft.VERDICTS)
 
 
+def test_retest_arrays_follow_the_responses_target_axes(small_study):
+    """Every per-target array of a re-test is (n_channels, n_windows) like the responses
+    (4 channels, 3 windows here); the test's r of the base model is the encoding r."""
+    ds = small_study
+    rng = np.random.default_rng(4)
+    out = ft.brain_retest(ds, rng.standard_normal((ds.n_words, 6)),
+                          rng.standard_normal((ds.n_words, 6)), n_permutations=5, n_folds=3,
+                          n_inner=2)
+    target = ds.responses.shape[1:]
+    assert out["base"].r.shape == out["ft"].r.shape == out["classes"].shape == target
+    for key in ("delta", "r_a", "r_b", "p_greater", "p_less"):
+        assert out["test"][key].shape == target, key
+    np.testing.assert_allclose(out["test"]["r_a"], out["base"].r, atol=1e-5)
+    np.testing.assert_allclose(out["test"]["r_b"], out["ft"].r, atol=1e-5)
+    shares = out["shares"]
+    assert shares["better"].shape == (3,)
+    np.testing.assert_allclose(shares["better"] + shares["worse"] + shares["same"], 100.0)
+
+
 def test_retest_verdicts_retest_each_model_against_the_shuffled_control(small_study):
     ds = small_study
     rng = np.random.default_rng(3)

@@ -249,7 +249,7 @@ def test_profile_model_finds_the_planted_layer():
     y[:, :, 1] += hidden[3][:, :4] * 0.8
     prof = M.profile_model("toy", hidden, y, layers=[0, 1, 3, 4], n_hidden=5, fit_kw=FIT,
                            rsa_words=150)
-    assert prof.chosen_layer == 3 and prof.r.shape == (4, 3, 4)
+    assert prof.chosen_layer == 3 and prof.r.shape == (4, 4, 3)  # (layers, channels, windows)
     assert prof.rsa.shape == (4, 3) and prof.layer_time_map().shape == (4, 3)
     summ = prof.summary(channel="ch0")
     assert summ["relative_depth"] == 0.75 and summ["peak_window_ms"] == 1.0
@@ -379,9 +379,9 @@ def test_instruction_texts_and_results_of_a_comparison():
 
 def _profile(name="base", n_hidden=5, ch_names=("N400", "P600"), n_windows=1):
     layers = [0, 2, 4]
-    r = np.zeros((3, n_windows, len(ch_names)))
+    r = np.zeros((3, len(ch_names), n_windows))  # (layers, channels, windows)
     r[1] = 0.2
-    r[2, :, 0] = 0.5  # the first channel peaks at the last layer
+    r[2, 0, :] = 0.5  # the first channel peaks at the last layer
     rsa = np.array([[0.1] * n_windows, [0.3] * n_windows, [0.2] * n_windows])
     return M.ModelProfile(name=name, layers=layers, n_hidden=n_hidden, r=r, rsa=rsa,
                           times=np.arange(n_windows) * 25.0, ch_names=list(ch_names),

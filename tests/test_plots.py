@@ -198,11 +198,12 @@ def test_encoding_chapter_figures_draw_what_they_are_given():
     fig = plots.plot_significant_per_window(np.array([0, 3, 1]), times, 25.0, 1e-3, 7)
     assert [p.get_height() for p in fig.axes[0].patches] == [0, 3, 1]
     assert "layer 7" in fig.axes[0].get_title() and "p < 0.001" in fig.axes[0].get_title()
-    r = np.array([[0.1, 0.2], [0.3, 0.0], [0.05, 0.1]])
+    r = np.array([[0.1, 0.3, 0.05], [0.2, 0.0, 0.1]])  # (n_channels, n_windows)
     sig = r > 0.15
     fig = plots.plot_ceiling_comparison(r, r + 0.2, sig, times, 7, window=(25.0, 50.0))
     assert len(fig.axes) == 2 and fig.get_size_inches()[0] <= plots.PAGE_WIDTH_IN
     assert len(fig.axes[0].collections[1].get_offsets()) == int(sig.sum())
+    np.testing.assert_allclose(fig.axes[1].lines[1].get_ydata(), np.median(r, axis=0))
     fig = plots.plot_rsa_timecourse(times, np.array([0.1, 0.2, 0.0]), 7,
                                     lower=np.array([0.05, 0.1, 0.0]))
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [

@@ -146,7 +146,7 @@ def test_retest_and_instruction_power_read_the_results():
     values = rng.normal(0, 5, (n, 3))
     cat = category_ttest(values, ds.categories["emotion"], n_permutations=50, groups=None)
     cat.update(q=fdr_bh(cat["p"])[1], category="emotion")
-    rt = {"test": test, "base": SimpleNamespace(predictions=base, r=test["r_a"].T),
+    rt = {"test": test, "base": SimpleNamespace(predictions=base, r=test["r_a"]),
           "ft": SimpleNamespace(predictions=tuned), "delta_mse": values, "category": cat}
     res = power.retest_power(rt, ds, n_sim=20, n_permutations=50)
     assert res["r"]["null"] and np.isfinite(res["r"]["mde"]) and res["r"]["n_tests"] == 3

@@ -131,7 +131,7 @@ def test_noise_ceiling_recovers_the_reliability_of_simulated_subjects():
     sub = truth[None] + sd[None, None] * rng.standard_normal((k, n, 2, 3))
     sub[0, :10] = np.nan  # missing trials are allowed
     out = noise_ceiling(sub, n_splits=30, seed=0)
-    expected = (k / (k + sd ** 2)).T  # (n_windows, n_channels)
+    expected = k / (k + sd ** 2)  # (n_channels, n_windows), as EncodingResult.r
     np.testing.assert_allclose(out["reliability"], expected, atol=0.03)
     np.testing.assert_allclose(out["ceiling_r"], np.sqrt(expected), atol=0.03)
 

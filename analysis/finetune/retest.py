@@ -167,8 +167,9 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
     -------
     dict
         ``base``, ``ft`` (:class:`~analysis.encoding.EncodingResult`); ``test`` (from
-        :func:`analysis.stats.permutation_r_difference`, arrays (n_windows, n_channels));
-        ``classes`` (1 better, -1 worse, 0 same; (n_windows, n_channels)); ``shares``
+        :func:`analysis.stats.permutation_r_difference`, arrays (n_channels, n_windows)
+        like the responses' targets); ``classes`` (1 better, -1 worse, 0 same;
+        (n_channels, n_windows)); ``shares``
         (percent better / worse / same per window); ``shares_ci`` (from
         :func:`analysis.stats.bootstrap_better_worse`: intervals of the percentages
         better and worse over all tests, by resampling sentences); ``delta_mse`` ((n_words, n_windows):
@@ -224,10 +225,9 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
                                           **null)
     shares_ci = stats.bootstrap_better_worse(y_c, base_c, tuned_c, test, q=q,
                                              groups=dataset.sentence, n_boot=n_boot, seed=seed)
-    # (n_windows, n_channels) like EncodingResult; "null" (the scheme used) stays a dict
-    test = {k: (v.T if isinstance(v, np.ndarray) else v) for k, v in test.items()}
+    # arrays (n_channels, n_windows), as EncodingResult's; "null" (the scheme used) is a dict
     classes = stats.better_worse_same(test["p_greater"], test["p_less"], q)
-    shares = {name: 100.0 * (classes == v).mean(axis=1)
+    shares = {name: 100.0 * (classes == v).mean(axis=0)
               for name, v in (("better", 1), ("worse", -1), ("same", 0))}
     mse_base, _ = encoding.word_errors(base.predictions, dataset.responses, base.significant)
     mse_ft, _ = encoding.word_errors(tuned.predictions, dataset.responses, base.significant)

@@ -89,7 +89,7 @@ class ModelProfile:
         Hidden-state indices fitted (0 = embeddings).
     n_hidden : int
         Hidden states of the model (blocks + 1): relative depth = layer / (n_hidden - 1).
-    r : ndarray, shape (len(layers), n_windows, n_channels)
+    r : ndarray, shape (len(layers), n_channels, n_windows)
         Out-of-fold r of every layer, window and target channel.
     rsa : ndarray, shape (len(layers), n_windows)
         RSA of every layer with every window (:func:`rsa_layers`).
@@ -116,17 +116,17 @@ class ModelProfile:
 
     def _max_target(self):
         """Where the largest r lies: target channel, window and layer, in words."""
-        li, wi, ci = np.unravel_index(int(np.nanargmax(self.r)), self.r.shape)
+        li, ci, wi = np.unravel_index(int(np.nanargmax(self.r)), self.r.shape)
         where = f"{self.ch_names[ci]}, layer {self.layers[li]}"
-        return where + (f", {self.times[wi]:g} ms" if self.r.shape[1] > 1 else "")
+        return where + (f", {self.times[wi]:g} ms" if self.r.shape[2] > 1 else "")
 
     def layer_time_map(self):
         """Mean r over channels per layer and window, shape (len(layers), n_windows)."""
-        return np.nanmean(self.r, axis=2)
+        return np.nanmean(self.r, axis=1)
 
     def layer_channel_map(self, window=0):
         """r per layer and channel in one window (layer x component for ERP tables)."""
-        return self.r[:, window, :]
+        return self.r[:, :, window]
 
     def relative_depth(self, layer):
         """``layer / (n_hidden - 1)``: 0 the embeddings, 1 the last block."""
@@ -137,7 +137,7 @@ class ModelProfile:
         if channel is None:
             return self.chosen_layer
         j = self.ch_names.index(channel) if isinstance(channel, str) else int(channel)
-        return self.layers[int(np.nanargmax(np.nanmean(self.r[:, :, j], axis=1)))]
+        return self.layers[int(np.nanargmax(np.nanmean(self.r[:, j, :], axis=1)))]
 
     def summary(self, channel=None):
         """JSON-serialisable numbers of the profile.
@@ -151,7 +151,7 @@ class ModelProfile:
         -------
         dict
             ``layers``, ``peak_layer``, ``relative_depth``, ``max_r`` (over layers,
-            windows, channels), ``mean_r_by_layer``, ``peak_window_ms`` (window of the
+            channels, windows), ``mean_r_by_layer``, ``peak_window_ms`` (window of the
             highest mean r over channels at the peak layer), ``rsa_peak`` (layer,
             relative depth, window and value of the highest RSA), ``rsa_by_layer`` (max
             over windows), and with ``channel`` the same peak numbers for it.
@@ -177,7 +177,7 @@ class ModelProfile:
             j = self.ch_names.index(channel)
             layer = self.peak_layer(channel)
             out[channel] = {"peak_layer": layer, "relative_depth": self.relative_depth(layer),
-                            "max_r": float(np.nanmax(self.r[:, :, j]))}
+                            "max_r": float(np.nanmax(self.r[:, j, :]))}
         return out
 
 

@@ -37,7 +37,7 @@ def split_half_reliability(r_half_a, r_half_b):
     Parameters
     ----------
     r_half_a, r_half_b : ndarray, same shape
-        r maps (e.g. windows x channels) fitted on the averages of two disjoint
+        r maps (e.g. channels x windows) fitted on the averages of two disjoint
         halves of the subjects.
 
     Returns
@@ -231,7 +231,7 @@ def noise_ceiling(subject_responses, n_splits=20, seed=0):
     Returns
     -------
     dict
-        ``reliability`` (n_windows, n_channels): Spearman–Brown corrected split-half
+        ``reliability`` (n_channels, n_windows): Spearman–Brown corrected split-half
         reliability of the subject mean (mean over splits); ``ceiling_r``: its square
         root clipped to [0, 1], the largest Pearson r a noiseless model of the true
         responses can expect with the measured mean; ``n_subjects``, ``n_splits``.
@@ -241,7 +241,7 @@ def noise_ceiling(subject_responses, n_splits=20, seed=0):
         raise DataError(f"noise_ceiling: subject responses of shape {sub.shape}; expected "
                         "(n_subjects, n_words, n_channels, n_windows).")
     res = split_half_ceiling(sub, n_splits=n_splits, seed=seed)
-    rel = np.asarray(res["mean"]).T  # (n_windows, n_channels)
+    rel = np.asarray(res["mean"])  # (n_channels, n_windows), as EncodingResult.r
     return {"reliability": rel, "ceiling_r": np.sqrt(np.clip(rel, 0.0, 1.0)),
             "n_subjects": res["n_subjects"], "n_splits": res["n_splits"]}
 
@@ -251,12 +251,12 @@ def ceiling_share(r, ceiling_r, significant):
 
     Parameters
     ----------
-    r : ndarray, shape (n_windows, n_channels)
+    r : ndarray, shape (n_channels, n_windows)
         Model r (``EncodingResult.r``).
-    ceiling_r : ndarray, shape (n_windows, n_channels) | None
+    ceiling_r : ndarray, shape (n_channels, n_windows) | None
         Ceiling on r (:func:`noise_ceiling`); ``None`` when the data have no separate
         subjects (then every number is NaN and the text says why).
-    significant : ndarray of bool, shape (n_windows, n_channels)
+    significant : ndarray of bool, shape (n_channels, n_windows)
 
     Returns
     -------
