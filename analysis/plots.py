@@ -1004,15 +1004,15 @@ def plot_learning_curves(runs, accuracy, names=None):
     return fig
 
 
-def plot_sentence_scores(sentences, groups, window_text):
-    """Histogram of every sentence's score, the two groups drawn over it on the same bins.
+def plot_sentence_scores(sentences, sentence_sets, window_text):
+    """Histogram of every sentence's score, the two sentence sets drawn over it on the same bins.
 
     Parameters
     ----------
     sentences : DataFrame
         With a ``score`` column (NaN for unscored sentences).
-    groups : DataFrame
-        With ``group`` ("divergent" / "convergent") and ``score`` columns.
+    sentence_sets : DataFrame
+        With ``set`` ("divergent" / "convergent") and ``score`` columns.
     window_text : str
         The window the words were scored over (axis label).
 
@@ -1024,9 +1024,9 @@ def plot_sentence_scores(sentences, groups, window_text):
     scores = sentences["score"].dropna()
     bins = np.histogram_bin_edges(scores, bins=30)  # one set for all
     ax.hist(scores, bins=bins, color="0.7", label="all sentences")
-    for g, colour in (("divergent", "C3"), ("convergent", "C0")):
-        ax.hist(groups[groups["group"] == g]["score"], bins=bins, color=colour, alpha=0.8,
-                label=g)
+    for name, colour in (("divergent", "C3"), ("convergent", "C0")):
+        ax.hist(sentence_sets[sentence_sets["set"] == name]["score"], bins=bins, color=colour,
+                alpha=0.8, label=name)
     ax.set(xlabel=f"sentence score (z of the mean word MSE, {window_text})",
            ylabel="sentences")
     ax.legend()

@@ -618,7 +618,7 @@ def chain_power(chain, scores, sentences, alpha=0.05, n_sim=1000, seed=0):
     scores : ndarray, shape (n_hypotheses, n_sentences)
         The verifier scores it was evaluated on.
     sentences : DataFrame
-        The sentences of :func:`analysis.hypotheses.select_groups` (``group``, ``role``),
+        The sentences of :func:`analysis.hypotheses.select_sentence_sets` (``set``, ``role``),
         in the column order of ``scores``.
     alpha : float
         The chain's false discovery rate.
@@ -628,14 +628,14 @@ def chain_power(chain, scores, sentences, alpha=0.05, n_sim=1000, seed=0):
     -------
     dict
         From :func:`null_power` (family ``validity``): the smallest research q, and the
-        MDE of V for one hypothesis with the research groups' sizes, the median
-        within-group sd of the scores over hypotheses, and BH over all hypotheses.
+        MDE of V for one hypothesis with the research sets' sizes, the median
+        within-set sd of the scores over hypotheses, and BH over all hypotheses.
     """
     scores = np.asarray(scores, dtype=np.float64)
     research = sentences["role"].to_numpy() == "research"
-    group = sentences["group"].to_numpy()
-    a = scores[:, research & (group == "divergent")]
-    b = scores[:, research & (group == "convergent")]
+    which = sentences["set"].to_numpy()
+    a = scores[:, research & (which == "divergent")]
+    b = scores[:, research & (which == "convergent")]
     if a.shape[1] < 2 or b.shape[1] < 2:
         raise DataError(f"chain_power: {a.shape[1]} divergent and {b.shape[1]} convergent "
                         "research sentences; expected at least 2 each.")

@@ -235,8 +235,8 @@ class HypothesesResults(ChapterResults):
 
     n_sentences: int = _required()
     n_scored: int = _required()
-    n_group: int = _required()
-    group_note: str | None = _required()
+    n_per_set: int = _required()
+    set_note: str | None = _required()
     n_per_role: dict = _required()
     window_ms: list | None = _required()
     proposer: str = _required()

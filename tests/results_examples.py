@@ -33,7 +33,7 @@ _EXAMPLES = {
                         "peak_recovered": True},
     },
     "hypotheses": {
-        "n_sentences": 60, "n_scored": 60, "n_group": 10, "group_note": "",
+        "n_sentences": 60, "n_scored": 60, "n_per_set": 10, "set_note": "",
         "n_per_role": {"proposal": 20, "research": 20, "validation": 20},
         "window_ms": [200.0, 300.0], "proposer": "keyword", "verifier": "embedding",
         "llm": None, "embedding_calibration": None, "encoding_layer": 12,

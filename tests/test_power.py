@@ -98,7 +98,7 @@ def test_sentence_and_null_power():
 def test_chain_power_uses_research_sentences():
     rng = np.random.default_rng(0)
     roles = ["proposal"] * 4 + ["research"] * 8 + ["validation"] * 4
-    sents = pd.DataFrame({"group": ["divergent"] * 16 + ["convergent"] * 16,
+    sents = pd.DataFrame({"set": ["divergent"] * 16 + ["convergent"] * 16,
                           "role": roles * 2})
     scores = rng.normal(0, 0.1, (5, 32))
     chain = pd.DataFrame({"q": [0.3, 0.5, 0.9, 0.9, 0.9]})
