@@ -866,10 +866,10 @@ def plot_component_encoding(sweep, table):
                 title="Layer sweep per component (description, not tested)")
     axes[0].legend(fontsize=8, ncol=2)
     x = np.arange(len(table))
-    joint = table["r baseline + LM"]
+    nested = table["r baseline + LM"]
     axes[1].bar(x - 0.2, table["r baseline"], 0.4, label="baseline", color="0.6")
-    axes[1].bar(x + 0.2, joint, 0.4, label="baseline + LM", color="C0",
-                yerr=[joint - table["r baseline + LM low"], table["r baseline + LM high"] - joint])
+    axes[1].bar(x + 0.2, nested, 0.4, label="baseline + LM", color="C0",
+                yerr=[nested - table["r baseline + LM low"], table["r baseline + LM high"] - nested])
     if "ceiling" in table:
         axes[1].scatter(x, table["ceiling"], marker="_", s=400, color="k", zorder=3,
                         label="noise ceiling (r)")

@@ -504,7 +504,7 @@ _DEVARDA_TEXTS = ("dv_n", "dv_ours_n400", "dv_gpt2_n400", "dv_gpt2_pub", "dv_our
                   "dv_max_diff", "dv_ours_n400_ci", "dv_gpt2_n400_ci", "dv_n_sent")
 _FUTRELL_TEXTS = ("fut_ours", "fut_ours_r", "fut_gpt3", "ns_n", "fut_ours_ci")
 _CEILING_TEXTS = ("n400_rel", "n400_ceiling", "n400_ceiling_ci")
-_ENCODING_TEXTS = ("freq_source", "enc_n", "n400_base", "n400_joint", "n400_gain_p",
+_ENCODING_TEXTS = ("freq_source", "enc_n", "n400_baseline", "n400_nested", "n400_gain_p",
                    "n400_layer", "n400_share", "n400_lex", "n400_gain", "n400_gain_lex",
                    "n400_gain_lex_p", "n400_fold_layers", "n400_sweep_peak")
 #: The Futrell2018 row of the GPT-3 log-probabilities shipped with the corpus.
@@ -971,8 +971,8 @@ def encoding_texts(encoding, lexical_power=None):
     Returns
     -------
     dict of str to str or int
-        ``freq_source``, ``enc_n`` and the N400's ``n400_base``, ``n400_lex``,
-        ``n400_joint``, ``n400_gain``, ``n400_gain_lex``, ``n400_gain_p``,
+        ``freq_source``, ``enc_n`` and the N400's ``n400_baseline``, ``n400_lex``,
+        ``n400_nested``, ``n400_gain``, ``n400_gain_lex``, ``n400_gain_p``,
         ``n400_gain_lex_p``, ``n400_layer``, ``n400_fold_layers``, ``n400_sweep_peak``,
         ``n400_share``, ``n400_gain_lex_power``.
     """
@@ -988,8 +988,8 @@ def encoding_texts(encoding, lexical_power=None):
         f"{n['share of ceiling high']:.2f})")
     return {"freq_source": encoding.baseline_info["frequency_source"],
             "enc_n": f"{encoding.dataset.n_words:,}",
-            "n400_base": f"{n['r baseline']:.3f}", "n400_lex": f"{n['r lexical']:.3f}",
-            "n400_joint": f"{n['r baseline + LM']:.3f}", "n400_gain": gain("gain"),
+            "n400_baseline": f"{n['r baseline']:.3f}", "n400_lex": f"{n['r lexical']:.3f}",
+            "n400_nested": f"{n['r baseline + LM']:.3f}", "n400_gain": gain("gain"),
             "n400_gain_lex": gain("gain over lexical"),
             "n400_gain_p": f"{n['p gain']:.2g}",
             "n400_gain_lex_p": f"{n['p gain over lexical']:.2g}",
@@ -1025,8 +1025,8 @@ def encoding_results(encoding, lexical_power=None):
         return None if pd.isna(row.get("share of ceiling", np.nan)) else value()
 
     out = {c: {"baseline": float(row["r baseline"]),
-               "baseline_lm": float(row["r baseline + LM"]),
-               "baseline_lm_ci": interval(row, "r baseline + LM"),
+               "nested": float(row["r baseline + LM"]),
+               "nested_ci": interval(row, "r baseline + LM"),
                "baseline_lexical": float(row["r lexical"]),
                "gain": float(row["gain"]), "gain_ci": interval(row, "gain"),
                "gain_over": "length, frequency, position",

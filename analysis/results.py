@@ -322,7 +322,7 @@ class RealDataResults(ChapterResults):
     noise_ceiling_details: dict = _required()
     encoding: dict | None = _optional(_FRANK_ERP, keys=(
         "N400", "N400.power_gain_over_lexical"), each=(
-        "baseline", "baseline_lm", "gain", "gain_ci", "p_gain", "gain_over_lexical",
+        "baseline", "nested", "gain", "gain_ci", "p_gain", "gain_over_lexical",
         "gain_over_lexical_ci", "p_gain_over_lexical", "layer"))
     encoding_sweep: dict | None = _optional(_FRANK_ERP)
     encoding_sweep_note: str | None = _optional(_FRANK_ERP)

@@ -244,7 +244,7 @@ if enc_table is not None:
 
 # %% [markdown]
 # On the N400 the baseline of length, frequency and position reaches r =
-# {glue:text}`n400_base` and the nested model r = {glue:text}`n400_joint`: a gain of
+# {glue:text}`n400_baseline` and the nested model r = {glue:text}`n400_nested`: a gain of
 # {glue:text}`n400_gain` over that baseline (95 % interval over sentences; permutation p =
 # {glue:text}`n400_gain_p`), {glue:text}`n400_share` of the ceiling (the interval comes
 # from the resampled r, the ceiling held fixed). Much of it is
