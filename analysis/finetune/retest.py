@@ -213,10 +213,10 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
     # Both models predicted each outer fold from the other folds; centring the responses
     # and both predictions within each test fold removes the between-fold term of pooled
     # out-of-fold r (encoding.centre_within_folds), as the encoding chapter's r does.
-    # Measured on AR(1) noise targets, 1,000 story words, layer 12 against 13, 200 draws,
-    # block null, alpha 0.05 (99 % range 0.015-0.095): false-positive rate 0.18 pooled,
-    # 0.095 centred at rho 0; 0.275 and 0.165 at rho 0.8 (still liberal there: the
-    # Methods page says so).
+    # Measured on AR(1) noise targets, 1,000 story words, layer 12 against 13, 300 draws,
+    # block null, alpha 0.05 (99 % range 0.020-0.083): false-positive rate 0.15 pooled,
+    # 0.080 centred at rho 0; 0.24 and 0.11 at rho 0.8 (still liberal there: the
+    # Methods page says so; benchmarks/bench_calibration.py).
     splits = encoding.cv_splits(dataset.n_words, fit_kw.get("n_folds", 10),
                                 fit_kw.get("groups"), fit_kw.get("cv"))
     y_c, base_c, tuned_c = (encoding.centre_within_folds(v, splits) for v in
