@@ -1079,16 +1079,21 @@ def word_squared_error(predictions, responses):
     DataError
         Shapes that differ, or a target constant over all words.
     """
-    y = np.asarray(responses, dtype=np.float64).reshape(len(responses), -1)
-    p = np.asarray(predictions, dtype=np.float64).reshape(len(predictions), -1)
-    if p.shape != y.shape:
+    if np.shape(predictions) != np.shape(responses):
         raise DataError(f"word_squared_error: predictions of shape {np.shape(predictions)}; "
                         f"expected the responses' shape {np.shape(responses)}.")
-    sd = y.std(axis=0)
-    if np.any(sd == 0):
-        raise DataError(f"word_squared_error: target {int(np.argmin(sd))} (flattened channel x "
-                        "window) is constant over all words; expected varying responses.")
-    return (((p - y) / sd) ** 2).mean(axis=1)
+    y = np.asarray(responses).reshape(len(responses), -1)
+    p = np.asarray(predictions).reshape(len(predictions), -1)
+    out = np.zeros(y.shape[0])
+    for start in range(0, y.shape[1], 512):  # float64 a block of targets at a time
+        yb = y[:, start:start + 512].astype(np.float64)
+        sd = yb.std(axis=0)
+        if np.any(sd == 0):
+            raise DataError(f"word_squared_error: target {start + int(np.argmin(sd))} "
+                            "(flattened channel x window) is constant over all words; "
+                            "expected varying responses.")
+        out += (((p[:, start:start + 512] - yb) / sd) ** 2).sum(axis=1)
+    return out / max(y.shape[1], 1)
 
 
 def layer_error_margin(error_chosen, error_other, groups=None, folds=None, n_boot=1000, seed=0,

@@ -407,3 +407,19 @@ def test_error_text_names_the_window_channels_and_fallback():
                     "channels_txt": "all channels", "fallback_txt": ""}
     with pytest.raises(ValueError, match="channels has shape \\(2,\\) but there are 3"):
         error_text(1.0, None, np.ones(2, bool), ["a", "b", "c"])
+
+
+def test_word_squared_error_is_the_mean_over_targets_of_z_scored_errors():
+    from analysis.encoding import word_squared_error
+
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((40, 30, 40)) * 5 + 2  # 1,200 targets: three blocks of 512
+    pred = y + rng.standard_normal(y.shape)
+    flat, err = y.reshape(40, -1), (pred - y).reshape(40, -1)
+    np.testing.assert_allclose(word_squared_error(pred, y),
+                               ((err / flat.std(0)) ** 2).mean(1), rtol=1e-10)
+    y[:, 3, 7] = 1.0
+    with pytest.raises(DataError, match="target 127 .* constant"):
+        word_squared_error(pred, y)
+    with pytest.raises(DataError, match="expected the responses' shape"):
+        word_squared_error(pred[:, :2], y)
