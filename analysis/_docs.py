@@ -20,7 +20,7 @@ docdict = {
     "cv_groups": """groups : array_like of int, shape (n_words,) | None
     Cross-validation groups: units that no fold may split (stories, runs, sentences),
     each one contiguous block (:func:`analysis.encoding.contiguous_folds`). Not the
-    divergent and convergent sentence groups of the hypotheses chapter.""",
+    divergent and convergent sentence sets of the hypotheses chapter.""",
     "resample_groups": """groups : array_like of int, shape (n,) | None
     Resampling units (sentences, stories): all words of a unit are drawn together, so
     that each resample keeps the dependence of neighbouring words; ``None`` draws single

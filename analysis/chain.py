@@ -2,7 +2,7 @@
 
 The paper's chain (the Methods page (book/methods.md), divergent sentences and hypotheses;
 proposer and verifier after D5, Zhong et al. 2023) is a fixed sequence of the steps of
-:mod:`analysis.hypotheses`: sentence scores, group size, groups and roles, proposals,
+:mod:`analysis.hypotheses`: sentence scores, set size, sentence sets and roles, proposals,
 domains, verification, validity with confirmation, and domain enrichment.
 :func:`divergence_chain` runs them in that order and returns every intermediate table in
 a :class:`ChainResult`, so that each chapter that runs the chain (the simulated study's
@@ -39,19 +39,19 @@ class ChainResult:
         NaN where a word has no finite error there).
     sentences : DataFrame
         One row per sentence (:func:`analysis.hypotheses.sentence_scores`).
-    n_group : int
-        Sentences per group (:func:`analysis.hypotheses.group_size`).
-    group_note : str
-        What set ``n_group`` and why, for the prose.
-    groups : DataFrame, shape (2 * n_group, 5)
-        Divergent and convergent sentences with their roles
-        (:func:`analysis.hypotheses.select_groups`).
+    n_per_set : int
+        Sentences per set (:func:`analysis.hypotheses.set_size`).
+    set_note : str
+        What decided ``n_per_set`` and why, for the prose.
+    sentence_sets : DataFrame, shape (2 * n_per_set, 5)
+        Divergent and convergent sentences (column ``set``) with their roles
+        (:func:`analysis.hypotheses.select_sentence_sets`).
     proposals : DataFrame, shape (n_hypotheses, ...)
         Proposed hypotheses with their domains filled
         (:func:`analysis.hypotheses.assign_domains`).
-    scores : ndarray, shape (n_hypotheses, 2 * n_group)
+    scores : ndarray, shape (n_hypotheses, 2 * n_per_set)
         Verifier scores in [0, 1], rows in the order of ``proposals``, columns in the
-        order of ``groups``.
+        order of ``sentence_sets``.
     table : DataFrame, shape (n_hypotheses, 13)
         The evaluated hypotheses, ranked by research validity
         (:func:`analysis.hypotheses.evaluate`).
@@ -66,16 +66,16 @@ class ChainResult:
         The embedding verifier's calibration (slope, intercept, n, accuracy); the
         embedding model assigns domains whichever verifier scores.
     settings : dict
-        The arguments the chain ran with (window, requested group size, role shares,
+        The arguments the chain ran with (window, requested set size, role shares,
         proposer, verifier, LLM, number of hypotheses wanted, FDR level, number
         confirmed, seed).
     """
 
     word_score: np.ndarray
     sentences: pd.DataFrame
-    n_group: int
-    group_note: str
-    groups: pd.DataFrame
+    n_per_set: int
+    set_note: str
+    sentence_sets: pd.DataFrame
     proposals: pd.DataFrame
     scores: np.ndarray
     table: pd.DataFrame
@@ -92,8 +92,9 @@ class ChainResult:
 
     @property
     def role_counts(self):
-        """Sentences per role in the divergent group (dict, one key per role)."""
-        counts = self.groups[self.groups["group"] == "divergent"]["role"].value_counts()
+        """Sentences per role in the divergent set (dict, one key per role)."""
+        sets = self.sentence_sets
+        counts = sets[sets["set"] == "divergent"]["role"].value_counts()
         return {r: int(counts.get(r, 0)) for r in H.ROLES}
 
     def window_text(self):
@@ -102,25 +103,26 @@ class ChainResult:
 
         return window_text(self.settings.get("window"))
 
-    def group_texts(self):
-        """What a page says about the groups (dict of str to str, for glue).
+    def set_texts(self):
+        """What a page says about the sentence sets (dict of str to str, for glue).
 
         Returns
         -------
         dict
-            ``n_sentences``, ``n_scored``, ``n_group``, ``group_note``, ``window_txt``,
+            ``n_sentences``, ``n_scored``, ``n_per_set``, ``set_note``, ``window_txt``,
             ``len_divergent``, ``len_convergent`` (mean scored words per sentence of the
-            group), ``len_all`` (over every scored sentence) and ``n_<role>`` (divergent
+            set), ``len_all`` (over every scored sentence) and ``n_<role>`` (divergent
             sentences per role).
         """
         lengths = self.sentences.set_index("sentence_id")["n_scored"]
         out = {"n_sentences": str(len(self.sentences)), "n_scored": str(self.n_scored),
-               "n_group": str(self.n_group), "group_note": self.group_note,
+               "n_per_set": str(self.n_per_set), "set_note": self.set_note,
                "window_txt": self.window_text(),
                "len_all": f"{lengths[lengths > 0].mean():.1f}"}
-        for g in ("divergent", "convergent"):
-            ids = self.groups[self.groups["group"] == g]["sentence_id"]
-            out[f"len_{g}"] = f"{lengths[ids].mean():.1f}"
+        sets = self.sentence_sets
+        for name in ("divergent", "convergent"):
+            ids = sets[sets["set"] == name]["sentence_id"]
+            out[f"len_{name}"] = f"{lengths[ids].mean():.1f}"
         out.update({f"n_{r}": str(n) for r, n in self.role_counts.items()})
         return out
 
@@ -165,19 +167,19 @@ def _check_inputs(word_errors, times, words, sentence):
     return errors, times, words, sentence
 
 
-def divergence_chain(word_errors, times, words, sentence, *, window=None, n_group=None,
+def divergence_chain(word_errors, times, words, sentence, *, window=None, n_per_set=None,
                      roles=H.DEFAULT_ROLE_SHARES, proposer="offline", verifier="embedding",
                      llm=None, goal=None, n_hypotheses=60, embedder=None, fdr_q=0.05,
                      n_confirm=10, seed=0, device="cpu"):
     """Run the divergence chain: sentence scores to confirmed hypotheses and their domains.
 
     The steps, each a function of :mod:`analysis.hypotheses`, in this order:
-    :func:`~analysis.hypotheses.sentence_scores`, :func:`~analysis.hypotheses.group_size`,
-    :func:`~analysis.hypotheses.select_groups`, the proposer
+    :func:`~analysis.hypotheses.sentence_scores`, :func:`~analysis.hypotheses.set_size`,
+    :func:`~analysis.hypotheses.select_sentence_sets`, the proposer
     (:func:`~analysis.hypotheses.propose_offline` or
     :func:`~analysis.hypotheses.propose_llm`, on the proposal sentences),
     :func:`~analysis.hypotheses.assign_domains`, the verifier's ``score`` on every
-    sentence of both groups, :func:`~analysis.hypotheses.evaluate` (validity on the
+    sentence of both sets, :func:`~analysis.hypotheses.evaluate` (validity on the
     research sentences, confirmation on the validation sentences),
     :func:`~analysis.hypotheses.domain_table` and
     :func:`~analysis.hypotheses.domain_enrichment`. The protocol is the Methods page's
@@ -195,11 +197,11 @@ def divergence_chain(word_errors, times, words, sentence, *, window=None, n_grou
         Sentence index of each word.
     window : (float, float) | None
         Window of interest in ms (the paper's MEG: 300-425 ms); ``None``: every window.
-    n_group : int | None
-        Sentences per group (the paper: 100); ``None``: a quarter of the scored sentences
-        (:func:`~analysis.hypotheses.group_size` caps it at a third).
+    n_per_set : int | None
+        Sentences per set (the paper: 100); ``None``: a quarter of the scored sentences
+        (:func:`~analysis.hypotheses.set_size` caps it at a third).
     roles : tuple of 3 floats
-        Shares of each group given to the proposal, research and validation roles.
+        Shares of each set given to the proposal, research and validation roles.
     proposer : {"offline", "llm"}
         ``offline``: the project's bank plus log-odds word hypotheses; ``llm``: D5
         prompts to ``llm`` with the goal paragraph ``goal``.
@@ -236,7 +238,7 @@ def divergence_chain(word_errors, times, words, sentence, *, window=None, n_grou
     ------
     DataError
         Inputs of the wrong shape or type (the message names the field), no window in
-        ``window``, too few scored sentences for the groups, or verifier scores of the
+        ``window``, too few scored sentences for the two sets, or verifier scores of the
         wrong shape.
     ValueError
         An unknown proposer or verifier, an LLM step without ``llm``, or bad role
@@ -259,9 +261,9 @@ def divergence_chain(word_errors, times, words, sentence, *, window=None, n_grou
 
     word_score, sentences = H.sentence_scores(word_errors, times, words, sentence, window)
     n_scored = int(sentences["score"].notna().sum())
-    n_used, note = H.group_size(n_scored, n_group)
-    groups = H.select_groups(sentences, n_group=n_used, roles=roles, seed=seed)
-    texts_a, texts_b = H.role_texts(groups, "proposal")
+    n_used, note = H.set_size(n_scored, n_per_set)
+    sentence_sets = H.select_sentence_sets(sentences, n_per_set=n_used, roles=roles, seed=seed)
+    texts_a, texts_b = H.role_texts(sentence_sets, "proposal")
     if proposer == "offline":
         proposals = H.propose_offline(texts_a, texts_b, sentences["text"].tolist())
     else:
@@ -275,16 +277,16 @@ def divergence_chain(word_errors, times, words, sentence, *, window=None, n_grou
     proposals = H.assign_domains(proposals, embedder)
     check = (embedder if verifier == "embedding" else
              H.LLMVerifier(llm, progress=True) if verifier == "llm" else verifier)
-    scores = check.score(groups["text"].tolist(), proposals["hypothesis"].tolist())
-    table = H.evaluate(proposals, scores, groups, fdr_q=fdr_q, n_confirm=n_confirm)
-    settings = dict(window=None if window is None else tuple(window), n_group=n_group,
+    scores = check.score(sentence_sets["text"].tolist(), proposals["hypothesis"].tolist())
+    table = H.evaluate(proposals, scores, sentence_sets, fdr_q=fdr_q, n_confirm=n_confirm)
+    settings = dict(window=None if window is None else tuple(window), n_per_set=n_per_set,
                     roles=tuple(roles), proposer=proposer,
                     verifier=verifier if by_name else repr(verifier),
                     llm=None if llm is None else repr(llm), n_hypotheses=n_hypotheses,
                     fdr_q=fdr_q, n_confirm=n_confirm, seed=seed)
     return ChainResult(
-        word_score=word_score, sentences=sentences, n_group=n_used, group_note=note,
-        groups=groups, proposals=proposals, scores=scores, table=table,
+        word_score=word_score, sentences=sentences, n_per_set=n_used, set_note=note,
+        sentence_sets=sentence_sets, proposals=proposals, scores=scores, table=table,
         domains=H.domain_table(table, n_confirm),
         enrichment=H.domain_enrichment(table, n_confirm), verifier=repr(check),
         embedding_calibration=embedder.calibration, settings=settings)

@@ -266,7 +266,7 @@ class HypothesisResults:
     Attributes
     ----------
     sentences : pandas.DataFrame
-        ``sentence_id, text, score, group, role`` (group: divergent | convergent; role:
+        ``sentence_id, text, score, set, role`` (set: divergent | convergent; role:
         proposal | research | validation).
     table : pandas.DataFrame
         ``rank, hypothesis, proposer, domain, V, t, p, q, significant, V_validation,
@@ -274,7 +274,7 @@ class HypothesisResults:
     scores : pandas.DataFrame
         Long format ``hypothesis, sentence_id, score``.
     meta : dict
-        ``dataset`` (record), ``window``, ``n_group``, ``proposer``, ``verifier``,
+        ``dataset`` (record), ``window``, ``n_per_set``, ``proposer``, ``verifier``,
         ``development_fixture`` (True only for test fixtures).
     """
 
@@ -284,7 +284,7 @@ class HypothesisResults:
     meta: dict = field(default_factory=dict)
 
     COLUMNS = {
-        "sentences": ["sentence_id", "text", "score", "group", "role"],
+        "sentences": ["sentence_id", "text", "score", "set", "role"],
         "table": ["rank", "hypothesis", "proposer", "domain", "V", "p", "q", "significant",
                   "V_validation", "p_validation", "q_validation"],
         "scores": ["hypothesis", "sentence_id", "score"],
@@ -297,9 +297,9 @@ class HypothesisResults:
             if missing:
                 raise ContractError(f"hypothesis results: {key} lack column(s) {missing}; "
                                     f"expected at least {cols}.")
-        bad = sorted(set(self.sentences["group"]) - {"divergent", "convergent"})
+        bad = sorted(set(self.sentences["set"]) - {"divergent", "convergent"})
         if bad:
-            raise ContractError(f"hypothesis results: column 'group' holds {bad}; expected "
+            raise ContractError(f"hypothesis results: column 'set' holds {bad}; expected "
                                 "'divergent' or 'convergent'.")
         bad = sorted(set(self.sentences["role"]) - {"proposal", "research", "validation"})
         if bad:
@@ -349,6 +349,11 @@ class HypothesisResults:
         if not meta_path.is_file():
             raise _missing(meta_path, "hypotheses")
         meta = _load_json_object(meta_path, "hypotheses")
+        # files written before the sentence sets' column was renamed call it "group"; the
+        # survey of the human-validation chapter may be analysed against such files
+        sentences = frames["sentences"]
+        if "group" in sentences.columns and "set" not in sentences.columns:
+            frames["sentences"] = sentences.rename(columns={"group": "set"})
         table = frames["table"]
         if "significant" in table.columns:
             table["significant"] = table["significant"].astype(bool)

@@ -149,7 +149,7 @@ def _finding_rows(real, models):
     n400 = _n400(real)
     if n400:
         ev = (f"r {n400['baseline']:.3f} with length, frequency and position, "
-              f"{n400['baseline_lm']:.3f} with the language model added ({_ci(*n400['gain_ci'])}, "
+              f"{n400['nested']:.3f} with the language model added ({_ci(*n400['gain_ci'])}, "
               f"{_p(n400['p_gain'])}); over the lexical baseline (context-free embedding and "
               f"surprisal) {n400['gain_over_lexical']:+.3f} ({_ci(*n400['gain_over_lexical_ci'])}, "
               f"{_p(n400['p_gain_over_lexical'])}"
@@ -194,7 +194,7 @@ def _claim_rows(enc, val, fin, real, hyp):
     # 1. language-model states predict word-by-word brain responses
     n400 = _n400(real)
     if n400:
-        yes = n400["p_gain"] < 0.05 and n400["baseline_lm"] > n400["baseline"]
+        yes = n400["p_gain"] < 0.05 and n400["nested"] > n400["baseline"]
         rows.append(GlanceRow(
             "claim", "a language model's states predict word-by-word brain responses",
             "replicated (EEG)" if yes else "not replicated",

@@ -7,13 +7,13 @@ Steps, each a function:
    for the paper's MEG data; the dataset registry says) and each sentence's words, and
    standardises the sentence mean by its standard error so that short sentences do not
    fill both tails;
-   :func:`group_size` scales the groups with the data; :func:`select_groups` takes the
+   :func:`set_size` scales the two sets with the data; :func:`select_sentence_sets` takes the
    most divergent (A) and most convergent (B) sentences and gives each sentence of each
-   group, separately and with a seed, one of three roles: *proposal* (shown to the
+   set, separately and with a seed, one of three roles: *proposal* (shown to the
    proposers and used for data-driven hypotheses), *research* (validity is computed and
    ranked there) and *validation* (held out, confirms). Nothing is tested on a sentence
    that helped produce it.
-2. Proposers turn the two groups into candidate properties ("hypotheses", sentence
+2. Proposers turn the two sets into candidate properties ("hypotheses", sentence
    fragments such as "expresses strong emotions"):
    :func:`propose_offline` (a bank of properties written for the project, plus words that
    distinguish A from B by :func:`log_odds_dirichlet`) and :func:`propose_llm` (D5-style
@@ -42,7 +42,8 @@ from .embeddings import EmbeddingVerifier  # noqa: F401  (the offline verifier, 
 
 __all__ = [
     "RESOURCES", "PROMPTS", "DOMAINS", "ROLES",
-    "sentence_scores", "LENGTH_CORRECTIONS", "group_size", "select_groups", "role_texts", "category_shares",
+    "sentence_scores", "LENGTH_CORRECTIONS", "set_size", "select_sentence_sets", "role_texts",
+    "category_shares",
     "load_bank", "coarse_domain", "tokenize", "log_odds_dirichlet", "distinguishing_words",
     "propose_offline", "diverse_sample", "clean_hypothesis", "parse_bullets",
     "goal_paragraph", "propose_llm",
@@ -56,14 +57,14 @@ PROMPTS = RESOURCES / "prompts"
 DOMAINS = ("social/emotional", "physical", "other")
 FINE_DOMAINS = ("social/emotional", "physical", "syntactic", "lexical", "discourse",
                 "figurative", "other")
-#: The three roles of the sentences of each group (Methods page, divergent sentences and hypotheses) and their default shares.
+#: The three roles of the sentences of each set (divergent, convergent; Methods page, divergent sentences and hypotheses) and their default shares.
 ROLES = ("proposal", "research", "validation")
 DEFAULT_ROLE_SHARES = (0.4, 0.4, 0.2)
 TABLE_COLUMNS = ["rank", "hypothesis", "proposer", "domain", "V", "t", "p", "q",
                  "significant", "V_validation", "p_validation", "q_validation", "confirmed"]
 
 
-# --------------------------------------------------------------------------- groups
+# --------------------------------------------------------------------------- sentence sets
 #: How :func:`sentence_scores` corrects a sentence's mean for its length.
 LENGTH_CORRECTIONS = ("standardise", None)
 
@@ -74,7 +75,7 @@ def sentence_scores(mse, times, words, sentence, window=None, length_correction=
     A sentence's mean of ``n`` word scores has variance ``sd**2 / n`` when the word
     scores are independent with SD ``sd``: ranking sentences by their plain mean (the
     paper's choice) puts short sentences in both tails, the divergent and the convergent
-    group, for no reason but their length. With ``length_correction="standardise"``
+    set, for no reason but their length. With ``length_correction="standardise"``
     (default) the score is the mean's z-value against all words,
     ``(mean - mu) / (sd / sqrt(n))``, with ``mu`` and ``sd`` the mean and SD of every
     finite word score and ``n`` the sentence's words with a score: under independent
@@ -84,7 +85,7 @@ def sentence_scores(mse, times, words, sentence, window=None, length_correction=
     short sentences in both tails. Where neighbouring words' scores are positively
     correlated, the mean's variance falls more slowly than ``1 / n`` and this correction
     favours long sentences somewhat; ``n_scored`` is returned so that a chapter can
-    show the groups' lengths.
+    show the sets' lengths.
 
     Parameters
     ----------
@@ -147,24 +148,24 @@ def sentence_scores(mse, times, words, sentence, window=None, length_correction=
     return word_score, out
 
 
-def group_size(n_scored, n_group=None, share=0.25, floor=6):
-    """Sentences per group, scaled with the data.
+def set_size(n_scored, n_per_set=None, share=0.25, floor=6):
+    """Sentences per set (divergent, convergent), scaled with the data.
 
     Parameters
     ----------
     n_scored : int
         Sentences with a score.
-    n_group : int | None
+    n_per_set : int | None
         Requested size (the paper: 100); ``None`` takes ``share`` of the sentences.
     share : float
-        Share of the scored sentences per group when ``n_group`` is None.
+        Share of the scored sentences per set when ``n_per_set`` is None.
     floor : int
-        Smallest group (two sentences per role).
+        Smallest set (two sentences per role).
 
     Returns
     -------
     size : int
-        At most a third of the scored sentences, so the two groups stay apart.
+        At most a third of the scored sentences, so the two sets stay apart.
     note : str
         What was used and why, for the chapter's prose.
 
@@ -175,93 +176,93 @@ def group_size(n_scored, n_group=None, share=0.25, floor=6):
     """
     cap = n_scored // 3
     if cap < floor:
-        raise DataError(f"only {n_scored} sentences have a score; the groups need at least "
-                        f"{3 * floor} (groups of {floor}, a third of the sentences each).")
-    if n_group is None:
+        raise DataError(f"only {n_scored} sentences have a score; the two sentence sets need "
+                        f"at least {3 * floor} (sets of {floor}, a third of the sentences each).")
+    if n_per_set is None:
         size = max(floor, int(round(share * n_scored)))
         note = f"{share:.0%} of the {n_scored} scored sentences"
     else:
-        size = int(n_group)
-        note = f"n_group = {n_group}"
+        size = int(n_per_set)
+        note = f"n_per_set = {n_per_set}"
     if size > cap:
         note += f", capped at a third of the {n_scored} scored sentences"
         size = cap
     return max(size, floor), note
 
 
-def select_groups(sentences, n_group=100, roles=DEFAULT_ROLE_SHARES, seed=0):
+def select_sentence_sets(sentences, n_per_set=100, roles=DEFAULT_ROLE_SHARES, seed=0):
     """The most divergent and most convergent sentences, each given three roles.
 
     Parameters
     ----------
     sentences : DataFrame
         From :func:`sentence_scores` (``sentence_id``, ``text``, ``score``).
-    n_group : int
-        Sentences per group (the paper: 100; see :func:`group_size`).
+    n_per_set : int
+        Sentences per set (the paper: 100; see :func:`set_size`).
     roles : tuple of 3 floats
-        Shares of each group given the roles ``proposal``, ``research`` and
-        ``validation`` (each role keeps at least 2 sentences per group). Each group is
+        Shares of each set given the roles ``proposal``, ``research`` and
+        ``validation`` (each role keeps at least 2 sentences per set). Each set is
         split on its own, with ``seed``.
     seed : int
 
     Returns
     -------
     DataFrame
-        ``sentence_id``, ``text``, ``score``, ``group`` (``divergent`` | ``convergent``),
+        ``sentence_id``, ``text``, ``score``, ``set`` (``divergent`` | ``convergent``),
         ``role`` (``proposal`` | ``research`` | ``validation``); divergent first, by
         score.
 
     Raises
     ------
     ValueError
-        Groups too small for the roles, too few scored sentences, bad shares.
+        Sets too small for the roles, too few scored sentences, bad shares.
     """
     scored = sentences[np.isfinite(sentences["score"])].sort_values(
         ["score", "sentence_id"], ascending=[False, True], kind="stable")
-    n_group = int(n_group)
-    if n_group < 6:
-        raise ValueError(f"n_group must be at least 6 (2 sentences per role and group), "
-                         f"got {n_group}.")
-    if 2 * n_group > len(scored):
-        raise ValueError(f"n_group={n_group} needs {2 * n_group} scored sentences but there are "
-                         f"only {len(scored)}; lower n_group.")
+    n_per_set = int(n_per_set)
+    if n_per_set < 6:
+        raise ValueError(f"n_per_set must be at least 6 (2 sentences per role and set), "
+                         f"got {n_per_set}.")
+    if 2 * n_per_set > len(scored):
+        raise ValueError(f"n_per_set={n_per_set} needs {2 * n_per_set} scored sentences but "
+                         f"there are only {len(scored)}; lower n_per_set.")
     shares = np.asarray(roles, float)
     if shares.shape != (3,) or np.any(shares <= 0):
         raise ValueError(f"roles={roles!r}; expected three positive shares (proposal, "
                          "research, validation).")
-    counts = np.maximum(np.floor(shares / shares.sum() * n_group).astype(int), 2)
-    counts[1] = n_group - counts[0] - counts[2]  # research takes what rounding leaves
+    counts = np.maximum(np.floor(shares / shares.sum() * n_per_set).astype(int), 2)
+    counts[1] = n_per_set - counts[0] - counts[2]  # research takes what rounding leaves
     if counts[1] < 2:
-        raise ValueError(f"n_group={n_group} leaves {counts[1]} research sentences; raise it.")
+        raise ValueError(f"n_per_set={n_per_set} leaves {counts[1]} research sentences; raise it.")
     rng = np.random.default_rng(seed)
     parts = []
-    for name, rows in (("divergent", scored.iloc[:n_group]),
-                       ("convergent", scored.iloc[::-1].iloc[:n_group])):
-        role = np.repeat(np.array(ROLES, dtype=object), counts)[rng.permutation(n_group)]
-        parts.append(rows.assign(group=name, role=role))
+    for name, rows in (("divergent", scored.iloc[:n_per_set]),
+                       ("convergent", scored.iloc[::-1].iloc[:n_per_set])):
+        role = np.repeat(np.array(ROLES, dtype=object), counts)[rng.permutation(n_per_set)]
+        parts.append(rows.assign(set=name, role=role))
     out = pd.concat(parts, ignore_index=True)
-    return out[["sentence_id", "text", "score", "group", "role"]]
+    return out[["sentence_id", "text", "score", "set", "role"]]
 
 
-def role_texts(groups, role):
+def role_texts(sentence_sets, role):
     """Texts of the divergent and the convergent sentences of one role.
 
     Returns
     -------
     texts_a, texts_b : list of str
     """
-    rows = groups[groups["role"] == role]
-    return (rows[rows["group"] == "divergent"]["text"].tolist(),
-            rows[rows["group"] == "convergent"]["text"].tolist())
+    rows = sentence_sets[sentence_sets["role"] == role]
+    return (rows[rows["set"] == "divergent"]["text"].tolist(),
+            rows[rows["set"] == "convergent"]["text"].tolist())
 
 
-def category_shares(groups, categories, sentence, names=("emotion", "physical", "sound")):
-    """Share of each word category among the words of each group's sentences.
+def category_shares(sentence_sets, categories, sentence, names=("emotion", "physical", "sound")):
+    """Share of each word category among the words of each set's sentences.
 
     Parameters
     ----------
-    groups : DataFrame
-        From :func:`select_groups`.
+    sentence_sets : DataFrame
+        From :func:`select_sentence_sets`.
     categories : dict of str to ndarray of bool, each (n_words,)
         Word labels (e.g. the simulation's planted categories).
     sentence : ndarray of int, shape (n_words,)
@@ -271,7 +272,7 @@ def category_shares(groups, categories, sentence, names=("emotion", "physical", 
     Returns
     -------
     DataFrame
-        Rows: categories; columns ``divergent``, ``convergent`` (mean over the group's
+        Rows: categories; columns ``divergent``, ``convergent`` (mean over the set's
         sentences of the share of its words in the category).
     """
     sentence = np.asarray(sentence)
@@ -280,8 +281,9 @@ def category_shares(groups, categories, sentence, names=("emotion", "physical", 
         if cat not in categories:
             continue
         per_sentence = pd.Series(np.asarray(categories[cat], float)).groupby(sentence).mean()
-        out[cat] = {g: float(per_sentence.loc[groups[groups.group == g].sentence_id].mean())
-                    for g in ("divergent", "convergent")}
+        out[cat] = {s: float(per_sentence.loc[sentence_sets[sentence_sets["set"] == s].sentence_id]
+                                    .mean())
+                    for s in ("divergent", "convergent")}
     return pd.DataFrame(out).T.rename_axis("category")
 
 
@@ -411,7 +413,7 @@ def propose_offline(texts_a, texts_b, background, n_lexical=8, words_per=3, z_mi
     Parameters
     ----------
     texts_a, texts_b : list of str
-        Sentences of the divergent and convergent groups (the research split).
+        Sentences of the divergent and convergent sets (the research split).
     background : list of str
         All sentences of the text (the log-odds prior).
     n_lexical : int
@@ -507,11 +509,11 @@ def goal_paragraph(data_description="a reading study in which words were shown o
     return template.format(data_description=data_description).strip()
 
 
-def propose_llm(llm, texts_a, texts_b, goal, n_hypotheses=60, per_group=25, n_per_round=10,
+def propose_llm(llm, texts_a, texts_b, goal, n_hypotheses=60, per_set=25, n_per_round=10,
                 max_rounds=12, temperature=0.8, max_tokens=400, seed=0, template=None):
     """D5-style proposer: prompt an LLM in rounds until enough distinct hypotheses.
 
-    Each round shows up to ``per_group`` sentences of each group, chosen for lexical
+    Each round shows up to ``per_set`` sentences of each set, chosen for lexical
     diversity (:func:`diverse_sample`) from a seeded shuffle that changes per round, and
     samples a reply with a per-round seed; bullets are cleaned
     (:func:`clean_hypothesis`) and duplicates (case and punctuation ignored) dropped.
@@ -520,7 +522,7 @@ def propose_llm(llm, texts_a, texts_b, goal, n_hypotheses=60, per_group=25, n_pe
     ----------
     llm : analysis.llm.LLM
     texts_a, texts_b : list of str
-        Research-split sentences of the divergent and convergent groups.
+        Research-split sentences of the divergent and convergent sets.
     goal : str
         The goal paragraph (:func:`goal_paragraph`).
     n_hypotheses : int
@@ -540,8 +542,8 @@ def propose_llm(llm, texts_a, texts_b, goal, n_hypotheses=60, per_group=25, n_pe
         rng = np.random.default_rng([seed, rnd])
         pa = rng.permutation(len(texts_a))
         pb = rng.permutation(len(texts_b))
-        sa = [texts_a[pa[i]] for i in diverse_sample([texts_a[i] for i in pa], per_group, seed + rnd)]
-        sb = [texts_b[pb[i]] for i in diverse_sample([texts_b[i] for i in pb], per_group, seed + rnd)]
+        sa = [texts_a[pa[i]] for i in diverse_sample([texts_a[i] for i in pa], per_set, seed + rnd)]
+        sb = [texts_b[pb[i]] for i in diverse_sample([texts_b[i] for i in pb], per_set, seed + rnd)]
         prompt = template.format(goal=goal, n_per_round=n_per_round,
                                  samples_a="\n".join(f"- {s}" for s in sa),
                                  samples_b="\n".join(f"- {s}" for s in sb))
@@ -644,18 +646,18 @@ def validity(scores, in_a, in_b):
     ----------
     scores : ndarray, shape (n_hypotheses, n_sentences)
     in_a, in_b : ndarray of bool, shape (n_sentences,)
-        Sentences of group A (divergent) and group B (convergent).
+        Sentences of set A (divergent) and set B (convergent).
 
     Returns
     -------
     V, t, p : ndarray, shape (n_hypotheses,)
         ``p`` is the one-sided (A > B) p-value of Welch's unequal-variance t-test;
-        1.0 where both groups have zero variance (no evidence either way).
+        1.0 where both sets have zero variance (no evidence either way).
 
     Raises
     ------
     DataError
-        Fewer than 2 sentences in a group, or non-finite scores.
+        Fewer than 2 sentences in a set, or non-finite scores.
     """
     from ._utils import check_array
 
@@ -663,7 +665,7 @@ def validity(scores, in_a, in_b):
                          row_name=lambda i: f"hypothesis {i}", col_name=lambda j: f"sentence {j}")
     a, b = scores[:, np.asarray(in_a, bool)], scores[:, np.asarray(in_b, bool)]
     if a.shape[1] < 2 or b.shape[1] < 2:
-        raise DataError(f"each group needs at least 2 sentences (got {a.shape[1]} and "
+        raise DataError(f"each set needs at least 2 sentences (got {a.shape[1]} and "
                         f"{b.shape[1]}).")
     V = a.mean(axis=1) - b.mean(axis=1)
     t, p = welch_ttest(a, b, axis=1, alternative="greater")
@@ -681,7 +683,7 @@ def evaluate(hypotheses, scores, sentences, fdr_q=0.05, n_confirm=10):
     scores : ndarray, shape (n_hypotheses, n_sentences)
         Verifier scores for the sentences of ``sentences``, in its row order.
     sentences : DataFrame
-        From :func:`select_groups` (column ``role``).
+        From :func:`select_sentence_sets` (columns ``set``, ``role``).
     fdr_q : float
         Benjamini–Hochberg level.
     n_confirm : int
@@ -704,12 +706,12 @@ def evaluate(hypotheses, scores, sentences, fdr_q=0.05, n_confirm=10):
     if scores.shape != (len(hypotheses), len(sentences)):
         raise DataError(f"scores has shape {scores.shape}, expected "
                         f"({len(hypotheses)}, {len(sentences)}).")
-    group, role = sentences["group"].to_numpy(), sentences["role"].to_numpy()
+    which, role = sentences["set"].to_numpy(), sentences["role"].to_numpy()
     out = hypotheses[["hypothesis", "proposer", "domain"]].reset_index(drop=True).copy()
     for name, suffix in (("research", ""), ("validation", "_validation")):
         in_role = role == name
-        V, t, p = validity(scores, in_role & (group == "divergent"),
-                           in_role & (group == "convergent"))
+        V, t, p = validity(scores, in_role & (which == "divergent"),
+                           in_role & (which == "convergent"))
         out["V" + suffix], out["p" + suffix] = V, p
         if not suffix:
             reject, q = fdr_bh(p, fdr_q)
@@ -824,20 +826,20 @@ def unnamed_category_check(table, vocabulary, n_top=10, terms=SOUND_TERMS):
             "significant": any(h["significant"] for h in hits)}
 
 
-def results_for_later(groups, table, hypotheses, scores, meta):
+def results_for_later(sentence_sets, table, hypotheses, scores, meta):
     """The :class:`~analysis.contracts.HypothesisResults` the human-validation chapter reads.
 
     Parameters
     ----------
-    groups : DataFrame
-        From :func:`select_groups`.
+    sentence_sets : DataFrame
+        From :func:`select_sentence_sets`.
     table : DataFrame
         From :func:`evaluate`.
     hypotheses : sequence of str
         Row order of ``scores``.
     scores : ndarray, shape (n_hypotheses, n_sentences)
     meta : dict
-        Dataset record, window, group size, proposer and verifier.
+        Dataset record, window, set size, proposer and verifier.
 
     Returns
     -------
@@ -845,5 +847,6 @@ def results_for_later(groups, table, hypotheses, scores, meta):
     """
     from .contracts import HypothesisResults
 
-    return HypothesisResults(groups, table, scores_long(hypotheses, scores, groups),
+    return HypothesisResults(sentence_sets, table,
+                             scores_long(hypotheses, scores, sentence_sets),
                              dict(meta, development_fixture=False))

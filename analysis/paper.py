@@ -63,7 +63,7 @@ PAPER = (
                "people listening to stories", METHODS, "data"),
     PaperValue("model", "language model", "GPT-2 XL (48 layers, 1.5 billion parameters)",
                METHODS, "encoding"),
-    PaperValue("groups", "divergent and convergent sentences",
+    PaperValue("sentence_sets", "divergent and convergent sentences",
                "the 100 sentences with the highest and the 100 with the lowest error, "
                "words scored over 300-425 ms", METHODS, "hypotheses"),
     PaperValue("domains", "what the divergent sentences share",
@@ -122,10 +122,10 @@ def _book_values(res):
                         "the book runs on a CPU" if small else "another model")
     if hyp is not None:
         window = window_text(hyp.window_ms)  # None: no window of interest (one ERP, RTs)
-        out["groups"] = (f"{hyp.n_group} and {hyp.n_group} of {hyp.n_scored} "
-                         f"sentences, words scored over {window}",
-                         "group size scaled to the story's length" if hyp.n_group != 100
-                         else "same")
+        out["sentence_sets"] = (f"{hyp.n_per_set} and {hyp.n_per_set} of {hyp.n_scored} "
+                                f"sentences, words scored over {window}",
+                                "set size scaled to the story's length"
+                                if hyp.n_per_set != 100 else "same")
         top = hyp.domains["top 10"]
         named = ", ".join(f"{k} {v}" for k, v in top.items())
         out["domains"] = (f"domains of the top 10 hypotheses: {named or 'none'}; "

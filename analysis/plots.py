@@ -868,10 +868,10 @@ def plot_component_encoding(sweep, table):
                 title="Layer sweep per component (description, not tested)")
     axes[0].legend(fontsize=8, ncol=2)
     x = np.arange(len(table))
-    joint = table["r baseline + LM"]
+    nested = table["r baseline + LM"]
     axes[1].bar(x - 0.2, table["r baseline"], 0.4, label="baseline", color="0.6")
-    axes[1].bar(x + 0.2, joint, 0.4, label="baseline + LM", color="C0",
-                yerr=[joint - table["r baseline + LM low"], table["r baseline + LM high"] - joint])
+    axes[1].bar(x + 0.2, nested, 0.4, label="baseline + LM", color="C0",
+                yerr=[nested - table["r baseline + LM low"], table["r baseline + LM high"] - nested])
     if "ceiling" in table:
         axes[1].scatter(x, table["ceiling"], marker="_", s=400, color="k", zorder=3,
                         label="noise ceiling (r)")
@@ -1006,15 +1006,15 @@ def plot_learning_curves(runs, accuracy, names=None):
     return fig
 
 
-def plot_sentence_scores(sentences, groups, window_text):
-    """Histogram of every sentence's score, the two groups drawn over it on the same bins.
+def plot_sentence_scores(sentences, sentence_sets, window_text):
+    """Histogram of every sentence's score, the two sentence sets drawn over it on the same bins.
 
     Parameters
     ----------
     sentences : DataFrame
         With a ``score`` column (NaN for unscored sentences).
-    groups : DataFrame
-        With ``group`` ("divergent" / "convergent") and ``score`` columns.
+    sentence_sets : DataFrame
+        With ``set`` ("divergent" / "convergent") and ``score`` columns.
     window_text : str
         The window the words were scored over (axis label).
 
@@ -1026,9 +1026,9 @@ def plot_sentence_scores(sentences, groups, window_text):
     scores = sentences["score"].dropna()
     bins = np.histogram_bin_edges(scores, bins=30)  # one set for all
     ax.hist(scores, bins=bins, color="0.7", label="all sentences")
-    for g, colour in (("divergent", "C3"), ("convergent", "C0")):
-        ax.hist(groups[groups["group"] == g]["score"], bins=bins, color=colour, alpha=0.8,
-                label=g)
+    for name, colour in (("divergent", "C3"), ("convergent", "C0")):
+        ax.hist(sentence_sets[sentence_sets["set"] == name]["score"], bins=bins, color=colour,
+                alpha=0.8, label=name)
     ax.set(xlabel=f"sentence score (z of the mean word MSE, {window_text})",
            ylabel="sentences")
     ax.legend()

@@ -161,7 +161,7 @@ def r_difference_design(y, pred_a, pred_b):
     Returns
     -------
     dict
-        ``r_base`` (median r of ``pred_a`` with ``y`` over columns) and
+        ``r_reference`` (median r of ``pred_a`` with ``y`` over columns) and
         ``prediction_correlation`` (median r of the two predictions, clipped to [0, 0.99]),
         keywords of :func:`mde_r_difference`.
     """
@@ -170,9 +170,9 @@ def r_difference_design(y, pred_a, pred_b):
     n = np.shape(y)[0]
     cols = [np.asarray(v, dtype=np.float64).reshape(n, -1) for v in (y, pred_a, pred_b)]
     with np.errstate(invalid="ignore"):
-        r_base = float(np.nanmedian(pearson_columns(cols[1], cols[0])))
+        r_reference = float(np.nanmedian(pearson_columns(cols[1], cols[0])))
         c = float(np.nanmedian(pearson_columns(cols[1], cols[2])))
-    return {"r_base": r_base if np.isfinite(r_base) else 0.0,
+    return {"r_reference": r_reference if np.isfinite(r_reference) else 0.0,
             "prediction_correlation": float(np.clip(np.nan_to_num(c), 0.0, 0.99))}
 
 
@@ -180,7 +180,7 @@ def _group_name(scheme):
     return "sentences" if scheme == "sentences" else "stories"
 
 
-def mde_r_difference(n_words, groups=None, lag1=0.0, r_base=0.1, ceiling=None,
+def mde_r_difference(n_words, groups=None, lag1=0.0, r_reference=0.1, ceiling=None,
                      prediction_correlation=0.0,
                      alternative="two-sided", scheme="blocks", block_length=DEFAULT_BLOCK_LENGTH,
                      power=0.8, alpha=0.05, n_sim=100, n_permutations=200, seed=0, at=None):
@@ -194,7 +194,7 @@ def mde_r_difference(n_words, groups=None, lag1=0.0, r_base=0.1, ceiling=None,
     with ``c = prediction_correlation``, the correlation of the two predictions (a
     fine-tuned or instructed model predicts nearly what its base predicts, and the
     closer the two, the less noisy their difference in r). The response is
-    ``y = b_a u_a + b_b u_b + sqrt(1 - b_a^2 - b_b^2) e`` with ``b_a = r_base`` and
+    ``y = b_a u_a + b_b u_b + sqrt(1 - b_a^2 - b_b^2) e`` with ``b_a = r_reference`` and
     ``b_b`` set so that in expectation ``r_b - r_a = delta``. The test is
     :func:`analysis.stats.permutation_r_difference` with the dataset's null
     (``scheme``, ``groups``, ``block_length``).
@@ -202,7 +202,7 @@ def mde_r_difference(n_words, groups=None, lag1=0.0, r_base=0.1, ceiling=None,
     Approximations: the responses, predictions and noise share one lag-1
     autocorrelation (real predictions are often smoother than the responses);
     predictions are exact components, not out-of-fold fits; the reliability enters as
-    the cap ``r_base + delta <= ceiling`` (and the variance of ``y`` caps ``b_b``).
+    the cap ``r_reference + delta <= ceiling`` (and the variance of ``y`` caps ``b_b``).
 
     Parameters
     ----------
@@ -211,7 +211,7 @@ def mde_r_difference(n_words, groups=None, lag1=0.0, r_base=0.1, ceiling=None,
         Sentence or story labels (contiguous), as in the dataset's null.
     lag1 : float
         Measured lag-1 autocorrelation of the responses (within groups).
-    r_base : float
+    r_reference : float
         r of the reference prediction (e.g. the base model's measured r).
     ceiling : float | None
         Noise ceiling (largest attainable r); None = 1.
@@ -233,23 +233,26 @@ def mde_r_difference(n_words, groups=None, lag1=0.0, r_base=0.1, ceiling=None,
     dict
         ``mde`` (Delta r; inf when no effect below the ceiling reaches ``power``),
         ``power_at_mde``, ``family``, and the design (``n_words``, ``n_groups``,
-        ``lag1``, ``r_base``, ``ceiling``, ``alpha``, ``power``, ``n_sim``,
+        ``lag1``, ``r_reference``, ``ceiling``, ``alpha``, ``power``, ``n_sim``,
         ``n_permutations``, ``scheme``).
     """
     n, rho = _check_design(n_words, groups, lag1)
     cap = 1.0 if ceiling is None or not np.isfinite(ceiling) else float(min(ceiling, 1.0))
-    r_base = float(np.clip(r_base if np.isfinite(r_base) else 0.0, 0.0, 0.95 * cap))
+    r_reference = float(np.clip(r_reference if np.isfinite(r_reference) else 0.0, 0.0,
+                                0.95 * cap))
     c = float(np.clip(prediction_correlation, 0.0, 0.99))
     sc = np.sqrt(1 - c ** 2)
     # the largest delta the variance of y allows: b_a^2 + b_b^2 <= 1
-    upper = min(cap - r_base, sc * np.sqrt(1 - r_base ** 2) - (1 - c) * r_base)
+    upper = min(cap - r_reference,
+                sc * np.sqrt(1 - r_reference ** 2) - (1 - c) * r_reference)
     draws = ar1_targets(n, 3 * int(n_sim), rho, groups, seed=seed)
     u_a, u_b, e = np.split(draws, 3, axis=1)
     pred_b = c * u_a + sc * u_b
 
     def rejects_at(delta):
-        b_a = r_base
-        b_b = (r_base + delta - c * r_base) / sc  # r_b = c b_a + sc b_b = r_base + delta
+        b_a = r_reference
+        # r_b = c b_a + sc b_b = r_reference + delta
+        b_b = (r_reference + delta - c * r_reference) / sc
         y = b_a * u_a + b_b * u_b + np.sqrt(max(1 - b_a ** 2 - b_b ** 2, 0.0)) * e
         res = permutation_r_difference(y, u_a, pred_b, n_permutations, seed=seed + 1,
                                        scheme=scheme, groups=groups,
@@ -266,7 +269,7 @@ def mde_r_difference(n_words, groups=None, lag1=0.0, r_base=0.1, ceiling=None,
     out = search_effect(rejects_at, upper, power)
     out.update(family="r_difference", n_words=n, n_groups=_n_groups(groups), lag1=float(lag1),
                group_name=_group_name(scheme), prediction_correlation=c,
-               r_base=r_base, ceiling=None if ceiling is None else float(ceiling),
+               r_reference=r_reference, ceiling=None if ceiling is None else float(ceiling),
                alpha=float(alpha), power=float(power), n_sim=int(n_sim),
                n_permutations=int(n_permutations), scheme=scheme)
     return out
@@ -494,7 +497,7 @@ def null_power(p, test, alpha=0.05, label="p", **design):
         ``"p"`` or ``"q"``, for the sentence.
     **design
         Keywords of the family's ``mde_*`` function (e.g. ``**dataset_design(ds)`` plus
-        ``r_base``, ``ceiling``, ``n_sim``); ``alpha`` is passed on.
+        ``r_reference``, ``ceiling``, ``n_sim``); ``alpha`` is passed on.
 
     Returns
     -------
@@ -553,7 +556,7 @@ def retest_power(retest, dataset, alpha=0.05, ceiling=None, n_sim=100, n_permuta
     design["lag1"] = float(np.nanmedian(test["lag1_y"]))
     base, tuned = retest["base"].predictions, retest["ft"].predictions
     design.update(r_difference_design(base, base, tuned))
-    design["r_base"] = float(np.nanmedian(retest["base"].r))
+    design["r_reference"] = float(np.nanmedian(retest["base"].r))
     kw = dict(alpha=alpha, n_sim=n_sim, n_permutations=n_permutations, seed=seed)
     out = {"r": null_power(q, "r_difference", label="q", ceiling=ceiling, **design, **kw)}
     out["r"]["n_tests"] = int(np.isfinite(p2).sum())
@@ -601,7 +604,7 @@ def instruction_power(comparison, targets, alpha=0.05, n_sim=100, n_permutations
     design = dataset_design(targets, first=comparison.params.get("n_words"))
     plain = comparison.fits["plain"].predictions
     design.update(r_difference_design(plain, plain, comparison.fits[best].predictions))
-    design["r_base"] = float(s["mean_r_plain"].iloc[0])
+    design["r_reference"] = float(s["mean_r_plain"].iloc[0])
     out = null_power(q, "r_difference", alpha=alpha, label="q", n_sim=n_sim,
                      n_permutations=n_permutations, seed=seed, **design)
     out["instruction"] = str(best)
@@ -618,7 +621,7 @@ def chain_power(chain, scores, sentences, alpha=0.05, n_sim=1000, seed=0):
     scores : ndarray, shape (n_hypotheses, n_sentences)
         The verifier scores it was evaluated on.
     sentences : DataFrame
-        The sentences of :func:`analysis.hypotheses.select_groups` (``group``, ``role``),
+        The sentences of :func:`analysis.hypotheses.select_sentence_sets` (``set``, ``role``),
         in the column order of ``scores``.
     alpha : float
         The chain's false discovery rate.
@@ -628,14 +631,14 @@ def chain_power(chain, scores, sentences, alpha=0.05, n_sim=1000, seed=0):
     -------
     dict
         From :func:`null_power` (family ``validity``): the smallest research q, and the
-        MDE of V for one hypothesis with the research groups' sizes, the median
-        within-group sd of the scores over hypotheses, and BH over all hypotheses.
+        MDE of V for one hypothesis with the research sets' sizes, the median
+        within-set sd of the scores over hypotheses, and BH over all hypotheses.
     """
     scores = np.asarray(scores, dtype=np.float64)
     research = sentences["role"].to_numpy() == "research"
-    group = sentences["group"].to_numpy()
-    a = scores[:, research & (group == "divergent")]
-    b = scores[:, research & (group == "convergent")]
+    which = sentences["set"].to_numpy()
+    a = scores[:, research & (which == "divergent")]
+    b = scores[:, research & (which == "convergent")]
     if a.shape[1] < 2 or b.shape[1] < 2:
         raise DataError(f"chain_power: {a.shape[1]} divergent and {b.shape[1]} convergent "
                         "research sentences; expected at least 2 each.")

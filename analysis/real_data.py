@@ -374,7 +374,7 @@ def component_encoding(dataset, hidden, baseline, layers, n_permutations=1000, s
                        None if groups is None else np.asarray(groups), fit_kw.get("cv"))
     c = lambda a: centre_within_folds(np.asarray(a)[:, :, 0], splits)  # noqa: E731
     y = c(dataset.responses)
-    base = fit_baseline(baseline, dataset, **fit_kw)
+    baseline_fit = fit_baseline(baseline, dataset, **fit_kw)
     band = baseline  # unpenalized band of the language-model fits
     if lexical is not None:
         band = np.column_stack([baseline, np.asarray(lexical["surprisal"], float)])
@@ -383,7 +383,7 @@ def component_encoding(dataset, hidden, baseline, layers, n_permutations=1000, s
     sweep = pd.DataFrame({layer: pearson_columns(c(f.predictions), y) for layer, f in
                           fits.items()}, index=names).T.rename_axis("layer")
     nested = nested_layer_choice(fits, dataset, per_target=True, **fit_kw)
-    preds = {"baseline": c(base.predictions), "nested": c(nested.predictions)}
+    preds = {"baseline": c(baseline_fit.predictions), "nested": c(nested.predictions)}
     lex = None
     if lexical is not None:
         lex = fit_encoding(np.asarray(lexical["static"]), dataset, baseline=band, layer=0,
@@ -426,7 +426,7 @@ def component_encoding(dataset, hidden, baseline, layers, n_permutations=1000, s
             "chosen_layers": {k: [int(v) for v in nested.chosen_layers[:, j, 0]]
                               for j, k in enumerate(names)},
             "layer": {k: int(table.loc[k, "layer (modal)"]) for k in names},
-            "baseline": base, "nested": nested, "lexical": lex, "splits": splits,
+            "baseline": baseline_fit, "nested": nested, "lexical": lex, "splits": splits,
             "table": table}
 
 
@@ -504,7 +504,7 @@ _DEVARDA_TEXTS = ("dv_n", "dv_ours_n400", "dv_gpt2_n400", "dv_gpt2_pub", "dv_our
                   "dv_max_diff", "dv_ours_n400_ci", "dv_gpt2_n400_ci", "dv_n_sent")
 _FUTRELL_TEXTS = ("fut_ours", "fut_ours_r", "fut_gpt3", "ns_n", "fut_ours_ci")
 _CEILING_TEXTS = ("n400_rel", "n400_ceiling", "n400_ceiling_ci")
-_ENCODING_TEXTS = ("freq_source", "enc_n", "n400_base", "n400_joint", "n400_gain_p",
+_ENCODING_TEXTS = ("freq_source", "enc_n", "n400_baseline", "n400_nested", "n400_gain_p",
                    "n400_layer", "n400_share", "n400_lex", "n400_gain", "n400_gain_lex",
                    "n400_gain_lex_p", "n400_fold_layers", "n400_sweep_peak")
 #: The Futrell2018 row of the GPT-3 log-probabilities shipped with the corpus.
@@ -915,14 +915,14 @@ def erp_encoding(frank, features, layer_step=1, ceiling=None, n_permutations=100
     kept = ~frank.metadata["published_exclusion"].to_numpy(bool)
     erp = frank.subset(kept, note="de Varda et al. (2023) exclusion")
     hidden = hidden[:, kept]
-    X_base, base_info = nuisance_predictors(erp)
+    baseline, baseline_info = nuisance_predictors(erp)
     fit_kw = dict(fit_kw, groups=erp.group_labels("sentence"))
     lexical = {"static": hidden[0], "surprisal": np.asarray(features.surprisal)[kept]}
-    fit = component_encoding(erp, hidden, X_base, swept_layers(hidden.shape[0], layer_step),
+    fit = component_encoding(erp, hidden, baseline, swept_layers(hidden.shape[0], layer_step),
                              n_permutations=n_permutations, seed=seed, lexical=lexical,
                              n_boot=n_boot, **fit_kw)
     table = add_ceiling_share(fit["table"], ceiling or {})
-    return ErpEncoding(erp, hidden, X_base, base_info, fit_kw, fit, table)
+    return ErpEncoding(erp, hidden, baseline, baseline_info, fit_kw, fit, table)
 
 
 def lexical_gain_power(encoding, ceiling=None, n_sim=200, seed=0, component="N400"):
@@ -953,7 +953,7 @@ def lexical_gain_power(encoding, ceiling=None, n_sim=200, seed=0, component="N40
     design = {**power.dataset_design(erp.pick([component])),
               **power.r_difference_design(erp.responses[:, j], fit["lexical"].predictions[:, j],
                                           fit["nested"].predictions[:, j]),
-              "r_base": float(row["r lexical"])}
+              "r_reference": float(row["r lexical"])}
     return power.null_power(row["p gain over lexical"], "r_difference", alternative="greater",
                             ceiling=(ceiling or {}).get(component, {}).get("ceiling_r"),
                             n_sim=n_sim, seed=seed, **design)
@@ -971,8 +971,8 @@ def encoding_texts(encoding, lexical_power=None):
     Returns
     -------
     dict of str to str or int
-        ``freq_source``, ``enc_n`` and the N400's ``n400_base``, ``n400_lex``,
-        ``n400_joint``, ``n400_gain``, ``n400_gain_lex``, ``n400_gain_p``,
+        ``freq_source``, ``enc_n`` and the N400's ``n400_baseline``, ``n400_lex``,
+        ``n400_nested``, ``n400_gain``, ``n400_gain_lex``, ``n400_gain_p``,
         ``n400_gain_lex_p``, ``n400_layer``, ``n400_fold_layers``, ``n400_sweep_peak``,
         ``n400_share``, ``n400_gain_lex_power``.
     """
@@ -988,8 +988,8 @@ def encoding_texts(encoding, lexical_power=None):
         f"{n['share of ceiling high']:.2f})")
     return {"freq_source": encoding.baseline_info["frequency_source"],
             "enc_n": f"{encoding.dataset.n_words:,}",
-            "n400_base": f"{n['r baseline']:.3f}", "n400_lex": f"{n['r lexical']:.3f}",
-            "n400_joint": f"{n['r baseline + LM']:.3f}", "n400_gain": gain("gain"),
+            "n400_baseline": f"{n['r baseline']:.3f}", "n400_lex": f"{n['r lexical']:.3f}",
+            "n400_nested": f"{n['r baseline + LM']:.3f}", "n400_gain": gain("gain"),
             "n400_gain_lex": gain("gain over lexical"),
             "n400_gain_p": f"{n['p gain']:.2g}",
             "n400_gain_lex_p": f"{n['p gain over lexical']:.2g}",
@@ -1025,8 +1025,8 @@ def encoding_results(encoding, lexical_power=None):
         return None if pd.isna(row.get("share of ceiling", np.nan)) else value()
 
     out = {c: {"baseline": float(row["r baseline"]),
-               "baseline_lm": float(row["r baseline + LM"]),
-               "baseline_lm_ci": interval(row, "r baseline + LM"),
+               "nested": float(row["r baseline + LM"]),
+               "nested_ci": interval(row, "r baseline + LM"),
                "baseline_lexical": float(row["r lexical"]),
                "gain": float(row["gain"]), "gain_ci": interval(row, "gain"),
                "gain_over": "length, frequency, position",

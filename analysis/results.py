@@ -235,8 +235,8 @@ class HypothesesResults(ChapterResults):
 
     n_sentences: int = _required()
     n_scored: int = _required()
-    n_group: int = _required()
-    group_note: str | None = _required()
+    n_per_set: int = _required()
+    set_note: str | None = _required()
     n_per_role: dict = _required()
     window_ms: list | None = _required()
     proposer: str = _required()
@@ -322,7 +322,7 @@ class RealDataResults(ChapterResults):
     noise_ceiling_details: dict = _required()
     encoding: dict | None = _optional(_FRANK_ERP, keys=(
         "N400", "N400.power_gain_over_lexical"), each=(
-        "baseline", "baseline_lm", "gain", "gain_ci", "p_gain", "gain_over_lexical",
+        "baseline", "nested", "gain", "gain_ci", "p_gain", "gain_over_lexical",
         "gain_over_lexical_ci", "p_gain_over_lexical", "layer"))
     encoding_sweep: dict | None = _optional(_FRANK_ERP)
     encoding_sweep_note: str | None = _optional(_FRANK_ERP)

@@ -116,7 +116,7 @@ PROFILES = {
         "n_words": 0,
         "n_subjects": 8,
         "rsa_words": 2000,
-        "n_group": 100,
+        "n_per_set": 100,
         "ft_n_train": 0,  # all items
         "ft_n_eval": 0,
         "ft_epochs": 3,

@@ -37,8 +37,8 @@
 
 # %% tags=["parameters"]
 seed = 0
-n_group: int | None = None  # sentences per group; None: a quarter of the scored sentences (the paper: 100)
-role_shares = [0.4, 0.4, 0.2]  # shares of each group for proposal, research and validation
+n_per_set: int | None = None  # divergent (and convergent) sentences; None: a quarter of the scored sentences (the paper: 100)
+role_shares = [0.4, 0.4, 0.2]  # shares of each set for proposal, research and validation
 proposer = "offline"  # offline (bank + log-odds words) | llm (D5 prompts)
 verifier = "embedding"  # embedding (all-MiniLM-L6-v2, calibrated) | llm (P(Yes))
 llm_model = "default"  # local: "default", a .gguf file, a model folder or a hub name; with llm_url: the served model's name
@@ -67,7 +67,7 @@ from analysis.provenance import data_banner, portable_path, start_chapter
 
 chapter = start_chapter(
     "hypotheses",
-    dict(seed=seed, n_group=n_group, role_shares=role_shares, proposer=proposer,
+    dict(seed=seed, n_per_set=n_per_set, role_shares=role_shares, proposer=proposer,
          verifier=verifier, llm_model=llm_model, llm_url=llm_url,
          llm_api_key_env=llm_api_key_env, n_hypotheses=n_hypotheses, n_confirm=n_confirm,
          fdr_q=fdr_q, device=device, profile=profile),
@@ -84,23 +84,23 @@ if proposer == "llm" or verifier == "llm":
     llm = make_llm(llm_model, url=llm_url, api_key_env=llm_api_key_env, device=chapter.device)
     print(llm)
 run = divergence_chain(  # the whole chain; the cells below show its tables
-    enc.mse, enc.times, enc.words, enc.sentence, window=enc.window, n_group=n_group,
+    enc.mse, enc.times, enc.words, enc.sentence, window=enc.window, n_per_set=n_per_set,
     roles=role_shares, proposer=proposer, verifier=verifier, llm=llm,
     goal=H.goal_paragraph(f"the {enc.dataset['name']} dataset, read one word at a time"),
     n_hypotheses=n_hypotheses, fdr_q=fdr_q, n_confirm=n_confirm, seed=seed,
     device=chapter.device)
-word_score, all_sentences, groups = run.word_score, run.sentences, run.groups
-n_scored, n_group_used, group_note, role_counts = (run.n_scored, run.n_group, run.group_note,
+word_score, all_sentences, sentence_sets = run.word_score, run.sentences, run.sentence_sets
+n_scored, n_per_set_used, set_note, role_counts = (run.n_scored, run.n_per_set, run.set_note,
                                                    run.role_counts)
-print(f"{len(enc.words)} words in {len(all_sentences)} sentences; {n_group_used} per group "
-      f"({group_note}): " + ", ".join(f"{role_counts.get(r, 0)} {r}" for r in H.ROLES))
+print(f"{len(enc.words)} words in {len(all_sentences)} sentences; {n_per_set_used} per set "
+      f"({set_note}): " + ", ".join(f"{role_counts.get(r, 0)} {r}" for r in H.ROLES))
 
 # %% [markdown]
 # ## The two groups
 #
 # Of {glue:text}`n_sentences` sentences ({glue:text}`n_scored` with a score), the
-# {glue:text}`n_group` with the highest mean error form the divergent group and the
-# {glue:text}`n_group` with the lowest the convergent group ({glue:text}`group_note`).
+# {glue:text}`n_per_set` with the highest mean error form the divergent group and the
+# {glue:text}`n_per_set` with the lowest the convergent group ({glue:text}`set_note`).
 # A mean of few words varies more than a mean of many, so a plain mean would put short
 # sentences in both groups; each sentence's mean is therefore standardised by its
 # standard error under independent word scores, (mean − mean of all words) × √n / SD
@@ -113,16 +113,17 @@ print(f"{len(enc.words)} words in {len(all_sentences)} sentences; {n_group_used}
 # word's error ({glue:text}`window_txt`); then a few sentences of each group.
 
 # %%
-for key, text in run.group_texts().items():
+for key, text in run.set_texts().items():
     glue(key, text)
 glue("seed", seed)
 display(show.fragment(plots.coloured_text(enc.words, word_score, cmap="Reds", max_words=250,
                                           label="word error (mean z-scored squared error)")))
-examples = pd.concat([groups[groups.group == g].head(5) for g in ("divergent", "convergent")])
-display(show.table(examples[["group", "score", "role", "text"]], {"score": "{:.3f}"}, index=False))
+examples = pd.concat([sentence_sets[sentence_sets["set"] == s].head(5)
+                      for s in ("divergent", "convergent")])
+display(show.table(examples[["set", "score", "role", "text"]], {"score": "{:.3f}"}, index=False))
 
 # %%
-fig = plots.plot_sentence_scores(all_sentences, groups, run.window_text())
+fig = plots.plot_sentence_scores(all_sentences, sentence_sets, run.window_text())
 
 # %% [markdown]
 # ## Proposing hypotheses
@@ -216,7 +217,7 @@ glue("p_enrich", f"{enrich['p']:.2g}")
 
 # %%
 study = enc.reopen_dataset(device=chapter.device, progress=False)
-shares = H.category_shares(groups, study.categories, study.sentence)
+shares = H.category_shares(sentence_sets, study.categories, study.sentence)
 truth, unnamed = {}, None
 if len(shares):
     display(show.table(shares, "{:.1%}"))
@@ -278,16 +279,16 @@ else:
 # ({glue:text}`n_pairs` here).
 
 # %%
-glue("n_pairs", int(len(table) * len(groups)))
-meta = {"dataset": enc.dataset, "window": enc.window, "n_group": n_group_used,
+glue("n_pairs", int(len(table) * len(sentence_sets)))
+meta = {"dataset": enc.dataset, "window": enc.window, "n_per_set": n_per_set_used,
         "proposer": proposer, "verifier": verifier}
-H.results_for_later(groups, table, proposals["hypothesis"], scores, meta).write(
+H.results_for_later(sentence_sets, table, proposals["hypothesis"], scores, meta).write(
     chapter.results_dir)
 results = {
     "n_sentences": len(all_sentences),
     "n_scored": n_scored,
-    "n_group": n_group_used,
-    "group_note": group_note,
+    "n_per_set": n_per_set_used,
+    "set_note": set_note,
     "n_per_role": {r: int(role_counts.get(r, 0)) for r in H.ROLES},
     "window_ms": enc.window,
     "proposer": proposer,

@@ -88,7 +88,7 @@ if not fixture:
 if fixture or simulated:
     display(show.fragment(validation.banner_html(simulated, fixture)))
 print(f"{len(table)} hypotheses, {len(sentences)} selected sentences "
-      f"({(sentences['group'] == 'divergent').sum()} divergent)")
+      f"({(sentences['set'] == 'divergent').sum()} divergent)")
 
 # %% [markdown]
 # ## The trials

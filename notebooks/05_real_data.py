@@ -244,7 +244,7 @@ if enc_table is not None:
 
 # %% [markdown]
 # On the N400 the baseline of length, frequency and position reaches r =
-# {glue:text}`n400_base` and the nested model r = {glue:text}`n400_joint`: a gain of
+# {glue:text}`n400_baseline` and the nested model r = {glue:text}`n400_nested`: a gain of
 # {glue:text}`n400_gain` over that baseline (95 % interval over sentences; permutation p =
 # {glue:text}`n400_gain_p`), {glue:text}`n400_share` of the ceiling (the interval comes
 # from the resampled r, the ceiling held fixed). Much of it is
@@ -264,9 +264,9 @@ if enc_table is not None:
 #
 # As in the simulated chapters: each word's error is the squared difference between its
 # N400 and the nested model's out-of-fold prediction (z-scored); a sentence's score is its
-# words' mean; the {glue:text}`chain_n_group` highest and lowest sentences of
+# words' mean; the {glue:text}`chain_n_per_set` highest and lowest sentences of
 # {glue:text}`chain_n_sentences` form the divergent and convergent groups
-# ({glue:text}`chain_group_note`), each split into proposal, research and validation
+# ({glue:text}`chain_set_note`), each split into proposal, research and validation
 # sentences; the offline proposer and the embedding verifier of the hypotheses chapter
 # propose and score properties, tested on the research sentences and confirmed on the
 # validation sentences.
@@ -282,31 +282,31 @@ if enc_table is not None:
     embedder = H.EmbeddingVerifier(device=chapter.device)  # also tags words below
     run = divergence_chain(word_mse, erp.times, erp.words, erp.sentence, embedder=embedder,
                            fdr_q=fdr_q, n_confirm=n_confirm, seed=seed)
-    chain, scores, groups, enrich = run.table, run.scores, run.groups, run.enrichment
-    n_scored, n_group, group_note = run.n_scored, run.n_group, run.group_note
-    chain_power = power.chain_power(chain, scores, groups, alpha=fdr_q, n_sim=10 * power_n_sim,
-                                    seed=seed)
+    chain, scores, sentence_sets, enrich = run.table, run.scores, run.sentence_sets, run.enrichment
+    n_scored, n_per_set, set_note = run.n_scored, run.n_per_set, run.set_note
+    chain_power = power.chain_power(chain, scores, sentence_sets, alpha=fdr_q,
+                                    n_sim=10 * power_n_sim, seed=seed)
     glue("chain_power", chain_power["sentence"])
     display(show.table(chain.head(n_confirm)[["rank", "hypothesis", "proposer", "domain", "V",
                                               "q", "V_validation", "q_validation", "confirmed"]],
                        {"V": "{:.3f}", "q": "{:.2g}", "V_validation": "{:.3f}",
                         "q_validation": "{:.2g}"}, index=False))
-    glue("chain_n_group", n_group)
+    glue("chain_n_per_set", n_per_set)
     glue("chain_n_sentences", n_scored)
-    glue("chain_group_note", group_note)
+    glue("chain_set_note", set_note)
     glue("chain_n_sig", int(chain["significant"].sum()))
     glue("chain_n_hyp", len(chain))
     glue("chain_n_confirmed", int(chain["confirmed"].sum()))
     glue("chain_enrich_p", f"{enrich['p']:.2g}")
     results["divergence_chain"] = {
-        "n_sentences": n_scored, "n_group": n_group, "group_note": group_note,
+        "n_sentences": n_scored, "n_per_set": n_per_set, "set_note": set_note,
         "n_hypotheses": len(chain), "n_significant": int(chain["significant"].sum()),
         "n_confirmed": int(chain["confirmed"].sum()), "domain_enrichment": enrich,
         "top": chain.head(n_confirm)[["hypothesis", "proposer", "domain", "V", "p", "q",
                                       "V_validation", "q_validation", "confirmed"]]
         .to_dict(orient="records"), "power": chain_power}
 else:
-    for key in ("chain_n_group", "chain_n_sentences", "chain_group_note", "chain_n_sig",
+    for key in ("chain_n_per_set", "chain_n_sentences", "chain_set_note", "chain_n_sig",
                 "chain_n_hyp", "chain_n_confirmed", "chain_enrich_p", "chain_power"):
         glue(key, "n/a")
 

@@ -54,13 +54,13 @@ WORD_LISTS = [
 ]
 
 
-def write_contract_fixture(results_dir, n_per_group=40, n_hypotheses=24, seed=0):
+def write_contract_fixture(results_dir, n_per_set=40, n_hypotheses=24, seed=0):
     """Write the three contract CSVs and a hypotheses.json marked as a fixture.
 
     Parameters
     ----------
     results_dir : str | Path
-    n_per_group : int
+    n_per_set : int
         Divergent and convergent sentences each (half research, half validation).
     n_hypotheses : int
         At most 24. Rows 3, 9, 15 and 21 (by rank) are word lists of the log-odds
@@ -84,14 +84,15 @@ def write_contract_fixture(results_dir, n_per_group=40, n_hypotheses=24, seed=0)
     sid = segment_sentences(words)
     texts = pd.Series(words).groupby(sid).agg(" ".join)
     texts = texts[texts.str.split().str.len().between(5, 40)]
-    chosen = rng.choice(texts.index.to_numpy(), size=2 * n_per_group, replace=False)
-    group = np.repeat(["divergent", "convergent"], n_per_group)
-    third = n_per_group // 3
+    chosen = rng.choice(texts.index.to_numpy(), size=2 * n_per_set, replace=False)
+    which_set = np.repeat(["divergent", "convergent"], n_per_set)
+    third = n_per_set // 3
     role = np.tile(np.repeat(["proposal", "research", "validation"],
-                             [third, third, n_per_group - 2 * third]), 2)
-    score = np.where(group == "divergent", 1.3, 0.8) + 0.1 * rng.standard_normal(len(group))
+                             [third, third, n_per_set - 2 * third]), 2)
+    divergent = which_set == "divergent"
+    score = np.where(divergent, 1.3, 0.8) + 0.1 * rng.standard_normal(len(which_set))
     sentences = pd.DataFrame({"sentence_id": chosen.astype(int), "text": texts[chosen].to_numpy(),
-                              "score": score, "group": group, "role": role})
+                              "score": score, "set": which_set, "role": role})
     properties, words_lists = iter(HYPOTHESES), iter(WORD_LISTS)
     hyps, proposers = [], []
     for i in range(min(n_hypotheses, len(HYPOTHESES))):
@@ -104,7 +105,7 @@ def write_contract_fixture(results_dir, n_per_group=40, n_hypotheses=24, seed=0)
     V = np.sort(rng.uniform(-0.1, 0.35, len(hyps)))[::-1]
     V[:4] += 0.1
     t = V * 12
-    p = 2 * st.t.sf(np.abs(t), df=2 * n_per_group - 2)
+    p = 2 * st.t.sf(np.abs(t), df=2 * n_per_set - 2)
     _, q = fdr_bh(p)
     table = pd.DataFrame({
         "rank": np.arange(1, len(hyps) + 1), "hypothesis": [f"[fixture] {h}" for h, _ in hyps],
@@ -114,9 +115,9 @@ def write_contract_fixture(results_dir, n_per_group=40, n_hypotheses=24, seed=0)
         "p_validation": np.clip(p * 3, 0, 1), "q_validation": np.clip(q * 3, 0, 1)})
     table["confirmed"] = table["q_validation"] < 0.05
     rows = []
-    base = rng.uniform(0.2, 0.6, len(sentences))
+    level = rng.uniform(0.2, 0.6, len(sentences))
     for h, v in zip(table["hypothesis"], V):
-        s = base + np.where(group == "divergent", v, -v) / 2 + 0.15 * rng.standard_normal(len(group))
+        s = level + np.where(divergent, v, -v) / 2 + 0.15 * rng.standard_normal(len(which_set))
         rows.append(pd.DataFrame({"hypothesis": h, "sentence_id": sentences["sentence_id"],
                                   "score": np.clip(s, 0, 1)}))
     scores = pd.concat(rows, ignore_index=True)

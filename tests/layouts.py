@@ -22,8 +22,8 @@ HP_N = 60
 
 
 def hp_words(n=HP_N):
-    base = ["@Harry", "+said", " \\^ ", "Mr.", "Potter", "looked", "at", "the", "snake."]
-    return [base[i % len(base)] for i in range(n)]
+    pattern = ["@Harry", "+said", " \\^ ", "Mr.", "Potter", "looked", "at", "the", "snake."]
+    return [pattern[i % len(pattern)] for i in range(n)]
 
 
 def labels_cell(words):

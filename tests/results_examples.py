@@ -33,7 +33,7 @@ _EXAMPLES = {
                         "peak_recovered": True},
     },
     "hypotheses": {
-        "n_sentences": 60, "n_scored": 60, "n_group": 10, "group_note": "",
+        "n_sentences": 60, "n_scored": 60, "n_per_set": 10, "set_note": "",
         "n_per_role": {"proposal": 20, "research": 20, "validation": 20},
         "window_ms": [200.0, 300.0], "proposer": "keyword", "verifier": "embedding",
         "llm": None, "embedding_calibration": None, "encoding_layer": 12,
@@ -74,7 +74,7 @@ _EXAMPLES = {
         "lm_loss": [], "times": [0.0, 25.0], "tasks": {"siqa": {"best_step": 10}},
     },
     "real_data": {
-        "encoding": {"N400": {"baseline": 0.256, "baseline_lm": 0.387, "gain": 0.131,
+        "encoding": {"N400": {"baseline": 0.256, "nested": 0.387, "gain": 0.131,
                               "gain_ci": [0.05, 0.2], "p_gain": 1e-4, "layer": 18,
                               "gain_over_lexical": 0.016, "gain_over_lexical_ci": [-0.05, 0.08],
                               "p_gain_over_lexical": 0.33,

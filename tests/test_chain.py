@@ -82,17 +82,19 @@ def test_one_call_gives_the_tables_of_the_steps(text, embedder, result):
     words, sentence, errors = text
     word_score, sentences = H.sentence_scores(errors, TIMES, words, sentence, (250, 400))
     n_scored = int(sentences["score"].notna().sum())
-    n_group, note = H.group_size(n_scored, None)
-    groups = H.select_groups(sentences, n_group=n_group, roles=H.DEFAULT_ROLE_SHARES, seed=3)
-    proposals = H.propose_offline(*H.role_texts(groups, "proposal"), sentences["text"].tolist())
+    n_per_set, note = H.set_size(n_scored, None)
+    sentence_sets = H.select_sentence_sets(sentences, n_per_set=n_per_set,
+                                           roles=H.DEFAULT_ROLE_SHARES, seed=3)
+    proposals = H.propose_offline(*H.role_texts(sentence_sets, "proposal"),
+                                  sentences["text"].tolist())
     proposals = H.assign_domains(proposals, embedder)
-    scores = embedder.score(groups["text"].tolist(), proposals["hypothesis"].tolist())
-    table = H.evaluate(proposals, scores, groups, fdr_q=0.05, n_confirm=8)
+    scores = embedder.score(sentence_sets["text"].tolist(), proposals["hypothesis"].tolist())
+    table = H.evaluate(proposals, scores, sentence_sets, fdr_q=0.05, n_confirm=8)
 
     np.testing.assert_array_equal(result.word_score, word_score)
     pd.testing.assert_frame_equal(result.sentences, sentences)
-    assert (result.n_group, result.group_note, result.n_scored) == (n_group, note, n_scored)
-    pd.testing.assert_frame_equal(result.groups, groups)
+    assert (result.n_per_set, result.set_note, result.n_scored) == (n_per_set, note, n_scored)
+    pd.testing.assert_frame_equal(result.sentence_sets, sentence_sets)
     pd.testing.assert_frame_equal(result.proposals, proposals)
     np.testing.assert_array_equal(result.scores, scores)
     pd.testing.assert_frame_equal(result.table, table)
@@ -108,23 +110,23 @@ def test_result_holds_every_intermediate_table_and_the_settings(text, result):
     assert isinstance(result, ChainResult)
     n_hyp = len(result.proposals)
     assert result.word_score.shape == (len(text[0]),)
-    assert len(result.sentences) == 48 and result.n_group == 12  # a quarter of 48
-    assert len(result.groups) == 24 and result.scores.shape == (n_hyp, 24)
+    assert len(result.sentences) == 48 and result.n_per_set == 12  # a quarter of 48
+    assert len(result.sentence_sets) == 24 and result.scores.shape == (n_hyp, 24)
     assert len(result.table) == n_hyp and list(result.table.columns) == H.TABLE_COLUMNS
     assert result.proposals.domain.notna().all()
     assert set(result.domains.index) == set(H.DOMAINS)
     assert set(result.enrichment) == {"k", "n", "K", "N", "expected", "p"}
     assert result.role_counts == {"proposal": 4, "research": 6, "validation": 2}
-    assert result.settings == dict(window=(250, 400), n_group=None, roles=(0.4, 0.4, 0.2),
+    assert result.settings == dict(window=(250, 400), n_per_set=None, roles=(0.4, 0.4, 0.2),
                                    proposer="offline", verifier="embedding", llm=None,
                                    n_hypotheses=60, fdr_q=0.05, n_confirm=8, seed=3)
     with pytest.raises(AttributeError):
-        result.n_group = 5  # frozen
+        result.n_per_set = 5  # frozen
 
 
 def test_planted_emotions_come_out_on_top(result):
     """Positive control: the divergent group is the emotional sentences."""
-    div = result.groups[result.groups.group == "divergent"]
+    div = result.sentence_sets[result.sentence_sets["set"] == "divergent"]
     assert set(div.text) <= set(EMOTIONAL)
     top = result.table.head(3)
     assert (top.domain == "social/emotional").all(), top[["hypothesis", "domain", "V"]]
@@ -140,19 +142,20 @@ def test_llm_proposer_and_verifier_as_the_steps_call_them(text, embedder):
     goal = H.goal_paragraph("a synthetic text")
     run = divergence_chain(errors, TIMES, words, sentence, proposer="llm", verifier="llm",
                            llm=CannedLLM(), goal=goal, n_hypotheses=4, embedder=embedder,
-                           n_group=10, roles=(0.5, 0.3, 0.2), seed=1)
+                           n_per_set=10, roles=(0.5, 0.3, 0.2), seed=1)
     _, sentences = H.sentence_scores(errors, TIMES, words, sentence)
-    groups = H.select_groups(sentences, n_group=10, roles=(0.5, 0.3, 0.2), seed=1)
+    sentence_sets = H.select_sentence_sets(sentences, n_per_set=10, roles=(0.5, 0.3, 0.2),
+                                           seed=1)
     llm = CannedLLM()
-    proposals = H.propose_llm(llm, *H.role_texts(groups, "proposal"), goal, n_hypotheses=4,
-                              seed=1)
+    proposals = H.propose_llm(llm, *H.role_texts(sentence_sets, "proposal"), goal,
+                              n_hypotheses=4, seed=1)
     proposals = H.assign_domains(proposals, embedder)
-    scores = H.LLMVerifier(llm).score(groups["text"].tolist(), proposals["hypothesis"])
+    scores = H.LLMVerifier(llm).score(sentence_sets["text"].tolist(), proposals["hypothesis"])
     pd.testing.assert_frame_equal(run.proposals, proposals)
     np.testing.assert_array_equal(run.scores, scores)
-    pd.testing.assert_frame_equal(run.table, H.evaluate(proposals, scores, groups))
+    pd.testing.assert_frame_equal(run.table, H.evaluate(proposals, scores, sentence_sets))
     assert run.verifier.startswith("<LLMVerifier") and run.settings["llm"] is not None
-    assert run.group_note == "n_group = 10"
+    assert run.set_note == "n_per_set = 10"
 
 
 @pytest.mark.parametrize("field, change, message", [
@@ -185,18 +188,19 @@ def test_page_texts_and_figures_come_from_the_result(result):
     matplotlib.use("Agg")
     from analysis import plots
 
-    g = result.group_texts()
-    assert g["n_group"] == str(result.n_group) and g["n_scored"] == str(result.n_scored)
+    g = result.set_texts()
+    assert g["n_per_set"] == str(result.n_per_set) and g["n_scored"] == str(result.n_scored)
     assert g["window_txt"] == result.window_text()
     assert {f"n_{r}" for r in result.role_counts} <= set(g)
-    div = result.groups[result.groups.group == "divergent"]
+    div = result.sentence_sets[result.sentence_sets["set"] == "divergent"]
     lengths = result.sentences.set_index("sentence_id")["n_scored"]
     assert g["len_divergent"] == f"{lengths[div['sentence_id']].mean():.1f}"
     v = result.validity_texts()
     assert v["n_hyp"] == str(len(result.table))
     assert v["n_sig"] == str(int(result.table["significant"].sum()))
     assert "-" not in v["cal_intercept"]  # a typographic minus or a plus, spaced
-    for fig in (plots.plot_sentence_scores(result.sentences, result.groups, g["window_txt"]),
+    for fig in (plots.plot_sentence_scores(result.sentences, result.sentence_sets,
+                                           g["window_txt"]),
                 plots.plot_validity(result.table)):
         assert fig.axes and fig.axes[0].get_legend() is not None
         matplotlib.pyplot.close(fig)

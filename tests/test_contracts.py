@@ -124,7 +124,7 @@ def test_encoding_outputs_check_their_layer_decision():
 # --------------------------------------------------------------------------- hypotheses
 def _hypotheses():
     sentences = pd.DataFrame({"sentence_id": [3, 8], "text": ["He ran, fast.", "It rained."],
-                              "score": [1.25, 0.5], "group": ["divergent", "convergent"],
+                              "score": [1.25, 0.5], "set": ["divergent", "convergent"],
                               "role": ["research", "validation"]})
     table = pd.DataFrame({"rank": [2, 1], "hypothesis": ["mentions rain", "describes motion"],
                           "proposer": ["bank", "llm"], "domain": ["physical", "physical"],
@@ -133,7 +133,7 @@ def _hypotheses():
                           "p_validation": [0.5, 0.03], "q_validation": [0.5, 0.06]})
     scores = pd.DataFrame({"hypothesis": ["describes motion"] * 2, "sentence_id": [3, 8],
                            "score": [0.9, 0.1]})
-    return HypothesisResults(sentences, table, scores, {"n_group": 1, "window": [300, 500]})
+    return HypothesisResults(sentences, table, scores, {"n_per_set": 1, "window": [300, 500]})
 
 
 def test_hypothesis_results_round_trip_sorted_by_rank(tmp_path):
@@ -151,6 +151,15 @@ def test_hypothesis_results_round_trip_sorted_by_rank(tmp_path):
     assert table is back.table
 
 
+def test_hypothesis_results_read_files_that_call_the_set_column_group(tmp_path):
+    """Sentence files written before the column was renamed to ``set`` still read."""
+    res = _hypotheses()
+    paths = res.write(tmp_path)
+    res.sentences.rename(columns={"set": "group"}).to_csv(paths["sentences"], index=False)
+    back = HypothesisResults.read(tmp_path)
+    pd.testing.assert_frame_equal(back.sentences, res.sentences)
+
+
 def test_hypothesis_results_missing_file_or_column_names_it(tmp_path):
     paths = _hypotheses().write(tmp_path)
     paths["meta"].unlink()
@@ -163,8 +172,8 @@ def test_hypothesis_results_missing_file_or_column_names_it(tmp_path):
     res = _hypotheses()
     with pytest.raises(ContractError, match=r"scores lack column\(s\) \['score'\]"):
         HypothesisResults(res.sentences, res.table, res.scores.drop(columns="score"))
-    bad = res.sentences.assign(group=["divergent", "neutral"])
-    with pytest.raises(ContractError, match=r"column 'group' holds \['neutral'\]"):
+    bad = res.sentences.assign(set=["divergent", "neutral"])
+    with pytest.raises(ContractError, match=r"column 'set' holds \['neutral'\]"):
         HypothesisResults(bad, res.table, res.scores)
     bad = res.sentences.assign(role=["proposal", "test"])
     with pytest.raises(ContractError, match=r"column 'role' holds \['test'\]"):

@@ -123,10 +123,10 @@ def test_damaged_hypothesis_files_name_the_file(tmp_path):
     import pandas as pd
 
     sentences = pd.DataFrame({"sentence_id": [0], "text": ["a"], "score": [1.0],
-                              "group": ["divergent"], "role": ["proposal"]})
+                              "set": ["divergent"], "role": ["proposal"]})
     table = pd.DataFrame({c: [1] for c in HypothesisResults.COLUMNS["table"]})
     scores = pd.DataFrame({"hypothesis": ["h"], "sentence_id": [0], "score": [0.5]})
-    paths = HypothesisResults(sentences, table, scores, {"n_group": 1}).write(tmp_path)
+    paths = HypothesisResults(sentences, table, scores, {"n_per_set": 1}).write(tmp_path)
     paths["meta"].write_text("{")
     with pytest.raises(ContractError, match=r"hypotheses_contract.json: not valid JSON"):
         HypothesisResults.read(tmp_path)

@@ -365,9 +365,9 @@ def test_nested_model_gains_only_where_the_features_carry_signal():
                   xb[:, 0] + lm[:, :5].sum(1) + rng.standard_normal(n)], axis=1)[:, :, None]
     from analysis.encoding import fit_baseline
 
-    base = fit_baseline(xb, y, n_folds=5, n_inner=3)
-    joint = fit_encoding(lm, y, n_folds=5, n_inner=3, baseline=xb)
-    gain = joint.r[:, 0] - base.r[:, 0]
+    baseline_fit = fit_baseline(xb, y, n_folds=5, n_inner=3)
+    nested = fit_encoding(lm, y, n_folds=5, n_inner=3, baseline=xb)
+    gain = nested.r[:, 0] - baseline_fit.r[:, 0]
     assert abs(gain[0]) < 0.03 and gain[1] > 0.3
     with pytest.raises(DataError, match="no column and no unpenalized band"):
         ridge_oof(np.zeros((n, 0)), y[:, :, 0])

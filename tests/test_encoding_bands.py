@@ -49,11 +49,11 @@ def test_scale_one_is_the_one_band_fit_of_the_concatenation(n, d1, d2):
 
 def test_scale_one_with_an_unpenalized_baseline():
     x1, x2, y = _bands(180, 6, 5, seed=3)
-    base = np.random.default_rng(9).standard_normal((180, 2)).astype(np.float32)
-    y = y + 3 * base[:, :1]
+    baseline = np.random.default_rng(9).standard_normal((180, 2)).astype(np.float32)
+    y = y + 3 * baseline[:, :1]
     x = np.concatenate([x1, x2], axis=1)
-    one, _ = ridge_oof(x, y, GRID, n_folds=4, n_inner=3, unpenalized=base)
-    two, _, _ = ridge_oof(x, y, GRID, n_folds=4, n_inner=3, unpenalized=base,
+    one, _ = ridge_oof(x, y, GRID, n_folds=4, n_inner=3, unpenalized=baseline)
+    two, _, _ = ridge_oof(x, y, GRID, n_folds=4, n_inner=3, unpenalized=baseline,
                           second_band=6, band_scales=[1.0])
     np.testing.assert_allclose(two, one, rtol=1e-3, atol=1e-3 * np.abs(one).max())
 

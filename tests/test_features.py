@@ -394,17 +394,17 @@ def test_default_cache_dir_from_environment(tmp_path, monkeypatch):
 
 
 def test_cache_key_changes_with_inputs():
-    base = dict(identity="m", words=["a", "b"], sentence=[0, 0], context="running",
+    reference = dict(identity="m", words=["a", "b"], sentence=[0, 0], context="running",
                 n_context=20, instruction=None, layers="all", dtype="float32")
-    key = F.feature_cache_key(**base)
+    key = F.feature_cache_key(**reference)
     changes = [dict(identity="m2"), dict(words=["a", "c"]), dict(context="sentence"),
                dict(n_context=10), dict(instruction="Read."), dict(layers=[0]),
                dict(dtype="bfloat16")]
-    keys = {F.feature_cache_key(**dict(base, **c)) for c in changes}
+    keys = {F.feature_cache_key(**dict(reference, **c)) for c in changes}
     assert key not in keys and len(keys) == len(changes)
     # sentence ids matter only in sentence mode
-    assert F.feature_cache_key(**dict(base, sentence=[0, 1])) == key
-    sent = dict(base, context="sentence")
+    assert F.feature_cache_key(**dict(reference, sentence=[0, 1])) == key
+    sent = dict(reference, context="sentence")
     assert (F.feature_cache_key(**dict(sent, sentence=[0, 1]))
             != F.feature_cache_key(**sent))
 

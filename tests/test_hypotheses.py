@@ -1,6 +1,6 @@
 """Divergent sentences, proposers, verifiers and validity (Methods page, divergent sentences and hypotheses).
 
-The planted-truth tests build the two groups from the simulated story's sentences
+The planted-truth tests build the two sentence sets from the simulated story's sentences
 ranked by their share of planted words (the `emotion` and `physical` annotations that
 carry the simulated divergence; the plain mean, ``length_correction=None``, since these
 noiseless 0/1 word scores have no sampling noise for the length correction to remove),
@@ -43,11 +43,11 @@ def story():
 
 
 @pytest.fixture(scope="module")
-def groups(story):
-    return H.select_groups(story[2], n_group=60, seed=0)
+def sentence_sets(story):
+    return H.select_sentence_sets(story[2], n_per_set=60, seed=0)
 
 
-# ------------------------------------------------------------------ scores and groups
+# ------------------------------------------------------------------ scores and sentence sets
 def test_sentence_scores_use_the_window_of_interest_and_skip_nan():
     times = np.array([275.0, 300, 325, 425, 450])
     mse = np.array([[100, 1, 3, 5, 100],
@@ -78,7 +78,7 @@ def test_short_sentences_do_not_fill_both_tails_once_corrected_for_length():
     """iid word scores (gamma, skewed like squared errors) in sentences of 3 to 30 words.
 
     The plain mean of few words varies more, so the shortest sentences (a fifth of
-    them) fill both groups about twice as often as their share; standardised by the
+    them) fill both sets about twice as often as their share; standardised by the
     mean's standard error, their share of each tail is their share of all sentences.
     """
     rng = np.random.default_rng(0)
@@ -99,19 +99,20 @@ def test_short_sentences_do_not_fill_both_tails_once_corrected_for_length():
     assert all(0.6 < r < 1.4 for r in fixed), fixed
 
 
-def test_group_size_scales_with_the_data():
-    assert H.group_size(423) == (106, "25% of the 423 scored sentences")
-    assert H.group_size(205)[0] == 51  # Frank et al. (2015): 205 sentences
-    size, note = H.group_size(205, n_group=100)
+def test_set_size_scales_with_the_data():
+    assert H.set_size(423) == (106, "25% of the 423 scored sentences")
+    assert H.set_size(205)[0] == 51  # Frank et al. (2015): 205 sentences
+    size, note = H.set_size(205, n_per_set=100)
     assert size == 68 and "capped at a third" in note
-    assert H.group_size(20)[0] == 6  # the floor
+    assert H.set_size(20)[0] == 6  # the floor
     with pytest.raises(H.DataError, match="only 12 sentences have a score"):
-        H.group_size(12)
+        H.set_size(12)
 
 
-def test_groups_are_extremes_split_per_group_and_seeded(story, groups):
+def test_sets_are_extremes_split_per_set_and_seeded(story, sentence_sets):
     sentences = story[2]
-    div, con = groups[groups.group == "divergent"], groups[groups.group == "convergent"]
+    div = sentence_sets[sentence_sets["set"] == "divergent"]
+    con = sentence_sets[sentence_sets["set"] == "convergent"]
     assert len(div) == len(con) == 60
     assert set(div.sentence_id).isdisjoint(con.sentence_id)
     assert div.score.min() >= sentences.score.quantile(0.8)
@@ -119,37 +120,37 @@ def test_groups_are_extremes_split_per_group_and_seeded(story, groups):
     for g in (div, con):
         assert g.role.value_counts().to_dict() == {"proposal": 24, "research": 24,
                                                    "validation": 12}
-    again = H.select_groups(sentences, n_group=60, seed=0)
-    other = H.select_groups(sentences, n_group=60, seed=1)
-    pd.testing.assert_frame_equal(groups, again)
-    assert not (other.role.to_numpy() == groups.role.to_numpy()).all()
-    with pytest.raises(ValueError, match="n_group=300 needs 600"):
-        H.select_groups(sentences, n_group=300)
-    small = H.select_groups(sentences, n_group=6)
-    assert (small.groupby(["group", "role"]).size() == 2).all()
+    again = H.select_sentence_sets(sentences, n_per_set=60, seed=0)
+    other = H.select_sentence_sets(sentences, n_per_set=60, seed=1)
+    pd.testing.assert_frame_equal(sentence_sets, again)
+    assert not (other.role.to_numpy() == sentence_sets.role.to_numpy()).all()
+    with pytest.raises(ValueError, match="n_per_set=300 needs 600"):
+        H.select_sentence_sets(sentences, n_per_set=300)
+    small = H.select_sentence_sets(sentences, n_per_set=6)
+    assert (small.groupby(["set", "role"]).size() == 2).all()
 
 
-def test_no_hypothesis_is_tested_on_a_sentence_that_produced_it(story, groups):
+def test_no_hypothesis_is_tested_on_a_sentence_that_produced_it(story, sentence_sets):
     """The three roles are disjoint; word hypotheses come from proposal sentences only."""
-    ids = {r: set(groups[groups.role == r].sentence_id) for r in H.ROLES}
+    ids = {r: set(sentence_sets[sentence_sets.role == r].sentence_id) for r in H.ROLES}
     assert not ids["proposal"] & ids["research"] and not ids["proposal"] & ids["validation"]
     assert not ids["research"] & ids["validation"]
-    a, b = H.role_texts(groups, "proposal")
+    a, b = H.role_texts(sentence_sets, "proposal")
     props = H.propose_offline(a, b, story[2].text.tolist())
     words = set(" ".join(props[props.proposer == "log-odds"].words).split())
     assert words, "the proposal sentences yield word hypotheses"
-    tested_on = groups[groups.role.isin(["research", "validation"])]
-    made_from = groups[groups.role == "proposal"]
+    tested_on = sentence_sets[sentence_sets.role.isin(["research", "validation"])]
+    made_from = sentence_sets[sentence_sets.role == "proposal"]
     assert set(tested_on.sentence_id).isdisjoint(made_from.sentence_id)
 
 
 # ------------------------------------------------------------------ validity
-def test_planted_domains_are_valid_and_unrelated_property_is_not(verifier, groups):
+def test_planted_domains_are_valid_and_unrelated_property_is_not(verifier, sentence_sets):
     hyps = pd.DataFrame({"hypothesis": PLANTED + UNRELATED, "proposer": "bank",
                          "domain": ["social/emotional", "physical", "physical"] + ["other"] * 3})
-    scores = verifier.score(groups.text.tolist(), hyps.hypothesis)
+    scores = verifier.score(sentence_sets.text.tolist(), hyps.hypothesis)
     assert scores.min() >= 0 and scores.max() <= 1
-    full = H.evaluate(hyps, scores, groups)
+    full = H.evaluate(hyps, scores, sentence_sets)
     assert list(full.columns) == H.TABLE_COLUMNS and full["rank"].tolist() == [1, 2, 3, 4, 5, 6]
     table = full.set_index("hypothesis")
     for h in PLANTED:
@@ -159,19 +160,19 @@ def test_planted_domains_are_valid_and_unrelated_property_is_not(verifier, group
     assert table.loc[PLANTED, "V"].min() > table.loc[UNRELATED, "V"].max()
 
 
-def test_swapping_groups_flips_v_and_identical_groups_give_nothing(verifier, groups):
+def test_swapping_sets_flips_v_and_identical_sets_give_nothing(verifier, sentence_sets):
     hyps = H.load_bank()
-    scores = verifier.score(groups.text.tolist(), hyps.hypothesis)
-    table = H.evaluate(hyps, scores, groups).set_index("hypothesis")
-    swapped = groups.assign(group=groups.group.map({"divergent": "convergent",
-                                                    "convergent": "divergent"}))
+    scores = verifier.score(sentence_sets.text.tolist(), hyps.hypothesis)
+    table = H.evaluate(hyps, scores, sentence_sets).set_index("hypothesis")
+    swapped = sentence_sets.assign(set=sentence_sets["set"].map({"divergent": "convergent",
+                                                                 "convergent": "divergent"}))
     flipped = H.evaluate(hyps, scores, swapped).set_index("hypothesis").loc[table.index]
     np.testing.assert_allclose(flipped.V, -table.V, atol=1e-12)
     np.testing.assert_allclose(flipped.V_validation, -table.V_validation, atol=1e-12)
     assert table.significant.any()
-    # identical groups: the same sentences, labelled once as A and once as B
-    div = groups[groups.group == "divergent"]
-    same = pd.concat([div, div.assign(group="convergent")], ignore_index=True)
+    # identical sets: the same sentences, labelled once as A and once as B
+    div = sentence_sets[sentence_sets["set"] == "divergent"]
+    same = pd.concat([div, div.assign(set="convergent")], ignore_index=True)
     same_scores = np.concatenate([scores[:, :len(div)], scores[:, :len(div)]], axis=1)
     null = H.evaluate(hyps, same_scores, same)
     np.testing.assert_allclose(null.V, 0, atol=1e-12)
@@ -180,8 +181,8 @@ def test_swapping_groups_flips_v_and_identical_groups_give_nothing(verifier, gro
     assert table.q_validation.notna().sum() == 10 and table.confirmed.sum() <= 10
 
 
-def test_offline_proposer_finds_planted_words_and_domains(verifier, story, groups):
-    a, b = H.role_texts(groups, "proposal")
+def test_offline_proposer_finds_planted_words_and_domains(verifier, story, sentence_sets):
+    a, b = H.role_texts(sentence_sets, "proposal")
     props = H.propose_offline(a, b, story[2].text.tolist())
     words = props[props.proposer == "log-odds"]
     assert len(props[props.proposer == "bank"]) == len(H.load_bank()) and len(words) >= 2
@@ -257,11 +258,11 @@ class CannedLLM:
         return 0.9 if 'Sentence: "The water' in question else 0.1
 
 
-def test_llm_proposer_rounds_clean_and_dedupe(groups):
+def test_llm_proposer_rounds_clean_and_dedupe(sentence_sets):
     llm = CannedLLM()
-    a = groups[groups.group == "divergent"].text.tolist()
-    b = groups[groups.group == "convergent"].text.tolist()
-    out = H.propose_llm(llm, a, b, H.goal_paragraph(), n_hypotheses=4, per_group=25, seed=0)
+    a = sentence_sets[sentence_sets["set"] == "divergent"].text.tolist()
+    b = sentence_sets[sentence_sets["set"] == "convergent"].text.tolist()
+    out = H.propose_llm(llm, a, b, H.goal_paragraph(), n_hypotheses=4, per_set=25, seed=0)
     assert out.hypothesis.tolist()[:2] == ["expresses strong emotions", "mentions water or rope"]
     assert len(out) == 4 and out["round"].max() == 1  # a new seed each round adds one idea
     assert llm.prompts[0].count("\n- ") >= 50 and "group A" in llm.prompts[0]
@@ -272,20 +273,21 @@ def test_llm_proposer_rounds_clean_and_dedupe(groups):
 
 
 # ------------------------------------------------------------------ contract files
-def test_results_round_trip_and_missing_files(tmp_path, groups):
+def test_results_round_trip_and_missing_files(tmp_path, sentence_sets):
     from analysis.contracts import ContractError, HypothesisResults
 
     hyps = pd.DataFrame({"hypothesis": ["h1", "h2"], "proposer": "bank",
                          "domain": ["other", "physical"]})
-    scores = np.random.default_rng(0).random((2, len(groups)))
-    table = H.evaluate(hyps, scores, groups)
+    scores = np.random.default_rng(0).random((2, len(sentence_sets)))
+    table = H.evaluate(hyps, scores, sentence_sets)
     with pytest.raises(ContractError, match="hypotheses_sentences.csv not found.*hypotheses"):
         HypothesisResults.read(tmp_path)
-    H.results_for_later(groups, table, hyps.hypothesis, scores, {"n_group": 60}).write(tmp_path)
+    H.results_for_later(sentence_sets, table, hyps.hypothesis, scores,
+                        {"n_per_set": 60}).write(tmp_path)
     back = HypothesisResults.read(tmp_path)
-    assert list(back.sentences.columns) == ["sentence_id", "text", "score", "group", "role"]
+    assert list(back.sentences.columns) == ["sentence_id", "text", "score", "set", "role"]
     assert list(back.table.columns) == H.TABLE_COLUMNS and back.table.significant.dtype == bool
-    assert len(back.scores) == 2 * len(groups) and back.meta["development_fixture"] is False
+    assert len(back.scores) == 2 * len(sentence_sets) and back.meta["development_fixture"] is False
     row = back.scores[(back.scores.hypothesis == "h2")].score.to_numpy()
     np.testing.assert_allclose(row, scores[1])
     back.sentences.drop(columns="role").to_csv(tmp_path / "hypotheses_sentences.csv", index=False)
@@ -347,8 +349,8 @@ def test_unnamed_sound_category_found_only_where_it_drives_the_divergence():
     """States what the offline proposer does with the planted sound words.
 
     The story has 34 sound words in 32 of its sentences. When they alone make sentences
-    divergent, the log-odds proposer names them with 20 sentences per group (found); with
-    40 per group the 8 sentences without a sound word dilute them below its threshold.
+    divergent, the log-odds proposer names them with 20 sentences per set (found); with
+    40 per set the 8 sentences without a sound word dilute them below its threshold.
     When emotion and physical words drive the divergence, as in the simulated study, the
     sound category is not found, which is also what the quick and default runs report.
     """
@@ -360,8 +362,9 @@ def test_unnamed_sound_category_found_only_where_it_drives_the_divergence():
     assert sound.sum() >= 10
     found = {}
     for name, mask in (("sound", sound), ("emotion+physical", cats["emotion"] | cats["physical"])):
-        groups = H.select_groups(_ranked_by(words, sentence, mask), n_group=20, seed=0)
-        a, b = H.role_texts(groups, "proposal")
+        sentence_sets = H.select_sentence_sets(_ranked_by(words, sentence, mask), n_per_set=20,
+                                               seed=0)
+        a, b = H.role_texts(sentence_sets, "proposal")
         props = H.propose_offline(a, b, [])
         found[name] = H.unnamed_category_check(_as_ranked_table(props), vocab, n_top=10)["found"]
     assert found == {"sound": True, "emotion+physical": False}, found

@@ -28,12 +28,12 @@ def _layers(rng):
 def _setting(seed, planted=None):
     rng = np.random.default_rng(seed)
     hidden = _layers(rng)
-    base = rng.standard_normal((N, 2))
+    baseline = rng.standard_normal((N, 2))
     y = rng.standard_normal((N, 1))
     if planted is not None:
         y = y + 0.6 * (hidden[planted] @ rng.standard_normal((D, 1))) / np.sqrt(D)
     groups = np.repeat(np.arange(N // 8), 8)  # sentences of 8 words
-    return hidden, base, y, groups
+    return hidden, baseline, y, groups
 
 
 def _r(pred, y):
@@ -45,15 +45,16 @@ def _gains(seed):
 
     Both on r within folds (:func:`centre_within_folds`), as the real-data chapter reports.
     """
-    hidden, base, y, groups = _setting(seed)
-    kw = dict(alphas=GRID, n_folds=5, n_inner=4, groups=groups, unpenalized=base)
+    hidden, baseline, y, groups = _setting(seed)
+    kw = dict(alphas=GRID, n_folds=5, n_inner=4, groups=groups, unpenalized=baseline)
     out = nested_layer_oof(hidden, y, **kw)
     c = lambda a: centre_within_folds(a, out["splits"])  # noqa: E731
     yc = c(y)
-    r_base = _r(c(ridge_oof(np.zeros((N, 0)), y, GRID, 5, 4, groups=groups,
-                            unpenalized=base)[0]), yc)
+    r_baseline = _r(c(ridge_oof(np.zeros((N, 0)), y, GRID, 5, 4, groups=groups,
+                                unpenalized=baseline)[0]), yc)
     r_layers = [_r(c(p), yc) for p in out["layer_predictions"]]
-    return max(r_layers) - r_base, _r(c(out["predictions"]), yc) - r_base, out, r_base, y
+    r_nested = _r(c(out["predictions"]), yc)
+    return max(r_layers) - r_baseline, r_nested - r_baseline, out, r_baseline, y
 
 
 def test_nested_gain_is_not_inflated_on_noise_while_the_argmax_gain_is():
@@ -75,10 +76,10 @@ def test_nested_gain_permutation_test_is_calibrated_on_noise():
     """False-positive rate of the gain's test (p < 0.1) on 40 noise targets, r within folds."""
     p = []
     for seed in range(40):
-        hidden, base, y, groups = _setting(100 + seed)
-        kw = dict(alphas=GRID, n_folds=5, n_inner=4, groups=groups, unpenalized=base)
+        hidden, baseline, y, groups = _setting(100 + seed)
+        kw = dict(alphas=GRID, n_folds=5, n_inner=4, groups=groups, unpenalized=baseline)
         out = nested_layer_oof(hidden, y, **kw)
-        b = ridge_oof(np.zeros((N, 0)), y, GRID, 5, 4, groups=groups, unpenalized=base)[0]
+        b = ridge_oof(np.zeros((N, 0)), y, GRID, 5, 4, groups=groups, unpenalized=baseline)[0]
         c = lambda a: centre_within_folds(a, out["splits"])  # noqa: E731
         p.append(float(permutation_r_difference(c(y), c(b), c(out["predictions"]),
                                                 n_permutations=199, seed=seed)["p_greater"][0]))
@@ -89,9 +90,9 @@ def test_nested_gain_permutation_test_is_calibrated_on_noise():
 
 
 def test_planted_layer_is_chosen_in_most_folds_and_recovered():
-    hidden, base, y, groups = _setting(7, planted=3)
+    hidden, baseline, y, groups = _setting(7, planted=3)
     out = nested_layer_oof(hidden, y, alphas=GRID, n_folds=5, n_inner=4, groups=groups,
-                           unpenalized=base)
+                           unpenalized=baseline)
     assert out["chosen_layers"].shape == (5, 1)
     assert np.mean(out["chosen_layers"] == 3) >= 0.6, out["chosen_layers"].ravel()
     assert modal_layer(out["chosen_layers"]) == 3
@@ -100,7 +101,7 @@ def test_planted_layer_is_chosen_in_most_folds_and_recovered():
 
 
 def test_stitched_predictions_come_from_the_chosen_layer_of_each_fold():
-    hidden, base, y, groups = _setting(3, planted=2)
+    hidden, baseline, y, groups = _setting(3, planted=2)
     out = nested_layer_oof(hidden, y, layers=[0, 2, 4], alphas=GRID, n_folds=4, n_inner=3,
                            groups=groups)
     for k, (_, test) in enumerate(out["splits"]):
@@ -112,13 +113,13 @@ def test_stitched_predictions_come_from_the_chosen_layer_of_each_fold():
 
 
 def test_fit_level_choice_matches_array_level_and_sweep_records_the_decision():
-    hidden, base, y, groups = _setting(5, planted=4)
+    hidden, baseline, y, groups = _setting(5, planted=4)
     resp = y[:, :, None]
     kw = dict(alphas=GRID, n_folds=4, n_inner=3, groups=groups)
-    fits = {l: fit_encoding(hidden[l], resp, layer=l, baseline=base, **kw)
+    fits = {l: fit_encoding(hidden[l], resp, layer=l, baseline=baseline, **kw)
             for l in range(N_LAYERS)}
     res = nested_layer_choice(fits, resp, **kw)
-    arr = nested_layer_oof(hidden, y, unpenalized=base, **kw)
+    arr = nested_layer_oof(hidden, y, unpenalized=baseline, **kw)
     np.testing.assert_allclose(res.predictions[:, 0, 0], arr["predictions"][:, 0], rtol=1e-6)
     np.testing.assert_array_equal(res.chosen_layers[:, 0, 0], arr["chosen_layers"][:, 0])
     assert res.layer == modal_layer(arr["chosen_layers"])
@@ -129,7 +130,7 @@ def test_fit_level_choice_matches_array_level_and_sweep_records_the_decision():
 
 
 def test_nested_choice_refuses_fits_without_inner_errors():
-    hidden, base, y, groups = _setting(1)
+    hidden, baseline, y, groups = _setting(1)
     resp = y[:, :, None]
     fits = {0: fit_encoding(hidden[0], resp, alphas=GRID, n_folds=4, n_inner=3,
                             second_band=hidden[1])}

@@ -17,7 +17,7 @@ def _study(tmp_path):
                        "n_channels": 306, "n_windows": 20, "window_ms": 25.0}
     _write(tmp_path, "data", data)
     hyp = results_example("hypotheses")
-    hyp.update(window_ms=[300.0, 425.0], n_group=106, n_scored=423, n_confirmed=1,
+    hyp.update(window_ms=[300.0, 425.0], n_per_set=106, n_scored=423, n_confirmed=1,
                proposer="offline <b>bank</b>",
                domains={"top 10": {"social/emotional": 3, "physical": 6, "other": 1}})
     _write(tmp_path, "hypotheses", hyp)
@@ -31,7 +31,7 @@ def _study(tmp_path):
 def test_each_row_sets_the_paper_beside_the_build(tmp_path):
     text = paper.paper_beside_book(_study(tmp_path))
     rows = [line for line in text.splitlines() if line.startswith("| {doc}")]
-    # data, groups, domains, recipe, re-test, null: the chapters that ran; no encoding
+    # data, sentence sets, domains, recipe, re-test, null: the chapters that ran; no encoding
     # outputs, no rater results, so no model and no raters row
     assert len(rows) == 6
     assert "5,176 words" in text and "4\\,697 words" in text
@@ -66,7 +66,7 @@ def test_a_dataset_without_a_window_of_interest(tmp_path):
     """The Frank ERPs and reading times have no window of interest (window_ms None)."""
     _study(tmp_path)
     hyp = results_example("hypotheses")
-    hyp.update(window_ms=None, n_group=18, n_scored=71,
+    hyp.update(window_ms=None, n_per_set=18, n_scored=71,
                domains={"top 10": {"social/emotional": 2, "physical": 1, "other": 7}})
     _write(tmp_path, "hypotheses", hyp)
     data = results_example("data")

@@ -9,7 +9,7 @@ from analysis._utils import DataError
 
 # 300 words in 30 sentences of 10: the "sentences" null of the Frank et al. (2015) design
 GROUPS = np.repeat(np.arange(30), 10)
-R_KW = dict(groups=GROUPS, scheme="sentences", r_base=0.2, prediction_correlation=0.8,
+R_KW = dict(groups=GROUPS, scheme="sentences", r_reference=0.2, prediction_correlation=0.8,
             n_sim=60, n_permutations=100, seed=0)
 
 
@@ -41,7 +41,7 @@ def test_r_difference_grows_with_autocorrelation_and_shrinks_with_n(mde_r):
 
 
 def test_r_difference_ceiling_caps_the_search():
-    res = power.mde_r_difference(300, lag1=0.3, **dict(R_KW, r_base=0.2), ceiling=0.21)
+    res = power.mde_r_difference(300, lag1=0.3, **dict(R_KW, r_reference=0.2), ceiling=0.21)
     assert res["mde"] == np.inf
     assert "no effect it could show" in power.null_power_sentence(0.5, res)
 
@@ -98,7 +98,7 @@ def test_sentence_and_null_power():
 def test_chain_power_uses_research_sentences():
     rng = np.random.default_rng(0)
     roles = ["proposal"] * 4 + ["research"] * 8 + ["validation"] * 4
-    sents = pd.DataFrame({"group": ["divergent"] * 16 + ["convergent"] * 16,
+    sents = pd.DataFrame({"set": ["divergent"] * 16 + ["convergent"] * 16,
                           "role": roles * 2})
     scores = rng.normal(0, 0.1, (5, 32))
     chain = pd.DataFrame({"q": [0.3, 0.5, 0.9, 0.9, 0.9]})

@@ -281,7 +281,7 @@ def test_erp_encoding_texts_results_and_handed_layer(tmp_path):
     n400 = fit.table.loc["N400"]
     assert n400["share of ceiling"] == pytest.approx(n400["r baseline + LM"] / 0.8)
     texts = real_data.encoding_texts(fit)
-    assert texts["n400_joint"] == f"{n400['r baseline + LM']:.3f}"
+    assert texts["n400_nested"] == f"{n400['r baseline + LM']:.3f}"
     assert texts["enc_n"] == f"{N - N // 8:,}" and texts["n400_gain_lex_power"] == "n/a"
     assert texts["n400_layer"] == fit.fit["layer"]["N400"]
     res = real_data.encoding_results(fit, {"sentence": "x"})

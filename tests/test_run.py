@@ -126,7 +126,7 @@ def test_quick_profile_builds_the_book(tmp_path):
     assert "Hypotheses: what the divergent sentences have in common" in hyp_page
     assert "Traceback" not in hyp_page
     hyp = json.loads((out / "results" / "hypotheses.json").read_text())["results"]
-    assert hyp["n_group"] == 11 and len(hyp["top"]) == 10  # 25 % of 45 sentences
+    assert hyp["n_per_set"] == 11 and len(hyp["top"]) == 10  # 25 % of 45 sentences
     assert hyp["proposer"] == "offline" and hyp["verifier"] == "embedding"
     for name in ("sentences", "table", "scores"):
         assert (out / "results" / f"hypotheses_{name}.csv").exists()
@@ -144,7 +144,7 @@ def test_quick_profile_builds_the_book(tmp_path):
         assert real["surprisal_vs_erp"]["n_words"] > 100
         assert set(real["encoding"]) == {"ELAN", "LAN", "N400", "EPNP", "P600", "PNP"}
         assert 0 < real["noise_ceiling"]["N400"] < 1
-        assert real["divergence_chain"]["n_group"] >= 6
+        assert real["divergence_chain"]["n_per_set"] >= 6
         assert "siqa" in real["finetuned_on_n400"]
         assert real["futrell2018"]["default"]["n_words"] > 500
     for section in CHAPTER_FILES:
@@ -244,7 +244,7 @@ def test_quick_book_on_the_frank_erp_table(tmp_path):
     assert enc["window_of_interest_ms"] is None and enc["channels_of_interest"] == ["N400"]
     assert enc["cv_groups"] == "sentence"
     hyp = res["hypotheses"]
-    assert hyp["window_ms"] is None and hyp["n_group"] >= 6
+    assert hyp["window_ms"] is None and hyp["n_per_set"] >= 6
 
 
 @pytest.mark.slow
@@ -319,7 +319,7 @@ def test_quick_book_on_a_bids_meg_study(tmp_path):
     from bids_study import write_bids_study
 
     root = tmp_path / "study"
-    write_bids_study(root, n_words=160)  # 24 sentences: the hypothesis groups need 18
+    write_bids_study(root, n_words=160)  # 24 sentences: the two sentence sets need 18
     res = _quick_book(tmp_path / "bids", ("dataset", "bids"), ("data_path", str(root)))
     data = res["data"]["dataset"]
     assert data["n_subjects"] == 3 and data["n_channels"] == 30 and data["groups"] == {"story": 2}

@@ -20,7 +20,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 @pytest.fixture(scope="module")
 def contract(tmp_path_factory):
     folder = tmp_path_factory.mktemp("contract")
-    write_contract_fixture(folder, n_per_group=16, n_hypotheses=24, seed=1)
+    write_contract_fixture(folder, n_per_set=16, n_hypotheses=24, seed=1)
     return val.load_contract(folder)
 
 
@@ -41,9 +41,9 @@ def test_trials_pair_one_divergent_and_one_convergent_sentence(contract, trials)
     assert val.make_trials(table, sentences, pairs_per_hypothesis=12, seed=3).equals(trials)
     assert list(trials.columns) == val.TRIAL_COLUMNS
     trials = _study(trials)
-    groups = sentences.set_index("sentence_id")["group"]
-    assert (groups[trials["divergent_id"]].to_numpy() == "divergent").all()
-    assert (groups[trials["convergent_id"]].to_numpy() == "convergent").all()
+    which_set = sentences.set_index("sentence_id")["set"]
+    assert (which_set[trials["divergent_id"]].to_numpy() == "divergent").all()
+    assert (which_set[trials["convergent_id"]].to_numpy() == "convergent").all()
     # the recorded side says where the divergent sentence is shown
     a_is_div = trials["divergent_side"] == "A"
     assert (trials.loc[a_is_div, "sentence_a_id"] == trials.loc[a_is_div, "divergent_id"]).all()
@@ -105,7 +105,7 @@ def test_attention_checks_have_one_clear_answer_and_own_sentences(contract, tria
 def test_small_validation_split_falls_back_to_research(contract):
     sentences, table, _ = contract
     few = sentences[(sentences["role"] == "research") | (sentences.index % 8 == 0)]
-    assert val.choose_split(few, min_per_group=5) == "research"
+    assert val.choose_split(few, min_per_set=5) == "research"
     trials = _study(val.make_trials(table, few, n_top=3, n_bottom=3, pairs_per_hypothesis=4))
     assert (trials["split"] == "research").all() and trials["hypothesis"].nunique() == 6
 
@@ -706,7 +706,7 @@ def test_chapter_with_qualtrics_answers_keeps_no_identifying_data(tmp_path, tria
     from analysis import run
 
     results = tmp_path / "results"
-    write_contract_fixture(results, n_per_group=16, seed=1)
+    write_contract_fixture(results, n_per_set=16, seed=1)
     trials_file = val.write_trials(trials, tmp_path / "deployed_trials.csv")
     top = list(trials.loc[trials["group"] == "top", "loop"][::15])  # 8 loops, 8 hypotheses
     bottom = list(trials.loc[trials["group"] == "bottom", "loop"][::15])

@@ -281,16 +281,16 @@ def ridge_oof(x, y, alphas=None, n_folds=10, n_inner=5, backend="numpy", device=
         xs, _, _ = _standardise(xb, train, be, "features", target_name)
         ys_tr, my, sy = _standardise(yb[be.index(train)], np.arange(len(train)), be,
                                      "responses", target_name)
-        base_test = 0.0
+        baseline_test = 0.0
         if zb is not None:
             zs, _, _ = _standardise(zb, train, be, "features", target_name)
             zs_tr = zs[be.index(train)]
             cx, cy = _partial_out(zs, train, be, xs[be.index(train)], ys_tr)
             xs = xs - zs @ cx
             ys_tr = ys_tr - zs_tr @ cy
-            base_test = zs[be.index(test)] @ cy
+            baseline_test = zs[be.index(test)] @ cy
         if x.shape[1] == 0:  # the unpenalized band alone (ordinary least squares)
-            out[test] = be.numpy(base_test * sy + my)
+            out[test] = be.numpy(baseline_test * sy + my)
             choice[k] = 0
             continue
         inner_groups = None if groups is None else groups[train]
@@ -305,14 +305,14 @@ def ridge_oof(x, y, alphas=None, n_folds=10, n_inner=5, backend="numpy", device=
                 inner_error[k] = be.numpy(errs).min(0)
             lam, v = be.eigh(g_tr)
             scale = 1.0 / (lam[:, None] + alphas_b[best][None, :])
-            pred = (xs[be.index(test)] @ v) @ (scale * (v.T @ xty_tr)) + base_test
+            pred = (xs[be.index(test)] @ v) @ (scale * (v.T @ xty_tr)) + baseline_test
             out[test] = be.numpy(pred * sy + my)
             choice[k] = be.numpy(best)
             continue
         pred, best_a, best_s = _two_band_fold(xs, ys_tr, train, test, int(second_band),
                                               scales, alphas, alphas_b, n_inner, be,
                                               inner_groups)
-        out[test] = be.numpy((pred + base_test) * sy + my)
+        out[test] = be.numpy((pred + baseline_test) * sy + my)
         choice[k], scale_choice[k] = best_a, best_s
     if scales is not None:
         return out, choice, scale_choice

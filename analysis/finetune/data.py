@@ -75,7 +75,7 @@ _FORMATS = {"siqa": (_siqa_record, 1), "piqa": (_piqa_record, 0)}
 
 def _parse(task, jsonl_text, labels_text, jsonl_name, labels_name):
     """Items from the text of a JSON-lines file and its label file."""
-    parse, base = _FORMATS[task]
+    parse, first_label = _FORMATS[task]
     n_opt = TASKS[task]
     records = [(i + 1, line) for i, line in enumerate(jsonl_text.splitlines()) if line.strip()]
     labels = [(i + 1, line.strip()) for i, line in enumerate(labels_text.splitlines())
@@ -97,10 +97,10 @@ def _parse(task, jsonl_text, labels_text, jsonl_name, labels_name):
             value = int(lab)
         except ValueError:
             value = None
-        if value is None or not base <= value < base + n_opt:
+        if value is None or not first_label <= value < first_label + n_opt:
             raise DataError(f"{labels_name}, line {lab_no}: label {lab!r}; expected an "
-                            f"integer from {base} to {base + n_opt - 1}.")
-        items.append(MCItem(question, options, value - base, f"{jsonl_name}:{line_no}"))
+                            f"integer from {first_label} to {first_label + n_opt - 1}.")
+        items.append(MCItem(question, options, value - first_label, f"{jsonl_name}:{line_no}"))
     return items
 
 
@@ -219,12 +219,12 @@ def load_hf(task, split):
                           "the official files' path instead.") from None
     name = {"siqa": "allenai/social_i_qa", "piqa": "ybisk/piqa"}[task]
     rows = datasets.load_dataset(name, split=split)
-    parse, base = _FORMATS[task]
+    parse, first_label = _FORMATS[task]
     items = []
     for i, row in enumerate(rows):
         where = f"{name} ({split}), row {i}"
         question, options = parse(row, where)
-        label = int(row["label"]) - base
+        label = int(row["label"]) - first_label
         if not 0 <= label < TASKS[task]:
             raise DataError(f"{where}: label {row['label']!r} out of range.")
         items.append(MCItem(question, options, label, where))

@@ -181,12 +181,12 @@ def skipped_hypotheses(table, n_top=10, n_bottom=10, skip_proposers=SKIPPED_PROP
     return chosen[_is_skipped(chosen, skip_proposers)][cols].reset_index(drop=True)
 
 
-def choose_split(sentences, min_per_group=5):
+def choose_split(sentences, min_per_set=5):
     """The role whose sentences the trials use: validation when it is big enough.
 
     The validation sentences are preferred (they took no part in proposing or ranking
     the hypotheses, so people judge unseen pairs); they are used when they hold at
-    least ``min_per_group`` divergent and ``min_per_group`` convergent sentences, else
+    least ``min_per_set`` divergent and ``min_per_set`` convergent sentences, else
     the research sentences are used.
 
     Returns
@@ -195,8 +195,8 @@ def choose_split(sentences, min_per_group=5):
         ``"validation"`` or ``"research"``.
     """
     val = sentences[sentences["role"] == "validation"]
-    counts = val["group"].value_counts()
-    if min(counts.get("divergent", 0), counts.get("convergent", 0)) >= min_per_group:
+    counts = val["set"].value_counts()
+    if min(counts.get("divergent", 0), counts.get("convergent", 0)) >= min_per_set:
         return "validation"
     return "research"
 
@@ -243,7 +243,7 @@ def attention_trials(seed=0, items=ATTENTION_ITEMS):
 
 
 def make_trials(table, sentences, n_top=10, n_bottom=10, pairs_per_hypothesis=20,
-                split="auto", min_per_group=5, seed=0, attention=True,
+                split="auto", min_per_set=5, seed=0, attention=True,
                 skip_proposers=SKIPPED_PROPOSERS):
     """Trials: per selected hypothesis, random (divergent, convergent) sentence pairs.
 
@@ -257,7 +257,7 @@ def make_trials(table, sentences, n_top=10, n_bottom=10, pairs_per_hypothesis=20
         Distinct pairs per hypothesis (fewer when the split has fewer pairs).
     split : {"auto", "validation", "research"}
         ``"auto"`` applies :func:`choose_split`.
-    min_per_group : int
+    min_per_set : int
         See :func:`choose_split`.
     seed : int
         Seeds the pairs and which sentence is shown as "Sentence A".
@@ -276,10 +276,10 @@ def make_trials(table, sentences, n_top=10, n_bottom=10, pairs_per_hypothesis=20
     """
     rng = np.random.default_rng(seed)
     if split == "auto":
-        split = choose_split(sentences, min_per_group)
+        split = choose_split(sentences, min_per_set)
     pool = sentences[sentences["role"] == split]
-    div = pool[pool["group"] == "divergent"].sort_values("sentence_id")
-    con = pool[pool["group"] == "convergent"].sort_values("sentence_id")
+    div = pool[pool["set"] == "divergent"].sort_values("sentence_id")
+    con = pool[pool["set"] == "convergent"].sort_values("sentence_id")
     if len(div) == 0 or len(con) == 0:
         raise SurveyError(f"the {split} split has {len(div)} divergent and {len(con)} "
                           "convergent sentences; trials need at least one of each.")
