@@ -235,3 +235,39 @@ def test_bartlett_effective_n_holds_where_the_lag1_form_under_corrects():
     new = C.fpr_encoding(y, pred, 0.05)
     print("lag-1 form", old["rate"], "Bartlett", new["rate"], new["range"])
     assert old["rate"] > old["range"][1] and new["inside"], (old, new)
+
+
+def test_refit_null_of_out_of_fold_predictions_is_calibrated():
+    """The re-test's refit null at suite size (the large version:
+    benchmarks/bench_refit_null.py): 80 AR(1) noise targets (rho 0.8) predicted out of
+    fold by two smooth feature sets; the refit null's rejection rate stays inside the
+    binomial 99 % range of alpha, and its spread is wider than the fixed-prediction
+    null's, whose narrowness is what made the re-test liberal."""
+    from scipy.ndimage import uniform_filter1d
+
+    from analysis.encoding import centre_within_folds, cv_splits, fit_encoding
+    from analysis.finetune import refit_r_difference
+
+    n, draws, n_perm = 200, 80, 99
+    rng = np.random.default_rng(5)
+    common = uniform_filter1d(rng.standard_normal((n, 8)), 5, axis=0)
+    x_a = common + 0.5 * uniform_filter1d(rng.standard_normal((n, 8)), 5, axis=0)
+    x_b = common + 0.5 * uniform_filter1d(rng.standard_normal((n, 8)), 5, axis=0)
+    y = C.ar1_targets(n, draws, 0.8, seed=3)
+    kw = dict(n_folds=5, n_inner=3)
+    splits = cv_splits(n, 5)
+    yc = centre_within_folds(y, splits)
+    pa, pb = (centre_within_folds(fit_encoding(x, y[:, :, None], **kw).predictions[:, :, 0],
+                                  splits) for x in (x_a, x_b))
+    observed = stats.pearson_columns(pb, yc) - stats.pearson_columns(pa, yc)
+    refit = refit_r_difference(yc, x_a, x_b, observed, splits, n_perm, seed=1,
+                               null={"scheme": "blocks", "block_length": 10}, **kw)
+    fixed = stats.permutation_r_difference(yc, pa, pb, n_perm, seed=1, block_length=10)
+    lo, hi = C.binomial_range(draws, 0.05)
+    rate = {name: np.mean(stats.two_sided_p(res["p_greater"], res["p_less"]) < 0.05)
+            for name, res in (("refit", refit), ("fixed", fixed))}
+    assert lo <= rate["refit"] <= hi and rate["refit"] < rate["fixed"]  # 0.025 and 0.0875
+    # the refit null's spread is that of the observed differences over the draws
+    spread = {name: np.mean(res["null_sd"]) / np.std(observed)
+              for name, res in (("refit", refit), ("fixed", fixed))}
+    assert 0.85 < spread["refit"] < 1.15 and spread["fixed"] < spread["refit"] - 0.05
