@@ -26,6 +26,13 @@ false-positive rate.
 {0, 0.5, 0.8}, the dependence-preserving null beside the paper's word shuffle) and
 writes ``benchmarks/results/calibration.json``; ``tests/test_calibration.py`` runs a
 small version.
+
+The same holds for intervals: :func:`coverage_r_intervals` measures how often the
+book's bootstrap intervals on r and on a gain in r contain the true value on simulated
+word series whose population values are known, with sentences (the book) or words
+resampled, and :func:`interval_coverage` compares the share with the binomial range of
+the nominal level. ``benchmarks/bench_coverage.py`` runs the grid and writes
+``benchmarks/results/coverage.json``.
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ from .stats import (category_ttest, permutation_r_difference, r_pvalue, two_side
 
 __all__ = ["ar1_targets", "binomial_range", "rate_entry", "fpr_r_difference",
            "fpr_encoding", "fpr_category", "word_errors_difference", "plant",
-           "interval_coverage", "sentence_labels", "coverage_r_intervals"]
+           "interval_coverage", "sentence_labels", "coverage_r_intervals",
+           "coverage_better_worse"]
 
 
 def ar1_targets(n_words, n_draws, rho, groups=None, seed=0):
@@ -394,4 +402,83 @@ def coverage_r_intervals(groups, rho, rho_x=0.5, coefs=(0.2, 0.15), restart=True
     for k in truth:
         out[k] = {u: interval_coverage(found[k][u], truth[k], level, range_level)
                   for u in units}
+    return out
+
+
+def coverage_better_worse(groups, rho, rho_x=0.5, n_tests=100, c2_max=0.3, noise=0.1,
+                          q=0.05, n_draws=200, n_permutations=1000, n_boot=200, seed=0,
+                          level=0.95, range_level=0.99, units=("sentences", "words")):
+    """Coverage of the interval on the percentage of tests "better", simulated.
+
+    Each dataset has ``n_tests`` columns (channels x windows) over isolated sentences:
+    a shared baseline predictor ``x1`` and signal ``x2`` (AR(1), lag-1 autocorrelation
+    ``rho_x``), responses ``y_j = 0.2 x1 + c_j x2 + e_j`` with AR(1) noise ``e_j`` (lag-1
+    autocorrelation ``rho``) and ``c_j`` evenly from 0 to ``c2_max``, and two
+    predictions, ``a_j = 0.2 x1 + noise u_j`` and ``b_j = 0.2 x1 + c_j x2 + noise v_j``
+    (``u``, ``v`` white noise of unit variance), so the share of tests called better
+    grows with ``c_j``. Every series restarts in each sentence. The test is
+    :func:`analysis.stats.permutation_r_difference` with the sentence null and the
+    interval :func:`analysis.stats.bootstrap_better_worse`, as the brain re-test calls
+    them. The interval describes the sampling variation of the share reported, so its
+    target is the expected share at this design: estimated here as the mean of the
+    shares reported over the ``n_draws`` datasets.
+
+    Parameters
+    ----------
+    groups : array_like, shape (n_words,)
+        Contiguous sentence labels.
+    rho, rho_x : float
+        Lag-1 autocorrelation of the noise and of the predictors.
+    n_tests : int
+        Columns per dataset.
+    c2_max, noise : float
+        Largest weight of the signal; standard deviation of the predictions' own noise.
+    q : float
+        False discovery rate of the test.
+    n_draws, n_permutations, n_boot, seed : int
+    level, range_level : float
+    units : tuple of str
+        Resampling units of the interval: ``"sentences"`` and/or ``"words"``.
+
+    Returns
+    -------
+    dict
+        ``truth`` (mean percent better reported), ``sd_reported`` (its spread over the
+        datasets) and per unit the :func:`interval_coverage` entry.
+
+    Raises
+    ------
+    DataError
+        An unknown unit, ``rho`` or ``rho_x`` outside [0, 1).
+    """
+    from .stats import bootstrap_better_worse, better_worse_same
+
+    g = np.asarray(groups)
+    n = g.size
+    known = {"sentences": g, "words": None}
+    if not units or set(units) - set(known):
+        raise DataError(f"coverage_better_worse: units={units!r}; expected some of "
+                        f"{list(known)}.")
+    weights = np.linspace(0.0, c2_max, int(n_tests))[None, :]
+    rng = np.random.default_rng(seed)
+    reported, found = [], {u: [] for u in units}
+    for _ in range(int(n_draws)):
+        s_x, s_e, s_test = (int(v) for v in rng.integers(0, 2 ** 31, 3))
+        x = ar1_targets(n, 2, rho_x, g, s_x)
+        base = 0.2 * x[:, :1]
+        y = base + weights * x[:, 1:] + ar1_targets(n, int(n_tests), rho, g, s_e)
+        u, v = noise * rng.standard_normal((2, n, int(n_tests)))
+        a, b = base + u, base + weights * x[:, 1:] + v
+        test = permutation_r_difference(y, a, b, n_permutations, seed=s_test,
+                                        scheme="sentences", groups=g)
+        reported.append(100.0 * np.mean(better_worse_same(test["p_greater"], test["p_less"],
+                                                          q) == 1))
+        for unit in units:
+            found[unit].append(bootstrap_better_worse(
+                y, a, b, test, q=q, groups=known[unit], n_boot=n_boot,
+                seed=s_test)["percent_better_ci"])
+    truth = float(np.mean(reported))
+    out = {"truth": truth, "sd_reported": float(np.std(reported, ddof=1))}
+    out.update({unit: interval_coverage(found[unit], truth, level, range_level)
+                for unit in units})
     return out

@@ -273,3 +273,16 @@ def test_coverage_of_sentence_bootstrap_and_word_bootstrap_undercovers():
         assert e["coverage"] < e["range"][0], e
     with pytest.raises(DataError, match="units"):
         C.coverage_r_intervals(g, 0.5, units=("stories",))
+
+
+def test_coverage_of_percent_better_interval_mechanics():
+    """coverage_better_worse on a tiny design: its target follows the planted signal."""
+    g = C.sentence_labels(300, 4, 11, seed=0)
+    kw = dict(n_tests=10, n_draws=4, n_permutations=100, n_boot=50, seed=2)
+    strong = C.coverage_better_worse(g, 0.5, c2_max=1.5, **kw)
+    none = C.coverage_better_worse(g, 0.5, c2_max=0.0, units=("sentences",), **kw)
+    assert strong["truth"] >= 60 and none["truth"] <= 10  # 9 of 10 columns carry signal
+    assert set(strong) == {"truth", "sd_reported", "sentences", "words"}
+    assert strong["sentences"]["n_draws"] == 4 and "words" not in none
+    with pytest.raises(DataError, match="units"):
+        C.coverage_better_worse(g, 0.5, units=(), **kw)
