@@ -940,8 +940,8 @@ def lexical_gain_power(encoding, ceiling=None, n_sim=200, seed=0, component="N40
     n_sim, seed : int
     component : str
     n_refit : int
-        Permutations of the refit null (each fits both models again on
-        ``n_refit`` permuted responses at once; 1,000 give p >= 0.001).
+        Permutations of the refit null, at most ``n_permutations`` (both models are
+        fitted again on ``n_refit`` permuted responses at once; 1,000 give p >= 0.001).
 
     Returns
     -------
@@ -1063,8 +1063,8 @@ def handed_layer(encoding, model, component="N400"):
         The language model's name, as in the chapter's parameters.
     component : str
     n_refit : int
-        Permutations of the refit null (each fits both models again on
-        ``n_refit`` permuted responses at once; 1,000 give p >= 0.001).
+        Permutations of the refit null, at most ``n_permutations`` (both models are
+        fitted again on ``n_refit`` permuted responses at once; 1,000 give p >= 0.001).
 
     Returns
     -------
@@ -1113,8 +1113,8 @@ def finetuned_retest(encoding, tuned_hidden, records, categories, n_permutations
         Component -> ceiling (:func:`n400_ceiling`), caps the simulated r.
     component : str
     n_refit : int
-        Permutations of the refit null (each fits both models again on
-        ``n_refit`` permuted responses at once; 1,000 give p >= 0.001).
+        Permutations of the refit null, at most ``n_permutations`` (both models are
+        fitted again on ``n_refit`` permuted responses at once; 1,000 give p >= 0.001).
 
     Returns
     -------
@@ -1150,7 +1150,8 @@ def finetuned_retest(encoding, tuned_hidden, records, categories, n_permutations
                             f"expected {erp.n_words} (the encoding's words).")
         rt = brain_retest(dataset, base_fit, h, n_permutations=n_permutations, seed=seed,
                           category=rec["category"], baseline=encoding.baseline,
-                          base_values=encoding.hidden[layer], n_refit=n_refit, **fit_kw)
+                          base_values=encoding.hidden[layer],
+                          n_refit=min(n_refit, n_permutations), **fit_kw)
         out[task] = {"accuracy": rec["accuracy"], "accuracy_base": rec["accuracy_base"],
                      "r_base": float(rt["base"].r[0, 0]), "r_finetuned": float(rt["ft"].r[0, 0]),
                      "p_better": float(rt["test"]["p_greater"][0, 0]),
@@ -1208,8 +1209,8 @@ def finetuned_findings(retest, component="N400", alpha=0.05):
         :func:`finetuned_retest` (empty when nothing was re-tested).
     component : str
     n_refit : int
-        Permutations of the refit null (each fits both models again on
-        ``n_refit`` permuted responses at once; 1,000 give p >= 0.001).
+        Permutations of the refit null, at most ``n_permutations`` (both models are
+        fitted again on ``n_refit`` permuted responses at once; 1,000 give p >= 0.001).
         The component re-tested, for the prose.
     alpha : float
         Two-sided level at which a change is called a change.
