@@ -26,6 +26,13 @@ false-positive rate.
 {0, 0.5, 0.8}, the dependence-preserving null beside the paper's word shuffle) and
 writes ``benchmarks/results/calibration.json``; ``tests/test_calibration.py`` runs a
 small version.
+
+The same holds for intervals: :func:`coverage_r_intervals` measures how often the
+book's bootstrap intervals on r and on a gain in r contain the true value on simulated
+word series whose population values are known, with sentences (the book) or words
+resampled, and :func:`interval_coverage` compares the share with the binomial range of
+the nominal level. ``benchmarks/bench_coverage.py`` runs the grid and writes
+``benchmarks/results/coverage.json``.
 """
 
 from __future__ import annotations
@@ -38,7 +45,9 @@ from .stats import (category_ttest, permutation_r_difference, r_pvalue, two_side
                     DEFAULT_BLOCK_LENGTH)
 
 __all__ = ["ar1_targets", "binomial_range", "rate_entry", "fpr_r_difference",
-           "fpr_encoding", "fpr_category", "word_errors_difference", "plant"]
+           "fpr_encoding", "fpr_category", "word_errors_difference", "plant",
+           "interval_coverage", "sentence_labels", "coverage_r_intervals",
+           "coverage_better_worse"]
 
 
 def ar1_targets(n_words, n_draws, rho, groups=None, seed=0):
@@ -254,3 +263,222 @@ def plant(y, signal, share):
     s = s[:, None] if s.ndim == 1 else s
     s = (s - s.mean(0)) / np.where(s.std(0) > 0, s.std(0), 1.0)
     return np.sqrt(1 - share) * y + np.sqrt(share) * np.broadcast_to(s, y.shape)
+
+
+# --------------------------------------------------------------------------- coverage
+def interval_coverage(intervals, truth, level=0.95, range_level=0.99):
+    """Share of intervals that contain the true value, with its binomial range.
+
+    Parameters
+    ----------
+    intervals : array_like, shape (n_draws, 2)
+        ``[low, high]`` of one interval per simulated dataset.
+    truth : float | array_like, shape (n_draws,)
+        The population value each interval should contain.
+    level : float
+        Nominal coverage of the intervals (e.g. 0.95).
+    range_level : float
+        Central probability of Binomial(n_draws, level) that the range covers
+        (:func:`binomial_range`).
+
+    Returns
+    -------
+    dict
+        ``coverage``, ``count``, ``n_draws``, ``level``, ``range`` ([low, high]) and
+        ``inside`` (bool), as in :func:`rate_entry`; ``below`` and ``above``, the shares
+        of intervals lying wholly below or above the truth; ``median_width``.
+
+    Raises
+    ------
+    DataError
+        Intervals not of shape (n_draws, 2), or non-finite bounds.
+    """
+    iv = np.asarray(intervals, dtype=np.float64)
+    if iv.ndim != 2 or iv.shape[1] != 2 or not np.isfinite(iv).all():
+        raise DataError(f"interval_coverage: intervals of shape {iv.shape} (or non-finite); "
+                        "expected finite [low, high] rows, shape (n_draws, 2).")
+    truth = np.broadcast_to(np.asarray(truth, dtype=np.float64), iv.shape[:1])
+    below, above = iv[:, 1] < truth, iv[:, 0] > truth
+    entry = rate_entry(~(below | above), level, range_level)
+    out = {"coverage": entry.pop("rate"), "level": entry.pop("alpha"), **entry}
+    out.update(below=float(below.mean()), above=float(above.mean()),
+               median_width=float(np.median(iv[:, 1] - iv[:, 0])))
+    return out
+
+
+def sentence_labels(n_words, low, high, seed=0):
+    """Contiguous sentence labels with lengths drawn uniformly from ``low`` to ``high``.
+
+    Parameters
+    ----------
+    n_words, low, high, seed : int
+        Words, shortest and longest sentence (inclusive), seed.
+
+    Returns
+    -------
+    ndarray of int, shape (n_words,)
+        0, 0, ..., 1, 1, ...: the last sentence is cut at ``n_words``.
+    """
+    lengths = np.random.default_rng(seed).integers(low, high + 1, n_words)
+    return np.repeat(np.arange(n_words), lengths)[:n_words]
+
+
+def coverage_r_intervals(groups, rho, rho_x=0.5, coefs=(0.2, 0.15), restart=True,
+                         n_draws=200, n_boot=1000, seed=0, level=0.95, range_level=0.99,
+                         units=("sentences", "words")):
+    """Coverage of the book's bootstrap intervals on r and on a gain in r, simulated.
+
+    Each dataset has two predictors ``x1``, ``x2`` (AR(1), lag-1 autocorrelation
+    ``rho_x``) and a response ``y = c1 x1 + c2 x2 + e`` with AR(1) noise ``e`` (lag-1
+    autocorrelation ``rho``), all of unit variance and independent of each other
+    (:func:`ar1_targets`), so the population values are known:
+    ``r(y, x1) = c1 / sqrt(1 + c1^2 + c2^2)`` and, for the prediction
+    ``c1 x1 + c2 x2`` against the "baseline" ``x1``, the gain
+    ``(sqrt(c1^2 + c2^2) - c1) / sqrt(1 + c1^2 + c2^2)``. The intervals are computed
+    as the book computes them: the r of a word series by
+    :func:`analysis.real_data.r_interval` (e.g. surprisal and the N400), the gain by
+    :func:`analysis.stats.bootstrap_mean_r` with ``reference="baseline"`` (as
+    :func:`analysis.real_data.component_encoding` does), each once with whole
+    sentences resampled (``groups``) and once with words resampled (``groups=None``).
+
+    Parameters
+    ----------
+    groups : array_like, shape (n_words,)
+        Contiguous sentence labels (the resampling units).
+    rho, rho_x : float
+        Lag-1 autocorrelation of the noise and of the predictors, in [0, 1).
+    coefs : tuple of float
+        ``(c1, c2)``.
+    restart : bool
+        True: every series starts afresh in each sentence (isolated sentences, as in
+        the Frank et al. 2015 EEG data); False: the series run on across sentences (a
+        story read in order, as in Natural Stories), so neighbouring sentences are
+        dependent too.
+    n_draws, n_boot, seed : int
+        Simulated datasets, bootstrap resamples per interval, seed.
+    level, range_level : float
+        Nominal level of the intervals; coverage of the binomial range.
+    units : tuple of str
+        Resampling units to measure: ``"sentences"`` and/or ``"words"``.
+
+    Returns
+    -------
+    dict
+        ``truth`` (``r``, ``gain``) and, for ``r`` and ``gain``, per resampling unit
+        of ``units`` the :func:`interval_coverage` entry.
+
+    Raises
+    ------
+    DataError
+        Fewer than two sentences, ``rho`` or ``rho_x`` outside [0, 1), an unknown unit.
+    """
+    from .real_data import r_interval
+    from .stats import bootstrap_mean_r
+
+    g = np.asarray(groups)
+    n = g.size
+    c1, c2 = (float(v) for v in coefs)
+    scale = np.sqrt(1 + c1 ** 2 + c2 ** 2)
+    truth = {"r": c1 / scale, "gain": (np.hypot(c1, c2) - c1) / scale}
+    known = {"sentences": g, "words": None}
+    if not units or set(units) - set(known):
+        raise DataError(f"coverage_r_intervals: units={units!r}; expected some of "
+                        f"{list(known)}.")
+    units = {u: known[u] for u in units}
+    found = {k: {u: [] for u in units} for k in truth}
+    series_groups = g if restart else None
+    rng = np.random.default_rng(seed)
+    for _ in range(int(n_draws)):
+        s_x, s_e, s_boot = (int(v) for v in rng.integers(0, 2 ** 31, 3))
+        x = ar1_targets(n, 2, rho_x, series_groups, s_x)
+        y = c1 * x[:, 0] + c2 * x[:, 1] + ar1_targets(n, 1, rho, series_groups, s_e)[:, 0]
+        preds = {"baseline": x[:, :1], "nested": x @ np.array([[c1], [c2]])}
+        for u, ug in units.items():
+            found["r"][u].append(r_interval(x[:, 0], y, ug, n_boot, s_boot, level)["ci"])
+            b = bootstrap_mean_r(y[:, None], preds, reference="baseline", n_boot=n_boot,
+                                 seed=s_boot, groups=ug, level=level)
+            found["gain"][u].append(b["nested"]["diff_ci"])
+    out = {"truth": {k: float(v) for k, v in truth.items()}}
+    for k in truth:
+        out[k] = {u: interval_coverage(found[k][u], truth[k], level, range_level)
+                  for u in units}
+    return out
+
+
+def coverage_better_worse(groups, rho, rho_x=0.5, n_tests=100, c2_max=0.3, noise=0.1,
+                          q=0.05, n_draws=200, n_permutations=1000, n_boot=200, seed=0,
+                          level=0.95, range_level=0.99, units=("sentences", "words")):
+    """Coverage of the interval on the percentage of tests "better", simulated.
+
+    Each dataset has ``n_tests`` columns (channels x windows) over isolated sentences:
+    a shared baseline predictor ``x1`` and signal ``x2`` (AR(1), lag-1 autocorrelation
+    ``rho_x``), responses ``y_j = 0.2 x1 + c_j x2 + e_j`` with AR(1) noise ``e_j`` (lag-1
+    autocorrelation ``rho``) and ``c_j`` evenly from 0 to ``c2_max``, and two
+    predictions, ``a_j = 0.2 x1 + noise u_j`` and ``b_j = 0.2 x1 + c_j x2 + noise v_j``
+    (``u``, ``v`` white noise of unit variance), so the share of tests called better
+    grows with ``c_j``. Every series restarts in each sentence. The test is
+    :func:`analysis.stats.permutation_r_difference` with the sentence null and the
+    interval :func:`analysis.stats.bootstrap_better_worse`, as the brain re-test calls
+    them. The interval describes the sampling variation of the share reported, so its
+    target is the expected share at this design: estimated here as the mean of the
+    shares reported over the ``n_draws`` datasets.
+
+    Parameters
+    ----------
+    groups : array_like, shape (n_words,)
+        Contiguous sentence labels.
+    rho, rho_x : float
+        Lag-1 autocorrelation of the noise and of the predictors.
+    n_tests : int
+        Columns per dataset.
+    c2_max, noise : float
+        Largest weight of the signal; standard deviation of the predictions' own noise.
+    q : float
+        False discovery rate of the test.
+    n_draws, n_permutations, n_boot, seed : int
+    level, range_level : float
+    units : tuple of str
+        Resampling units of the interval: ``"sentences"`` and/or ``"words"``.
+
+    Returns
+    -------
+    dict
+        ``truth`` (mean percent better reported), ``sd_reported`` (its spread over the
+        datasets) and per unit the :func:`interval_coverage` entry.
+
+    Raises
+    ------
+    DataError
+        An unknown unit, ``rho`` or ``rho_x`` outside [0, 1).
+    """
+    from .stats import bootstrap_better_worse, better_worse_same
+
+    g = np.asarray(groups)
+    n = g.size
+    known = {"sentences": g, "words": None}
+    if not units or set(units) - set(known):
+        raise DataError(f"coverage_better_worse: units={units!r}; expected some of "
+                        f"{list(known)}.")
+    weights = np.linspace(0.0, c2_max, int(n_tests))[None, :]
+    rng = np.random.default_rng(seed)
+    reported, found = [], {u: [] for u in units}
+    for _ in range(int(n_draws)):
+        s_x, s_e, s_test = (int(v) for v in rng.integers(0, 2 ** 31, 3))
+        x = ar1_targets(n, 2, rho_x, g, s_x)
+        base = 0.2 * x[:, :1]
+        y = base + weights * x[:, 1:] + ar1_targets(n, int(n_tests), rho, g, s_e)
+        u, v = noise * rng.standard_normal((2, n, int(n_tests)))
+        a, b = base + u, base + weights * x[:, 1:] + v
+        test = permutation_r_difference(y, a, b, n_permutations, seed=s_test,
+                                        scheme="sentences", groups=g)
+        reported.append(100.0 * np.mean(better_worse_same(test["p_greater"], test["p_less"],
+                                                          q) == 1))
+        for unit in units:
+            found[unit].append(bootstrap_better_worse(
+                y, a, b, test, q=q, groups=known[unit], n_boot=n_boot,
+                seed=s_test)["percent_better_ci"])
+    truth = float(np.mean(reported))
+    out = {"truth": truth, "sd_reported": float(np.std(reported, ddof=1))}
+    out.update({unit: interval_coverage(found[unit], truth, level, range_level)
+                for unit in units})
+    return out

@@ -102,12 +102,20 @@ def _method_rows(data, enc, hyp, fin):
     rows = []
     tc = None if enc is None else enc.optional("truth_check")
     if tc is not None:
-        ok = bool(tc["layer_recovered"]) and bool(tc["peak_recovered"])
+        # the planted layer must also beat its runner-up on held-out words, with an
+        # interval that excludes 0 (LayerSweep.margin)
+        lm = enc.layer_margin or {}
+        ci = lm.get("ci")
+        beats = ci is not None and ci[0] > 0
+        ok = bool(tc["layer_recovered"]) and bool(tc["peak_recovered"]) and beats
         folds = enc.layer_decision["fold_layers"]
         same = sum(int(l) == int(enc.chosen_layer) for l in folds)
         ev = (f"layer {enc.chosen_layer} (planted {tc['truth_layer']}), chosen inside the "
               f"folds in {same} of {len(folds)} outer folds; peak {enc.peak_ms:g} ms "
-              f"(planted {tc['truth_peak_ms']:g} ms)")
+              f"(planted {tc['truth_peak_ms']:g} ms); "
+              + (f"the runner-up (layer {lm.get('runner_up')}) errs more on held-out words by "
+                 f"{lm['margin']:.4f}, {_ci(ci[0], ci[1], 4)}" if ci is not None
+                 else "no margin over a runner-up (one layer swept)"))
         rows.append(GlanceRow("method", "the encoding model finds the planted layer and latency",
                               "pass" if ok else "fail", ev, "encoding"))
     if hyp is not None and hyp.planted_truth:  # empty unless the study is simulated

@@ -939,6 +939,9 @@ def lexical_gain_power(encoding, ceiling=None, n_sim=200, seed=0, component="N40
         Component -> ceiling (:func:`n400_ceiling`), caps the simulated r.
     n_sim, seed : int
     component : str
+    n_refit : int
+        Permutations of the refit null (each fits both models again on
+        ``n_refit`` permuted responses at once; 1,000 give p >= 0.001).
 
     Returns
     -------
@@ -1059,6 +1062,9 @@ def handed_layer(encoding, model, component="N400"):
     model : str
         The language model's name, as in the chapter's parameters.
     component : str
+    n_refit : int
+        Permutations of the refit null (each fits both models again on
+        ``n_refit`` permuted responses at once; 1,000 give p >= 0.001).
 
     Returns
     -------
@@ -1079,12 +1085,14 @@ def handed_layer(encoding, model, component="N400"):
 
 
 def finetuned_retest(encoding, tuned_hidden, records, categories, n_permutations=1000,
-                     n_sim=200, ceiling=None, seed=0, component="N400"):
+                     n_sim=200, ceiling=None, seed=0, component="N400", n_refit=1000):
     """The fine-tuned models' layer against the base model's on one ERP component.
 
     The layer handed on (:func:`handed_layer`) of each fine-tuned model replaces the base
-    model's in the nested model (:func:`analysis.finetune.brain_retest`, same
-    permutations for both); the change of each word's error is compared between the
+    model's in the nested model (:func:`analysis.finetune.brain_retest`); the difference
+    in r is tested against a null that fits both models again on every permuted
+    response (:func:`analysis.finetune.refit_r_difference`: holding out-of-fold
+    predictions fixed makes the test liberal); the change of each word's error is compared between the
     category words and the rest, and the power of both tests is simulated
     (:func:`analysis.power.retest_power`).
 
@@ -1104,12 +1112,15 @@ def finetuned_retest(encoding, tuned_hidden, records, categories, n_permutations
     ceiling : dict | None
         Component -> ceiling (:func:`n400_ceiling`), caps the simulated r.
     component : str
+    n_refit : int
+        Permutations of the refit null (each fits both models again on
+        ``n_refit`` permuted responses at once; 1,000 give p >= 0.001).
 
     Returns
     -------
     dict of str to dict
         Per task: ``accuracy``, ``accuracy_base``, ``r_base``, ``r_finetuned``,
-        ``p_better``, ``p_worse``, ``category``, ``category_p`` (None without a category
+        ``p_better``, ``p_worse``, ``null`` ("refit" or "fixed predictions"), ``category``, ``category_p`` (None without a category
         test), ``n_category_words`` and ``power``.
 
     Raises
@@ -1138,11 +1149,13 @@ def finetuned_retest(encoding, tuned_hidden, records, categories, n_permutations
             raise DataError(f"fine-tuned task '{task}': hidden states of {h.shape[0]} words; "
                             f"expected {erp.n_words} (the encoding's words).")
         rt = brain_retest(dataset, base_fit, h, n_permutations=n_permutations, seed=seed,
-                          category=rec["category"], baseline=encoding.baseline, **fit_kw)
+                          category=rec["category"], baseline=encoding.baseline,
+                          base_values=encoding.hidden[layer], n_refit=n_refit, **fit_kw)
         out[task] = {"accuracy": rec["accuracy"], "accuracy_base": rec["accuracy_base"],
                      "r_base": float(rt["base"].r[0, 0]), "r_finetuned": float(rt["ft"].r[0, 0]),
                      "p_better": float(rt["test"]["p_greater"][0, 0]),
                      "p_worse": float(rt["test"]["p_less"][0, 0]),
+                     "null": "refit" if rt["test"]["null"]["refit"] else "fixed predictions",
                      "category": rec["category"],
                      "category_p": None if rt["category"] is None else
                      float(rt["category"]["p"][0]),
@@ -1194,6 +1207,9 @@ def finetuned_findings(retest, component="N400", alpha=0.05):
     retest : dict
         :func:`finetuned_retest` (empty when nothing was re-tested).
     component : str
+    n_refit : int
+        Permutations of the refit null (each fits both models again on
+        ``n_refit`` permuted responses at once; 1,000 give p >= 0.001).
         The component re-tested, for the prose.
     alpha : float
         Two-sided level at which a change is called a change.
@@ -1220,7 +1236,10 @@ def finetuned_findings(retest, component="N400", alpha=0.05):
         return (f"{TASK_NAMES.get(task, task)} (held-out accuracy {acc:+.1f} points): "
                 f"Δr {d:+.5f}, two-sided p = {format_number(p2)}")
 
-    out = ["Against the base model: " + "; ".join(said(t, v) for t, v in retest.items()) + "."]
+    refit = all(v.get("null") == "refit" for v in retest.values())
+    out = ["Against the base model" + (" (each permutation fits both models again)"
+                                       if refit else "") + ": "
+           + "; ".join(said(t, v) for t, v in retest.items()) + "."]
     control = retest.get(SHUFFLED_CONTROL)
     if control is not None:
         d_c, p_c = change(control)
@@ -1230,9 +1249,10 @@ def finetuned_findings(retest, component="N400", alpha=0.05):
                 f"answers that carry no knowledge, fits the {component} "
                 f"{'worse' if d_c < 0 else 'better'} than the base model "
                 f"(Δr {d_c:+.5f}, p = {format_number(p_c)}): fine-tuning alone moves the "
-                "fit this much, and this re-test rejects more often than its nominal rate "
-                "on null data (Methods page), so a knowledge model's change counts only "
-                "beyond the control's.")
+                "fit this much, so a knowledge model's change counts only beyond the "
+                "control's." + ("" if control.get("null") == "refit" else
+                                " This re-test holds the predictions fixed and rejects more "
+                                "often than its nominal rate on null data (Methods page)."))
         else:
             out.append(f"The shuffled-answer control does not move the fit of the {component} "
                        f"(Δr {d_c:+.5f}, p = {format_number(p_c)}).")

@@ -111,11 +111,14 @@ glue("cv_note", f"folds never split a {group_name}" if group_name else
 # chapters, is the most frequent of them: layer {glue:text}`chosen_layer` of
 # {glue:text}`n_layers_model` (the whole procedure, each fold predicted by its own
 # layer, reaches a mean r of {glue:text}`nested_mean_r`). The map's peak, layer
-# {glue:text}`sweep_argmax` (highest mean r on all words), is a description, not a
-# tested choice; its margin over the runner-up, layer
-# {glue:text}`runner_up`, is {glue:text}`margin_txt` (95 % interval over the
-# {glue:text}`n_folds` folds: the mean r of each layer computed within each test fold).
-# {glue:text}`margin_verdict` The final model of the chosen layer is then refitted with
+# {glue:text}`sweep_argmax` (highest mean r over all channels and windows, on all words),
+# is a description, not a tested choice: most channels and windows carry no signal, and
+# their r is noise of the same size whatever the layer. The choice is measured the way it
+# is made, by squared error on words it did not see: in each fold the runner-up is the
+# layer with the next smallest inner error (most often layer {glue:text}`runner_up`), and
+# its out-of-fold mean squared error per channel and window (z-scored responses) exceeds
+# the chosen layer's by {glue:text}`margin_txt`. {glue:text}`margin_verdict`
+# The final model of the chosen layer is then refitted with
 # the full grid of 17 penalties and {glue:text}`n_inner` inner folds; all later numbers
 # come from that model. (A coarser grid changes a layer's mean r by about 1 %, and
 # halves the cost of the sweep.)
@@ -196,10 +199,12 @@ fig = plots.plot_significant_per_window(n_sig_window, ds.times, ds.window_ms, p_
 
 # %%
 if truth:
+    ci_txt = "n/a" if margin["ci"] is None else f"{margin['ci'][0]:.4f} to {margin['ci'][1]:.4f}"
     check = pd.DataFrame({
-        "planted": [truth["truth_layer"], truth["lm_peak_ms"]],
-        "recovered": [chosen, float(ds.times[peak])],
-    }, index=["layer", "peak window (ms)"])
+        "planted": [truth["truth_layer"], truth["lm_peak_ms"], "above 0"],
+        "recovered": [chosen, float(ds.times[peak]), ci_txt],
+    }, index=["layer", "peak window (ms)",
+              f"runner-up's (layer {margin['runner_up']}) excess error, 95 % interval"])
     display(check)
 else:
     display(Markdown("*Real data: there is no planted truth to compare with.*"))

@@ -235,3 +235,88 @@ def test_bartlett_effective_n_holds_where_the_lag1_form_under_corrects():
     new = C.fpr_encoding(y, pred, 0.05)
     print("lag-1 form", old["rate"], "Bartlett", new["rate"], new["range"])
     assert old["rate"] > old["range"][1] and new["inside"], (old, new)
+
+
+def test_refit_null_of_out_of_fold_predictions_is_calibrated():
+    """The re-test's refit null at suite size (the large version:
+    benchmarks/bench_refit_null.py): 80 AR(1) noise targets (rho 0.8) predicted out of
+    fold by two smooth feature sets; the refit null's rejection rate stays inside the
+    binomial 99 % range of alpha, and its spread is wider than the fixed-prediction
+    null's, whose narrowness is what made the re-test liberal."""
+    from scipy.ndimage import uniform_filter1d
+
+    from analysis.encoding import centre_within_folds, cv_splits, fit_encoding
+    from analysis.finetune import refit_r_difference
+
+    n, draws, n_perm = 200, 80, 99
+    rng = np.random.default_rng(5)
+    common = uniform_filter1d(rng.standard_normal((n, 8)), 5, axis=0)
+    x_a = common + 0.5 * uniform_filter1d(rng.standard_normal((n, 8)), 5, axis=0)
+    x_b = common + 0.5 * uniform_filter1d(rng.standard_normal((n, 8)), 5, axis=0)
+    y = C.ar1_targets(n, draws, 0.8, seed=3)
+    kw = dict(n_folds=5, n_inner=3)
+    splits = cv_splits(n, 5)
+    yc = centre_within_folds(y, splits)
+    pa, pb = (centre_within_folds(fit_encoding(x, y[:, :, None], **kw).predictions[:, :, 0],
+                                  splits) for x in (x_a, x_b))
+    observed = stats.pearson_columns(pb, yc) - stats.pearson_columns(pa, yc)
+    refit = refit_r_difference(yc, x_a, x_b, observed, splits, n_perm, seed=1,
+                               null={"scheme": "blocks", "block_length": 10}, **kw)
+    fixed = stats.permutation_r_difference(yc, pa, pb, n_perm, seed=1, block_length=10)
+    lo, hi = C.binomial_range(draws, 0.05)
+    rate = {name: np.mean(stats.two_sided_p(res["p_greater"], res["p_less"]) < 0.05)
+            for name, res in (("refit", refit), ("fixed", fixed))}
+    assert lo <= rate["refit"] <= hi and rate["refit"] < rate["fixed"]  # 0.025 and 0.0875
+    # the refit null's spread is that of the observed differences over the draws
+    spread = {name: np.mean(res["null_sd"]) / np.std(observed)
+              for name, res in (("refit", refit), ("fixed", fixed))}
+    assert 0.85 < spread["refit"] < 1.15 and spread["fixed"] < spread["refit"] - 0.05
+def test_interval_coverage_counts_planted_intervals():
+    truth = 0.2
+    iv = np.array([[0.1, 0.3]] * 14 + [[0.25, 0.4]] * 4 + [[-0.1, 0.15]] * 2)  # 14 cover
+    e = C.interval_coverage(iv, truth, level=0.95)
+    assert e["coverage"] == 0.7 and e["count"] == 14 and e["n_draws"] == 20
+    assert e["above"] == 0.2 and e["below"] == 0.1  # intervals wholly above / below
+    assert e["range"] == list(C.binomial_range(20, 0.95)) == [0.8, 1.0]
+    assert not e["inside"]
+    assert e["median_width"] == pytest.approx(0.2)
+    assert C.interval_coverage(iv[:17], truth)["inside"]  # 14 + 3 of 17: 0.82
+    assert C.interval_coverage(iv, np.full(20, 0.3))["coverage"] == 0.9  # truth per draw
+    with pytest.raises(DataError, match="shape"):
+        C.interval_coverage(iv[:, :1], truth)
+    g = C.sentence_labels(100, 4, 11, seed=0)
+    assert g.shape == (100,) and np.all(np.diff(g) >= 0) and 4 <= np.bincount(g)[0] <= 11
+
+
+def test_coverage_of_sentence_bootstrap_and_word_bootstrap_undercovers():
+    """Coverage of the book's intervals on r and on a gain in r (bootstrap_mean_r as
+    r_interval and component_encoding call it), small version of
+    benchmarks/bench_coverage.py: 60 simulated datasets with known population values."""
+    g = C.sentence_labels(500, 4, 11, seed=0)
+    isolated = C.coverage_r_intervals(g, 0.5, restart=True, n_draws=60, n_boot=200, seed=1,
+                                      units=("sentences",))
+    assert isolated["truth"]["r"] == pytest.approx(0.2 / np.sqrt(1.0625))
+    for quantity in ("r", "gain"):
+        assert isolated[quantity]["sentences"]["inside"], isolated[quantity]
+    # a story whose noise and predictors run on across words (lag-1 0.8): resampling words
+    # as if independent gives intervals far too narrow
+    story = C.coverage_r_intervals(g, 0.8, rho_x=0.8, restart=False, n_draws=60, n_boot=200,
+                                   seed=1, units=("words",))
+    for quantity in ("r", "gain"):
+        e = story[quantity]["words"]
+        assert e["coverage"] < e["range"][0], e
+    with pytest.raises(DataError, match="units"):
+        C.coverage_r_intervals(g, 0.5, units=("stories",))
+
+
+def test_coverage_of_percent_better_interval_mechanics():
+    """coverage_better_worse on a tiny design: its target follows the planted signal."""
+    g = C.sentence_labels(300, 4, 11, seed=0)
+    kw = dict(n_tests=10, n_draws=4, n_permutations=100, n_boot=50, seed=2)
+    strong = C.coverage_better_worse(g, 0.5, c2_max=1.5, **kw)
+    none = C.coverage_better_worse(g, 0.5, c2_max=0.0, units=("sentences",), **kw)
+    assert strong["truth"] >= 60 and none["truth"] <= 10  # 9 of 10 columns carry signal
+    assert set(strong) == {"truth", "sd_reported", "sentences", "words"}
+    assert strong["sentences"]["n_draws"] == 4 and "words" not in none
+    with pytest.raises(DataError, match="units"):
+        C.coverage_better_worse(g, 0.5, units=(), **kw)

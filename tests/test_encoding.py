@@ -61,6 +61,9 @@ def test_sweep_recovers_planted_layer_and_latency(sweep, study):
     # the decision handed on: the layer chosen inside the folds, here in every fold
     decision = summ["layer_decision"]
     assert decision["layer"] == 3 and decision["fold_layers"] == [3] * 10
+    # the planted layer beats its runner-up on held-out words, with an interval above 0
+    margin = sweep.margin(n_boot=200)
+    assert margin["chosen"] == 3 and margin["runner_up"] != 3 and margin["ci"][0] > 0, margin
     assert sweep.nested.chosen_layers.shape == (10, 306, 20)
     best = sweep.best
     assert best.predictions.shape == study.responses.shape
@@ -395,11 +398,17 @@ def test_layer_choice_text_quotes_the_decision_and_the_margin():
 
     decision = {"layer": 12, "fold_layers": [12, 12, 11], "sweep_argmax": 11,
                 "nested_mean_r": 0.123456}
-    margin = {"runner_up": 12, "margin": 0.00912, "ci": [0.0031, 0.0112]}
+    margin = {"runner_up": 9, "margin": 0.00912, "ci": [0.0031, 0.0112], "n_units": 1423,
+              "unit": "group", "ci_folds": [0.0031, 0.011], "n_folds": 10}
     text = layer_choice_text(decision, margin, n_swept=7, n_layers_model=30)
     assert text["fold_layers"] == "12, 12, 11" and text["nested_mean_r"] == "0.1235"
-    assert text["margin_txt"] == "0.0091 in mean r (0.0031 to 0.0112)"
+    assert text["margin_txt"] == ("0.0091 (95 % interval 0.0031 to 0.0112; the wider of a "
+                                  "bootstrap over 1,423 sentences and the corrected t interval "
+                                  "over 10 folds)")
     assert text["margin_verdict"].startswith("The interval excludes 0")
+    below = layer_choice_text(decision, {**margin, "margin": -0.004, "ci": [-0.006, -0.002]},
+                              7, 30)
+    assert below["margin_verdict"].startswith("The interval lies below 0")
     assert (text["chosen_layer"], text["n_swept"], text["n_layers_model"]) == (12, 7, 30)
     # without a nested fit or fold results: the argmax stands alone and the tie is said
     plain = layer_choice_text({"layer": 4, "fold_layers": None, "sweep_argmax": 4,
@@ -425,3 +434,19 @@ def test_error_text_names_the_window_channels_and_fallback():
                     "channels_txt": "all channels", "fallback_txt": ""}
     with pytest.raises(ValueError, match="channels has shape \\(2,\\) but there are 3"):
         error_text(1.0, None, np.ones(2, bool), ["a", "b", "c"])
+
+
+def test_word_squared_error_is_the_mean_over_targets_of_z_scored_errors():
+    from analysis.encoding import word_squared_error
+
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((40, 30, 40)) * 5 + 2  # 1,200 targets: three blocks of 512
+    pred = y + rng.standard_normal(y.shape)
+    flat, err = y.reshape(40, -1), (pred - y).reshape(40, -1)
+    np.testing.assert_allclose(word_squared_error(pred, y),
+                               ((err / flat.std(0)) ** 2).mean(1), rtol=1e-10)
+    y[:, 3, 7] = 1.0
+    with pytest.raises(DataError, match="target 127 .* constant"):
+        word_squared_error(pred, y)
+    with pytest.raises(DataError, match="expected the responses' shape"):
+        word_squared_error(pred[:, :2], y)

@@ -704,3 +704,47 @@ def test_chapter_results_are_what_the_schema_accepts(tmp_path):
     assert task["data"] == info and task["best_step"] == 5 and task["learning_curve"] == curve
     assert not task["reused_checkpoint"] and task["training_seconds"] == 2.5
     assert rec.accuracy["siqa"]["fine_tuned"] == 0.75
+
+
+def _one_component(n=240, seed=0, signal=0.0):
+    """One response column (an ERP component) in 24 sentences, and two feature sets:
+    the reference's (noise) and the tested model's (the reference plus one column that
+    carries ``signal``)."""
+    from analysis.data import WordDataset
+
+    rng = np.random.default_rng(seed)
+    x_a = rng.standard_normal((n, 6))
+    carrier = rng.standard_normal(n)
+    x_b = np.column_stack([x_a, carrier])
+    y = signal * carrier + rng.standard_normal(n)
+    ds = WordDataset(words=[f"w{i}" for i in range(n)], sentence=np.arange(n) // 10,
+                     responses=y[:, None, None], times=[0.0], ch_names=["N400"])
+    return ds, x_a, x_b
+
+
+def test_refit_null_refits_both_models_and_detects_a_better_one():
+    """One target: the re-test refits both models on every permuted response (the null
+    of out-of-fold predictions; Methods page, calibration), finds a model that carries
+    the response, and keeps a model that carries nothing quiet."""
+    fit_kw = dict(n_folds=4, n_inner=3)
+    ds, x_a, x_b = _one_component(signal=0.6)
+    out = ft.brain_retest(ds, x_a, x_b, n_permutations=49, **fit_kw)
+    assert out["test"]["null"]["refit"] is True
+    assert out["test"]["p_greater"][0, 0] == pytest.approx(1 / 50)
+    ds0, x_a0, x_b0 = _one_component(seed=1)
+    quiet = ft.brain_retest(ds0, x_a0, x_b0, n_permutations=49, **fit_kw)
+    assert min(quiet["test"]["p_greater"][0, 0], quiet["test"]["p_less"][0, 0]) > 0.05
+    fixed = ft.brain_retest(ds0, x_a0, x_b0, n_permutations=49, null="fixed", **fit_kw)
+    assert fixed["test"]["null"]["refit"] is False
+    assert fixed["test"]["delta"][0, 0] == pytest.approx(quiet["test"]["delta"][0, 0])
+    # the fixed-prediction null is narrower than the refit one (what makes it liberal)
+    assert fixed["test"]["null_sd"][0, 0] < quiet["test"]["null_sd"][0, 0]
+    from analysis.encoding import fit_encoding
+
+    base_fit = fit_encoding(x_a0, ds0, **fit_kw)
+    with pytest.raises(ValueError, match="base_values"):
+        ft.brain_retest(ds0, base_fit, x_b0, n_permutations=9, null="refit", **fit_kw)
+    again = ft.brain_retest(ds0, base_fit, x_b0, n_permutations=49, base_values=x_a0, **fit_kw)
+    np.testing.assert_allclose(again["test"]["p_less"], quiet["test"]["p_less"])
+    with pytest.raises(ValueError, match="at most 20,000"):
+        ft.refit_r_difference(np.zeros((240, 30)), x_a, x_b, np.zeros(30), [], 1000)

@@ -52,6 +52,17 @@ def test_three_blocks_each_row_with_a_verdict_and_a_link(tmp_path):
     assert "instruction(s)" not in text and "4 instruction" not in text
 
 
+def test_the_planted_layer_fails_when_its_margin_interval_includes_zero(tmp_path):
+    _book(tmp_path)
+    enc = results_example("encoding")
+    enc["layer_margin"] = {"runner_up": 3, "margin": 0.0008, "ci": [-0.0027, 0.0027]}
+    _write(tmp_path, "encoding", enc)
+    (row,) = [r for r in glance_rows(tmp_path) if r.question.startswith("the encoding model")]
+    assert row.verdict == "fail"
+    assert "the runner-up (layer 3) errs more on held-out words by 0.0008, " \
+           "95 % CI -0.0027 to +0.0027" in row.evidence
+
+
 def test_a_model_that_did_not_learn_is_untestable_not_a_null(tmp_path):
     _book(tmp_path, siqa_ci=(-0.013, 0.06))
     rows = [r for r in glance_rows(tmp_path) if r.question.startswith("fine-tuning on")]

@@ -84,8 +84,8 @@ from .data import (CHANCE, PIQA_VALID_SPLIT, TASKS, MCItem, check_task, default_
                    demo_dir, load_demo, load_hf, load_piqa, load_siqa, task_data)
 from .report import (accuracy_table, chapter_results, example_markdown, finetuned_for_later,
                      power_note, retest_table, task_table, train_all, training_texts)
-from .retest import (CATEGORY_OF_TASK, RETEST_DTYPE, SHUFFLED_CONTROL, TASK_NAMES, VERDICTS,
-                     RetestVerdict, brain_retest, fit_base, reopen_encoding_study,
+from .retest import (CATEGORY_OF_TASK, REFIT_MAX_FITS, RETEST_DTYPE, SHUFFLED_CONTROL,
+                     TASK_NAMES, VERDICTS, RetestVerdict, brain_retest, refit_r_difference, fit_base, reopen_encoding_study,
                      retest_features, retest_summary, retest_texts, retest_verdict,
                      retest_verdicts, verdict_table)
 from .scoring import (SCORING_RULES, accuracy, choice_correctness, collate, encode_fitting,
@@ -103,5 +103,6 @@ __all__ = [
     "SHUFFLED_CONTROL", "shuffle_labels", "VERDICTS", "RetestVerdict",
     "retest_verdict", "retest_verdicts", "verdict_table", "task_table", "example_markdown",
     "train_all", "training_texts", "retest_table", "power_note",
-    "PIQA_VALID_SPLIT", "check_task", "encode_fitting", "chapter_results",
+    "PIQA_VALID_SPLIT", "check_task", "encode_fitting", "REFIT_MAX_FITS", "refit_r_difference",
+    "chapter_results",
 ]

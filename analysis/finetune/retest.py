@@ -13,6 +13,7 @@ from ..provenance import cache_dir
 
 __all__ = ["SHUFFLED_CONTROL", "CATEGORY_OF_TASK", "TASK_NAMES", "RETEST_DTYPE",
            "retest_features", "fit_base", "reopen_encoding_study", "brain_retest",
+           "REFIT_MAX_FITS", "refit_r_difference",
            "retest_summary", "VERDICTS", "RetestVerdict", "retest_verdict", "retest_verdicts",
            "verdict_table", "retest_texts"]
 
@@ -133,9 +134,95 @@ def reopen_encoding_study(results_dir, device="auto", progress=False):
     return outputs, outputs.reopen_dataset(device=device, progress=progress)
 
 
+#: Largest number of target fits per model (targets x permutations) for which
+#: :func:`brain_retest` refits both models on every permuted response (``null="auto"``):
+#: one ERP component with 1,000 permutations is 1,000 fits (about 10 s per model on one
+#: CPU thread, 1,487 words, 576 features); 306 x 20 targets would be 6 million.
+REFIT_MAX_FITS = 20_000
+
+
+@fill_doc
+def refit_r_difference(y, features_a, features_b, observed, splits, n_permutations=1000,
+                       seed=0, null=None, chunk=250, tol=1e-9, **fit_kw):
+    """Null of a difference in out-of-fold r that refits both encoding models per permutation.
+
+    Out-of-fold predictions are functions of the other folds' responses, so a test that
+    permutes the responses while holding the predictions fixed misses part of the
+    variance of the difference and rejects too often (Methods page, calibration). Here
+    each permutation moves the responses first and both models are then fitted again,
+    penalties chosen again in the inner folds, exactly as for the observed responses;
+    the permuted responses of a chunk of permutations are fitted together, as columns of
+    one target matrix.
+
+    Parameters
+    ----------
+    y : ndarray, shape (n_words, n_targets)
+        Responses.
+    features_a, features_b : ndarray, shape (n_words, d_a) and (n_words, d_b)
+        The reference model's features (e.g. the base LM's layer) and the tested one's.
+    observed : ndarray, shape (n_targets,)
+        The observed difference ``r_b - r_a`` (within-fold centred r), as the caller
+        computed it.
+    splits : list of (train, test)
+        The outer splits of the observed fits (:func:`analysis.encoding.cv_splits`);
+        responses and predictions are centred within their test folds before r.
+    %(n_permutations)s
+    %(seed)s
+    null : dict | None
+        ``scheme``, ``groups`` and ``block_length`` of the permutations
+        (:func:`analysis.datasets.null_design`; see
+        :func:`analysis.stats.dependence_preserving_permutations`); None: 20-word blocks.
+    chunk : int
+        Permutations fitted together.
+    tol : float
+        Permuted differences within ``tol`` of the observed one count as ties.
+    **fit_kw
+        Passed to :func:`analysis.encoding.fit_encoding` for both models (folds, groups,
+        nuisance ``baseline``, penalty grid).
+
+    Returns
+    -------
+    dict of ndarray, each (n_targets,)
+        ``p_greater``, ``p_less`` (``(#{null >= observed} + 1) / (n + 1)`` and the
+        reverse), ``null_mean`` and ``null_sd``.
+
+    Raises
+    ------
+    ValueError
+        More than :data:`REFIT_MAX_FITS` target fits per model.
+    """
+    from ..encoding import centre_within_folds, fit_encoding
+    from ..stats import dependence_preserving_permutations, pearson_columns
+
+    y = np.asarray(y, dtype=np.float64)
+    n, t = y.shape
+    if t * n_permutations > REFIT_MAX_FITS:
+        raise ValueError(f"refit_r_difference: {t} targets x {n_permutations} permutations "
+                         f"= {t * n_permutations:,} fits per model; at most "
+                         f"{REFIT_MAX_FITS:,} (use analysis.stats.permutation_r_difference).")
+    observed = np.asarray(observed, dtype=np.float64).reshape(t)
+    null = dict(null or {})
+    draws = []
+    for perms in dependence_preserving_permutations(
+            n, null.get("scheme", "blocks"), null.get("groups"), n_permutations, seed,
+            null.get("block_length", 20), chunk=chunk):
+        k = len(perms)
+        yp = y[np.asarray(perms).T].reshape(n, k * t)  # column j*t + i: permutation j, target i
+        yc = centre_within_folds(yp, splits)
+        r = [pearson_columns(centre_within_folds(
+            fit_encoding(f, yp[:, :, None], **fit_kw).predictions[:, :, 0], splits), yc)
+            for f in (features_a, features_b)]
+        draws.append((r[1] - r[0]).reshape(k, t))
+    draws = np.concatenate(draws)
+    return {"p_greater": ((draws >= observed - tol).sum(0) + 1) / (len(draws) + 1),
+            "p_less": ((draws <= observed + tol).sum(0) + 1) / (len(draws) + 1),
+            "null_mean": draws.mean(0), "null_sd": draws.std(0)}
+
+
 @fill_doc
 def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed=0,
-                 category=None, q=0.05, layer=None, n_boot=200, **fit_kw):
+                 category=None, q=0.05, layer=None, n_boot=200, null="auto",
+                 base_values=None, n_refit=None, **fit_kw):
     """Compare the encoding models of a base and a fine-tuned LM (Methods page, fine-tuning and the brain re-test).
 
     Parameters
@@ -156,6 +243,19 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
         Word category (key of ``dataset.categories``) for the error analysis.
     q : float
         False discovery rate (Benjamini–Hochberg over all channel x window tests).
+    null : {"auto", "refit", "fixed"}
+        ``"refit"``: both models are fitted again on every permuted response
+        (:func:`refit_r_difference`, a valid null for out-of-fold predictions);
+        ``"fixed"``: the predictions are held and only the responses move
+        (:func:`analysis.stats.permutation_r_difference`, liberal on out-of-fold
+        predictions: Methods page); ``"auto"``: refit when targets x permutations is
+        at most :data:`REFIT_MAX_FITS` and the base model's features are at hand.
+    base_values : ndarray, shape (n_words, d) | None
+        The base model's features when ``base_features`` is an already fitted
+        :class:`~analysis.encoding.EncodingResult` (the refit null needs them).
+    n_refit : int | None
+        Permutations of the refit null (each fits both models again; default
+        ``n_permutations``).
     %(n_boot)s
         Sentences are resampled for the intervals of the percentages better and worse
         (:func:`analysis.stats.bootstrap_better_worse`; 200 took 3.2 s on one thread
@@ -209,20 +309,40 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
     tuned.params["features_dtype"] = dtypes[1]  # a later re-test against this model checks it
     from analysis.datasets import null_design
 
-    null = null_design(dataset)  # permutations that keep the serial dependence
+    null_kw = null_design(dataset)  # permutations that keep the serial dependence
     # Both models predicted each outer fold from the other folds; centring the responses
     # and both predictions within each test fold removes the between-fold term of pooled
     # out-of-fold r (encoding.centre_within_folds), as the encoding chapter's r does.
-    # Measured on AR(1) noise targets, 1,000 story words, layer 12 against 13, 200 draws,
-    # block null, alpha 0.05 (99 % range 0.015-0.095): false-positive rate 0.18 pooled,
-    # 0.095 centred at rho 0; 0.275 and 0.165 at rho 0.8 (still liberal there: the
-    # Methods page says so).
+    # Measured on AR(1) noise targets, 1,000 story words, layer 12 against 13, 300 draws,
+    # block null, alpha 0.05 (99 % range 0.020-0.083): false-positive rate 0.15 pooled,
+    # 0.080 centred at rho 0; 0.24 and 0.11 at rho 0.8 (still liberal there: the
+    # Methods page says so; benchmarks/bench_calibration.py).
     splits = encoding.cv_splits(dataset.n_words, fit_kw.get("n_folds", 10),
                                 fit_kw.get("groups"), fit_kw.get("cv"))
     y_c, base_c, tuned_c = (encoding.centre_within_folds(v, splits) for v in
                             (dataset.responses, base.predictions, tuned.predictions))
     test = stats.permutation_r_difference(y_c, base_c, tuned_c, n_permutations, seed=seed,
-                                          **null)
+                                          **null_kw)
+    if null not in ("auto", "refit", "fixed"):
+        raise ValueError(f"brain_retest: null={null!r}; expected 'auto', 'refit' or 'fixed'.")
+    if base_values is None and not isinstance(base_features, encoding.EncodingResult):
+        base_values = values(base_features)
+    n_targets = int(np.prod(dataset.responses.shape[1:]))
+    n_refit = n_permutations if n_refit is None else int(n_refit)
+    refit = null == "refit" or (null == "auto" and base_values is not None
+                                and n_targets * n_refit <= REFIT_MAX_FITS)
+    if refit:
+        if base_values is None:
+            raise ValueError("brain_retest: null='refit' with a fitted base model needs "
+                             "base_values=, the base model's features.")
+        tail = test["delta"].shape
+        ref = refit_r_difference(y_c.reshape(len(y_c), -1), base_values, values(ft_features),
+                                 test["delta"].ravel(), splits, n_refit, seed=seed,
+                                 null=null_kw, **fit_kw)
+        test.update({k: v.reshape(tail) for k, v in ref.items()})
+    test["null"]["refit"] = bool(refit)
+    if refit:
+        test["null"]["n_permutations"] = n_refit
     shares_ci = stats.bootstrap_better_worse(y_c, base_c, tuned_c, test, q=q,
                                              groups=dataset.sentence, n_boot=n_boot, seed=seed)
     # arrays (n_channels, n_windows), as EncodingResult's; "null" (the scheme used) is a dict
@@ -239,7 +359,7 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
     cat = None
     if category and category in dataset.categories and dataset.categories[category].any():
         cat = stats.category_ttest(delta_pct, dataset.categories[category],
-                                   n_permutations=n_permutations, seed=seed, **null)
+                                   n_permutations=n_permutations, seed=seed, **null_kw)
         cat["units"] = "% of the base model's mean error"
         cat["q"] = stats.fdr_bh(cat["p"], q)[1]  # Benjamini-Hochberg over the windows
         # two-sided: +1 category words gain more than the rest, -1 they lose more
