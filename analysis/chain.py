@@ -20,7 +20,7 @@ import pandas as pd
 from . import hypotheses as H
 from ._utils import DataError, check_array, check_same_rows
 
-__all__ = ["ChainResult", "divergence_chain", "PROPOSERS", "VERIFIERS"]
+__all__ = ["ChainResult", "divergence_chain", "summary_texts", "PROPOSERS", "VERIFIERS"]
 
 #: Proposers :func:`divergence_chain` knows by name.
 PROPOSERS = ("offline", "llm")
@@ -146,6 +146,155 @@ class ChainResult:
                 "cal_slope": f"{cal['slope']:.1f}",
                 "cal_intercept": f"{cal['intercept']:+.2f}".replace("+", "+ ").replace("-", "− "),
                 "cal_n": str(cal["n"]), "cal_acc": f"{100 * cal['accuracy']:.0f}"}
+
+    def top_records(self, columns):
+        """The top ``settings["n_confirm"]`` hypotheses by research validity, as records.
+
+        Parameters
+        ----------
+        columns : sequence of str
+            Columns of ``table`` to keep, in this order.
+
+        Returns
+        -------
+        list of dict
+            One dict per hypothesis, best first.
+        """
+        return self.table.head(self.settings["n_confirm"])[list(columns)].to_dict(
+            orient="records")
+
+    def results(self, *, encoding_layer, encoding_layer_decision, planted_truth,
+                unnamed_category):
+        """The hypotheses chapter's results (``hypotheses.json``,
+        :class:`analysis.results.HypothesesResults`).
+
+        Parameters
+        ----------
+        encoding_layer : int
+            The encoding chapter's layer, whose errors the chain ran on.
+        encoding_layer_decision : dict
+            How the encoding chapter decided it.
+        planted_truth : dict
+            The simulated study's check of the planted categories (empty on real data).
+        unnamed_category : dict | None
+            :func:`analysis.hypotheses.unnamed_category_check`, or None on real data.
+
+        Returns
+        -------
+        dict
+            The chain's counts (sentences, sets, roles, hypotheses, significant and
+            confirmed ones), its settings (window in ms, proposer, verifier, LLM), the
+            verifier's calibration, the top hypotheses with their validity on the
+            research and the validation sentences, the domain counts and their
+            enrichment test, beside the arguments.
+        """
+        table = self.table
+        window = self.settings["window"]
+        return {
+            "n_sentences": len(self.sentences),
+            "n_scored": self.n_scored,
+            "n_per_set": self.n_per_set,
+            "set_note": self.set_note,
+            "n_per_role": self.role_counts,
+            "window_ms": None if window is None else list(window),
+            "proposer": self.settings["proposer"],
+            "verifier": self.settings["verifier"],
+            "llm": self.settings["llm"],
+            "embedding_calibration": self.embedding_calibration,
+            "encoding_layer": encoding_layer,
+            "encoding_layer_decision": encoding_layer_decision,
+            "n_hypotheses": len(table),
+            "n_significant": int(table["significant"].sum()),
+            "n_confirmed": int(table["confirmed"].sum()),
+            "top": self.top_records(["hypothesis", "proposer", "domain", "V", "p", "q",
+                                     "V_validation", "p_validation", "q_validation",
+                                     "confirmed"]),
+            "domains": self.domains.to_dict(),
+            "domain_enrichment": self.enrichment,
+            "planted_truth": planted_truth,
+            "unnamed_category": unnamed_category,
+        }
+
+    def power(self, n_sim=1000, seed=0):
+        """What the validity test on the research sentences could detect
+        (:func:`analysis.power.chain_power` at the chain's FDR level).
+
+        Parameters
+        ----------
+        n_sim, seed : int
+            Simulations of the null and their seed.
+
+        Returns
+        -------
+        dict
+            From :func:`analysis.power.chain_power` (``sentence`` says it in words).
+
+        Raises
+        ------
+        DataError
+            Fewer than 2 research sentences in a set.
+        """
+        from .power import chain_power
+
+        return chain_power(self.table, self.scores, self.sentence_sets,
+                           alpha=self.settings["fdr_q"], n_sim=n_sim, seed=seed)
+
+    def summary(self, power):
+        """The chain's record in another chapter's results (the real-data chapter's
+        ``divergence_chain``, :class:`analysis.results.RealDataResults`).
+
+        Parameters
+        ----------
+        power : dict
+            :meth:`power` of this run.
+
+        Returns
+        -------
+        dict
+            ``n_sentences`` (the scored ones), ``n_per_set``, ``set_note``,
+            ``n_hypotheses``, ``n_significant``, ``n_confirmed``, ``domain_enrichment``,
+            ``top`` (the top hypotheses with their research and validation validity) and
+            ``power``.
+        """
+        table = self.table
+        return {"n_sentences": self.n_scored, "n_per_set": self.n_per_set,
+                "set_note": self.set_note, "n_hypotheses": len(table),
+                "n_significant": int(table["significant"].sum()),
+                "n_confirmed": int(table["confirmed"].sum()),
+                "domain_enrichment": self.enrichment,
+                "top": self.top_records(["hypothesis", "proposer", "domain", "V", "p", "q",
+                                         "V_validation", "q_validation", "confirmed"]),
+                "power": power}
+
+
+def summary_texts(run, power=None):
+    """What a page says about a chain run in another chapter (dict of str to str, for glue).
+
+    Parameters
+    ----------
+    run : ChainResult | None
+        None where the chain did not run (then every text is ``"n/a"``).
+    power : dict | None
+        :meth:`ChainResult.power` of ``run``.
+
+    Returns
+    -------
+    dict
+        ``chain_power`` (the power sentence), ``chain_n_per_set``, ``chain_n_sentences``
+        (scored sentences), ``chain_set_note``, ``chain_n_sig``, ``chain_n_hyp``,
+        ``chain_n_confirmed`` and ``chain_enrich_p``.
+    """
+    if run is None:
+        return dict.fromkeys(("chain_power", "chain_n_per_set", "chain_n_sentences",
+                              "chain_set_note", "chain_n_sig", "chain_n_hyp",
+                              "chain_n_confirmed", "chain_enrich_p"), "n/a")
+    table = run.table
+    return {"chain_power": str(power["sentence"]), "chain_n_per_set": str(run.n_per_set),
+            "chain_n_sentences": str(run.n_scored), "chain_set_note": run.set_note,
+            "chain_n_sig": str(int(table["significant"].sum())),
+            "chain_n_hyp": str(len(table)),
+            "chain_n_confirmed": str(int(table["confirmed"].sum())),
+            "chain_enrich_p": f"{run.enrichment['p']:.2g}"}
 
 
 def _check_inputs(word_errors, times, words, sentence):

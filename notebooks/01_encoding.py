@@ -279,36 +279,10 @@ glue("rsa_n", min(rsa_words, ds.n_words) if rsa is not None else "n/a")
 outputs = encoding.encoding_outputs(best, ds, main, feats[main].model_identity, fit,
                                     window_used, channel_mask, word_mse, decision)
 outputs.write(chapter.results_dir)
-results = {
-    "dataset": ds.summary(),
-    "models": {m: sw.summary() for m, sw in sweeps.items()},
-    "chosen_layer": chosen,
-    "layer_decision": decision,
-    "peak_window": peak,
-    "peak_ms": float(ds.times[peak]),
-    "peak_mean_r": float(np.nanmean(best.r[:, peak])),
-    "max_r": float(np.nanmax(best.r)),
-    "significant_channels_per_window": n_sig_window.tolist(),
-    "chance_bound_significant": int(bound),
-    "alpha_edge_share": best.alpha_edge_share(),
-    "planted_word_error_ratio": ratio,
-    "window_of_interest_ms": window_used,
-    "channels_of_interest": outputs.channels,
-    "cv_groups": group_name,
-    "per_word_error_note": fallback,
-    "rsa": None if rsa is None else rsa.tolist(),
-    "rsa_noise_ceiling": None if ceiling is None else
-    {"lower": ceiling[0].tolist(), "upper": ceiling[1].tolist()},
-    "layer_margin": margin,
-    "noise_ceiling_median": None if nc is None else
-    float(np.nanmedian(nc["ceiling_r"][best.significant])) if best.significant.any() else None,
-    "share_of_ceiling_median": share_median,
-}
-if truth:
-    results["truth_check"] = {"truth_layer": truth["truth_layer"],
-                              "truth_peak_ms": truth["lm_peak_ms"],
-                              "layer_recovered": chosen == truth["truth_layer"],
-                              "peak_recovered": float(ds.times[peak]) == truth["lm_peak_ms"]}
+results = encoding.chapter_results(
+    ds, sweeps, decision, best, margin=margin, chance_bound=bound, error_ratio=ratio,
+    window=window_used, channels=outputs.channels, cv_groups=group_name, error_note=fallback,
+    rsa=rsa, rsa_ceiling=ceiling, noise_ceiling=nc, share_median=share_median)
 path = chapter.save(**results)
 print(f"results written to {portable_path(path)}")
 

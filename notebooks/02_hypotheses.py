@@ -90,8 +90,7 @@ run = divergence_chain(  # the whole chain; the cells below show its tables
     n_hypotheses=n_hypotheses, fdr_q=fdr_q, n_confirm=n_confirm, seed=seed,
     device=chapter.device)
 word_score, all_sentences, sentence_sets = run.word_score, run.sentences, run.sentence_sets
-n_scored, n_per_set_used, set_note, role_counts = (run.n_scored, run.n_per_set, run.set_note,
-                                                   run.role_counts)
+n_per_set_used, set_note, role_counts = run.n_per_set, run.set_note, run.role_counts
 print(f"{len(enc.words)} words in {len(all_sentences)} sentences; {n_per_set_used} per set "
       f"({set_note}): " + ", ".join(f"{role_counts.get(r, 0)} {r}" for r in H.ROLES))
 
@@ -284,29 +283,8 @@ meta = {"dataset": enc.dataset, "window": enc.window, "n_per_set": n_per_set_use
         "proposer": proposer, "verifier": verifier}
 H.results_for_later(sentence_sets, table, proposals["hypothesis"], scores, meta).write(
     chapter.results_dir)
-results = {
-    "n_sentences": len(all_sentences),
-    "n_scored": n_scored,
-    "n_per_set": n_per_set_used,
-    "set_note": set_note,
-    "n_per_role": {r: int(role_counts.get(r, 0)) for r in H.ROLES},
-    "window_ms": enc.window,
-    "proposer": proposer,
-    "verifier": verifier,
-    "llm": None if llm is None else repr(llm),
-    "embedding_calibration": run.embedding_calibration,
-    "encoding_layer": enc.layer,
-    "encoding_layer_decision": enc.layer_decision,
-    "n_hypotheses": len(table),
-    "n_significant": len(sig),
-    "n_confirmed": int(table.confirmed.sum()),
-    "top": top[["hypothesis", "proposer", "domain", "V", "p", "q", "V_validation",
-                "p_validation", "q_validation", "confirmed"]].to_dict(orient="records"),
-    "domains": domains.to_dict(),
-    "domain_enrichment": enrich,
-    "planted_truth": truth,
-    "unnamed_category": unnamed,
-}
+results = run.results(encoding_layer=enc.layer, encoding_layer_decision=enc.layer_decision,
+                      planted_truth=truth, unnamed_category=unnamed)
 path = chapter.save(**results)
 print(f"results written to {portable_path(path)}")
 

@@ -130,9 +130,6 @@ lists = validation.make_lists(trials, n_lists=n_participants,
 
 # %%
 overview = validation.trial_overview(table, trials, lists, n_top=n_top, n_bottom=n_bottom)
-study, checks, skipped = overview.study, overview.checks, overview.skipped
-in_lists, checks_per_list, n_word_lists = (overview.in_lists, overview.checks_per_list,
-                                           overview.n_word_lists)
 for k, v in overview.texts(attention_per_100).items():
     glue(k, v)
 for line in overview.notes():
@@ -321,36 +318,11 @@ fig = plots.plot_participant_differences(validation.participant_differences(anal
                                          label=label, seed=seed)
 
 # %%
-results = {
-    "simulated": simulated,
-    "development_fixture": fixture,
-    "answers_path": None if answers_path is None else str(answers_path),
-    "survey": {"page": str(page.relative_to(chapter.results_dir)),
-               "survey_id": validation.survey_id(trials),
-               "n_trials": len(study), "n_attention_items": len(checks),
-               "n_lists": int(lists["list"].nunique()),
-               "trials_per_list": int((~in_lists).groupby(lists["list"]).sum().iloc[0]),
-               "attention_checks_per_list": int(checks_per_list.iloc[0]),
-               "minutes_per_list": validation.expected_minutes(list_length),
-               "contact_set": survey_contact is not None,
-               "split": study["split"].iloc[0],
-               "share_divergent_shown_as_A": float((study["divergent_side"] == "A").mean())},
-    "skipped_word_list_hypotheses": {"in_table": n_word_lists, "n_skipped": len(skipped),
-                                     "skipped": skipped["hypothesis"].tolist()},
-    "attention": {"exclude_failed": exclude_failed_attention,
-                  "max_failures": max_attention_failures,
-                  "n_flagged": int(report["excluded"].sum()), "n_excluded": n_excluded,
-                  "failures_by_participant": {p: int(r["n_failed"]) for p, r in report.iterrows()},
-                  "checks_by_participant": {p: int(r["n_checks"]) for p, r in report.iterrows()}},
-    "n_answers": int(len(validation.study_answers(analysed))),
-    "n_raters": int(analysed["participant_id"].nunique()),
-    "shares_by_group": {g: {c: float(by_group.loc[g].get(c, 0.0)) for c in validation.CODES}
-                        for g in by_group.index},
-    "shares_by_hypothesis": {h: {c: float(r[c]) for c in validation.CODES} | {"n": int(r["n"])}
-                             for h, r in shares.iterrows()},
-    "participant_test": test.summary(),
-    "hypothesis_test": hyp_test,
-}
+results = validation.chapter_results(
+    overview, trials, lists, page.relative_to(chapter.results_dir), analysed, report,
+    n_excluded, test, hyp_test, simulated=simulated, fixture=fixture, answers_path=answers_path,
+    contact=survey_contact, exclude_failed=exclude_failed_attention,
+    max_failures=max_attention_failures)
 path = chapter.save(**results)
 print(f"results written to {portable_path(path)}")
 

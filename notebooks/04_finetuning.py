@@ -62,8 +62,6 @@ profile = "default"
 seed = 0
 
 # %%
-from dataclasses import asdict
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -326,27 +324,10 @@ for run in ("siqa", "piqa", ft.SHUFFLED_CONTROL):
 
 # %%
 ft.finetuned_for_later(runs, base_name, layer).write(chapter.results_dir)
-results = {
-    "layer": layer,
-    "base_model": base_name,
-    "n_words": n_use,
-    "n_permutations": ft_n_permutations,
-    "recipe": {"lora": ft_lora, "lora_rank": ft_lora_rank, "lr": ft_lr, "epochs": ft_epochs,
-               "n_train": ft_n_train},
-    "accuracy": {task: a for task, a in accuracy.items()},
-    "positive_control": summaries.get("positive control"),
-    "null_control": summaries.get("null control"),
-    "better_worse": {task: summaries[f"fine-tuned on {TASK_NAMES[task]}"] for task in retest},
-    "power": powers,
-    "verdicts": {run: asdict(v) for run, v in verdicts.items()},
-    "lm_loss": lm_rows,
-    "times": ds.times.tolist(),
-    "tasks": {task: {"data": data[res.task][2], "learning_curve": res.accuracy,
-                     "best_step": res.best_step, "chance": res.chance,
-                     "model_dir": portable_path(res.model_dir), "training_seconds": res.seconds,
-                     "reused_checkpoint": res.reused}
-              for task, res in runs.items()},
-}
+results = ft.chapter_results(
+    layer=layer, base_model=base_name, n_words=n_use, n_permutations=ft_n_permutations,
+    recipe=recipe, n_train=ft_n_train, accuracy=accuracy, summaries=summaries, powers=powers,
+    verdicts=verdicts, lm_rows=lm_rows, times=ds.times, data=data, runs=runs)
 path = chapter.save(**results)
 print(f"results written to {portable_path(path)}")
 

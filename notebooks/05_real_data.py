@@ -61,10 +61,10 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from analysis import plots, power, real_data
+from analysis import plots, real_data
 from analysis import display as show
 from analysis import hypotheses as H
-from analysis.chain import divergence_chain
+from analysis.chain import divergence_chain, summary_texts
 from analysis.contracts import ContractError, FinetunedModels
 from analysis.features import extract_features
 from analysis.provenance import portable_path, start_chapter
@@ -272,7 +272,7 @@ if enc_table is not None:
 # validation sentences.
 
 # %%
-chain = None
+run = chain_power = None
 if enc_table is not None:
     from analysis.encoding import errors_of_interest
 
@@ -282,33 +282,15 @@ if enc_table is not None:
     embedder = H.EmbeddingVerifier(device=chapter.device)  # also tags words below
     run = divergence_chain(word_mse, erp.times, erp.words, erp.sentence, embedder=embedder,
                            fdr_q=fdr_q, n_confirm=n_confirm, seed=seed)
-    chain, scores, sentence_sets, enrich = run.table, run.scores, run.sentence_sets, run.enrichment
-    n_scored, n_per_set, set_note = run.n_scored, run.n_per_set, run.set_note
-    chain_power = power.chain_power(chain, scores, sentence_sets, alpha=fdr_q,
-                                    n_sim=10 * power_n_sim, seed=seed)
-    glue("chain_power", chain_power["sentence"])
-    display(show.table(chain.head(n_confirm)[["rank", "hypothesis", "proposer", "domain", "V",
-                                              "q", "V_validation", "q_validation", "confirmed"]],
+    chain_power = run.power(n_sim=10 * power_n_sim, seed=seed)
+    display(show.table(run.table.head(n_confirm)[["rank", "hypothesis", "proposer", "domain",
+                                                  "V", "q", "V_validation", "q_validation",
+                                                  "confirmed"]],
                        {"V": "{:.3f}", "q": "{:.2g}", "V_validation": "{:.3f}",
                         "q_validation": "{:.2g}"}, index=False))
-    glue("chain_n_per_set", n_per_set)
-    glue("chain_n_sentences", n_scored)
-    glue("chain_set_note", set_note)
-    glue("chain_n_sig", int(chain["significant"].sum()))
-    glue("chain_n_hyp", len(chain))
-    glue("chain_n_confirmed", int(chain["confirmed"].sum()))
-    glue("chain_enrich_p", f"{enrich['p']:.2g}")
-    results["divergence_chain"] = {
-        "n_sentences": n_scored, "n_per_set": n_per_set, "set_note": set_note,
-        "n_hypotheses": len(chain), "n_significant": int(chain["significant"].sum()),
-        "n_confirmed": int(chain["confirmed"].sum()), "domain_enrichment": enrich,
-        "top": chain.head(n_confirm)[["hypothesis", "proposer", "domain", "V", "p", "q",
-                                      "V_validation", "q_validation", "confirmed"]]
-        .to_dict(orient="records"), "power": chain_power}
-else:
-    for key in ("chain_n_per_set", "chain_n_sentences", "chain_set_note", "chain_n_sig",
-                "chain_n_hyp", "chain_n_confirmed", "chain_enrich_p", "chain_power"):
-        glue(key, "n/a")
+    results["divergence_chain"] = run.summary(chain_power)
+for key, value in summary_texts(run, chain_power).items():
+    glue(key, value)
 
 # %% [markdown]
 # {glue:text}`chain_n_sig` of {glue:text}`chain_n_hyp` hypotheses separate the divergent

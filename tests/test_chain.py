@@ -204,3 +204,37 @@ def test_page_texts_and_figures_come_from_the_result(result):
                 plots.plot_validity(result.table)):
         assert fig.axes and fig.axes[0].get_legend() is not None
         matplotlib.pyplot.close(fig)
+
+
+def test_chapter_results_come_from_the_result_and_pass_the_schemas(result):
+    """Chapter 02's results and chapter 05's chain record are calls on the ChainResult."""
+    from analysis.chain import summary_texts
+    from analysis.provenance import to_jsonable
+    from analysis.results import validate_results
+
+    decision = {"layer": 2, "rule": "test", "fold_layers": [2, 2]}
+    out = result.results(encoding_layer=2, encoding_layer_decision=decision, planted_truth={},
+                         unnamed_category=None)
+    rec = validate_results("hypotheses", to_jsonable(out))
+    table = result.table
+    assert (rec.n_sentences, rec.n_scored, rec.n_per_set) == (48, result.n_scored, 12)
+    assert rec.n_per_role == result.role_counts and rec.window_ms == [250, 400]
+    assert (rec.proposer, rec.verifier, rec.llm) == ("offline", "embedding", None)
+    assert rec.n_hypotheses == len(table) and rec.n_significant == table["significant"].sum()
+    assert len(rec.top) == 8 and rec.top[0]["hypothesis"] == table.iloc[0]["hypothesis"]
+    assert rec.encoding_layer_decision == decision and rec.domain_enrichment == result.enrichment
+
+    chain_power = result.power(n_sim=50, seed=0)
+    summary = result.summary(chain_power)
+    rec = validate_results("real_data", to_jsonable({
+        "divergence_chain": summary, "noise_ceiling": {}, "noise_ceiling_details": {},
+        "finetuned_on_n400": {}}))
+    chain = rec.divergence_chain
+    assert chain["n_sentences"] == result.n_scored
+    assert chain["n_confirmed"] == int(table["confirmed"].sum())
+    assert chain["power"] == to_jsonable(chain_power) and "p_validation" not in chain["top"][0]
+    texts = summary_texts(result, chain_power)
+    assert texts["chain_n_hyp"] == str(len(table))
+    assert texts["chain_power"] == chain_power["sentence"]
+    assert texts["chain_enrich_p"] == f"{result.enrichment['p']:.2g}"
+    assert summary_texts(None) == dict.fromkeys(texts, "n/a")

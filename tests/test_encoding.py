@@ -450,3 +450,31 @@ def test_word_squared_error_is_the_mean_over_targets_of_z_scored_errors():
         word_squared_error(pred, y)
     with pytest.raises(DataError, match="expected the responses' shape"):
         word_squared_error(pred[:, :2], y)
+
+
+def test_chapter_results_are_what_the_schema_accepts(sweep, study):
+    """The encoding chapter's results dict, from one call, passes the declared schema and
+    checks the planted truth on the simulated study."""
+    from analysis.encoding import chapter_results
+    from analysis.provenance import to_jsonable
+    from analysis.results import validate_results
+
+    decision, best = sweep.layer_decision(), sweep.best
+    n_windows = len(study.times)
+    out = chapter_results(
+        study, {"stand-in": sweep}, decision, best, margin=sweep.margin(n_boot=50),
+        chance_bound=3, error_ratio=1.2, window=[300.0, 400.0], channels=study.ch_names[:2],
+        cv_groups="sentence", error_note=None, rsa=np.zeros(n_windows),
+        rsa_ceiling=(np.zeros(n_windows), np.ones(n_windows)),
+        noise_ceiling={"ceiling_r": np.full(best.r.shape, 0.5)}, share_median=0.3)
+    rec = validate_results("encoding", to_jsonable(out))
+    assert rec.chosen_layer == decision["layer"] and rec.layer_decision == decision
+    assert rec.peak_window == best.peak_window()
+    assert rec.peak_ms == study.times[best.peak_window()]
+    assert sum(rec.significant_channels_per_window) == best.significant.sum()
+    assert rec.rsa_noise_ceiling["upper"] == [1.0] * n_windows
+    assert rec.noise_ceiling_median == (0.5 if best.significant.any() else None)
+    truth = study.provenance["truth"]
+    assert rec.truth_check["truth_layer"] == truth["truth_layer"] == 3
+    assert rec.truth_check["layer_recovered"] == (decision["layer"] == 3)
+    assert set(rec.models) == {"stand-in"}

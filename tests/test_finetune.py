@@ -666,6 +666,46 @@ def test_chapter_tables_and_texts_escape_and_fill_every_run():
     assert note == "Social IQa, Δr per test: Δr of 0.02" and ft.power_note({}) == "n/a"
 
 
+def test_chapter_results_are_what_the_schema_accepts(tmp_path):
+    """The fine-tuning chapter's results dict, from one call, passes the declared schema."""
+    from analysis.provenance import to_jsonable
+    from analysis.results import validate_results
+
+    curve = [{"epoch": 0, "step": 0, "items": 0, "accuracy": 0.4},
+             {"epoch": 1, "step": 5, "items": 40, "accuracy": 0.5}]
+    runs = {run: ft.FinetuneResult(task="siqa", model_dir=str(tmp_path / run), accuracy=curve,
+                                   best_epoch=1, chance=1 / 3, seconds=2.5, best_step=5,
+                                   correct_base=[0, 1, 0, 1], correct_final=[1, 1, 0, 1])
+            for run in ("siqa", ft.SHUFFLED_CONTROL)}
+    info = {"source": "demo", "split": "train", "n_train": 40, "n_eval": 4, "chance": 1 / 3}
+    accuracy = {run: res.accuracy_interval(n_boot=50) for run, res in runs.items()}
+    summary = {"percent_better": 1.25, "percent_worse": 0.0, "percent_better_ci": [0.5, 2.0],
+               "category_windows_ms": [300.0]}
+    names = {run: f"fine-tuned on {ft.TASK_NAMES[run]}" for run in runs}
+    summaries = {"positive control": summary, "null control": summary,
+                 **{names[run]: dict(summary, percent_worse=float(i))
+                    for i, run in enumerate(runs)}}
+    verdicts = {run: ft.retest_verdict(ft.TASK_NAMES[run], accuracy[run], summaries[names[run]],
+                                       null=summary, control=run == ft.SHUFFLED_CONTROL)
+                for run in runs}
+    recipe = dict(model=object(), epochs=1, lr=3e-4, batch_size=8, lora=True, lora_rank=16)
+    out = ft.chapter_results(
+        layer=3, base_model="tiny", n_words=120, n_permutations=99, recipe=recipe, n_train=40,
+        accuracy=accuracy, summaries=summaries, powers={run: {} for run in runs},
+        verdicts=verdicts, lm_rows=[{"model": "base (tiny)", "nll": 3.2, "n_tokens": 50}],
+        times=np.array([300.0, 325.0]), data={"siqa": ([], [], info)}, runs=runs)
+    rec = validate_results("finetuning", to_jsonable(out))
+    assert rec.recipe == {"lora": True, "lora_rank": 16, "lr": 3e-4, "epochs": 1, "n_train": 40}
+    assert rec.better_worse[ft.SHUFFLED_CONTROL]["percent_worse"] == 1.0
+    assert rec.positive_control == summary and rec.times == [300.0, 325.0]
+    assert rec.verdicts["siqa"]["model"] == "Social IQa"
+    assert rec.verdicts[ft.SHUFFLED_CONTROL]["answer"] == "control"
+    task = rec.tasks["siqa"]
+    assert task["data"] == info and task["best_step"] == 5 and task["learning_curve"] == curve
+    assert not task["reused_checkpoint"] and task["training_seconds"] == 2.5
+    assert rec.accuracy["siqa"]["fine_tuned"] == 0.75
+
+
 def _one_component(n=240, seed=0, signal=0.0):
     """One response column (an ERP component) in 24 sentences, and two feature sets:
     the reference's (noise) and the tested model's (the reference plus one column that

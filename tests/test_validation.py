@@ -919,3 +919,36 @@ def test_survey_texts_and_participant_text():
     text = val.participant_text(None, "Ann", 103)
     assert text.startswith("Information before consent") and "Ann" in text
     assert val.CONSENT_QUESTION in text and text.endswith(f"Practice: {val.PRACTICE}")
+
+
+def test_chapter_results_are_what_the_schema_accepts(contract, trials):
+    """The chapter's results dict, from one call, passes the declared schema."""
+    from analysis.provenance import to_jsonable
+    from analysis.results import validate_results
+
+    _, table, _ = contract
+    lists = val.make_lists(trials, n_lists=6, n_per_list=40, attention_per_100=5, seed=1)
+    overview = val.trial_overview(table, trials, lists)
+    answers = val.simulate_raters(trials, lists, _flat_scores(trials), attention_correct=1.0,
+                                  seed=1)
+    mine = answers.index[(answers["participant_id"] == "sim-002")
+                         & (answers["kind"] == "attention")][0]
+    answers.loc[mine, "answer"] = val.ANSWERS[1]  # sim-002 fails one check
+    report = val.attention_report(answers)
+    kept, n_out = val.kept_answers(answers, exclude=True)
+    test = val.top_bottom_test(kept, n_resamples=99)
+    hyp_test = val.hypothesis_label_test(kept, n_resamples=99)
+    out = val.chapter_results(overview, trials, lists, Path("survey/index.html"), kept, report,
+                              n_out, test, hyp_test, simulated=True, fixture=True)
+    rec = validate_results("human_validation", to_jsonable(out))
+    assert rec.simulated and rec.development_fixture and rec.answers_path is None
+    assert rec.n_raters == 5 and rec.n_answers == len(val.study_answers(kept))
+    assert rec.attention["n_excluded"] == 1 and rec.attention["n_flagged"] == 1
+    assert rec.attention["failures_by_participant"]["sim-002"] == 1
+    assert rec.survey["page"] == "survey/index.html" and not rec.survey["contact_set"]
+    assert rec.survey["trials_per_list"] == 40 and rec.survey["attention_checks_per_list"] == 2
+    assert rec.survey["n_trials"] == len(_study(trials))
+    assert rec.skipped_word_list_hypotheses["n_skipped"] == len(overview.skipped)
+    assert rec.participant_test == test.summary() and rec.hypothesis_test == hyp_test
+    for group, shares in rec.shares_by_group.items():
+        assert set(shares) == set(val.CODES) and abs(sum(shares.values()) - 1) < 1e-9

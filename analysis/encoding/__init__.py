@@ -97,8 +97,9 @@ Modules
 default grids), :mod:`~analysis.encoding.errors` (per-word errors, the errors of interest,
 the category error ratio), :mod:`~analysis.encoding.result` (:class:`EncodingResult`,
 :func:`fit_encoding`, the baseline-only fit, split-half reliability, the chapter's outputs),
-:mod:`~analysis.encoding.layers` (layer sweeps, nested layer choice, model comparison) and
-:mod:`~analysis.encoding.reference_mode` (the public code's choices);
+:mod:`~analysis.encoding.layers` (layer sweeps, nested layer choice, model comparison),
+:mod:`~analysis.encoding.reference_mode` (the public code's choices) and
+:mod:`~analysis.encoding.chapter` (the chapter's results);
 :mod:`~analysis.encoding._common` holds private helpers the fits share.
 Everything is importable from ``analysis.encoding`` itself.
 """
@@ -118,6 +119,7 @@ from .layers import (CHOICE_RULE, compare_models, layer_choice_text, layer_error
                      layer_sweep, LayerSweep, MARGIN_QUANTITY, modal_layer, nested_layer_choice,
                      nested_layer_oof, NESTED_RULE, swept_layers)
 from .reference_mode import fit_encoding_reference
+from .chapter import chapter_results
 
 __all__ = [
     "DEFAULT_ALPHAS",
@@ -147,4 +149,5 @@ __all__ = [
     "error_text",
     "split_half_encoding",
     "fit_encoding_reference",
+    "chapter_results",
 ]

@@ -82,8 +82,8 @@ and its verdicts), :mod:`~analysis.finetune.report` (the chapter's tables and te
 
 from .data import (CHANCE, PIQA_VALID_SPLIT, TASKS, MCItem, check_task, default_data_path,
                    demo_dir, load_demo, load_hf, load_piqa, load_siqa, task_data)
-from .report import (accuracy_table, example_markdown, finetuned_for_later, power_note,
-                     retest_table, task_table, train_all, training_texts)
+from .report import (accuracy_table, chapter_results, example_markdown, finetuned_for_later,
+                     power_note, retest_table, task_table, train_all, training_texts)
 from .retest import (CATEGORY_OF_TASK, REFIT_MAX_FITS, RETEST_DTYPE, SHUFFLED_CONTROL,
                      TASK_NAMES, VERDICTS, RetestVerdict, brain_retest, refit_r_difference, fit_base, reopen_encoding_study,
                      retest_features, retest_summary, retest_texts, retest_verdict,
@@ -104,4 +104,5 @@ __all__ = [
     "retest_verdict", "retest_verdicts", "verdict_table", "task_table", "example_markdown",
     "train_all", "training_texts", "retest_table", "power_note",
     "PIQA_VALID_SPLIT", "check_task", "encode_fitting", "REFIT_MAX_FITS", "refit_r_difference",
+    "chapter_results",
 ]

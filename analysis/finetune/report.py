@@ -8,7 +8,7 @@ from .retest import CATEGORY_OF_TASK, SHUFFLED_CONTROL, TASK_NAMES
 from .training import finetune
 
 __all__ = ["accuracy_table", "task_table", "example_markdown", "train_all", "training_texts",
-           "retest_table", "power_note", "finetuned_for_later"]
+           "retest_table", "power_note", "finetuned_for_later", "chapter_results"]
 
 
 def accuracy_table(accuracy, runs):
@@ -241,3 +241,85 @@ def finetuned_for_later(runs, base_model, layer):
                        "task": res.task, "name": TASK_NAMES.get(run, run),
                        "control": "shuffled answers" if shuffled else None}
     return FinetunedModels(str(base_model), int(layer), models)
+
+
+def chapter_results(*, layer, base_model, n_words, n_permutations, recipe, n_train, accuracy,
+                    summaries, powers, verdicts, lm_rows, times, data, runs):
+    """The fine-tuning chapter's results (``finetuning.json``,
+    :class:`analysis.results.FinetuningResults`).
+
+    Parameters
+    ----------
+    layer : int
+        The layer of the re-test (the encoding chapter's).
+    base_model : str
+    n_words : int
+        Words of the brain re-test.
+    n_permutations : int
+        Permutations of the re-test.
+    recipe : dict
+        The training recipe of :func:`train_all` (``lora``, ``lora_rank``, ``lr``,
+        ``epochs`` are recorded).
+    n_train : int
+        Training items per task asked for.
+    accuracy : dict of str to dict
+        :meth:`FinetuneResult.accuracy_interval` per run.
+    summaries : dict of str to dict
+        :func:`retest_summary` per re-test: ``"positive control"`` and ``"null
+        control"`` where the controls ran, and ``"fine-tuned on <task name>"`` for every
+        run.
+    powers : dict of str to dict
+        :func:`analysis.power.retest_power` per run.
+    verdicts : dict of str to RetestVerdict
+        :func:`retest_verdicts`.
+    lm_rows : list of dict
+        Language-modelling loss of the base model, then of each fine-tuned one
+        (:func:`lm_loss` with a ``model`` label).
+    times : array_like, shape (n_windows,)
+        Window start times of the re-test (ms).
+    data : dict of str to tuple
+        :func:`task_data` per task: ``(train, held_out, info)``.
+    runs : dict of str to FinetuneResult
+        Keyed by task, or :data:`SHUFFLED_CONTROL`.
+
+    Returns
+    -------
+    dict
+        ``layer``, ``base_model``, ``n_words``, ``n_permutations``, ``recipe``,
+        ``accuracy``, ``positive_control`` and ``null_control`` (None where not run),
+        ``better_worse`` (the re-test summary of each run), ``power``, ``verdicts``,
+        ``lm_loss``, ``times`` and ``tasks`` (each run's data, learning curve, kept
+        step, chance, model folder, training time and whether it was reused).
+
+    Raises
+    ------
+    KeyError
+        A run without its re-test summary.
+    """
+    from dataclasses import asdict
+
+    import numpy as np
+
+    from ..provenance import portable_path
+
+    return {
+        "layer": layer,
+        "base_model": base_model,
+        "n_words": n_words,
+        "n_permutations": n_permutations,
+        "recipe": {**{k: recipe[k] for k in ("lora", "lora_rank", "lr", "epochs")},
+                   "n_train": n_train},
+        "accuracy": dict(accuracy),
+        "positive_control": summaries.get("positive control"),
+        "null_control": summaries.get("null control"),
+        "better_worse": {task: summaries[f"fine-tuned on {TASK_NAMES[task]}"] for task in runs},
+        "power": powers,
+        "verdicts": {run: asdict(v) for run, v in verdicts.items()},
+        "lm_loss": lm_rows,
+        "times": np.asarray(times).tolist(),
+        "tasks": {task: {"data": data[res.task][2], "learning_curve": res.accuracy,
+                         "best_step": res.best_step, "chance": res.chance,
+                         "model_dir": portable_path(res.model_dir),
+                         "training_seconds": res.seconds, "reused_checkpoint": res.reused}
+                  for task, res in runs.items()},
+    }

@@ -85,6 +85,7 @@ from .chapter import (  # noqa: F401
     is_development_fixture, banner_html, TrialOverview, trial_overview, survey_texts,
     participant_text, kept_answers, attention_texts, attention_lines,
     failed_attention_table, group_shares, share_texts, shares_percent, top_bottom_texts,
+    chapter_results,
 )
 
 __all__ = [
@@ -101,5 +102,5 @@ __all__ = [
     "participant_differences", "top_bottom_test", "hypothesis_label_test", "TrialOverview",
     "trial_overview", "survey_texts", "participant_text", "kept_answers",
     "attention_texts", "attention_lines", "failed_attention_table", "group_shares",
-    "share_texts", "shares_percent", "top_bottom_texts", "with_kind",
+    "share_texts", "shares_percent", "top_bottom_texts", "with_kind", "chapter_results",
 ]

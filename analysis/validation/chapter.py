@@ -8,19 +8,19 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .trials import SKIPPED_PROPOSERS, skipped_hypotheses
+from .trials import SKIPPED_PROPOSERS, skipped_hypotheses, survey_id
 from .survey import (
     CONSENT_QUESTION, DEFAULT_CONTACT, INSTRUCTIONS, PRACTICE, SECONDS_PER_TRIAL,
     consent_sections, expected_minutes,
 )
 from .answers import CODES
-from .stats import exclude_inattentive, study_answers
+from .stats import answer_shares, exclude_inattentive, study_answers
 
 __all__ = [
     "is_development_fixture", "banner_html", "TrialOverview", "trial_overview",
     "survey_texts", "participant_text", "kept_answers", "attention_texts",
     "attention_lines", "failed_attention_table", "group_shares", "share_texts",
-    "shares_percent", "top_bottom_texts",
+    "shares_percent", "top_bottom_texts", "chapter_results",
 ]
 
 
@@ -385,4 +385,91 @@ def top_bottom_texts(test, hyp_test):
         "p_people": f"{test.p_value:.2g}",
         "hyp_diff": f"{100 * hyp_test['difference']:+.1f} percentage points",
         "p_hyp": f"{hyp_test['p_value']:.2g}",
+    }
+
+
+def chapter_results(overview, trials, lists, page, answers, report, n_excluded, test, hyp_test,
+                    *, simulated, fixture, answers_path=None, contact=None,
+                    exclude_failed=True, max_failures=0):
+    """The human-validation chapter's results (``human_validation.json``,
+    :class:`analysis.results.HumanValidationResults`).
+
+    Parameters
+    ----------
+    overview : TrialOverview
+        :func:`trial_overview` of ``trials`` and ``lists``.
+    trials : DataFrame
+        The trial table (:func:`make_trials` or :func:`read_trials`).
+    lists : DataFrame
+        The participants' lists (:func:`make_lists`).
+    page : str | Path
+        The survey page, relative to the results folder.
+    answers : DataFrame
+        The coded answers analysed (:func:`kept_answers`: inattentive participants left
+        out when asked to).
+    report : DataFrame
+        :func:`attention_report` of every answer (index: participant).
+    n_excluded : int
+        Participants left out for failed attention checks.
+    test : TopBottomTest
+        :func:`top_bottom_test` of ``answers`` (participants as the unit).
+    hyp_test : dict | None
+        :func:`hypothesis_label_test` of ``answers`` (hypotheses as the unit).
+    simulated : bool
+        Whether the answers come from simulated raters.
+    fixture : bool
+        Whether the hypothesis files are a development fixture
+        (:func:`is_development_fixture`).
+    answers_path : str | Path | None
+        Where the human answers were read from; None for simulated raters.
+    contact : str | None
+        The survey's contact (only whether it was set is recorded).
+    exclude_failed : bool
+        Whether participants over ``max_failures`` failed checks were left out.
+    max_failures : int
+        Failed attention checks allowed.
+
+    Returns
+    -------
+    dict
+        ``simulated``, ``development_fixture``, ``answers_path``, ``survey`` (page, survey
+        id, trial and list counts, minutes per list, split, share of trials showing the
+        divergent sentence as A), ``skipped_word_list_hypotheses``, ``attention`` (the
+        exclusion rule and each participant's checks and failures), ``n_answers`` (study
+        answers analysed), ``n_raters``, ``shares_by_group`` and ``shares_by_hypothesis``
+        (shares 0-1 of each answer code), ``participant_test`` and ``hypothesis_test``.
+    """
+    study, skipped = overview.study, overview.skipped
+    by_group, shares = group_shares(answers), answer_shares(answers)
+    return {
+        "simulated": simulated,
+        "development_fixture": fixture,
+        "answers_path": None if answers_path is None else str(answers_path),
+        "survey": {"page": str(page),
+                   "survey_id": survey_id(trials),
+                   "n_trials": len(study), "n_attention_items": len(overview.checks),
+                   "n_lists": int(lists["list"].nunique()),
+                   "trials_per_list": int(overview.study_per_list.iloc[0]),
+                   "attention_checks_per_list": int(overview.checks_per_list.iloc[0]),
+                   "minutes_per_list": expected_minutes(int(lists.groupby("list").size().max())),
+                   "contact_set": contact is not None,
+                   "split": study["split"].iloc[0],
+                   "share_divergent_shown_as_A": float((study["divergent_side"] == "A").mean())},
+        "skipped_word_list_hypotheses": {"in_table": overview.n_word_lists,
+                                         "n_skipped": len(skipped),
+                                         "skipped": skipped["hypothesis"].tolist()},
+        "attention": {"exclude_failed": exclude_failed, "max_failures": max_failures,
+                      "n_flagged": int(report["excluded"].sum()), "n_excluded": n_excluded,
+                      "failures_by_participant": {p: int(r["n_failed"])
+                                                  for p, r in report.iterrows()},
+                      "checks_by_participant": {p: int(r["n_checks"])
+                                                for p, r in report.iterrows()}},
+        "n_answers": int(len(study_answers(answers))),
+        "n_raters": int(answers["participant_id"].nunique()),
+        "shares_by_group": {g: {c: float(by_group.loc[g].get(c, 0.0)) for c in CODES}
+                            for g in by_group.index},
+        "shares_by_hypothesis": {h: {c: float(r[c]) for c in CODES} | {"n": int(r["n"])}
+                                 for h, r in shares.iterrows()},
+        "participant_test": test.summary(),
+        "hypothesis_test": hyp_test,
     }
