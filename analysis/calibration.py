@@ -336,7 +336,7 @@ def coverage_r_intervals(groups, rho, rho_x=0.5, coefs=(0.2, 0.15), restart=True
     ``c1 x1 + c2 x2`` against the "baseline" ``x1``, the gain
     ``(sqrt(c1^2 + c2^2) - c1) / sqrt(1 + c1^2 + c2^2)``. The intervals are computed
     as the book computes them: the r of a word series by
-    :func:`analysis.real_data.r_interval` (e.g. surprisal and the N400), the gain by
+    :func:`analysis.stats.r_interval` (e.g. surprisal and the N400), the gain by
     :func:`analysis.stats.bootstrap_mean_r` with ``reference="baseline"`` (as
     :func:`analysis.real_data.component_encoding` does), each once with whole
     sentences resampled (``groups``) and once with words resampled (``groups=None``).
@@ -372,8 +372,7 @@ def coverage_r_intervals(groups, rho, rho_x=0.5, coefs=(0.2, 0.15), restart=True
     DataError
         Fewer than two sentences, ``rho`` or ``rho_x`` outside [0, 1), an unknown unit.
     """
-    from .real_data import r_interval
-    from .stats import bootstrap_mean_r
+    from .stats import bootstrap_mean_r, r_interval
 
     g = np.asarray(groups)
     n = g.size

@@ -17,7 +17,7 @@ The functions here return the tables and numbers of the real-data chapter
   language model over the baseline and over a lexical baseline (static embedding and
   surprisal), each with a permutation test (:func:`gain_test`) and a bootstrap interval
   over sentences, and the layer sweep as a description;
-* :func:`r_interval` -- a correlation with a bootstrap interval over sentences or stories;
+* :func:`r_interval` (from :mod:`analysis.stats`) -- a correlation with a bootstrap interval over sentences or stories;
 * :func:`word_categories` -- social/emotional and physical words of a text by an
   automatic tagger (the real data have no hand labels), with its agreement with the
   project's hand-labelled story.
@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ._utils import DataError
+from .stats import r_interval
 
 __all__ = ["devarda_table", "futrell2018_table", "component_encoding", "gain_test",
            "r_interval", "word_categories", "TAGGER_THRESHOLD", "TAGGER_NOTE",
@@ -266,37 +267,6 @@ def gain_test(y, pred_a, pred_b, n_permutations=1000, seed=0, **null):
 
     return permutation_r_difference(y, pred_a, pred_b, n_permutations=n_permutations,
                                     seed=seed, **null)
-
-
-def r_interval(x, y, groups=None, n_boot=1000, seed=0, level=0.95):
-    """Pearson r of two word-level series with a bootstrap interval over groups of words.
-
-    Words of one sentence (or story) are not independent, so whole groups are resampled
-    (:func:`analysis.stats.bootstrap_mean_r`). Rows where either value is not finite are
-    left out.
-
-    Parameters
-    ----------
-    x, y : array_like of float, shape (n_words,)
-    groups : array_like, shape (n_words,) | None
-        Resampling units (sentences, stories); ``None`` resamples words.
-    n_boot, seed : int
-    level : float
-
-    Returns
-    -------
-    dict
-        ``r``, ``ci`` ([low, high], percentile), ``se``, ``n_words``, ``n_groups``.
-    """
-    from .stats import bootstrap_mean_r
-
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    g = None if groups is None else np.asarray(groups)[ok]
-    b = bootstrap_mean_r(y[ok, None], {"x": x[ok, None]}, n_boot=n_boot, seed=seed,
-                         groups=g, level=level)["x"]
-    return {"r": b["mean_r"], "ci": b["ci"], "se": b["se"], "n_words": int(ok.sum()),
-            "n_groups": int(ok.sum() if g is None else len(np.unique(g)))}
 
 
 def component_encoding(dataset, hidden, baseline, layers, n_permutations=1000, seed=0,

@@ -40,7 +40,7 @@ from .dependence import (DEFAULT_BLOCK_LENGTH, NULL_SCHEMES, autocorrelations,
                          dependence_preserving_permutations, effective_n, effective_n_bartlett,
                          lag1_autocorrelation)
 from .intervals import (bootstrap_better_worse, bootstrap_mean_r, paired_accuracy_gain,
-                        resample_weights, wilson_interval)
+                        r_interval, resample_weights, wilson_interval)
 from .multiple import better_worse_same, fdr_bh, two_sided_p
 from .permutation import (category_ttest, null_significant_count, permutation_r_difference,
                           variance_ratio)
@@ -57,5 +57,5 @@ __all__ = [
     "random_word_subset", "rsa_timecourse", "rsa_noise_ceiling",
     "permutation_r_difference", "better_worse_same", "bootstrap_mean_r",
     "bootstrap_better_worse", "resample_weights", "wilson_interval",
-    "paired_accuracy_gain", "category_ttest",
+    "paired_accuracy_gain", "category_ttest", "r_interval",
 ]

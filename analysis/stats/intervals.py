@@ -13,7 +13,7 @@ from .correlation import pearson_columns
 from .multiple import better_worse_same, two_sided_p
 
 __all__ = ["bootstrap_mean_r", "bootstrap_better_worse", "resample_weights", "wilson_interval",
-           "paired_accuracy_gain"]
+           "paired_accuracy_gain", "r_interval"]
 
 
 @fill_doc
@@ -326,3 +326,32 @@ def paired_accuracy_gain(correct_a, correct_b, level=0.95, n_boot=10000, seed=0)
     up, down = int((diff > 0).sum()), int((diff < 0).sum())
     p = float(_st.binomtest(up, up + down).pvalue) if up + down else 1.0
     return {"gain": float(diff.mean()), "ci": [float(lo), float(hi)], "p": p, "n": int(diff.size)}
+
+
+def r_interval(x, y, groups=None, n_boot=1000, seed=0, level=0.95):
+    """Pearson r of two word-level series with a bootstrap interval over groups of words.
+
+    Words of one sentence (or story) are not independent, so whole groups are resampled
+    (:func:`analysis.stats.bootstrap_mean_r`). Rows where either value is not finite are
+    left out.
+
+    Parameters
+    ----------
+    x, y : array_like of float, shape (n_words,)
+    groups : array_like, shape (n_words,) | None
+        Resampling units (sentences, stories); ``None`` resamples words.
+    n_boot, seed : int
+    level : float
+
+    Returns
+    -------
+    dict
+        ``r``, ``ci`` ([low, high], percentile), ``se``, ``n_words``, ``n_groups``.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    g = None if groups is None else np.asarray(groups)[ok]
+    b = bootstrap_mean_r(y[ok, None], {"x": x[ok, None]}, n_boot=n_boot, seed=seed,
+                         groups=g, level=level)["x"]
+    return {"r": b["mean_r"], "ci": b["ci"], "se": b["se"], "n_words": int(ok.sum()),
+            "n_groups": int(ok.sum() if g is None else len(np.unique(g)))}
