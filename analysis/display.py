@@ -192,12 +192,14 @@ def table(df, formats=None, precision=None, caption=None, index=True):
     styler = styler.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
     # numbers stay on one line: with the cells' "overflow-wrap: anywhere" (which keeps
     # long text inside a phone's width) a narrow column broke "-0.00043" after "-0.00"
-    from pandas.api.types import is_numeric_dtype
+    import numbers
 
-    numeric = [c for c, t in zip(df.columns, df.dtypes) if is_numeric_dtype(t)]
-    if numeric:
-        styler = styler.set_properties(subset=numeric, **{"white-space": "nowrap",
-                                                          "text-align": "right"})
+    def _number_cell(value):
+        if isinstance(value, numbers.Number) and not isinstance(value, bool):
+            return "white-space: nowrap; text-align: right;"
+        return ""
+
+    styler = styler.map(_number_cell)  # cell by cell: a transposed table mixes types
     if caption is not None:
         styler = styler.set_caption(escape_text(caption))
     if not index:

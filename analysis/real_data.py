@@ -51,6 +51,7 @@ __all__ = ["devarda_table", "futrell2018_table", "component_encoding", "gain_tes
            "ceiling_texts", "ceiling_results", "ErpEncoding", "erp_encoding", "swept_layers",
            "add_ceiling_share", "encoding_columns", "lexical_gain_power", "encoding_texts",
            "encoding_results", "handed_layer", "finetuned_retest", "finetuned_texts", "finetuned_findings",
+           "finetuned_table",
            "DEVARDA_SHOWN", "FUTRELL2018_SHOWN", "ENCODING_SHOWN", "GPT3_ROW"]
 
 LN2 = float(np.log(2.0))
@@ -1161,6 +1162,35 @@ def finetuned_texts(retest, layer=None):
         for task, v in retest.items())
     return {"ft_layer": layer, "ft_power": power or "n/a",
             "ft_findings": finetuned_findings(retest), "tagger_note": TAGGER_NOTE}
+
+
+def finetuned_table(retest):
+    """The fine-tuned models' N400 re-tests as the chapter shows them, a row per model.
+
+    Parameters
+    ----------
+    retest : dict
+        :func:`finetuned_retest`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the model's display name; columns: held-out accuracy gain (points), r of
+        the base and of the fine-tuned model, Δr, its two-sided p, the null used, the
+        category tested, its p and its number of words.
+    """
+    from .finetune.retest import TASK_NAMES
+
+    rows = {}
+    for task, v in retest.items():
+        rows[TASK_NAMES.get(task, task)] = {
+            "accuracy gain (points)": 100.0 * (v["accuracy"] - v["accuracy_base"]),
+            "r base": v["r_base"], "r fine-tuned": v["r_finetuned"],
+            "Δr": v["r_finetuned"] - v["r_base"],
+            "p (two-sided)": min(1.0, 2.0 * min(v["p_better"], v["p_worse"])),
+            "null": v.get("null", "fixed predictions"), "category": v["category"],
+            "p category": v["category_p"], "category words": v["n_category_words"]}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def finetuned_findings(retest, component="N400", alpha=0.05):

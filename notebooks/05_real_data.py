@@ -308,9 +308,10 @@ for key, value in summary_texts(run, chain_power).items():
 #
 # The fine-tuning chapter trained the model on Social IQa and PIQA. Here each fine-tuned
 # model's layer {glue:text}`ft_layer` (the layer decided above for the N400) replaces the base model's
-# in the nested model; the difference in r is tested with the same permutations for both
-# models, and the change in each word's error is compared between category words and the
-# rest. The real data have no hand-labelled categories: words are tagged
+# in the nested model. The difference in r is tested against a null that fits both
+# models again on every permuted response (whole sentences trade places): holding
+# out-of-fold predictions fixed would make the test liberal (Methods page). The change in
+# each word's error is compared between category words and the rest. The real data have no hand-labelled categories: words are tagged
 # social/emotional or physical automatically by sentence-embedding similarity to short
 # domain descriptions ({glue:text}`tagger_note`).
 
@@ -331,7 +332,7 @@ if tuned is not None and enc_table is not None:
     retest = real_data.finetuned_retest(
         erp_fit, tuned_hidden, tuned.models, real_data.word_categories(erp.words, embedder),
         n_permutations=real_n_permutations, n_sim=power_n_sim, ceiling=ceiling, seed=seed)
-    display(show.table(pd.DataFrame(retest).T.drop(columns="power", errors="ignore")))
+    display(show.table(real_data.finetuned_table(retest)))
 for key, value in real_data.finetuned_texts(retest, layer).items():
     glue(key, value)
 results["finetuned_on_n400"] = retest

@@ -168,3 +168,9 @@ def test_numbers_in_tables_stay_on_one_line():
     assert "white-space: nowrap" in html_text and "text-align: right" in html_text
     text_rule = [line for line in html_text.splitlines() if "col1" in line and "{" in line]
     assert not any("nowrap" in line for line in text_rule)
+    # a transposed table of mixed rows has object columns: numbers there stay whole too
+    mixed = display.table(pd.DataFrame({"a": {"r": 0.376, "null": "refit"}}).T).to_html()
+    import re
+
+    assert re.search(r"row0_col0[^{]*\{[^}]*nowrap", mixed)
+    assert not re.search(r"row0_col1[^{]*\{[^}]*nowrap", mixed)

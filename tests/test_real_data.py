@@ -383,3 +383,12 @@ def test_finetuned_findings_give_the_control_its_sentence():
     alone = {k: v for k, v in retest.items() if k != "siqa_shuffled"}
     assert "control" not in real_data.finetuned_findings(alone)
     assert real_data.finetuned_findings({}) == "n/a"
+    table = real_data.finetuned_table(dict(retest, siqa_shuffled=dict(
+        retest["siqa_shuffled"], null="refit", category="emotion", category_p=0.883,
+        n_category_words=77)) | {k: dict(v, category="emotion", category_p=0.5,
+                                          n_category_words=3) for k, v in alone.items()})
+    row = table.loc["Social IQa, shuffled answers"]
+    assert row["Δr"] == pytest.approx(-0.000853, abs=1e-6)
+    assert row["p (two-sided)"] == pytest.approx(0.0252) and row["null"] == "refit"
+    assert table.loc["PIQA", "accuracy gain (points)"] == pytest.approx(-1.5)
+    assert table.loc["PIQA", "null"] == "fixed predictions"
