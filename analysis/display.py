@@ -31,8 +31,10 @@ MISSING = "–"
 #: Table styles of the book: cells padded apart, long text wrapped, numbers right-aligned.
 _TABLE_STYLES = [
     {"selector": "", "props": "border-collapse: collapse; font-size: 90%; margin-bottom: 1em;"},
+    # no white-space here: a table-level rule (id + element) outranks the per-cell rule
+    # that keeps numbers on one line (id only), and "normal" is the default anyway
     {"selector": "th, td", "props": "padding: 0.25em 0.7em; vertical-align: top; "
-                                    "white-space: normal; overflow-wrap: anywhere;"},
+                                    "overflow-wrap: anywhere;"},
     {"selector": "td", "props": "max-width: 32em;"},
     {"selector": "thead th", "props": "border-bottom: 1px solid #999;"},
 ]
