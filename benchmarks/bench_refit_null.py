@@ -42,9 +42,7 @@ from analysis.encoding import centre_within_folds, cv_splits, fit_encoding  # no
 from analysis.finetune import refit_r_difference  # noqa: E402
 from analysis.stats import (pearson_columns, permutation_r_difference,  # noqa: E402
                             two_sided_p)
-
-ALPHA = 0.05
-RHOS = (0.0, 0.5, 0.8)
+from bench_calibration import ALPHA, RHOS, load_inputs  # noqa: E402  (one alpha and grid)
 
 
 def run_cell(x_a, x_b, y, splits, n_permutations, seed):
@@ -77,8 +75,6 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "refit_null.json"))
     args = ap.parse_args(argv)
-    from bench_calibration import load_inputs
-
     t0 = time.perf_counter()
     inputs = load_inputs(max(args.n_words, 1000), args.layer)
     n = args.n_words
