@@ -126,7 +126,7 @@ def run_controls(dataset, features, n_permutations=10000, seed=0, embedder=None,
     for name, feats in (("positive control", positive_control(base, dataset, know)),
                         ("null control", null_control(base, dataset, know.shape[1], seed=seed))):
         tests[name] = brain_retest(dataset, base_fit, feats, n_permutations=n_permutations,
-                                   seed=seed, category="emotion", **fit_kw)
+                                   seed=seed, category="emotion", base_values=base, **fit_kw)
     comp = next((c for c in truth.get("components", []) if c["name"] == "knowledge"), None)
     planted = None if comp is None else (comp["peak_ms"] - comp["width_ms"],
                                          comp["peak_ms"] + comp["width_ms"])

@@ -299,7 +299,7 @@ def select_targets(data, windows, channels):
 def compare_instructions(plain, by_instruction, data, windows=None, channels=None,
                          baseline=None, fit_kw=None, band_scales=(0.1, 1.0, 10.0),
                          n_permutations=1000, seed=0, q=0.05, n_boot=1000, boot_groups=None,
-                         progress=False):
+                         null="auto", n_refit=None, progress=False):
     """Does reading under an instruction change how well a layer predicts the responses?
 
     Parameters
@@ -334,6 +334,20 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
         Bootstrap resamples of the words (or of ``boot_groups``).
     boot_groups : array_like of int, shape (n_words,) | None
         Resampling units of the bootstrap (sentences, stories).
+    null : {"auto", "refit", "fixed"}
+        The permutation null of every comparison. "refit": each permutation moves the
+        responses and every model is fitted again, penalties chosen again in the inner
+        folds (:func:`analysis.encoding.refit_null_r`); "fixed": the permutations move
+        the responses while the out-of-fold predictions stay fixed
+        (:func:`analysis.stats.permutation_r_difference`), which misses the part of the
+        variance that comes from each fold's model having been fitted to the other
+        folds (too liberal: Methods page, the two nulls of a model comparison); "auto":
+        refit when targets x ``n_refit`` is at most
+        :data:`analysis.encoding.REFIT_MAX_FITS`. Responses and predictions are centred
+        within the outer test folds before r in both.
+    n_refit : int | None
+        Permutations of the refit null (default ``n_permutations``); every model is
+        fitted ``n_refit`` times per target.
     progress : bool
         Print one line per model fitted.
 
@@ -347,7 +361,8 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
         Features whose rows do not match the responses, an empty ``by_instruction``.
     """
     from .datasets import null_design
-    from .encoding import fit_encoding
+    from .encoding import (REFIT_MAX_FITS, centre_within_folds, cv_splits, fit_encoding,
+                           refit_null_r, refit_p_values)
     from .stats import (better_worse_same, bootstrap_mean_r, fdr_bh,
                         permutation_r_difference)
 
@@ -383,19 +398,50 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
     control_band = np.asarray(first)[np.random.default_rng(seed).permutation(n)]
     fits[CONTROL_BAND] = fit(plain, CONTROL_BAND, second_band=control_band,
                              band_scales=list(band_scales))
+    if null not in ("auto", "refit", "fixed"):
+        raise DataError(f"compare_instructions: null={null!r}; expected 'auto', 'refit' "
+                        "or 'fixed'.")
+    n_targets = int(np.prod(y.shape[1:]))
+    n_refit = int(n_permutations if n_refit is None else n_refit)
+    refit = null == "refit" or (null == "auto" and n_targets * n_refit <= REFIT_MAX_FITS)
     t0 = time.perf_counter()
-    tests, tests_both, tests_control = {}, {}, {}
-    null = null_design(data) if hasattr(data, "responses") else {}  # keeps serial dependence
+    # r within the outer test folds (as EncodingResult.r): the deltas are the fits' own
+    splits = cv_splits(n, kw.get("n_folds", 10), kw.get("groups"), kw.get("cv"))
+    yc = centre_within_folds(y, splits)
+    pc = {k: centre_within_folds(v.predictions, splits) for k, v in fits.items()}
+    pairs = {"tests": ("plain", "{}"), "tests_both": ("plain", "{} + plain"),
+             "tests_control": (CONTROL_BAND, "{} + plain")}
+    res = {key: {} for key in pairs}
+    null_kw = null_design(data) if hasattr(data, "responses") else {}  # keeps serial dependence
     for name in by_instruction:  # the same seed: the same permutations for every model
-        tests[name] = permutation_r_difference(
-            y, fits["plain"].predictions, fits[name].predictions, n_permutations,
-            seed=seed, mean_over_columns=True, **null)
-        tests_both[name] = permutation_r_difference(
-            y, fits["plain"].predictions, fits[f"{name} + plain"].predictions,
-            n_permutations, seed=seed, mean_over_columns=True, **null)
-        tests_control[name] = permutation_r_difference(
-            y, fits[CONTROL_BAND].predictions, fits[f"{name} + plain"].predictions,
-            n_permutations, seed=seed, mean_over_columns=True, **null)
+        for key, (a, b) in pairs.items():
+            res[key][name] = permutation_r_difference(
+                yc, pc[a], pc[b.format(name)], n_permutations, seed=seed,
+                mean_over_columns=True, **null_kw)
+    if refit:
+        models = {"plain": (plain, {}),
+                  CONTROL_BAND: (plain, {"second_band": control_band,
+                                         "band_scales": list(band_scales)})}
+        for name, f in by_instruction.items():
+            models[name] = (f, {})
+            models[f"{name} + plain"] = (plain, {"second_band": f,
+                                                 "band_scales": list(band_scales)})
+        # about 4,500 permuted columns per fit: on 1,487 words and 576 features one plain
+        # fit of 9,000 columns took 31 s and ten of 900 took 14 s (memory), while a
+        # two-band fit pays about 6 s of decompositions per call whatever its columns
+        draws = refit_null_r(yc.reshape(n, -1), models, splits, n_refit, seed=seed,
+                             null=null_kw, chunk=max(1, 4500 // n_targets),
+                             baseline=baseline, **kw)
+        for name in by_instruction:
+            for key, (a, b) in pairs.items():
+                test = res[key][name]
+                b = b.format(name)
+                ref = refit_p_values(test["delta"].ravel(), draws[b] - draws[a])
+                tail = test["delta"].shape
+                test.update({k: (v.reshape(tail) if np.ndim(v) else v) for k, v in ref.items()})
+                test["null"] = {**dict(test.get("null") or {}), "refit": True,
+                                "n_permutations": n_refit}
+    tests, tests_both, tests_control = res["tests"], res["tests_both"], res["tests_control"]
     seconds["permutations"] = round(time.perf_counter() - t0, 2)
     names = list(by_instruction)
     # (instructions, words, channels, windows) -> per instruction (channels, windows)
@@ -417,6 +463,7 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
                     "r_instruction": float(fits[name].r[c, w]),
                     "r_both": float(fits[f"{name} + plain"].r[c, w]),
                     "delta": float(tests[name]["delta"][c, w]),
+                    "null_sd": float(tests[name]["null_sd"][c, w]),
                     "p_better": float(pg[i, c, w]), "p_worse": float(pl[i, c, w]),
                     "q_better": float(qg[i, c, w]), "q_worse": float(ql[i, c, w]),
                     "result": {1: "better", -1: "worse", 0: "same"}[int(classes[i, c, w])],
@@ -426,14 +473,14 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
     table = pd.DataFrame(rows)
 
     t0 = time.perf_counter()
-    preds = {"plain": fits["plain"].predictions}
+    preds = {"plain": pc["plain"]}
     for name in names:
-        preds[name] = fits[name].predictions
-        preds[f"{name} + plain"] = fits[f"{name} + plain"].predictions
-    boot = bootstrap_mean_r(y, preds, reference="plain", n_boot=n_boot, seed=seed,
+        preds[name] = pc[name]
+        preds[f"{name} + plain"] = pc[f"{name} + plain"]
+    boot = bootstrap_mean_r(yc, preds, reference="plain", n_boot=n_boot, seed=seed,
                             groups=boot_groups)
     boot_control = bootstrap_mean_r(
-        y, {CONTROL_BAND: fits[CONTROL_BAND].predictions,
+        yc, {CONTROL_BAND: pc[CONTROL_BAND],
             **{f"{k} + plain": preds[f"{k} + plain"] for k in names}},
         reference=CONTROL_BAND, n_boot=n_boot, seed=seed, groups=boot_groups)
     seconds["bootstrap"] = round(time.perf_counter() - t0, 2)
@@ -450,6 +497,7 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
             "mean_delta": boot[name]["diff"],
             "delta_ci_low": boot[name]["diff_ci"][0], "delta_ci_high": boot[name]["diff_ci"][1],
             "p_mean_better": tests[name]["p_mean_greater"],
+            "null_sd_of_mean": tests[name].get("null_sd_of_mean", np.nan),
             "p_mean_worse": tests[name]["p_mean_less"],
             "mean_delta_both": boot[both]["diff"],
             "both_ci_low": boot[both]["diff_ci"][0], "both_ci_high": boot[both]["diff_ci"][1],
@@ -470,7 +518,8 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
               "n_words": int(n), "n_targets": int(y.shape[1] * y.shape[2]),
               "boot_unit": "word" if boot_groups is None else "group",
               "baseline_columns": 0 if baseline is None else int(np.shape(baseline)[1]),
-              "seconds": seconds}
+              "null": "refit" if refit else "fixed predictions",
+              "n_refit": n_refit if refit else 0, "seconds": seconds}
     return InstructionComparison(table=table, summary=summary, fits=fits, params=params)
 
 
@@ -537,13 +586,34 @@ def setting_texts(chosen, n_permutations, band_scales):
             "band_scales_txt": ", ".join(f"{v:g}" for v in band_scales)}
 
 
+def null_text(comp):
+    """One phrase naming the permutation null an instruction comparison used.
+
+    Parameters
+    ----------
+    comp : InstructionComparison
+
+    Returns
+    -------
+    str
+        For the refit null, how many permuted responses every model was fitted to; for
+        fixed predictions, that the test is liberal and is read beside the control band.
+    """
+    if comp.params.get("null") == "refit":
+        return (f"the refit null: every model is fitted again, penalties included, to each "
+                f"of {comp.params['n_refit']:,} permuted responses")
+    return ("predictions held fixed while the responses are permuted (too many targets to "
+            "refit every model; this null is liberal, so these tests are read beside the "
+            "control band)")
+
+
 FRANK_KEYS = ("frank_layer", "frank_layer_source", "frank_n", "fr_n_sent", "fr_r_plain",
               "fr_best", "fr_best_delta", "fr_best_ci", "fr_n_better", "fr_n_worse",
               "fr_n_tests", "fr_n_mean_sig", "fr_n_both_sig", "fr_n_both_vs_control",
-              "fr_n400_range")
+              "fr_n400_range", "fr_null")
 SIMULATED_KEYS = ("sim_layer", "sim_instr_n", "sim_window", "sim_n_targets",
                   "sim_max_better", "sim_max_worse", "sim_n_mean_better", "sim_n_mean_worse",
-                  "sim_delta_range", "sim_n_both_sig", "sim_n_both_vs_control")
+                  "sim_delta_range", "sim_n_both_sig", "sim_n_both_vs_control", "sim_null")
 
 
 def frank_texts(comp, setup=None, q=0.05):
@@ -581,7 +651,8 @@ def frank_texts(comp, setup=None, q=0.05):
         "fr_n_mean_sig": int(((s["q_mean_better"] < q) | (s["q_mean_worse"] < q)).sum()),
         "fr_n_both_sig": int((s["q_mean_both"] < q).sum()),
         "fr_n_both_vs_control": int((s["q_mean_vs_control"] < q).sum()),
-        "fr_n400_range": f"{n400['delta'].min():+.4f} to {n400['delta'].max():+.4f}"}
+        "fr_n400_range": f"{n400['delta'].min():+.4f} to {n400['delta'].max():+.4f}",
+        "fr_null": null_text(comp)}
 
 
 def simulated_texts(comp, setup=None, q=0.05):
@@ -609,7 +680,8 @@ def simulated_texts(comp, setup=None, q=0.05):
         "sim_n_mean_worse": int((s["q_mean_worse"] < q).sum()),
         "sim_delta_range": f"{s['mean_delta'].min():+.4f} to {s['mean_delta'].max():+.4f}",
         "sim_n_both_sig": int((s["q_mean_both"] < q).sum()),
-        "sim_n_both_vs_control": int((s["q_mean_vs_control"] < q).sum())}
+        "sim_n_both_vs_control": int((s["q_mean_vs_control"] < q).sum()),
+        "sim_null": null_text(comp)}
 
 
 def power_texts(power=None):

@@ -78,6 +78,7 @@ PROFILES = {
         "instr_frank_words": 150,  # every tenth layer, few permutations and resamples
         "instr_sim_words": 150,
         "instr_n_permutations": 200,
+        "instr_n_refit": 100,
         "n_boot": 200,
         "model_layer_step": 10,
         "map_channels": 30,
@@ -130,6 +131,7 @@ PROFILES = {
         "instructions": ["all"],  # models chapter: all 13 instructions, every layer and
         "instr_sim_words": 0,  # word, the fine-tuned models swept too
         "instr_n_permutations": 10000,
+        "instr_n_refit": 2000,  # the refit null on the nine Frank targets (a GPU's work)
         "n_boot": 2000,
         "model_layer_step": 1,
         "models_n_folds": 10,

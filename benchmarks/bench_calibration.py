@@ -68,9 +68,32 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from analysis import calibration as C  # noqa: E402
 from analysis.encoding import (centre_within_folds, cv_splits, fit_baseline,  # noqa: E402
                                fit_encoding)
+from analysis.stats import two_sided_p  # noqa: E402
 
 ALPHA = 0.05
 RHOS = (0.0, 0.5, 0.8)
+
+
+def null_draw_parser(doc, out_name, n_words, n_draws, n_permutations, planted_share):
+    """The command line shared by the calibration benchmarks (null draws of one kind)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--n-words", type=int, default=n_words)
+    ap.add_argument("--n-draws", type=int, default=n_draws)
+    ap.add_argument("--n-permutations", type=int, default=n_permutations)
+    ap.add_argument("--layer", type=int, default=12)
+    ap.add_argument("--planted-share", type=float, default=planted_share)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / out_name))
+    return ap
+
+
+def two_sided_rates(res):
+    """Two-sided and one-sided ("better") rejection rates at ALPHA of one draw per column,
+    and the null's mean sd, from a permutation test's result dict."""
+    p2 = two_sided_p(res["p_greater"], res["p_less"])
+    return {**C.rate_entry(np.nan_to_num(p2, nan=1.0) < ALPHA, ALPHA),
+            "rate_better": float(np.mean(res["p_greater"] < ALPHA)),
+            "mean_null_sd": float(np.nanmean(res["null_sd"]))}
 
 
 def load_inputs(n_words, layer):
@@ -246,14 +269,7 @@ def positive_control(inputs, ys, groups, scheme, share, n_permutations, seed):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n-words", type=int, default=1000)
-    ap.add_argument("--n-draws", type=int, default=300)
-    ap.add_argument("--n-permutations", type=int, default=500)
-    ap.add_argument("--layer", type=int, default=12)
-    ap.add_argument("--planted-share", type=float, default=0.1)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "calibration.json"))
+    ap = null_draw_parser(__doc__, "calibration.json", 1000, 300, 500, 0.1)
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     inputs = load_inputs(args.n_words, args.layer)

@@ -255,8 +255,9 @@ glue("knowledge_ms", f"{planted[0]:g}–{planted[1]:g}" if planted else "n/a")
 retest = {}
 for task, hidden in ft_hidden.items():
     retest[task] = ft.brain_retest(ds, base_fit, hidden, layer=layer,
-                                   n_permutations=ft_n_permutations,
-                                   seed=seed, category=ft.CATEGORY_OF_TASK[task], **fit_kw)
+                                   n_permutations=ft_n_permutations, seed=seed,
+                                   category=ft.CATEGORY_OF_TASK[task],
+                                   base_values=base_features.layer(layer), **fit_kw)
 tests = {**ctl_run["tests"], **{f"fine-tuned on {TASK_NAMES[t]}": rt
                                 for t, rt in retest.items()}}
 summaries = {name: ft.retest_summary(rt, ds.times) for name, rt in tests.items()}

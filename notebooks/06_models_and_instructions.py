@@ -35,6 +35,8 @@ instructions: list[str] | None = None  # None: the default subset of four; ["all
 instr_frank_words = 0  # Frank: instructions read on the sentences in the first n words; 0: all
 instr_sim_words = 300  # simulated study: instructions read on its first n words; 0: all
 instr_n_permutations = 2000  # permutations of each instruction test (shared by all)
+instr_n_refit = 500  # refit null: every model fitted again to n permuted responses, where
+# targets x n <= 20,000 (the Frank targets); beyond it the predictions are held fixed
 power_n_sim = 200  # simulated draws per minimum detectable effect of a null result
 n_boot = 1000  # bootstrap resamples of the sentences for the intervals of differences in r
 band_scales = [0.1, 1.0, 10.0]  # relative scales of the instruction band (two-band ridge)
@@ -68,7 +70,8 @@ chapter = start_chapter(
     "models",
     dict(frank_path=frank_path, real_n_words=real_n_words, instructions=instructions,
          instr_frank_words=instr_frank_words, instr_sim_words=instr_sim_words,
-         instr_n_permutations=instr_n_permutations, models_n_folds=models_n_folds,
+         instr_n_permutations=instr_n_permutations, instr_n_refit=instr_n_refit,
+         models_n_folds=models_n_folds,
          power_n_sim=power_n_sim,
          n_boot=n_boot, band_scales=band_scales, model_layer_step=model_layer_step,
          map_channels=map_channels, finetuned_sweep=finetuned_sweep, hub_models=hub_models,
@@ -86,7 +89,7 @@ fit_kw = dict(n_folds=models_n_folds, n_inner=sweep_inner,
 chosen_instructions = I.resolve_instructions(
     "all" if instructions == ["all"] else instructions)
 compare_kw = dict(band_scales=band_scales, n_permutations=instr_n_permutations, seed=seed,
-                  q=fdr_q, n_boot=n_boot)
+                  q=fdr_q, n_boot=n_boot, n_refit=instr_n_refit)
 step = M.StepTimer()  # wall time of each step, printed and saved with the results
 default_lm = M.LazyModel("default", device=chapter.device, timer=step)  # loaded when needed
 results = {"instructions": {}, "models": {}}
@@ -124,7 +127,9 @@ for k, v in M.registry_texts(entries).items():
 # sentence-grouped folds, and is compared with the **plain** model (no instruction) by
 # permuting the responses in whole units ({glue:text}`instr_perm` permutations under the
 # dataset's null, which keeps the serial dependence of the words; the same for every
-# instruction), with Benjamini–Hochberg over instructions × targets. The **two-band**
+# instruction), with Benjamini–Hochberg over instructions × targets. The p-values come
+# from {glue:text}`fr_null`: holding the out-of-fold predictions fixed instead would miss
+# part of the variance of a difference in r and reject too often (Methods page). The **two-band**
 # model puts the plain and the instruction-conditioned features side by side, each with
 # its own penalty (their ratio chosen per target among {glue:text}`band_scales_txt`): it
 # asks what the instruction adds beyond the plain reading. Because a second band adds
@@ -184,7 +189,7 @@ for k, v in {**I.frank_texts(frank_comp, fr, fdr_q), **I.power_texts(fr_power),
 # are the first {glue:text}`sim_instr_n` of the story, and the targets are
 # {glue:text}`map_n_channels` channels (a seeded random subset of the channels of
 # interest) in each window of the window of interest ({glue:text}`sim_window`),
-# {glue:text}`sim_n_targets` in all.
+# {glue:text}`sim_n_targets` in all. The p-values come from {glue:text}`sim_null`.
 
 # %%
 sim, missing = M.open_simulated(chapter.results_dir, fit_kw, map_channels, seed, backend,

@@ -237,23 +237,29 @@ def test_bartlett_effective_n_holds_where_the_lag1_form_under_corrects():
     assert old["rate"] > old["range"][1] and new["inside"], (old, new)
 
 
+def _smooth_pair_and_noise(n, draws):
+    """Two smooth 8-column feature sets sharing most of their variance, and AR(1) noise
+    targets (rho 0.8, one per draw): the null of a comparison of two similar models."""
+    from scipy.ndimage import uniform_filter1d
+
+    rng = np.random.default_rng(5)
+    common = uniform_filter1d(rng.standard_normal((n, 8)), 5, axis=0)
+    x_a = common + 0.5 * uniform_filter1d(rng.standard_normal((n, 8)), 5, axis=0)
+    x_b = common + 0.5 * uniform_filter1d(rng.standard_normal((n, 8)), 5, axis=0)
+    return x_a, x_b, C.ar1_targets(n, draws, 0.8, seed=3)
+
+
 def test_refit_null_of_out_of_fold_predictions_is_calibrated():
     """The re-test's refit null at suite size (the large version:
     benchmarks/bench_refit_null.py): 80 AR(1) noise targets (rho 0.8) predicted out of
     fold by two smooth feature sets; the refit null's rejection rate stays inside the
     binomial 99 % range of alpha, and its spread is wider than the fixed-prediction
     null's, whose narrowness is what made the re-test liberal."""
-    from scipy.ndimage import uniform_filter1d
-
     from analysis.encoding import centre_within_folds, cv_splits, fit_encoding
     from analysis.finetune import refit_r_difference
 
     n, draws, n_perm = 200, 80, 99
-    rng = np.random.default_rng(5)
-    common = uniform_filter1d(rng.standard_normal((n, 8)), 5, axis=0)
-    x_a = common + 0.5 * uniform_filter1d(rng.standard_normal((n, 8)), 5, axis=0)
-    x_b = common + 0.5 * uniform_filter1d(rng.standard_normal((n, 8)), 5, axis=0)
-    y = C.ar1_targets(n, draws, 0.8, seed=3)
+    x_a, x_b, y = _smooth_pair_and_noise(n, draws)
     kw = dict(n_folds=5, n_inner=3)
     splits = cv_splits(n, 5)
     yc = centre_within_folds(y, splits)
@@ -271,6 +277,79 @@ def test_refit_null_of_out_of_fold_predictions_is_calibrated():
     spread = {name: np.mean(res["null_sd"]) / np.std(observed)
               for name, res in (("refit", refit), ("fixed", fixed))}
     assert 0.85 < spread["refit"] < 1.15 and spread["fixed"] < spread["refit"] - 0.05
+
+
+def test_scaled_null_widens_the_fixed_null_by_the_refit_ratio():
+    """Where refitting every target is beyond the budget, the fixed-prediction null is
+    widened by the refit/fixed spread ratio measured on 16 targets drawn at random (the
+    large version: benchmarks/bench_scaled_null.py). On 80 AR(1) noise targets (rho 0.8)
+    the ratio measured on the subset is that of all targets, and the scaled test's
+    rate stays inside the binomial 99 % range with a spread matching the observed one."""
+    from analysis.encoding import (centre_within_folds, cv_splits, fit_encoding,
+                                   refit_null_r, refit_null_scale)
+
+    n, draws, n_perm = 200, 80, 99
+    x_a, x_b, y = _smooth_pair_and_noise(n, draws)
+    kw = dict(n_folds=5, n_inner=3)
+    splits = cv_splits(n, 5)
+    null = {"scheme": "blocks", "block_length": 10}
+    yc = centre_within_folds(y, splits)
+    pa, pb = (centre_within_folds(fit_encoding(x, y[:, :, None], **kw).predictions[:, :, 0],
+                                  splits) for x in (x_a, x_b))
+    scale = refit_null_scale(yc, pa, pb, x_a, x_b, splits, n_perm, seed=1, null=null, **kw)
+    assert scale["scale_targets"] == 16 and scale["scale_permutations"] == n_perm
+    fixed = stats.permutation_r_difference(yc, pa, pb, n_perm, seed=1, **null)
+    every = refit_null_r(yc, {"a": (x_a, {}), "b": (x_b, {})}, splits, n_perm, seed=1,
+                         null=null, **kw)
+    ratio_all = np.mean((every["b"] - every["a"]).std(0)) / np.mean(fixed["null_sd"])
+    assert scale["scale"] == pytest.approx(ratio_all, rel=0.1) and scale["scale"] > 1.05
+    scaled = stats.permutation_r_difference(yc, pa, pb, n_perm, seed=1,
+                                            null_scale=scale["scale"], **null)
+    np.testing.assert_allclose(scaled["null_sd"], scale["scale"] * fixed["null_sd"], rtol=1e-6)
+    assert (scaled["p_greater"] >= fixed["p_greater"] - 1e-12)[fixed["delta"] > 0].all()
+    lo, hi = C.binomial_range(draws, 0.05)
+    rate = np.mean(stats.two_sided_p(scaled["p_greater"], scaled["p_less"]) < 0.05)
+    spread = np.mean(scaled["null_sd"]) / np.std(fixed["delta"])
+    assert lo <= rate <= hi and 0.85 < spread < 1.2
+    with pytest.raises(ValueError, match="null_scale"):
+        stats.permutation_r_difference(yc, pa, pb, 9, null_scale=0.0)
+
+
+def test_instruction_comparison_refit_null_is_calibrated(monkeypatch):
+    """Chapter 06's comparison with the refit null at suite size (the large version:
+    benchmarks/bench_instruction_null.py): 80 AR(1) noise targets (rho 0.8), a plain and
+    an "instruction" feature set that share most of their variance; the refit null's
+    two-sided rate for instruction vs plain stays inside the binomial 99 % range of
+    alpha and below the fixed-prediction null's. The reported deltas are the fits' own
+    (within-fold-centred) r differences under either null."""
+    from analysis import instructions as I
+
+    n, draws, n_perm = 200, 80, 99
+    plain, instr, y = _smooth_pair_and_noise(n, draws)
+    y = y[:, :, None]
+    kw = dict(fit_kw=dict(n_folds=5, n_inner=3), n_permutations=n_perm, seed=1, n_boot=20,
+              band_scales=(1.0,))
+    res = {null: I.compare_instructions(plain, {"A": instr}, y, null=null, **kw)
+           for null in ("refit", "fixed")}
+    assert res["refit"].params["null"] == "refit" and res["refit"].params["n_refit"] == n_perm
+    assert res["fixed"].params["null"] == "fixed predictions"
+    lo, hi = C.binomial_range(draws, 0.05)
+    rate = {k: np.mean(stats.two_sided_p(r.table["p_better"], r.table["p_worse"]) < 0.05)
+            for k, r in res.items()}
+    assert lo <= rate["refit"] <= hi  # 0.05 (fixed predictions: 0.0625)
+    # spread: refit 0.94, fixed predictions 0.84
+    # the refit null's spread is that of the observed differences over the draws; the
+    # fixed-prediction null's is narrower (what makes it liberal)
+    spread = {k: r.table["null_sd"].mean() / r.table["delta"].std(ddof=0) for k, r in res.items()}
+    assert 0.85 < spread["refit"] < 1.15 and spread["fixed"] < spread["refit"] - 0.05
+    for r in res.values():
+        t = r.table
+        np.testing.assert_allclose(t["delta"], t["r_instruction"] - t["r_plain"], atol=1e-9)
+    # "auto" refits while targets x permutations stay within the cap, and not beyond it
+    assert I.compare_instructions(plain, {"A": instr}, y[:, :3], **kw).params["null"] == "refit"
+    monkeypatch.setattr("analysis.encoding.REFIT_MAX_FITS", 3 * n_perm - 1)
+    auto = I.compare_instructions(plain, {"A": instr}, y[:, :3], **kw)
+    assert auto.params["null"] == "fixed predictions" and auto.params["n_refit"] == 0
 def test_interval_coverage_counts_planted_intervals():
     truth = 0.2
     iv = np.array([[0.1, 0.3]] * 14 + [[0.25, 0.4]] * 4 + [[-0.1, 0.15]] * 2)  # 14 cover

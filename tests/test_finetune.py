@@ -748,3 +748,27 @@ def test_refit_null_refits_both_models_and_detects_a_better_one():
     np.testing.assert_allclose(again["test"]["p_less"], quiet["test"]["p_less"])
     with pytest.raises(ValueError, match="at most 20,000"):
         ft.refit_r_difference(np.zeros((240, 30)), x_a, x_b, np.zeros(30), [], 1000)
+
+
+def test_retest_beyond_the_refit_budget_widens_the_fixed_null(monkeypatch):
+    """Beyond REFIT_MAX_FITS, "auto" holds the predictions fixed and widens the null by
+    the refit/fixed spread ratio measured on a subset of targets (never below 1);
+    without the base model's features it stays fixed and says so."""
+    from analysis.encoding import fit_encoding
+
+    fit_kw = dict(n_folds=4, n_inner=3)
+    ds0, x_a0, x_b0 = _one_component(seed=1)
+    monkeypatch.setattr(ft.retest, "REFIT_MAX_FITS", 10)
+    out = ft.brain_retest(ds0, x_a0, x_b0, n_permutations=49, **fit_kw)
+    fixed = ft.brain_retest(ds0, x_a0, x_b0, n_permutations=49, null="fixed", **fit_kw)
+    null = out["test"]["null"]
+    assert null["kind"] == "scaled fixed predictions" and null["refit"] is False
+    assert null["scale"] >= 1.0 and null["scale_targets"] == 1
+    assert null["scale_permutations"] == 49  # min(n_refit, SCALE_PERMUTATIONS)
+    np.testing.assert_allclose(out["test"]["null_sd"], null["scale"] * fixed["test"]["null_sd"],
+                               rtol=1e-6)
+    base_fit = fit_encoding(x_a0, ds0, **fit_kw)
+    bare = ft.brain_retest(ds0, base_fit, x_b0, n_permutations=49, **fit_kw)
+    assert bare["test"]["null"]["kind"] == "fixed predictions"
+    with pytest.raises(ValueError, match="'refit', 'scaled'"):
+        ft.brain_retest(ds0, x_a0, x_b0, n_permutations=9, null="shifted", **fit_kw)

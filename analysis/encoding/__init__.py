@@ -120,8 +120,16 @@ from .layers import (CHOICE_RULE, compare_models, layer_choice_text, layer_error
                      nested_layer_oof, NESTED_RULE, swept_layers)
 from .reference_mode import fit_encoding_reference
 from .chapter import chapter_results
+from .refit import (REFIT_MAX_FITS, SCALE_PERMUTATIONS, SCALE_TARGETS, refit_null_r,
+                    refit_null_scale, refit_p_values)
 
 __all__ = [
+    "REFIT_MAX_FITS",
+    "refit_null_r",
+    "refit_null_scale",
+    "SCALE_TARGETS",
+    "SCALE_PERMUTATIONS",
+    "refit_p_values",
     "DEFAULT_ALPHAS",
     "DEFAULT_BAND_SCALES",
     "EncodingResult",

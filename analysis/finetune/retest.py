@@ -9,6 +9,8 @@ import numpy as np
 
 from .._docs import fill_doc
 from ..display import percent_text
+from ..encoding.refit import (REFIT_MAX_FITS, SCALE_PERMUTATIONS, SCALE_TARGETS,
+                             refit_null_scale)
 from ..provenance import cache_dir
 
 __all__ = ["SHUFFLED_CONTROL", "CATEGORY_OF_TASK", "TASK_NAMES", "RETEST_DTYPE",
@@ -134,11 +136,10 @@ def reopen_encoding_study(results_dir, device="auto", progress=False):
     return outputs, outputs.reopen_dataset(device=device, progress=progress)
 
 
-#: Largest number of target fits per model (targets x permutations) for which
-#: :func:`brain_retest` refits both models on every permuted response (``null="auto"``):
-#: one ERP component with 1,000 permutations is 1,000 fits (about 10 s per model on one
-#: CPU thread, 1,487 words, 576 features); 306 x 20 targets would be 6 million.
-REFIT_MAX_FITS = 20_000
+# REFIT_MAX_FITS (analysis.encoding.refit) caps the refit null's fits (targets x
+# permutations per model), shared with the instruction comparison: one ERP component
+# with 1,000 permutations is 1,000 fits (about 10 s per model on one CPU thread, 1,487
+# words, 576 features); 306 x 20 targets would be 6 million.
 
 
 @fill_doc
@@ -191,8 +192,7 @@ def refit_r_difference(y, features_a, features_b, observed, splits, n_permutatio
     ValueError
         More than :data:`REFIT_MAX_FITS` target fits per model.
     """
-    from ..encoding import centre_within_folds, fit_encoding
-    from ..stats import dependence_preserving_permutations, pearson_columns
+    from ..encoding.refit import refit_null_r, refit_p_values
 
     y = np.asarray(y, dtype=np.float64)
     n, t = y.shape
@@ -200,29 +200,16 @@ def refit_r_difference(y, features_a, features_b, observed, splits, n_permutatio
         raise ValueError(f"refit_r_difference: {t} targets x {n_permutations} permutations "
                          f"= {t * n_permutations:,} fits per model; at most "
                          f"{REFIT_MAX_FITS:,} (use analysis.stats.permutation_r_difference).")
-    observed = np.asarray(observed, dtype=np.float64).reshape(t)
-    null = dict(null or {})
-    draws = []
-    for perms in dependence_preserving_permutations(
-            n, null.get("scheme", "blocks"), null.get("groups"), n_permutations, seed,
-            null.get("block_length", 20), chunk=chunk):
-        k = len(perms)
-        yp = y[np.asarray(perms).T].reshape(n, k * t)  # column j*t + i: permutation j, target i
-        yc = centre_within_folds(yp, splits)
-        r = [pearson_columns(centre_within_folds(
-            fit_encoding(f, yp[:, :, None], **fit_kw).predictions[:, :, 0], splits), yc)
-            for f in (features_a, features_b)]
-        draws.append((r[1] - r[0]).reshape(k, t))
-    draws = np.concatenate(draws)
-    return {"p_greater": ((draws >= observed - tol).sum(0) + 1) / (len(draws) + 1),
-            "p_less": ((draws <= observed + tol).sum(0) + 1) / (len(draws) + 1),
-            "null_mean": draws.mean(0), "null_sd": draws.std(0)}
+    draws = refit_null_r(y, {"a": (features_a, {}), "b": (features_b, {})}, splits,
+                         n_permutations, seed=seed, null=null, chunk=chunk, **fit_kw)
+    res = refit_p_values(np.asarray(observed).reshape(t), draws["b"] - draws["a"], tol=tol)
+    return {k: res[k] for k in ("p_greater", "p_less", "null_mean", "null_sd")}
 
 
 @fill_doc
 def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed=0,
                  category=None, q=0.05, layer=None, n_boot=200, null="auto",
-                 base_values=None, n_refit=None, **fit_kw):
+                 base_values=None, n_refit=None, n_scale_targets=SCALE_TARGETS, **fit_kw):
     """Compare the encoding models of a base and a fine-tuned LM (Methods page, fine-tuning and the brain re-test).
 
     Parameters
@@ -243,19 +230,26 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
         Word category (key of ``dataset.categories``) for the error analysis.
     q : float
         False discovery rate (Benjamini–Hochberg over all channel x window tests).
-    null : {"auto", "refit", "fixed"}
+    null : {"auto", "refit", "scaled", "fixed"}
         ``"refit"``: both models are fitted again on every permuted response
         (:func:`refit_r_difference`, a valid null for out-of-fold predictions);
         ``"fixed"``: the predictions are held and only the responses move
         (:func:`analysis.stats.permutation_r_difference`, liberal on out-of-fold
-        predictions: Methods page); ``"auto"``: refit when targets x permutations is
-        at most :data:`REFIT_MAX_FITS` and the base model's features are at hand.
+        predictions: Methods page); ``"scaled"``: the fixed null, its permuted
+        differences widened by the ratio of the refit null's spread to the fixed
+        null's, both measured on ``n_scale_targets`` targets drawn with ``seed`` (at
+        least 1: the null is never narrowed); ``"auto"``: refit when targets x
+        permutations is at most :data:`REFIT_MAX_FITS`, otherwise scaled, when the base
+        model's features are at hand; fixed without them.
     base_values : ndarray, shape (n_words, d) | None
         The base model's features when ``base_features`` is an already fitted
         :class:`~analysis.encoding.EncodingResult` (the refit null needs them).
     n_refit : int | None
         Permutations of the refit null (each fits both models again; default
-        ``n_permutations``).
+        ``n_permutations``); the scaled null's refit subset uses at most
+        :data:`SCALE_PERMUTATIONS` of them.
+    n_scale_targets : int
+        Targets refitted to measure the scale of the scaled null.
     %(n_boot)s
         Sentences are resampled for the intervals of the percentages better and worse
         (:func:`analysis.stats.bootstrap_better_worse`; 200 took 3.2 s on one thread
@@ -321,28 +315,38 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
                                 fit_kw.get("groups"), fit_kw.get("cv"))
     y_c, base_c, tuned_c = (encoding.centre_within_folds(v, splits) for v in
                             (dataset.responses, base.predictions, tuned.predictions))
-    test = stats.permutation_r_difference(y_c, base_c, tuned_c, n_permutations, seed=seed,
-                                          **null_kw)
-    if null not in ("auto", "refit", "fixed"):
-        raise ValueError(f"brain_retest: null={null!r}; expected 'auto', 'refit' or 'fixed'.")
+    if null not in ("auto", "refit", "scaled", "fixed"):
+        raise ValueError(f"brain_retest: null={null!r}; expected 'auto', 'refit', 'scaled' "
+                         "or 'fixed'.")
     if base_values is None and not isinstance(base_features, encoding.EncodingResult):
         base_values = values(base_features)
     n_targets = int(np.prod(dataset.responses.shape[1:]))
     n_refit = n_permutations if n_refit is None else int(n_refit)
-    refit = null == "refit" or (null == "auto" and base_values is not None
-                                and n_targets * n_refit <= REFIT_MAX_FITS)
-    if refit:
-        if base_values is None:
-            raise ValueError("brain_retest: null='refit' with a fitted base model needs "
-                             "base_values=, the base model's features.")
+    if null == "auto":
+        null = ("fixed" if base_values is None else
+                "refit" if n_targets * n_refit <= REFIT_MAX_FITS else "scaled")
+    if null in ("refit", "scaled") and base_values is None:
+        raise ValueError(f"brain_retest: null={null!r} with a fitted base model needs "
+                         "base_values=, the base model's features.")
+    flat = [v.reshape(len(v), -1) for v in (y_c, base_c, tuned_c)]
+    scale = {}
+    if null == "scaled":
+        scale = refit_null_scale(*flat, base_values, values(ft_features), splits,
+                                 min(n_refit, SCALE_PERMUTATIONS), seed, null_kw,
+                                 n_scale_targets, **fit_kw)
+    test = stats.permutation_r_difference(y_c, base_c, tuned_c, n_permutations, seed=seed,
+                                          null_scale=scale.get("scale", 1.0), **null_kw)
+    if null == "refit":
         tail = test["delta"].shape
-        ref = refit_r_difference(y_c.reshape(len(y_c), -1), base_values, values(ft_features),
+        ref = refit_r_difference(flat[0], base_values, values(ft_features),
                                  test["delta"].ravel(), splits, n_refit, seed=seed,
                                  null=null_kw, **fit_kw)
         test.update({k: v.reshape(tail) for k, v in ref.items()})
-    test["null"]["refit"] = bool(refit)
-    if refit:
         test["null"]["n_permutations"] = n_refit
+    test["null"]["refit"] = null == "refit"
+    test["null"]["kind"] = {"refit": "refit", "scaled": "scaled fixed predictions",
+                            "fixed": "fixed predictions"}[null]
+    test["null"].update(scale)
     shares_ci = stats.bootstrap_better_worse(y_c, base_c, tuned_c, test, q=q,
                                              groups=dataset.sentence, n_boot=n_boot, seed=seed)
     # arrays (n_channels, n_windows), as EncodingResult's; "null" (the scheme used) is a dict
@@ -578,8 +582,11 @@ def retest_verdicts(dataset, retests, features, accuracy, summaries, layer=None,
     for run, rt in retests.items():
         vs_shuffled = None
         if control is not None and run != SHUFFLED_CONTROL:
+            ref = features[SHUFFLED_CONTROL]
+            ref = ref.layer(layer) if hasattr(ref, "layer") and callable(ref.layer) else ref
             direct = brain_retest(dataset, control["ft"], features[run], layer=layer,
-                                  n_permutations=n_permutations, seed=seed, **fit_kw)
+                                  n_permutations=n_permutations, seed=seed,
+                                  base_values=ref, **fit_kw)
             vs_shuffled = retest_summary(direct, dataset.times)
         out[run] = retest_verdict(TASK_NAMES.get(run, run), accuracy[run],
                                   retest_summary(rt, dataset.times),

@@ -96,7 +96,8 @@ def _unit_columns(x):
 def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
                              perm_block=256, col_block=128, n_threads=None, tol=1e-5,
                              backend="numpy", device=None, mean_over_columns=False,
-                             scheme="blocks", groups=None, block_length=DEFAULT_BLOCK_LENGTH):
+                             scheme="blocks", groups=None, block_length=DEFAULT_BLOCK_LENGTH,
+                             null_scale=1.0):
     """Permutation test of the difference in Pearson r of two predictions, per column.
 
     For each column (e.g. channel x window) the statistic is
@@ -146,6 +147,14 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
         autocorrelations reported.
     block_length : int
         Words per block (``scheme="blocks"``).
+    null_scale : float
+        Every permuted difference is multiplied by this factor (about zero, the mean of
+        a permuted difference of centred responses) before it is compared with the
+        observed one, and the null's mean and sd are reported scaled. 1: the plain
+        test. Out-of-fold predictions held fixed give a null narrower than the refit
+        one; :func:`analysis.finetune.brain_retest` passes the ratio of the two nulls'
+        spreads measured on a subset of targets (Methods page, the two nulls of a
+        model comparison).
 
     Returns
     -------
@@ -182,6 +191,8 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
                         f"pred_b {pred_b.shape}; expected the same shape.")
     if n_permutations < 1:
         raise ValueError(f"n_permutations={n_permutations}; expected at least 1.")
+    if not (np.isfinite(null_scale) and null_scale > 0):
+        raise ValueError(f"null_scale={null_scale!r}; expected a positive number.")
     n, tail = y.shape[0], y.shape[1:]
     zy = _unit_columns(y.reshape(n, -1))
     za = _unit_columns(np.asarray(pred_a).reshape(n, -1))
@@ -194,8 +205,10 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
     starts = list(range(0, m, col_block))
     ys = [np.ascontiguousarray(zy[:, s:s + col_block], dtype=np.float32) for s in starts]
     ds = [np.ascontiguousarray(d[:, s:s + col_block], dtype=np.float32) for s in starts]
-    # observed delta through the same float32 arithmetic as the permuted ones
+    # observed delta through the same float32 arithmetic as the permuted ones; a
+    # permuted value v counts against it as null_scale * v, i.e. v against delta / scale
     delta32 = np.concatenate([np.einsum("nc,nc->c", a, b) for a, b in zip(ys, ds)])
+    delta32 = (delta32 / np.float32(null_scale)).astype(np.float32)
     ge = np.zeros(m, dtype=np.int64)
     le = np.zeros(m, dtype=np.int64)
     n_valid = max(1, int((~bad).sum()))
@@ -251,6 +264,7 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
     p_less = (le + 1) / (n_permutations + 1)
     null_mean = moments[0] / n_permutations
     null_sd = np.sqrt(np.maximum(moments[1] / n_permutations - null_mean ** 2, 0.0))
+    null_mean, null_sd = null_scale * null_mean, null_scale * null_sd
     out = {"delta": r_b - r_a, "r_a": r_a, "r_b": r_b, "p_greater": p_greater,
            "p_less": p_less, "null_mean": null_mean, "null_sd": null_sd,
            "lag1_y": lag1_autocorrelation(zy, groups),
@@ -267,6 +281,7 @@ def permutation_r_difference(y, pred_a, pred_b, n_permutations=10000, seed=0,
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN maps
         out["null"] = {"scheme": scheme, "block_length": int(block_length) if scheme == "blocks"
                        else None, "n_permutations": int(n_permutations),
+                       "null_scale": float(null_scale),
                        "median_lag1_y": float(np.nanmedian(out["lag1_y"])),
                        "median_lag1_difference": float(np.nanmedian(out["lag1_difference"]))}
     return out
