@@ -406,7 +406,8 @@ def coverage_r_intervals(groups, rho, rho_x=0.5, coefs=(0.2, 0.15), restart=True
 
 def coverage_better_worse(groups, rho, rho_x=0.5, n_tests=100, c2_max=0.3, noise=0.1,
                           q=0.05, n_draws=200, n_permutations=1000, n_boot=200, seed=0,
-                          level=0.95, range_level=0.99, units=("sentences", "words")):
+                          level=0.95, range_level=0.99, units=("sentences", "words"),
+                          thresholds=("rerun",)):
     """Coverage of the interval on the percentage of tests "better", simulated.
 
     Each dataset has ``n_tests`` columns (channels x windows) over isolated sentences:
@@ -438,17 +439,24 @@ def coverage_better_worse(groups, rho, rho_x=0.5, n_tests=100, c2_max=0.3, noise
     level, range_level : float
     units : tuple of str
         Resampling units of the interval: ``"sentences"`` and/or ``"words"``.
+    thresholds : tuple of str
+        Rules of the interval (``thresholds`` of
+        :func:`analysis.stats.bootstrap_better_worse`): ``"rerun"`` and/or
+        ``"fixed"`` (the earlier rule).
 
     Returns
     -------
     dict
         ``truth`` (mean percent better reported), ``sd_reported`` (its spread over the
-        datasets) and per unit the :func:`interval_coverage` entry.
+        datasets) and per unit and rule the :func:`interval_coverage` entry, keyed by
+        the unit (``"sentences"``) for the rule ``"rerun"`` and by the unit and
+        ``", thresholds fixed"`` for ``"fixed"``; each entry also has ``sd_interval``,
+        the median over the datasets of the interval's width divided by 2 x 1.96.
 
     Raises
     ------
     DataError
-        An unknown unit, ``rho`` or ``rho_x`` outside [0, 1).
+        An unknown unit or rule, ``rho`` or ``rho_x`` outside [0, 1).
     """
     from .stats import bootstrap_better_worse, better_worse_same
 
@@ -458,9 +466,14 @@ def coverage_better_worse(groups, rho, rho_x=0.5, n_tests=100, c2_max=0.3, noise
     if not units or set(units) - set(known):
         raise DataError(f"coverage_better_worse: units={units!r}; expected some of "
                         f"{list(known)}.")
+    if not thresholds or set(thresholds) - {"rerun", "fixed"}:
+        raise DataError(f"coverage_better_worse: thresholds={thresholds!r}; expected "
+                        "some of ['rerun', 'fixed'].")
+    cells = {(u if rule == "rerun" else f"{u}, thresholds fixed"): (u, rule)
+             for u in units for rule in thresholds}
     weights = np.linspace(0.0, c2_max, int(n_tests))[None, :]
     rng = np.random.default_rng(seed)
-    reported, found = [], {u: [] for u in units}
+    reported, found = [], {c: [] for c in cells}
     for _ in range(int(n_draws)):
         s_x, s_e, s_test = (int(v) for v in rng.integers(0, 2 ** 31, 3))
         x = ar1_targets(n, 2, rho_x, g, s_x)
@@ -472,12 +485,14 @@ def coverage_better_worse(groups, rho, rho_x=0.5, n_tests=100, c2_max=0.3, noise
                                         scheme="sentences", groups=g)
         reported.append(100.0 * np.mean(better_worse_same(test["p_greater"], test["p_less"],
                                                           q) == 1))
-        for unit in units:
-            found[unit].append(bootstrap_better_worse(
+        for cell, (unit, rule) in cells.items():
+            found[cell].append(bootstrap_better_worse(
                 y, a, b, test, q=q, groups=known[unit], n_boot=n_boot,
-                seed=s_test)["percent_better_ci"])
+                seed=s_test, thresholds=rule)["percent_better_ci"])
     truth = float(np.mean(reported))
     out = {"truth": truth, "sd_reported": float(np.std(reported, ddof=1))}
-    out.update({unit: interval_coverage(found[unit], truth, level, range_level)
-                for unit in units})
+    z = _st.norm.isf((1 - level) / 2)
+    for cell in cells:
+        out[cell] = interval_coverage(found[cell], truth, level, range_level)
+        out[cell]["sd_interval"] = out[cell]["median_width"] / (2 * z)
     return out

@@ -399,3 +399,11 @@ def test_coverage_of_percent_better_interval_mechanics():
     assert strong["sentences"]["n_draws"] == 4 and "words" not in none
     with pytest.raises(DataError, match="units"):
         C.coverage_better_worse(g, 0.5, units=(), **kw)
+    both = C.coverage_better_worse(g, 0.5, c2_max=1.5, units=("sentences",),
+                                   thresholds=("rerun", "fixed"), **kw)
+    assert both["sentences"] == strong["sentences"]  # the same datasets and resamples
+    assert both["sentences, thresholds fixed"]["n_draws"] == 4
+    assert both["sentences"]["sd_interval"] == pytest.approx(
+        both["sentences"]["median_width"] / (2 * 1.959964), rel=1e-6)
+    with pytest.raises(DataError, match="thresholds"):
+        C.coverage_better_worse(g, 0.5, thresholds=("refit",), **kw)

@@ -178,6 +178,55 @@ def test_bootstrap_better_worse_null_interval_starts_at_zero():
     assert ci["percent_better_ci"][1] < 15
 
 
+def _better_worse_by_hand(y, a, b, test, groups, n_boot, seed, q=0.05, level=0.95):
+    """The rerun interval written out: each resample's words repeated, BH run again."""
+    n, m = y.shape
+    weights = np.vstack([np.ones(n, int), stats.resample_weights(n, groups, n_boot, seed)])
+    floor = 2 / (test["null"]["n_permutations"] + 1)
+    counts = []
+    for w in weights.astype(int):
+        rows = np.repeat(np.arange(n), w)
+        delta = np.array([np.corrcoef(y[rows, j], b[rows, j])[0, 1]
+                          - np.corrcoef(y[rows, j], a[rows, j])[0, 1] for j in range(m)])
+        t = (delta - test["null_mean"]) / test["null_sd"]
+        reject, qv = fdr_bh(np.maximum(2 * st.norm.sf(np.abs(t)), floor), q)
+        counts.append(np.sum(reject & (qv < q) & (t > 0)))
+    shift = 100 * (np.array(counts[1:]) - counts[0]) / m
+    share = 100 * np.mean(stats.better_worse_same(test["p_greater"], test["p_less"], q) == 1)
+    tail = 50 * (1 - level)
+    return np.clip(share + np.percentile(shift, [tail, 100 - tail]) - shift.mean(), 0, 100)
+
+
+def test_bootstrap_better_worse_runs_the_bh_rule_again_in_each_resample():
+    """Regression: the threshold held fixed left out how BH's cut moves with the data.
+
+    Twenty columns share most of their noise and gain by 0 to 0.5, so their deltas move
+    together and the number past BH's cut feeds back on the cut. The interval must be
+    the one from running the whole rule (normal p of each resample's delta against the
+    permutation null's moments, BH at q) in every resample; the fixed threshold (the
+    old rule) gave a narrower one here, [25.2, 80.2] against [21.7, 81.7] around 55 %.
+    """
+    rng = np.random.default_rng(3)
+    n_sentences, words, m = 50, 6, 20
+    sentence = np.repeat(np.arange(n_sentences), words)
+    n = sentence.size
+    x1, x2 = rng.standard_normal((2, n, 1))
+    gain = np.linspace(0, 0.5, m)[None, :]
+    noise = 0.8 * rng.standard_normal((n, 1)) + 0.6 * rng.standard_normal((n, m))
+    y = 0.3 * x1 + gain * x2 + noise
+    a = 0.3 * x1 + 0.1 * rng.standard_normal((n, m))
+    b = 0.3 * x1 + gain * x2 + 0.1 * rng.standard_normal((n, m))
+    test = stats.permutation_r_difference(y, a, b, n_permutations=300, seed=1,
+                                          scheme="sentences", groups=sentence)
+    ci = stats.bootstrap_better_worse(y, a, b, test, groups=sentence, n_boot=100, seed=4)
+    expected = _better_worse_by_hand(y, a, b, test, sentence, n_boot=100, seed=4)
+    np.testing.assert_allclose(ci["percent_better_ci"], expected, atol=1e-9)
+    fixed = stats.bootstrap_better_worse(y, a, b, test, groups=sentence, n_boot=100, seed=4,
+                                         thresholds="fixed")["percent_better_ci"]
+    assert np.diff(fixed)[0] < np.diff(expected)[0]
+    assert ci["thresholds"] == "rerun"
+
+
 def test_bootstrap_better_worse_names_what_is_missing():
     y, a, b, sentence = _better_worse_study(n_sentences=10)
     with pytest.raises(DataError, match="null_mean"):
@@ -185,6 +234,8 @@ def test_bootstrap_better_worse_names_what_is_missing():
     test = stats.permutation_r_difference(y, a, b, n_permutations=20, seed=1)
     with pytest.raises(DataError, match="groups of shape"):
         stats.bootstrap_better_worse(y, a, b, test, groups=sentence[:-1])
+    with pytest.raises(ValueError, match="thresholds='refit'"):
+        stats.bootstrap_better_worse(y, a, b, test, groups=sentence, thresholds="refit")
 
 
 def test_ceiling_share_is_the_median_share_over_significant_tests():
