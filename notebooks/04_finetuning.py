@@ -221,8 +221,8 @@ glue("lm_tokens", f"{lm_rows[0]['n_tokens']:,}")
 # each direction, doubled for a two-sided test, and one Benjamini–Hochberg family over
 # all channel × window tests; "better" is q < 0.05 with Δ > 0, "worse" with Δ < 0. Each
 # percentage of tests comes with a 95 % interval over 200 resamples of whole sentences:
-# every resample recomputes Δ on the sentences drawn and holds each test's threshold
-# where the permutation test put it.
+# every resample recomputes Δ on the sentences drawn and runs the Benjamini–Hochberg
+# rule again. {glue:text}`retest_null`
 #
 # **Controls.** The simulated study plants, on the emotion and physical words, a
 # component that is a fixed function of each word: a read-out of another model's
@@ -261,6 +261,7 @@ for task, hidden in ft_hidden.items():
 tests = {**ctl_run["tests"], **{f"fine-tuned on {TASK_NAMES[t]}": rt
                                 for t, rt in retest.items()}}
 summaries = {name: ft.retest_summary(rt, ds.times) for name, rt in tests.items()}
+glue("retest_null", ft.retest_null_text(tests))
 powers = {task: power.retest_power(rt, ds, n_sim=power_n_sim, seed=seed)
           for task, rt in retest.items()}  # what each re-test detects (analysis.power)
 glue("power_note", ft.power_note(powers))

@@ -772,3 +772,17 @@ def test_retest_beyond_the_refit_budget_widens_the_fixed_null(monkeypatch):
     assert bare["test"]["null"]["kind"] == "fixed predictions"
     with pytest.raises(ValueError, match="'refit', 'scaled'"):
         ft.brain_retest(ds0, x_a0, x_b0, n_permutations=9, null="shifted", **fit_kw)
+
+
+def test_retest_null_text_names_the_null_each_run_used():
+    def rt(**null):
+        return {"test": {"null": null}}
+
+    assert ft.retest_null_text({}) == "n/a"
+    assert "refit null" in ft.retest_null_text({"a": rt(refit=True, kind="refit")})
+    scaled = {k: rt(refit=False, kind="scaled fixed predictions", scale=s, scale_targets=16,
+                    scale_permutations=100) for k, s in (("a", 1.214), ("b", 1.302))}
+    text = ft.retest_null_text(scaled)
+    assert "1.21 to 1.30" in text and "16 targets" in text and "100 permutations" in text
+    fixed = ft.retest_null_text({"a": rt(refit=False)})  # a record from before the kinds
+    assert "too narrow" in fixed and "controls" in fixed

@@ -86,8 +86,8 @@ from .report import (accuracy_table, chapter_results, example_markdown, finetune
                      power_note, retest_table, task_table, train_all, training_texts)
 from .retest import (CATEGORY_OF_TASK, REFIT_MAX_FITS, RETEST_DTYPE, SHUFFLED_CONTROL,
                      TASK_NAMES, VERDICTS, RetestVerdict, brain_retest, refit_r_difference, fit_base, reopen_encoding_study,
-                     retest_features, retest_summary, retest_texts, retest_verdict,
-                     retest_verdicts, verdict_table)
+                     retest_features, retest_null_text, retest_summary, retest_texts,
+                     retest_verdict, retest_verdicts, verdict_table)
 from .scoring import (SCORING_RULES, accuracy, choice_correctness, collate, encode_fitting,
                       encode_item, lm_loss, option_scores, shorter_option_correct)
 from .training import FINETUNE_VERSION, FinetuneResult, default_cache_dir, finetune, shuffle_labels
@@ -98,7 +98,8 @@ __all__ = [
     "encode_item", "collate", "option_scores", "accuracy", "finetune", "lm_loss",
     "SCORING_RULES", "choice_correctness", "shorter_option_correct",
     "default_cache_dir", "demo_dir", "reopen_encoding_study", "brain_retest",
-    "retest_summary", "retest_texts", "accuracy_table", "finetuned_for_later",
+    "retest_summary", "retest_null_text", "retest_texts", "accuracy_table",
+    "finetuned_for_later",
     "CATEGORY_OF_TASK", "TASK_NAMES", "RETEST_DTYPE", "retest_features", "fit_base",
     "SHUFFLED_CONTROL", "shuffle_labels", "VERDICTS", "RetestVerdict",
     "retest_verdict", "retest_verdicts", "verdict_table", "task_table", "example_markdown",

@@ -16,7 +16,8 @@ from ..provenance import cache_dir
 __all__ = ["SHUFFLED_CONTROL", "CATEGORY_OF_TASK", "TASK_NAMES", "RETEST_DTYPE",
            "retest_features", "fit_base", "reopen_encoding_study", "brain_retest",
            "REFIT_MAX_FITS", "refit_r_difference",
-           "retest_summary", "VERDICTS", "RetestVerdict", "retest_verdict", "retest_verdicts",
+           "retest_summary", "retest_null_text", "VERDICTS", "RetestVerdict", "retest_verdict",
+           "retest_verdicts",
            "verdict_table", "retest_texts"]
 
 #: Name of the shuffled-answer control run: Social IQa's items, recipe and budget with
@@ -677,3 +678,43 @@ def retest_texts(summaries, tasks=tuple(TASK_NAMES)):
     return out
 
 
+
+
+def retest_null_text(tests):
+    """One sentence on the permutation null the re-tests used.
+
+    Parameters
+    ----------
+    tests : dict of str to dict
+        :func:`brain_retest` results by name (their ``test["null"]`` records).
+
+    Returns
+    -------
+    str
+        Markdown: the refit null, the scaled fixed null with its range of scales, or the
+        fixed null (and that it is liberal); ``"n/a"`` without tests.
+    """
+    nulls = [rt["test"]["null"] for rt in tests.values()]
+    if not nulls:
+        return "n/a"
+    kinds = {nl.get("kind", "refit" if nl.get("refit") else "fixed predictions")
+             for nl in nulls}
+    if kinds == {"refit"}:
+        return ("Each permutation fits both models again, penalties included (the refit "
+                "null of out-of-fold predictions).")
+    if kinds == {"scaled fixed predictions"}:
+        scales = [nl["scale"] for nl in nulls]
+        lo, hi = min(scales), max(scales)
+        span = f"{lo:.2f}" if round(lo, 2) == round(hi, 2) else f"{lo:.2f} to {hi:.2f}"
+        return (f"Refitting both models on every permutation of {len(tests)} re-tests of "
+                f"this many targets is beyond the budget, so the predictions are held fixed "
+                f"and each permuted Δ is widened by a factor of {span} (one per re-test): "
+                f"the ratio of the refit null's spread to this null's, both drawn on "
+                f"{nulls[0]['scale_targets']} targets chosen at random with "
+                f"{nulls[0]['scale_permutations']} permutations. Held fixed and not "
+                f"widened, out-of-fold predictions give a null that is too narrow (Methods "
+                f"page).")
+    return ("The predictions are held fixed while the responses move; on out-of-fold "
+            "predictions this null is too narrow and rejects too often (Methods page), so "
+            "these re-tests are read beside the null and shuffled-answer controls, which "
+            "share the bias.")
