@@ -17,6 +17,10 @@ rates come from one simulation. Each family's approximations are in its docstrin
 * :func:`mde_r_difference` -- Delta r of one prediction over another
   (:func:`analysis.stats.permutation_r_difference`: the gain over a baseline, the
   fine-tuned re-test, an instruction over plain text);
+* :func:`mde_refit` -- Delta r against a refit null already drawn
+  (:func:`analysis.finetune.refit_r_difference`, both models fitted again on every
+  permuted response): no simulation, the null's own sd in a normal model whose
+  spread grows with the effect, as measured on planted effects;
 * :func:`mde_category` -- the mean per-word error change of category words against
   the rest (:func:`analysis.stats.category_ttest`), in the units of the values
   (percent of the base model's error in the book);
@@ -38,7 +42,8 @@ from .calibration import ar1_targets
 from .stats import (DEFAULT_BLOCK_LENGTH, category_ttest, permutation_r_difference,
                     two_sided_p)
 
-__all__ = ["dataset_design", "search_effect", "mde_r_difference", "mde_category",
+__all__ = ["dataset_design", "search_effect", "mde_r_difference", "mde_refit",
+           "refit_power_at", "REFIT_SPREAD_GROWTH", "mde_category",
            "mde_validity", "minimum_detectable_effect", "r_difference_design",
            "null_power_sentence", "null_power",
            "retest_power", "chain_power", "instruction_power", "UNITS"]
@@ -405,19 +410,139 @@ def mde_validity(n_divergent, n_convergent, score_sd, n_tests=1, power=0.8, alph
     return out
 
 
-_FAMILIES = {"r_difference": mde_r_difference, "category": mde_category,
-             "validity": mde_validity}
+#: Growth of the spread of the observed Delta r with a planted effect, in the refit
+#: test's power model (:func:`refit_power_at`): its sd is ``null_sd * sqrt(1 + k d)``
+#: at an effect ``d`` null sds from the null mean. Measured with
+#: ``benchmarks/bench_refit_null.py`` (``benchmarks/results/refit_null.json``): two
+#: encoding models of one width (layer 12 + a column of noise against layer 13 + a
+#: column carrying a planted share of the variance), 600 story words, AR(1) noise with
+#: lag-1 autocorrelation 0.8, 200 draws and 100 refits per planted share. The refit
+#: test reached 80 % power (0.805) at d = 4.34 and 0.58 at d = 2.94, where a pure shift
+#: of the null (k = 0) predicts 80 % at d = 2.80; k = 2 puts the model's 80 % crossing
+#: at d = 4.35 (Methods page (book/methods.md), inference).
+REFIT_SPREAD_GROWTH = 2.0
+
+
+def refit_power_at(delta, null_sd, null_mean=0.0, alpha=0.05, spread_growth=None):
+    """Power of the refit null's two-sided test at a true Delta r.
+
+    The refit null (:func:`analysis.finetune.refit_r_difference`) is drawn by fitting
+    both encoding models again on every permuted response, so its spread is measured
+    on the data, not simulated. The model: the test rejects outside
+    ``null_mean +- z_{1 - alpha/2} null_sd`` (normal quantiles of the null); with an
+    effect ``d = (delta - null_mean) / null_sd`` null sds away, the observed Delta r is
+    normal around ``delta`` with sd ``null_sd sqrt(1 + k |d|)``: a fitted model's r
+    spreads more the more signal it fits (as a non-central chi-square's variance grows
+    with its non-centrality), so a pure shift of the null (``k = 0``) overstates the
+    power. ``k`` (:data:`REFIT_SPREAD_GROWTH`) was measured on planted effects
+    (``benchmarks/bench_refit_null.py``).
+
+    Parameters
+    ----------
+    delta : float or ndarray
+        Expected difference in r of the tested model over the reference (the null
+        mean is the offset that refitting both models on noise gives).
+    null_sd, null_mean : float or ndarray
+        The refit null's sd and mean (``null_sd``, ``null_mean`` of
+        :func:`analysis.finetune.refit_r_difference`).
+    alpha : float
+        Two-sided level.
+    spread_growth : float | None
+        ``k``; None: :data:`REFIT_SPREAD_GROWTH`; 0: the normal shift model.
+
+    Returns
+    -------
+    float or ndarray
+        Rejection rate, in [alpha, 1] (both tails counted).
+    """
+    from scipy.stats import norm
+
+    k = REFIT_SPREAD_GROWTH if spread_growth is None else float(spread_growth)
+    z = norm.ppf(1 - alpha / 2)
+    d = (np.asarray(delta, dtype=np.float64) - null_mean) / np.asarray(null_sd, np.float64)
+    spread = np.sqrt(1 + k * np.abs(d))
+    out = norm.cdf((d - z) / spread) + norm.cdf((-d - z) / spread)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def mde_refit(null_sd, null_mean=0.0, power=0.8, alpha=0.05, n_words=None,
+              n_permutations=None, spread_growth=None):
+    """Minimum detectable Delta r of a test whose refit null was drawn.
+
+    ``mde = |null_mean| + d* null_sd``, where ``d*`` is the effect in null sds at which
+    :func:`refit_power_at` reaches ``power`` (``z_{1 - alpha/2} + z_power`` = 2.80 for
+    the pure shift, ``spread_growth=0``; 4.35 with :data:`REFIT_SPREAD_GROWTH` at
+    alpha 0.05 and 80 %), so that an effect of ``mde`` in either direction reaches
+    ``power`` even with a null offset. The growth factor was fitted at alpha 0.05 and
+    80 % power; other levels extrapolate the model. Power and the 80 % convention: Cohen (1988),
+    *Statistical Power Analysis for the Behavioral Sciences*, ch. 1.
+
+    Parameters
+    ----------
+    null_sd : float
+        sd of the refit null (> 0).
+    null_mean : float
+        Its mean.
+    power, alpha : float
+    n_words, n_permutations : int | None
+        Recorded for the sentence (:func:`null_power_sentence`): the words tested and
+        the permutations the null was drawn from.
+    spread_growth : float | None
+        As in :func:`refit_power_at`.
+
+    Returns
+    -------
+    dict
+        ``mde``, ``power_at_mde`` (:func:`refit_power_at` there, the weaker direction),
+        ``family`` (``"r_difference"``), ``method`` (``"refit null"``), ``null_sd``,
+        ``null_mean``, ``spread_growth``, ``alpha``, ``power``, ``n_words``,
+        ``n_permutations``.
+
+    Raises
+    ------
+    DataError
+        A null sd that is not positive and finite, or ``power`` not in (alpha, 1).
+    """
+    from scipy.optimize import brentq
+
+    sd, m = float(null_sd), float(null_mean)
+    if not (np.isfinite(sd) and sd > 0) or not np.isfinite(m):
+        raise DataError(f"mde_refit: null_sd={null_sd!r}, null_mean={null_mean!r}; expected "
+                        "a positive sd and a finite mean of the refit null.")
+    if not alpha < power < 1:
+        raise DataError(f"mde_refit: power={power!r}; expected a power between alpha "
+                        f"({alpha}) and 1.")
+    k = REFIT_SPREAD_GROWTH if spread_growth is None else float(spread_growth)
+
+    def gap(d):
+        return refit_power_at(d, 1.0, 0.0, alpha, k) - power
+
+    hi = 1.0
+    while gap(hi) < 0:  # power rises with d without bound: bracket the crossing
+        hi *= 2
+    mde = abs(m) + brentq(gap, 0.0, hi, xtol=1e-10) * sd
+    at = min(refit_power_at(mde, sd, m, alpha, k), refit_power_at(-mde, sd, m, alpha, k))
+    return {"mde": float(mde), "power_at_mde": float(at), "family": "r_difference",
+            "method": "refit null", "null_sd": sd, "null_mean": m, "spread_growth": k,
+            "alpha": float(alpha), "power": float(power),
+            "n_words": None if n_words is None else int(n_words),
+            "n_permutations": None if n_permutations is None else int(n_permutations)}
+
+
+_FAMILIES = {"r_difference": mde_r_difference, "r_difference_refit": mde_refit,
+             "category": mde_category, "validity": mde_validity}
 
 
 def minimum_detectable_effect(test, **design):
-    """The MDE of one test family: ``"r_difference"``, ``"category"`` or ``"validity"``.
+    """The MDE of one test family: ``"r_difference"``, ``"r_difference_refit"``,
+    ``"category"`` or ``"validity"``.
 
     Parameters
     ----------
     test : str
     **design
-        The keywords of :func:`mde_r_difference`, :func:`mde_category` or
-        :func:`mde_validity`.
+        The keywords of :func:`mde_r_difference`, :func:`mde_refit` (Delta r against
+        a refit null already drawn), :func:`mde_category` or :func:`mde_validity`.
 
     Returns
     -------
@@ -468,6 +593,12 @@ def null_power_sentence(p, mde, alpha=0.05, label="p", units=None, suffix=None):
     if fam == "validity":
         design = (f"with {mde['n_divergent']} divergent and {mde['n_convergent']} convergent "
                   f"sentences and {mde['n_tests']} hypotheses corrected for")
+    elif mde.get("method") == "refit null":
+        words = "" if mde.get("n_words") is None else f"{mde['n_words']:,} words and "
+        perms = ("" if mde.get("n_permutations") is None
+                 else f"{mde['n_permutations']:,} permutations, ")
+        design = (f"with {words}its refit null ({perms}both models fitted again on each; "
+                  f"sd {_fmt(mde['null_sd'])})")
     else:
         where = (f" in {mde['n_groups']:,} {mde.get('group_name', 'groups')}"
                  if mde.get("n_groups", 1) > 1 else "")
@@ -491,7 +622,7 @@ def null_power(p, test, alpha=0.05, label="p", **design):
     ----------
     p : float
         The result's p- (or q-) value.
-    test : {"r_difference", "category", "validity"}
+    test : {"r_difference", "r_difference_refit", "category", "validity"}
     alpha : float
     label : str
         ``"p"`` or ``"q"``, for the sentence.
@@ -521,11 +652,17 @@ def retest_power(retest, dataset, alpha=0.05, ceiling=None, n_sim=100, n_permuta
     over the base (two-sided, per channel x window test; the result's p is the
     smallest Benjamini-Hochberg q over the tests of :func:`analysis.stats.better_worse_same`
     with both tails) and ``category`` for the category words' error change in percent of
-    the base error (two-sided, per window; the smallest q over windows), calibrated to
-    the dataset's size, null and the measured lag-1 autocorrelation of the responses
-    (``r``) or of the per-word error changes (``category``), the base model's median r,
-    the median correlation of the base and fine-tuned predictions, and the median sd of
-    the error changes over windows.
+    the base error (two-sided, per window; the smallest q over windows).
+
+    The MDE of ``r`` belongs to the null the re-test ran. With the refit null
+    (``retest["test"]["null"]["refit"]``: both models fitted again on every permuted
+    response) it comes from that null's own spread, the median over tests of its sd and
+    mean (:func:`mde_refit`); with predictions held fixed it is simulated for that test
+    (:func:`mde_r_difference`), calibrated to the dataset's size, null and the measured
+    lag-1 autocorrelation of the responses, the base model's median r and the median
+    correlation of the base and fine-tuned predictions. ``category`` is simulated
+    (:func:`mde_category`) with the lag-1 autocorrelation of the per-word error changes
+    and the median sd of the error changes over windows.
 
     With several tests (channels x windows, or windows) the MDE is that of ONE test at
     ``alpha`` before the correction over the tests (recorded as ``n_tests``): a lower
@@ -545,21 +682,31 @@ def retest_power(retest, dataset, alpha=0.05, ceiling=None, n_sim=100, n_permuta
     Returns
     -------
     dict
-        ``r`` and ``category`` (None without a category test).
+        ``r`` (with ``test_null``: ``"refit"`` or ``"fixed predictions"``, the null its
+        MDE belongs to) and ``category`` (None without a category test).
     """
     from .stats import fdr_bh
 
     test = retest["test"]
     p2 = two_sided_p(np.asarray(test["p_greater"]), np.asarray(test["p_less"]))
     q = float(np.nanmin(fdr_bh(np.nan_to_num(p2, nan=1.0).ravel(), alpha)[1]))
-    design = dataset_design(dataset)
-    design["lag1"] = float(np.nanmedian(test["lag1_y"]))
-    base, tuned = retest["base"].predictions, retest["ft"].predictions
-    design.update(r_difference_design(base, base, tuned))
-    design["r_reference"] = float(np.nanmedian(retest["base"].r))
     kw = dict(alpha=alpha, n_sim=n_sim, n_permutations=n_permutations, seed=seed)
-    out = {"r": null_power(q, "r_difference", label="q", ceiling=ceiling, **design, **kw)}
+    refit = bool((test.get("null") or {}).get("refit"))
+    if refit:
+        out = {"r": null_power(q, "r_difference_refit", alpha=alpha, label="q",
+                               null_sd=float(np.nanmedian(test["null_sd"])),
+                               null_mean=float(np.nanmedian(test["null_mean"])),
+                               n_words=np.shape(dataset.responses)[0],
+                               n_permutations=test["null"].get("n_permutations"))}
+    else:
+        design = dataset_design(dataset)
+        design["lag1"] = float(np.nanmedian(test["lag1_y"]))
+        base, tuned = retest["base"].predictions, retest["ft"].predictions
+        design.update(r_difference_design(base, base, tuned))
+        design["r_reference"] = float(np.nanmedian(retest["base"].r))
+        out = {"r": null_power(q, "r_difference", label="q", ceiling=ceiling, **design, **kw)}
     out["r"]["n_tests"] = int(np.isfinite(p2).sum())
+    out["r"]["test_null"] = "refit" if refit else "fixed predictions"
     cat = retest.get("category")
     out["category"] = None
     if cat is not None:

@@ -1064,8 +1064,9 @@ def finetuned_retest(encoding, tuned_hidden, records, categories, n_permutations
     in r is tested against a null that fits both models again on every permuted
     response (:func:`analysis.finetune.refit_r_difference`: holding out-of-fold
     predictions fixed makes the test liberal); the change of each word's error is compared between the
-    category words and the rest, and the power of both tests is simulated
-    (:func:`analysis.power.retest_power`).
+    category words and the rest, and the power of both tests is stated
+    (:func:`analysis.power.retest_power`: for Delta r from the spread of the refit null
+    the test drew, for the category effect by simulation).
 
     Parameters
     ----------
@@ -1151,12 +1152,19 @@ def finetuned_texts(retest, layer=None):
     -------
     dict of str to str or int
         ``tagger_note`` (how the word tagger was set, :data:`TAGGER_NOTE`) always;
-        ``ft_findings``: :func:`finetuned_findings`.
+        ``ft_findings``: :func:`finetuned_findings`; ``ft_power``: each task's power
+        sentences (:func:`analysis.power.retest_power`; the Δr sentence names the refit
+        null it comes from, or is marked "predictions held fixed").
     """
     if layer is None:
         return {"ft_layer": "n/a", "ft_power": "n/a", "ft_findings": "n/a",
                 "tagger_note": TAGGER_NOTE}
-    power = "; ".join(f"{task}, Δr: {v['power']['r']['sentence']}" + (
+
+    def r_label(v):  # the fixed-prediction MDE is simulated for that test: say so
+        fixed = v["power"]["r"].get("test_null") == "fixed predictions"
+        return "Δr (predictions held fixed)" if fixed else "Δr"
+
+    power = "; ".join(f"{task}, {r_label(v)}: {v['power']['r']['sentence']}" + (
         "" if v["power"]["category"] is None else
         f"; {task}, {v['category']} words: {v['power']['category']['sentence']}")
         for task, v in retest.items())

@@ -81,6 +81,68 @@ def test_validity_matches_welch_power_and_shrinks_with_groups():
     assert power.mde_validity(20, 20, 1.0, n_tests=50, n_sim=2000)["mde"] > res["mde"]
 
 
+def test_refit_mde_follows_the_drawn_null():
+    """The refit MDE is a multiple of the drawn null's sd: (z_0.975 + z_0.8) for a pure
+    shift, more where the observed Delta r spreads more with the effect."""
+    from scipy import stats
+
+    k = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    shift = power.mde_refit(0.04, spread_growth=0.0)
+    assert shift["mde"] == pytest.approx(k * 0.04, rel=1e-3)
+    assert shift["power_at_mde"] == pytest.approx(0.8, abs=1e-3)
+    assert power.refit_power_at(0.0, 0.04) == pytest.approx(0.05)
+    # the spread growth k: both tails of N(d, 1 + k d) beyond +-z_0.975 hold 80 % at the
+    # book's MDE d (in null sds)
+    res = power.mde_refit(0.04, n_words=1487, n_permutations=1000)
+    d, z = res["mde"] / 0.04, stats.norm.ppf(0.975)
+    spread = np.sqrt(1 + power.REFIT_SPREAD_GROWTH * d)
+    assert stats.norm.sf((z - d) / spread) + stats.norm.cdf((-z - d) / spread) == (
+        pytest.approx(0.8, abs=1e-3))
+    assert res["power_at_mde"] == pytest.approx(0.8, abs=1e-3) and res["mde"] > 1.4 * shift["mde"]
+    # an offset null: the MDE holds in both directions, so it grows by the offset
+    off = power.mde_refit(0.04, null_mean=-0.01)
+    assert off["mde"] == pytest.approx(res["mde"] + 0.01)
+    assert power.refit_power_at(-off["mde"], 0.04, -0.01) == pytest.approx(0.8, abs=1e-3)
+    assert power.refit_power_at(off["mde"], 0.04, -0.01) > 0.82
+    # the shift model is the power of a normal shift tested at the null's quantiles
+    rng = np.random.default_rng(0)
+    draws = 0.03 + 0.02 * rng.standard_normal(20000)
+    assert np.mean(np.abs(draws) > stats.norm.ppf(0.975) * 0.02) == pytest.approx(
+        power.refit_power_at(0.03, 0.02, spread_growth=0.0), abs=0.01)
+    text = power.null_power_sentence(0.4, res, label="q")
+    assert text == ("not significant (q = 0.4); with 1,487 words and its refit null (1,000 "
+                    "permutations, both models fitted again on each; sd 0.04), this test "
+                    f"detects Δr ≥ {res['mde']:.3g} with 80 % power")
+    with pytest.raises(DataError, match="null_sd"):
+        power.mde_refit(0.0)
+    with pytest.raises(DataError, match="power"):
+        power.mde_refit(0.04, power=0.01)
+
+
+def test_refit_spread_growth_matches_the_planted_effects():
+    """The constant reproduces the benchmark's measured 80 % crossing; a pure shift does not.
+
+    ``benchmarks/bench_refit_null.py`` planted effects of several sizes and ran the refit
+    test (200 draws each); the book's model must predict the measured rate where the
+    measured power crossed 80 %, and the pure shift is shown to miss it.
+    """
+    import json
+    from pathlib import Path
+
+    res = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+                      / "refit_null.json").read_text())
+    cells = [c for c in res["power_cells"] if c["design"] == "swapped column"]
+    crossing = min((c for c in cells if c["refit"]["rate"] >= 0.8),
+                   key=lambda c: c["effect_in_null_sds"])
+    se = np.sqrt(0.8 * 0.2 / crossing["refit"]["n_draws"])
+    d = crossing["effect_in_null_sds"]
+    assert power.refit_power_at(d, 1.0) == pytest.approx(crossing["refit"]["rate"], abs=2 * se)
+    assert power.refit_power_at(d, 1.0, spread_growth=0.0) > crossing["refit"]["rate"] + 3 * se
+    below = max((c for c in cells if c["refit"]["rate"] < 0.8),
+                key=lambda c: c["effect_in_null_sds"])
+    assert below["effect_in_null_sds"] < power.mde_refit(1.0)["mde"] <= 1.05 * d
+
+
 def test_sentence_and_null_power():
     rec = {"family": "r_difference", "mde": 0.0213, "power": 0.8, "n_words": 1487,
            "n_groups": 205, "group_name": "sentences", "lag1": 0.412}
@@ -151,6 +213,18 @@ def test_retest_and_instruction_power_read_the_results():
     res = power.retest_power(rt, ds, n_sim=20, n_permutations=50)
     assert res["r"]["null"] and np.isfinite(res["r"]["mde"]) and res["r"]["n_tests"] == 3
     assert 0.5 < res["r"]["prediction_correlation"] < 0.99
+    assert res["r"]["test_null"] == "fixed predictions" and "refit" not in res["r"]["sentence"]
+
+    # the re-test ran the refit null: its MDE is that null's, not the fixed-prediction
+    # simulation's (which describes another test)
+    sd = np.array([[0.03, 0.05, 0.04]])
+    refit_test = dict(test, null=dict(test["null"], refit=True, n_permutations=50),
+                      null_sd=sd, null_mean=np.array([[0.0, -0.002, 0.004]]))
+    ref = power.retest_power(dict(rt, test=refit_test), ds, n_sim=20, n_permutations=50)["r"]
+    assert ref["test_null"] == "refit" and ref["n_tests"] == 3 and ref["n_words"] == n
+    assert ref["mde"] == pytest.approx(power.mde_refit(0.04, 0.0)["mde"])
+    assert ref["mde"] != pytest.approx(res["r"]["mde"], rel=0.05)
+    assert "its refit null (50 permutations" in ref["sentence"]
     assert res["category"]["null"] and res["category"]["n_in"] == int(ds.categories["emotion"].sum())
     assert res["category"]["value_sd"] == pytest.approx(5, rel=0.2)
     assert "% of the base error" in res["category"]["sentence"]

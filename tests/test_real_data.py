@@ -329,6 +329,9 @@ def test_finetuned_retest_sees_a_better_layer_and_its_category():
         "emotion"].sum()
     assert out["noise"]["r_finetuned"] < out["noise"]["r_base"]
     assert out["noise"]["n_category_words"] == 0 and "r" in out["social"]["power"]
+    # one target: the re-test drew the refit null, and the power belongs to it
+    assert {out[t]["null"] for t in out} == {"refit"}
+    assert {out[t]["power"]["r"]["test_null"] for t in out} == {"refit"}
     texts = real_data.finetuned_texts(out, layer)
     assert texts["ft_layer"] == layer and texts["ft_power"].startswith("social, Δr: ")
     assert real_data.finetuned_texts({}, None) == {"ft_layer": "n/a", "ft_power": "n/a",
