@@ -498,6 +498,7 @@ def compare_instructions(plain, by_instruction, data, windows=None, channels=Non
             "delta_ci_low": boot[name]["diff_ci"][0], "delta_ci_high": boot[name]["diff_ci"][1],
             "p_mean_better": tests[name]["p_mean_greater"],
             "null_sd_of_mean": tests[name].get("null_sd_of_mean", np.nan),
+            "null_mean_of_mean": tests[name].get("null_mean_of_mean", np.nan),
             "p_mean_worse": tests[name]["p_mean_less"],
             "mean_delta_both": boot[both]["diff"],
             "both_ci_low": boot[both]["diff_ci"][0], "both_ci_high": boot[both]["diff_ci"][1],

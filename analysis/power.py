@@ -188,7 +188,8 @@ def _group_name(scheme):
 def mde_r_difference(n_words, groups=None, lag1=0.0, r_reference=0.1, ceiling=None,
                      prediction_correlation=0.0,
                      alternative="two-sided", scheme="blocks", block_length=DEFAULT_BLOCK_LENGTH,
-                     power=0.8, alpha=0.05, n_sim=100, n_permutations=200, seed=0, at=None):
+                     power=0.8, alpha=0.05, n_sim=100, n_permutations=200, seed=0, at=None,
+                     null_scale=1.0):
     """Minimum detectable Delta r of a prediction over a reference prediction.
 
     Simulation (one column per draw): three independent AR(1) series of unit variance
@@ -232,6 +233,9 @@ def mde_r_difference(n_words, groups=None, lag1=0.0, r_reference=0.1, ceiling=No
         Draws, permutations per draw, seed of both.
     at : float | None
         Return only the rejection rate (the power) with this effect planted, no search.
+    null_scale : float
+        The test's null widened by this factor (the scaled null of a re-test on many
+        targets, :func:`analysis.encoding.refit_null_scale`); 1: the plain test.
 
     Returns
     -------
@@ -261,7 +265,8 @@ def mde_r_difference(n_words, groups=None, lag1=0.0, r_reference=0.1, ceiling=No
         y = b_a * u_a + b_b * u_b + np.sqrt(max(1 - b_a ** 2 - b_b ** 2, 0.0)) * e
         res = permutation_r_difference(y, u_a, pred_b, n_permutations, seed=seed + 1,
                                        scheme=scheme, groups=groups,
-                                       block_length=block_length, n_threads=1)
+                                       block_length=block_length, n_threads=1,
+                                       null_scale=null_scale)
         p = res["p_greater"] if alternative == "greater" else two_sided_p(res["p_greater"],
                                                                           res["p_less"])
         return float(np.mean(np.nan_to_num(p, nan=1.0) < alpha))
@@ -276,7 +281,8 @@ def mde_r_difference(n_words, groups=None, lag1=0.0, r_reference=0.1, ceiling=No
                group_name=_group_name(scheme), prediction_correlation=c,
                r_reference=r_reference, ceiling=None if ceiling is None else float(ceiling),
                alpha=float(alpha), power=float(power), n_sim=int(n_sim),
-               n_permutations=int(n_permutations), scheme=scheme)
+               n_permutations=int(n_permutations), scheme=scheme,
+               null_scale=float(null_scale))
     return out
 
 
@@ -704,9 +710,12 @@ def retest_power(retest, dataset, alpha=0.05, ceiling=None, n_sim=100, n_permuta
         base, tuned = retest["base"].predictions, retest["ft"].predictions
         design.update(r_difference_design(base, base, tuned))
         design["r_reference"] = float(np.nanmedian(retest["base"].r))
+        # the scaled null (many targets) is simulated with its own scale
+        design["null_scale"] = float((test.get("null") or {}).get("scale", 1.0))
         out = {"r": null_power(q, "r_difference", label="q", ceiling=ceiling, **design, **kw)}
     out["r"]["n_tests"] = int(np.isfinite(p2).sum())
-    out["r"]["test_null"] = "refit" if refit else "fixed predictions"
+    out["r"]["test_null"] = (test.get("null") or {}).get(
+        "kind", "refit" if refit else "fixed predictions")
     cat = retest.get("category")
     out["category"] = None
     if cat is not None:
@@ -725,7 +734,9 @@ def instruction_power(comparison, targets, alpha=0.05, n_sim=100, n_permutations
 
     The result tested is the instruction with the largest absolute change of the mean r
     (:class:`analysis.instructions.InstructionComparison`), its smaller q of the two
-    tails; the MDE is that of :func:`mde_r_difference` (two-sided) calibrated to the
+    tails. When the comparison drew the refit null, the MDE is :func:`mde_refit` of that
+    null's mean over targets (its sd over the permutations); otherwise it is that of
+    :func:`mde_r_difference` (two-sided) calibrated to the
     words of the comparison, the targets' null and median lag-1 autocorrelation, the
     plain model's mean r and the median correlation of the plain and instruction
     predictions. The mean over targets is treated as one target: exact when
@@ -743,18 +754,26 @@ def instruction_power(comparison, targets, alpha=0.05, n_sim=100, n_permutations
     Returns
     -------
     dict
-        From :func:`null_power`, plus ``instruction``.
+        From :func:`null_power`, plus ``instruction`` and ``test_null``.
     """
     s = comparison.summary
     best = s["mean_delta"].abs().idxmax()
     q = float(min(s.loc[best, "q_mean_better"], s.loc[best, "q_mean_worse"]))
+    if comparison.params.get("null") == "refit":  # the MDE of the refit null it drew
+        out = null_power(q, "r_difference_refit", alpha=alpha, label="q",
+                         null_sd=float(s.loc[best, "null_sd_of_mean"]),
+                         null_mean=float(s.loc[best, "null_mean_of_mean"]),
+                         n_words=int(comparison.params["n_words"]),
+                         n_permutations=int(comparison.params["n_refit"]))
+        out.update(instruction=str(best), test_null="refit")
+        return out
     design = dataset_design(targets, first=comparison.params.get("n_words"))
     plain = comparison.fits["plain"].predictions
     design.update(r_difference_design(plain, plain, comparison.fits[best].predictions))
     design["r_reference"] = float(s["mean_r_plain"].iloc[0])
     out = null_power(q, "r_difference", alpha=alpha, label="q", n_sim=n_sim,
                      n_permutations=n_permutations, seed=seed, **design)
-    out["instruction"] = str(best)
+    out.update(instruction=str(best), test_null="fixed predictions")
     return out
 
 

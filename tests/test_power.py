@@ -238,3 +238,20 @@ def test_retest_and_instruction_power_read_the_results():
     out = power.instruction_power(comp, ds, n_sim=20, n_permutations=50)
     assert out["instruction"] == "physics" and out["n_words"] == 150 and out["p"] == 0.5
     assert out["sentence"].startswith("not significant (q = 0.5); with 150 words")
+    assert out["test_null"] == "fixed predictions"
+    # a re-test on many targets with the scaled null: simulated with its scale, so a
+    # wider null needs a larger effect
+    scaled_test = dict(test, null=dict(test["null"], refit=False, scale=1.6,
+                                       kind="scaled fixed predictions"))
+    wide = power.retest_power(dict(rt, test=scaled_test), ds, n_sim=20, n_permutations=50)["r"]
+    assert wide["test_null"] == "scaled fixed predictions" and wide["null_scale"] == 1.6
+    assert wide["mde"] > res["r"]["mde"]
+    # the comparison drew the refit null: the MDE of its mean over targets
+    summary_refit = summary.assign(null_sd_of_mean=[0.002, 0.003],
+                                   null_mean_of_mean=[0.0, 0.0005])
+    comp_refit = SimpleNamespace(summary=summary_refit,
+                                 params={"n_words": 150, "null": "refit", "n_refit": 99},
+                                 fits=comp.fits)
+    ref6 = power.instruction_power(comp_refit, ds)
+    assert ref6["instruction"] == "physics" and ref6["test_null"] == "refit"
+    assert ref6["mde"] == pytest.approx(power.mde_refit(0.003, 0.0005)["mde"])
