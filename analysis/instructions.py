@@ -604,8 +604,8 @@ def null_text(comp):
         return (f"the refit null: every model is fitted again, penalties included, to each "
                 f"of {comp.params['n_refit']:,} permuted responses")
     return ("predictions held fixed while the responses are permuted (too many targets to "
-            "refit every model; this null is liberal, so these tests are read beside the "
-            "control band)")
+            "refit every model; on out-of-fold predictions this null can be liberal, so "
+            "these tests are read beside the control band)")
 
 
 FRANK_KEYS = ("frank_layer", "frank_layer_source", "frank_n", "fr_n_sent", "fr_r_plain",

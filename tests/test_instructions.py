@@ -140,3 +140,12 @@ def test_instruction_features_without_cache_never_ask_it(monkeypatch):
                                             loader=lambda: "loaded")
     assert [c[1] for c in fake.calls] == [False]
     assert "load model" in seconds and list(feats) == ["meaning"]
+
+
+def test_null_text_names_the_null_the_comparison_drew():
+    from types import SimpleNamespace
+
+    refit = SimpleNamespace(params={"null": "refit", "n_refit": 500})
+    assert I.null_text(refit).startswith("the refit null") and "500 permuted" in I.null_text(refit)
+    fixed = SimpleNamespace(params={"null": "fixed predictions", "n_refit": 0})
+    assert "held fixed" in I.null_text(fixed) and "control band" in I.null_text(fixed)
