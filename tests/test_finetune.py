@@ -783,6 +783,7 @@ def test_retest_null_text_names_the_null_each_run_used():
     scaled = {k: rt(refit=False, kind="scaled fixed predictions", scale=s, scale_targets=16,
                     scale_permutations=100) for k, s in (("a", 1.214), ("b", 1.302))}
     text = ft.retest_null_text(scaled)
-    assert "1.21 to 1.30" in text and "16 targets" in text and "100 permutations" in text
+    assert "1.21 to 1.30 (one per re-test, 2 re-tests)" in text and "16 targets" in text
+    assert "100 permutations" in text and "factor of 1.21:" in ft.retest_null_text({"a": scaled["a"]})
     fixed = ft.retest_null_text({"a": rt(refit=False)})  # a record from before the kinds
     assert "too narrow" in fixed and "controls" in fixed

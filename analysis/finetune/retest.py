@@ -706,9 +706,10 @@ def retest_null_text(tests):
         scales = [nl["scale"] for nl in nulls]
         lo, hi = min(scales), max(scales)
         span = f"{lo:.2f}" if round(lo, 2) == round(hi, 2) else f"{lo:.2f} to {hi:.2f}"
-        return (f"Refitting both models on every permutation of {len(tests)} re-tests of "
-                f"this many targets is beyond the budget, so the predictions are held fixed "
-                f"and each permuted Δ is widened by a factor of {span} (one per re-test): "
+        per = "" if len(tests) == 1 else f" (one per re-test, {len(tests)} re-tests)"
+        return (f"Refitting both models on every permutation is beyond the budget for this "
+                f"many targets, so the predictions are held fixed and each permuted Δ is "
+                f"widened by a factor of {span}{per}: "
                 f"the ratio of the refit null's spread to this null's, both drawn on "
                 f"{nulls[0]['scale_targets']} targets chosen at random with "
                 f"{nulls[0]['scale_permutations']} permutations. Held fixed and not "
