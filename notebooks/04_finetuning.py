@@ -232,18 +232,17 @@ glue("lm_tokens", f"{lm_rows[0]['n_tokens']:,}")
 # at that layer what that component was made from; it must come out better where and
 # when it was planted ({glue:text}`knowledge_ms` ms). The **null control** adds as many
 # random columns; it must not. Both are compared with the base model at the planted
-# layer, whatever layer the encoding chapter chose. The controls check the method, so
-# they run on all {glue:text}`n_words_study` words of the encoding study, as the encoding
-# chapter does; the fine-tuned models are re-tested on the first {glue:text}`n_words`.
+# layer, whatever layer the encoding chapter chose. The controls check the test as it is
+# applied to the fine-tuned models, so they run on the same first {glue:text}`n_words`
+# words of the {glue:text}`n_words_study` of the encoding study, with the same folds,
+# permutations and null.
 # {glue:text}`controls_note`
 
 # %%
 base_fit = ft.fit_base(base_features, ds, layer, **fit_kw)
 truth = ds.provenance.get("truth") or {}
-study_features = (base_features if n_use == ds_full.n_words else extract_features(
-    ds_full, model=base_name, device=chapter.device, dtype=ft.RETEST_DTYPE))
-ctl_run = (ctl.run_controls(ds_full, study_features, n_permutations=ft_n_permutations,
-                            seed=seed, **enc.fit_kwargs(ds_full, backend=fit_kw["backend"]))
+ctl_run = (ctl.run_controls(ds, base_features, n_permutations=ft_n_permutations,
+                            seed=seed, **fit_kw)
            if controls else
            {"tests": {}, "planted_ms": None, "note": "(Not run: `controls` is off.)"})
 glue("n_words_study", f"{ds_full.n_words:,}")
