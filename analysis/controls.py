@@ -82,7 +82,8 @@ def null_control(base, dataset, n_columns=384, seed=0):
                       noise.astype(np.float32) * mask[:, None]])
 
 
-def run_controls(dataset, features, n_permutations=10000, seed=0, embedder=None, **fit_kw):
+def run_controls(dataset, features, n_permutations=10000, seed=0, embedder=None, base_fit=None,
+                 **fit_kw):
     """The positive and null controls through the brain re-test, at the planted layer.
 
     The planted component is orthogonal to the base model's layer ``truth_layer``, so
@@ -100,6 +101,9 @@ def run_controls(dataset, features, n_permutations=10000, seed=0, embedder=None,
         Passed to :func:`analysis.finetune.brain_retest`.
     embedder : analysis.hypotheses.EmbeddingVerifier | None
         Reuse a loaded embedding model for :func:`knowledge_features`.
+    base_fit : analysis.encoding.EncodingResult | None
+        The base model's fit on ``dataset`` with ``fit_kw``, reused when its ``layer``
+        is the planted one (otherwise the planted layer is fitted here).
     **fit_kw
         Encoding settings (:func:`analysis.encoding.fit_encoding`).
 
@@ -120,7 +124,8 @@ def run_controls(dataset, features, n_permutations=10000, seed=0, embedder=None,
                         "to control on.)"}
     layer = int(truth["truth_layer"])
     base = features.layer(layer)
-    base_fit = fit_encoding(base, dataset, layer=layer, **fit_kw)
+    if base_fit is None or base_fit.layer != layer:
+        base_fit = fit_encoding(base, dataset, layer=layer, **fit_kw)
     know = knowledge_features(dataset.words, embedder=embedder)
     tests = {}
     for name, feats in (("positive control", positive_control(base, dataset, know)),

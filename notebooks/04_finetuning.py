@@ -242,7 +242,7 @@ glue("lm_tokens", f"{lm_rows[0]['n_tokens']:,}")
 base_fit = ft.fit_base(base_features, ds, layer, **fit_kw)
 truth = ds.provenance.get("truth") or {}
 ctl_run = (ctl.run_controls(ds, base_features, n_permutations=ft_n_permutations,
-                            seed=seed, **fit_kw)
+                            seed=seed, base_fit=base_fit, **fit_kw)
            if controls else
            {"tests": {}, "planted_ms": None, "note": "(Not run: `controls` is off.)"})
 glue("n_words_study", f"{ds_full.n_words:,}")

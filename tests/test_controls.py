@@ -107,6 +107,20 @@ def test_run_controls_fits_at_the_planted_layer_and_reports_texts(planted):
                                          abs=0.05)
     lo, hi = (float(v) for v in ci.rstrip(")").split(" to "))
     assert lo <= float(value) <= hi  # the interval holds the share it is about
+    # a base fit at the planted layer is reused; one at another layer is not
+    from analysis.encoding import fit_encoding
+
+    kw = dict(n_folds=5, n_inner=3)
+    at2 = fit_encoding(hidden[2], ds, layer=2, **kw)
+    again = controls.run_controls(ds, _Layers(hidden), n_permutations=200, seed=0,
+                                  embedder=_Embedder(), base_fit=at2, **kw)
+    assert again["tests"]["null control"]["base"] is at2
+    np.testing.assert_allclose(again["tests"]["positive control"]["test"]["p_greater"],
+                               out["tests"]["positive control"]["test"]["p_greater"])
+    at1 = fit_encoding(hidden[1], ds, layer=1, **kw)
+    other = controls.run_controls(ds, _Layers(hidden), n_permutations=20, seed=0,
+                                  embedder=_Embedder(), base_fit=at1, **kw)
+    assert other["tests"]["null control"]["base"] is not at1
 
 
 def test_run_controls_says_why_nothing_ran_without_a_planted_component(planted):

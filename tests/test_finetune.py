@@ -772,6 +772,10 @@ def test_retest_beyond_the_refit_budget_widens_the_fixed_null(monkeypatch):
     assert bare["test"]["null"]["kind"] == "fixed predictions"
     with pytest.raises(ValueError, match="'refit', 'scaled'"):
         ft.brain_retest(ds0, x_a0, x_b0, n_permutations=9, null="shifted", **fit_kw)
+    # the other model's fit, already made by its own re-test, is reused as it is
+    reused = ft.brain_retest(ds0, x_a0, x_b0, n_permutations=49, ft_fit=out["ft"], **fit_kw)
+    assert reused["ft"] is out["ft"]
+    np.testing.assert_array_equal(reused["test"]["p_greater"], out["test"]["p_greater"])
 
 
 def test_retest_null_text_names_the_null_each_run_used():

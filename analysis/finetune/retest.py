@@ -210,7 +210,8 @@ def refit_r_difference(y, features_a, features_b, observed, splits, n_permutatio
 @fill_doc
 def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed=0,
                  category=None, q=0.05, layer=None, n_boot=200, null="auto",
-                 base_values=None, n_refit=None, n_scale_targets=SCALE_TARGETS, **fit_kw):
+                 base_values=None, n_refit=None, n_scale_targets=SCALE_TARGETS, ft_fit=None,
+                 **fit_kw):
     """Compare the encoding models of a base and a fine-tuned LM (Methods page, fine-tuning and the brain re-test).
 
     Parameters
@@ -251,6 +252,10 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
         :data:`SCALE_PERMUTATIONS` of them.
     n_scale_targets : int
         Targets refitted to measure the scale of the scaled null.
+    ft_fit : EncodingResult | None
+        The other model's encoding result, already fitted to ``dataset`` with the same
+        ``fit_kw`` (e.g. by its own re-test against the base model), reused instead of
+        fitting it again; ``ft_features`` still serve the refit null.
     %(n_boot)s
         Sentences are resampled for the intervals of the percentages better and worse
         (:func:`analysis.stats.bootstrap_better_worse`; 200 took 3.2 s on one thread
@@ -300,7 +305,8 @@ def brain_retest(dataset, base_features, ft_features, n_permutations=10000, seed
 
     base = (base_features if isinstance(base_features, encoding.EncodingResult)
             else encoding.fit_encoding(values(base_features), dataset, **fit_kw))
-    tuned = encoding.fit_encoding(values(ft_features), dataset, **fit_kw)
+    tuned = (ft_fit if ft_fit is not None
+             else encoding.fit_encoding(values(ft_features), dataset, **fit_kw))
     tuned.params["features_dtype"] = dtypes[1]  # a later re-test against this model checks it
     from analysis.datasets import null_design
 
@@ -587,7 +593,7 @@ def retest_verdicts(dataset, retests, features, accuracy, summaries, layer=None,
             ref = ref.layer(layer) if hasattr(ref, "layer") and callable(ref.layer) else ref
             direct = brain_retest(dataset, control["ft"], features[run], layer=layer,
                                   n_permutations=n_permutations, seed=seed,
-                                  base_values=ref, **fit_kw)
+                                  base_values=ref, ft_fit=rt["ft"], **fit_kw)
             vs_shuffled = retest_summary(direct, dataset.times)
         out[run] = retest_verdict(TASK_NAMES.get(run, run), accuracy[run],
                                   retest_summary(rt, dataset.times),
