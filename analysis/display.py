@@ -33,8 +33,12 @@ _TABLE_STYLES = [
     {"selector": "", "props": "border-collapse: collapse; font-size: 90%; margin-bottom: 1em;"},
     # no white-space here: a table-level rule (id + element) outranks the per-cell rule
     # that keeps numbers on one line (id only), and "normal" is the default anyway
+    # "break-word", not "anywhere": "anywhere" lets a cell's minimum width fall to one
+    # character, so a wide table (chapter 06's 17-column summary) was squeezed into
+    # columns one letter wide; "break-word" breaks a long word only when it cannot fit,
+    # and a table wider than the page scrolls
     {"selector": "th, td", "props": "padding: 0.25em 0.7em; vertical-align: top; "
-                                    "overflow-wrap: anywhere;"},
+                                    "overflow-wrap: break-word;"},
     {"selector": "td", "props": "max-width: 32em;"},
     {"selector": "thead th", "props": "border-bottom: 1px solid #999;"},
 ]
@@ -192,8 +196,8 @@ def table(df, formats=None, precision=None, caption=None, index=True):
     if formats is not None:
         styler = styler.format(formats, precision=precision, escape="html", na_rep=MISSING)
     styler = styler.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
-    # numbers stay on one line: with the cells' "overflow-wrap: anywhere" (which keeps
-    # long text inside a phone's width) a narrow column broke "-0.00043" after "-0.00"
+    # numbers stay on one line: with the cells' "overflow-wrap: anywhere" (used until
+    # chapter 06's wide table showed its cost) a narrow column broke "-0.00043" after "-0.00"
     import numbers
 
     def _number_cell(value):
