@@ -698,9 +698,16 @@ def retest_power(retest, dataset, alpha=0.05, ceiling=None, n_sim=100, n_permuta
     q = float(np.nanmin(fdr_bh(np.nan_to_num(p2, nan=1.0).ravel(), alpha)[1]))
     kw = dict(alpha=alpha, n_sim=n_sim, n_permutations=n_permutations, seed=seed)
     refit = bool((test.get("null") or {}).get("refit"))
-    if refit:
+    refit_sd = float(np.nanmedian(test["null_sd"])) if refit else float("nan")
+    if refit and not (np.isfinite(refit_sd) and refit_sd > 0):
+        # both models predicted alike on every permuted response: no difference to test
+        out = {"r": {"p": q, "null": True, "mde": None,
+                     "sentence": f"not significant (q = {q:.2g}); the two models predict "
+                                 "alike on every permuted response, so this test can detect "
+                                 "no difference"}}
+    elif refit:
         out = {"r": null_power(q, "r_difference_refit", alpha=alpha, label="q",
-                               null_sd=float(np.nanmedian(test["null_sd"])),
+                               null_sd=refit_sd,
                                null_mean=float(np.nanmedian(test["null_mean"])),
                                n_words=np.shape(dataset.responses)[0],
                                n_permutations=test["null"].get("n_permutations"))}

@@ -313,6 +313,9 @@ def test_scaled_null_widens_the_fixed_null_by_the_refit_ratio():
     assert lo <= rate <= hi and 0.85 < spread < 1.2
     with pytest.raises(ValueError, match="null_scale"):
         stats.permutation_r_difference(yc, pa, pb, 9, null_scale=0.0)
+    # two models that predict alike: no spread to widen, the scale stays 1 (no error)
+    same = refit_null_scale(yc, pa, pa, x_a, x_a, splits, 9, seed=1, null=null, **kw)
+    assert same["scale"] == 1.0
 
 
 def test_instruction_comparison_refit_null_is_calibrated(monkeypatch):

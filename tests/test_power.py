@@ -225,6 +225,11 @@ def test_retest_and_instruction_power_read_the_results():
     assert ref["mde"] == pytest.approx(power.mde_refit(0.04, 0.0)["mde"])
     assert ref["mde"] != pytest.approx(res["r"]["mde"], rel=0.05)
     assert "its refit null (50 permutations" in ref["sentence"]
+    # both models alike on every permuted response (a quick run of a user's data): no
+    # MDE to state, and no error
+    flat = dict(refit_test, null_sd=np.zeros_like(sd), null_mean=np.zeros_like(sd))
+    same = power.retest_power(dict(rt, test=flat), ds, n_sim=20, n_permutations=50)["r"]
+    assert same["mde"] is None and "can detect no difference" in same["sentence"]
     assert res["category"]["null"] and res["category"]["n_in"] == int(ds.categories["emotion"].sum())
     assert res["category"]["value_sd"] == pytest.approx(5, rel=0.2)
     assert "% of the base error" in res["category"]["sentence"]

@@ -201,6 +201,9 @@ def refit_null_scale(y, pred_a, pred_b, features_a, features_b, splits, n_permut
     ok = np.flatnonzero(np.isfinite(y).all(0) & (y.std(0) > 0)
                         & (np.std(pred_a, axis=0) > 0) & (np.std(pred_b, axis=0) > 0))
     rng = np.random.default_rng(seed)
+    if len(ok) == 0:  # no target where both models predict anything: nothing to measure
+        return {"scale": 1.0, "scale_targets": 0, "scale_permutations": int(n_permutations),
+                "refit_null_sd": float("nan"), "fixed_null_sd": float("nan")}
     idx = np.sort(rng.choice(ok, size=min(n_targets, len(ok)), replace=False))
     null = dict(null or {})
     fixed = permutation_r_difference(y[:, idx], np.asarray(pred_a)[:, idx],
@@ -209,7 +212,10 @@ def refit_null_scale(y, pred_a, pred_b, features_a, features_b, splits, n_permut
     draws = refit_null_r(y[:, idx], {"a": (features_a, {}), "b": (features_b, {})}, splits,
                          n_permutations, seed=seed, null=null, **fit_kw)
     refit_sd = float(np.mean((draws["b"] - draws["a"]).std(0)))
-    fixed_sd = float(np.nanmean(fixed["null_sd"]))
-    return {"scale": max(1.0, refit_sd / fixed_sd), "scale_targets": int(len(idx)),
+    fixed_sd = float(np.nan_to_num(np.nanmean(fixed["null_sd"])))
+    # two models that predict alike on every drawn target give a fixed null without
+    # spread: there is nothing to widen (and such a test can never reject)
+    ratio = refit_sd / fixed_sd if fixed_sd > 0 and np.isfinite(refit_sd) else 1.0
+    return {"scale": max(1.0, ratio), "scale_targets": int(len(idx)),
             "scale_permutations": int(n_permutations), "refit_null_sd": refit_sd,
             "fixed_null_sd": fixed_sd}
